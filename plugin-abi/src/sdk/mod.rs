@@ -7,6 +7,7 @@ mod log;
 mod macros;
 #[doc(hidden)]
 pub mod runtime;
+pub mod value;
 
 use std::sync::Arc;
 
@@ -232,6 +233,15 @@ pub fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// A stateless node type implemented by a function.
+struct FnNode(fn(&NodeRequest) -> Result<NodeOutput, NodeError>);
+
+impl Node for FnNode {
+    fn execute(&self, request: &NodeRequest) -> Result<NodeOutput, NodeError> {
+        (self.0)(request)
+    }
+}
+
 type Factory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 
 /// One node type of a plugin: its manifest entry and its factory.
@@ -321,6 +331,11 @@ impl NodeSpec {
     {
         self.factory = Some(Arc::new(move || Box::new(factory()) as Box<dyn Node>));
         self
+    }
+
+    /// The executor as a plain function: for stateless node types.
+    pub fn handler(self, handler: fn(&NodeRequest) -> Result<NodeOutput, NodeError>) -> Self {
+        self.executor(move || FnNode(handler))
     }
 
     /// The manifest entry.

@@ -1,0 +1,44 @@
+//! Helpers for the integration tests: locating the plugin libraries cargo
+//! built for this test run and laying them out in temporary directories.
+
+use std::path::{Path, PathBuf};
+
+/// The directory holding the shared libraries built with the tests (cargo
+/// puts a dependency's `cdylib` next to the test executables).
+pub fn artifact_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().expect("test executable has a directory").to_owned()
+}
+
+/// The file name of the shared library of crate `lib_name` on this platform.
+pub fn library_file_name(lib_name: &str) -> String {
+    format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// The path of the built shared library of crate `lib_name`. Panics with
+/// instructions when it is missing: a test never skips itself.
+pub fn library(lib_name: &str) -> PathBuf {
+    let path = artifact_dir().join(library_file_name(lib_name));
+    assert!(
+        path.is_file(),
+        "plugin library {} was not built; run the tests with `cargo test --workspace` (the plugflow-tests crate depends on every fixture so cargo builds them)",
+        path.display()
+    );
+    path
+}
+
+/// Copies the libraries of `lib_names` into `dir`, returning their paths.
+pub fn install(dir: &Path, lib_names: &[&str]) -> Vec<PathBuf> {
+    lib_names
+        .iter()
+        .map(|name| {
+            let target = dir.join(library_file_name(name));
+            std::fs::copy(library(name), &target).expect("copy plugin library");
+            target
+        })
+        .collect()
+}

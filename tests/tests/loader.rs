@@ -1,0 +1,298 @@
+//! The loader against real shared libraries: the built-in string plugin,
+//! a second good plugin, and every kind of bad library side by side.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use loader::{DiscoveryConfig, FileOutcome, Loader, RejectReason};
+use plugflow_tests::{install, library, library_file_name};
+use plugin_abi::request::ExecContext;
+use registry_core::{ErrorCode, NodeCall, NodeSource, Registry};
+use serde_json::{json, Map, Value};
+
+const GOOD: [&str; 2] = ["plugflow_string", "fixture_echo"];
+const BAD: [&str; 9] = [
+    "fixture_panic_factory",
+    "fixture_wrong_abi",
+    "fixture_not_a_plugin",
+    "fixture_missing_dep",
+    "fixture_cycle_a",
+    "fixture_cycle_b",
+    "fixture_dup_v1",
+    "fixture_dup_v2",
+    "fixture_panic_execute",
+];
+
+fn call(registry: &Registry, node_type: &str, parameters: Value, input: Value) -> Result<Value, registry_core::NodeFailure> {
+    let context = ExecContext::default();
+    let variables = Map::new();
+    registry
+        .invoke(
+            node_type,
+            NodeCall {
+                node_id: "n1",
+                parameters: &parameters,
+                input: &input,
+                context: &context,
+                variables: &variables,
+            },
+        )
+        .map(|r| r.output)
+}
+
+fn reason_of(report: &loader::DiscoveryReport, file: &str) -> Option<RejectReason> {
+    report
+        .file(file)
+        .unwrap_or_else(|| panic!("{file} missing from the report: {report:#?}"))
+        .reason()
+}
+
+fn discover(dir: &Path) -> (Registry, loader::DiscoveryReport) {
+    let registry = Registry::new();
+    let report = Loader::new(DiscoveryConfig::with_directories([dir])).discover(&registry);
+    (registry, report)
+}
+
+#[test]
+fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &GOOD);
+    install(dir.path(), &BAD);
+    std::fs::write(dir.path().join("garbage.so"), b"\x7fELF but not really, just garbage bytes \x00\x01\x02").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not matched by the pattern").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ww = dir.path().join("libworld_writable.so");
+        std::fs::copy(library("fixture_echo"), &ww).unwrap();
+        std::fs::set_permissions(&ww, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+
+    let (registry, report) = discover(dir.path());
+
+    let f = |name: &str| library_file_name(name);
+    assert_eq!(reason_of(&report, &f("fixture_panic_factory")), Some(RejectReason::PluginPanicked));
+    assert_eq!(reason_of(&report, &f("fixture_wrong_abi")), Some(RejectReason::AbiIncompatible));
+    assert_eq!(reason_of(&report, &f("fixture_not_a_plugin")), Some(RejectReason::NotAPlugin));
+    assert_eq!(reason_of(&report, "garbage.so"), Some(RejectReason::NotALibrary));
+    assert_eq!(reason_of(&report, &f("fixture_missing_dep")), Some(RejectReason::DependencyNotLoaded));
+    assert_eq!(reason_of(&report, &f("fixture_cycle_a")), Some(RejectReason::DependencyCycle));
+    assert_eq!(reason_of(&report, &f("fixture_cycle_b")), Some(RejectReason::DependencyCycle));
+    assert_eq!(reason_of(&report, &f("fixture_dup_v1")), Some(RejectReason::DuplicateNodeType));
+    assert_eq!(reason_of(&report, &f("fixture_dup_v2")), None);
+    #[cfg(unix)]
+    assert_eq!(reason_of(&report, "libworld_writable.so"), Some(RejectReason::WorldWritable));
+    assert!(report.file("notes.txt").is_none(), "non-library files are not candidates");
+
+    // Messages say what and what to do, in one line.
+    for file in &report.files {
+        if let FileOutcome::Rejected { message, .. } = &file.outcome {
+            assert!(!message.is_empty() && !message.contains('\n'), "{}: {message:?}", file.path.display());
+        }
+    }
+    let wrong_abi = report.file(&f("fixture_wrong_abi")).unwrap();
+    let FileOutcome::Rejected { message, .. } = &wrong_abi.outcome else { unreachable!() };
+    assert!(message.contains("rebuild"), "{message}");
+    let missing = report.file(&f("fixture_missing_dep")).unwrap();
+    let FileOutcome::Rejected { message, .. } = &missing.outcome else { unreachable!() };
+    assert!(message.contains("nowhere.missing"), "{message}");
+
+    // The good plugins and the winning duplicate are registered and run.
+    assert_eq!(reason_of(&report, &f("plugflow_string")), None);
+    assert_eq!(reason_of(&report, &f("fixture_echo")), None);
+    assert_eq!(reason_of(&report, &f("fixture_panic_execute")), None);
+    assert_eq!(call(&registry, "string.upper", json!({"value": "abc"}), Value::Null).unwrap(), json!({"result": "ABC"}));
+    assert_eq!(call(&registry, "fixture.echo", json!({}), json!(7)).unwrap(), json!({"plugin": "fixture-echo", "input": 7}));
+    assert_eq!(call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(), json!({"version": 2}));
+    for rejected in ["fixture.needsMissing", "cycleA.node", "cycleB.node", "fixture.panicFactory"] {
+        assert!(!registry.has(rejected), "{rejected} must not be registered");
+    }
+
+    assert_eq!(report.totals.candidates, report.files.len());
+    assert_eq!(report.totals.loaded, 4);
+    assert_eq!(report.totals.loaded + report.totals.rejected, report.totals.candidates);
+    assert!(report.files.iter().all(|f| f.timings.precheck_us > 0 || f.reason().is_some()));
+    let string = report.file(&f("plugflow_string")).unwrap();
+    assert!(string.timings.open_us > 0 && string.timings.manifest_us > 0);
+    match &string.outcome {
+        FileOutcome::Loaded { node_types, plugin, .. } => {
+            assert_eq!(plugin, "plugflow-string");
+            assert_eq!(node_types.len(), 15);
+        }
+        other => panic!("{other:?}"),
+    }
+    let metadata = registry.get("string.upper").unwrap().metadata().clone();
+    assert!(matches!(&metadata.source, NodeSource::Library { path, .. } if path.ends_with(f("plugflow_string"))));
+}
+
+#[test]
+fn a_panicking_plugin_returns_an_error_every_time_and_the_host_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["fixture_panic_execute"]);
+    let (registry, report) = discover(dir.path());
+    assert_eq!(report.totals.loaded, 1, "{report:#?}");
+    for i in 0..2_000u32 {
+        let failure = call(&registry, "fixture.panic", json!({}), json!(i)).unwrap_err();
+        assert_eq!(failure.code, ErrorCode::ExecutionError);
+        assert!(failure.message.contains(&format!("deliberate panic #{i}")), "{}", failure.message);
+    }
+    let failure = call(&registry, "fixture.threadPanic", json!({}), Value::Null).unwrap_err();
+    assert_eq!(failure.code, ErrorCode::ExecutionError);
+    assert!(failure.message.contains("worker thread panicked"));
+}
+
+#[test]
+fn two_plugin_files_load_side_by_side_and_each_runs_its_own_code() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["fixture_dup_v1"]);
+    let other = tempfile::tempdir().unwrap();
+    install(other.path(), &["fixture_echo", "plugflow_string"]);
+    let registry = Registry::new();
+    let config = DiscoveryConfig::with_directories([dir.path(), other.path()]);
+    let report = Loader::new(config).discover(&registry);
+    assert_eq!(report.totals.loaded, 3, "{report:#?}");
+    assert_eq!(call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(), json!({"version": 1}));
+    assert_eq!(call(&registry, "fixture.echo", json!({}), json!("x")).unwrap()["plugin"], "fixture-echo");
+    assert_eq!(call(&registry, "string.length", json!({"value": "héllo"}), Value::Null).unwrap(), json!({"result": 5}));
+}
+
+#[test]
+fn a_trust_list_rejects_unlisted_libraries_before_opening_them() {
+    use sha2_digest::hex_sha256;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = install(dir.path(), &["plugflow_string", "fixture_echo"]);
+    let mut config = DiscoveryConfig::with_directories([dir.path()]);
+    config.trusted_digests = Some(BTreeSet::from([hex_sha256(&std::fs::read(&paths[0]).unwrap())]));
+    let registry = Registry::new();
+    let report = Loader::new(config).discover(&registry);
+    assert_eq!(reason_of(&report, &library_file_name("plugflow_string")), None);
+    assert_eq!(reason_of(&report, &library_file_name("fixture_echo")), Some(RejectReason::Untrusted));
+    assert!(!registry.has("fixture.echo"));
+}
+
+#[test]
+fn duplicates_by_canonical_path_are_scanned_once_and_noise_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = install(dir.path(), &["fixture_echo"]);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&paths[0], dir.path().join("libalias.so")).unwrap();
+    std::fs::create_dir_all(dir.path().join("target/debug/deps")).unwrap();
+    std::fs::copy(&paths[0], dir.path().join("target/debug/deps/libfixture_echo.so")).unwrap();
+    let (_registry, report) = discover(dir.path());
+    assert_eq!(report.files.len(), 1, "{report:#?}");
+    assert!(report.files[0].is_loaded());
+}
+
+#[test]
+fn a_missing_directory_is_reported_and_discovery_can_be_disabled() {
+    let (registry, report) = discover(Path::new("/definitely/not/here"));
+    assert!(registry.is_empty());
+    assert_eq!(report.issues.len(), 1);
+    assert!(report.issues[0].message.contains("does not exist"));
+
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["fixture_echo"]);
+    let config = DiscoveryConfig::with_directories([dir.path()])
+        .with_env_from(|name| (name == loader::config::ENV_ENABLE_DISCOVERY).then(|| "off".into()))
+        .unwrap();
+    let registry = Registry::new();
+    let report = Loader::new(config).discover(&registry);
+    assert!(report.files.is_empty() && registry.is_empty());
+}
+
+#[test]
+fn a_library_over_the_load_time_budget_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["fixture_echo"]);
+    let mut config = DiscoveryConfig::with_directories([dir.path()]);
+    config.max_load_time = std::time::Duration::ZERO;
+    let report = Loader::new(config).discover(&Registry::new());
+    assert_eq!(reason_of(&report, &library_file_name("fixture_echo")), Some(RejectReason::LoadTimeout));
+}
+
+#[test]
+fn the_statically_linked_plugin_gives_the_same_results_as_its_library() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["plugflow_string"]);
+    let (dynamic, report) = discover(dir.path());
+    assert_eq!(report.totals.loaded, 1);
+    let static_registry = Registry::new();
+    let registered = loader::register_static_plugin(&static_registry, plugflow_string::plugflow_module()).unwrap();
+    assert_eq!(registered.len(), 15);
+    assert!(matches!(static_registry.get("string.trim").unwrap().metadata().source, NodeSource::Static { .. }));
+
+    let cases = [
+        ("string.concat", json!({"values": ["a", 1, {"k": [1]}], "separator": "|"})),
+        ("string.format", json!({"template": "{a}-{b}", "values": {"a": 1}})),
+        ("string.length", json!({"value": "👋🏽"})),
+        ("string.lower", json!({"value": "ÀÉÎ"})),
+        ("string.upper", json!({"value": "straße"})),
+        ("string.trim", json!({"value": "\t x \n", "mode": "end"})),
+        ("string.replace", json!({"value": "aaa", "search": "a", "replace": "b", "all": false})),
+        ("string.split", json!({"value": "1,2,3", "limit": 2})),
+        ("string.join", json!({"values": [1, null, true]})),
+        ("string.substring", json!({"value": "héllo", "start": -3, "end": 2})),
+        ("string.includes", json!({"value": "haystack", "search": "st"})),
+        ("string.startsWith", json!({"value": "haystack", "search": "hay"})),
+        ("string.endsWith", json!({"value": "haystack", "search": "hay"})),
+        ("string.padStart", json!({"value": "5", "length": 3, "padChar": "0"})),
+        ("string.padEnd", json!({"value": "5", "length": 0})),
+        ("string.concat", json!({"values": 5})),
+        ("string.padStart", json!({"value": "5"})),
+    ];
+    for (node_type, parameters) in cases {
+        let a = call(&dynamic, node_type, parameters.clone(), Value::Null);
+        let b = call(&static_registry, node_type, parameters.clone(), Value::Null);
+        assert_eq!(a, b, "{node_type} {parameters}");
+    }
+    // Schema validation happens in the host for both.
+    let failure = call(&dynamic, "string.padStart", json!({"value": "5"}), Value::Null).unwrap_err();
+    assert_eq!(failure.code, ErrorCode::ValidationFailed);
+    assert_eq!(failure.validation_errors[0].path, "/length");
+}
+
+#[test]
+fn plugin_log_events_reach_the_host_subscriber_tagged_with_the_plugin_name() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["fixture_echo"]);
+    tracing::subscriber::with_default(subscriber, || {
+        let (registry, report) = discover(dir.path());
+        assert_eq!(report.totals.loaded, 1);
+        call(&registry, "fixture.echo", json!({}), json!(1)).unwrap();
+    });
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("echo executed"))
+        .unwrap_or_else(|| panic!("plugin event not forwarded; host log was:\n{logs}"));
+    assert!(line.contains("plugin=\"fixture-echo\""), "{line}");
+    assert!(line.contains("node=n1"), "{line}");
+    assert!(line.contains("plugflow::plugin"), "{line}");
+}
+
+mod sha2_digest {
+    /// SHA-256 as lower-case hex, computed independently of the loader.
+    pub fn hex_sha256(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    }
+}
