@@ -95,7 +95,7 @@ impl Loader {
 
         let mut pending = Vec::new();
         for candidate in scanned.candidates {
-            match self.load_one(&candidate.path) {
+            match self.load_one(&candidate.path, registry) {
                 Ok((opened, executors, timings)) => pending.push(Pending {
                     path: candidate.path,
                     canonical: candidate.canonical,
@@ -175,6 +175,7 @@ impl Loader {
     fn load_one(
         &self,
         path: &std::path::Path,
+        registry: &Registry,
     ) -> Result<(OpenedModule, Vec<(String, NodeExecutorBox)>, StepTimings), (Rejection, StepTimings)> {
         let mut timings = StepTimings::default();
         let t = Instant::now();
@@ -188,7 +189,7 @@ impl Loader {
         let module = module.map_err(|r| (r, timings))?;
 
         let t = Instant::now();
-        let loaded = open::read_manifest(module, HostServices::for_dynamic_plugin())
+        let loaded = open::read_manifest(module, HostServices::for_dynamic_plugin(), registry)
             .and_then(|opened| {
                 open::create_executors(&opened, self.config.validate_on_load).map(|ex| (opened, ex))
             });
@@ -276,7 +277,7 @@ fn register_executors(
 /// shared library, without opening anything). Returns the node types
 /// registered.
 pub fn register_static_plugin(registry: &Registry, module: PluginModuleRef) -> Result<Vec<String>, Rejection> {
-    let opened = open::read_manifest(module, HostServices::for_static_plugin())?;
+    let opened = open::read_manifest(module, HostServices::for_static_plugin(), registry)?;
     let executors = open::create_executors(&opened, false)?;
     let source = NodeSource::Static {
         plugin: opened.manifest.name.clone(),

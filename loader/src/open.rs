@@ -9,6 +9,8 @@ use abi_stable::std_types::RResult;
 use plugin_abi::manifest::PluginManifest;
 use plugin_abi::{HostServices, NodeExecutorBox, PluginModuleRef};
 
+use registry_core::Registry;
+
 use crate::reason::{RejectReason, Rejection};
 
 /// A plugin module whose manifest passed validation.
@@ -125,7 +127,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// Initialises the module and reads and validates its manifest.
-pub fn read_manifest(module: PluginModuleRef, host: HostServices) -> Result<OpenedModule, Rejection> {
+pub fn read_manifest(module: PluginModuleRef, host: HostServices, registry: &Registry) -> Result<OpenedModule, Rejection> {
     if let RResult::RErr(e) = (module.init())(host) {
         let reason = if e.message.starts_with("plugin panicked") {
             RejectReason::PluginPanicked
@@ -151,13 +153,15 @@ pub fn read_manifest(module: PluginModuleRef, host: HostServices) -> Result<Open
             format!("manifest is not valid JSON of the expected shape: {e}"),
         )
     })?;
-    validate_plugin_manifest(&manifest)?;
+    validate_plugin_manifest(&manifest, registry)?;
     Ok(OpenedModule { module, manifest })
 }
 
 /// Checks the plugin-level fields and every node type's entry (semver,
 /// well-formed names, schemas compile, no node type twice).
-pub fn validate_plugin_manifest(manifest: &PluginManifest) -> Result<(), Rejection> {
+/// Schemas are compiled through the registry's schema cache, so
+/// registering the node types afterwards does not compile them again.
+pub fn validate_plugin_manifest(manifest: &PluginManifest, registry: &Registry) -> Result<(), Rejection> {
     let mut problems = Vec::new();
     if manifest.name.trim().is_empty() {
         problems.push("plugin name is empty".to_owned());
@@ -183,7 +187,7 @@ pub fn validate_plugin_manifest(manifest: &PluginManifest) -> Result<(), Rejecti
         if !seen.insert(node.node_type.as_str()) {
             problems.push(format!("node type `{}` is declared twice", node.node_type));
         }
-        if let Err(e) = registry_core::validate_manifest(node) {
+        if let Err(e) = registry.check_manifest(node) {
             problems.push(e.to_string());
         }
     }

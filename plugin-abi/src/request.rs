@@ -44,6 +44,11 @@ pub struct ExecRequest {
     /// The execution's variables (`$vars`).
     #[serde(default)]
     pub variables: Map<String, Value>,
+    /// Credentials the node is bound to, resolved from its tenant's store:
+    /// slot name → credential fields. Secret values never appear in results
+    /// or logs: the host masks them.
+    #[serde(default)]
+    pub credentials: Map<String, Value>,
 }
 
 /// The host's borrowed view of an [`ExecRequest`], serialised without copies.
@@ -62,6 +67,9 @@ pub struct ExecRequestRef<'a> {
     pub context: &'a ExecContext,
     /// See [`ExecRequest::variables`].
     pub variables: &'a Map<String, Value>,
+    /// See [`ExecRequest::credentials`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub credentials: &'a Map<String, Value>,
 }
 
 /// Changes a node makes to the execution's variables.

@@ -1,14 +1,16 @@
-//! One call of a node type's executor through the plugin boundary:
-//! parameter check, request serialisation, the call, response parsing.
+//! One call of a node type's executor through the plugin boundary: the
+//! request serialised once, the call, the response parsed once.
 
 use plugin_abi::request::{ExecContext, ExecRequestRef, ExecResponse};
 use plugin_abi::PluginError;
 use serde_json::{Map, Value};
 
-use crate::error::{ErrorCode, NodeFailure, ValidationIssue};
-use crate::registry::{RegisteredNode, Registry};
+use abi_stable::std_types::{RResult, RString};
 
-/// The data one node execution needs.
+use crate::error::{ErrorCode, NodeFailure, ValidationIssue};
+use crate::registry::RegisteredNode;
+
+/// The data one node execution needs at the boundary.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeCall<'a> {
     /// The node's id in its workflow.
@@ -23,22 +25,68 @@ pub struct NodeCall<'a> {
     pub variables: &'a Map<String, Value>,
 }
 
-impl Registry {
-    /// Runs `node_type` once: checks the parameters against its schema and
-    /// required fields, then calls its executor.
-    ///
-    /// An unknown node type is `NODE_TYPE_NOT_FOUND`; bad parameters are
-    /// `VALIDATION_FAILED` with every problem and its JSON path.
+impl crate::Registry {
+    /// Runs `node_type` once, synchronously, without the tenant, recovery,
+    /// audit and metrics stages: lookup, cached parameter validation, the
+    /// call. For hosts that do their own policy, and for measuring the
+    /// boundary. [`crate::Registry::execute`] is the full pipeline.
     pub fn invoke(&self, node_type: &str, call: NodeCall<'_>) -> Result<ExecResponse, NodeFailure> {
         let node = self
             .get(node_type)
             .ok_or_else(|| NodeFailure::not_found(node_type))?;
-        check_parameters(&node, call.parameters)?;
-        call_executor(&node, call)
+        self.validate_parameters(&node, call.node_id, call.parameters)?;
+        let text = request_text(node_type, call, &Map::new())?;
+        let answer = node.executor().execute(text.as_str().into());
+        parse_response(node_type, answer, self.config().max_output_bytes)
     }
 }
 
-/// Checks `parameters` against the node type's required fields and schema.
+/// Serialises the request a plugin receives.
+pub fn request_text(node_type: &str, call: NodeCall<'_>, credentials: &Map<String, Value>) -> Result<String, NodeFailure> {
+    let request = ExecRequestRef {
+        node_type,
+        node_id: call.node_id,
+        parameters: call.parameters,
+        input: call.input,
+        context: call.context,
+        variables: call.variables,
+        credentials,
+    };
+    serde_json::to_string(&request).map_err(|e| {
+        NodeFailure::new(
+            ErrorCode::InvalidParameters,
+            format!("request for `{node_type}` cannot be serialised: {e}"),
+        )
+    })
+}
+
+/// Parses an executor's answer; output larger than `max_output_bytes` or
+/// not matching the response shape is an `EXECUTION_ERROR`.
+pub fn parse_response(node_type: &str, answer: RResult<RString, PluginError>, max_output_bytes: usize) -> Result<ExecResponse, NodeFailure> {
+    match answer {
+        RResult::ROk(output) => {
+            if output.len() > max_output_bytes {
+                return Err(NodeFailure::new(
+                    ErrorCode::ExecutionError,
+                    format!(
+                        "output of `{node_type}` is {} bytes, over the {max_output_bytes}-byte limit; it was discarded (raise the output limit or make the node return less)",
+                        output.len()
+                    ),
+                ));
+            }
+            serde_json::from_str::<ExecResponse>(output.as_str()).map_err(|e| {
+                NodeFailure::new(
+                    ErrorCode::ExecutionError,
+                    format!("executor of `{node_type}` returned malformed output ({e}); this is a bug in its plugin"),
+                )
+            })
+        }
+        RResult::RErr(error) => Err(from_plugin_error(node_type, error)),
+    }
+}
+
+/// Checks `parameters` against the node type's required fields and schema
+/// (uncached; the pipeline caches the result).
 pub fn check_parameters(node: &RegisteredNode, parameters: &Value) -> Result<(), NodeFailure> {
     let issues = parameter_issues(node, parameters);
     if issues.is_empty() {
@@ -66,38 +114,6 @@ pub fn parameter_issues(node: &RegisteredNode, parameters: &Value) -> Vec<Valida
         message: e.to_string(),
     }));
     issues
-}
-
-/// Calls the executor across the boundary (no parameter check).
-pub fn call_executor(node: &RegisteredNode, call: NodeCall<'_>) -> Result<ExecResponse, NodeFailure> {
-    let node_type = node.metadata().node_type();
-    let request = ExecRequestRef {
-        node_type,
-        node_id: call.node_id,
-        parameters: call.parameters,
-        input: call.input,
-        context: call.context,
-        variables: call.variables,
-    };
-    let text = serde_json::to_string(&request).map_err(|e| {
-        NodeFailure::new(
-            ErrorCode::InvalidParameters,
-            format!("request for `{node_type}` cannot be serialised: {e}"),
-        )
-    })?;
-    match node.executor().execute(text.as_str().into()) {
-        abi_stable::std_types::RResult::ROk(output) => {
-            serde_json::from_str::<ExecResponse>(output.as_str()).map_err(|e| {
-                NodeFailure::new(
-                    ErrorCode::ExecutionError,
-                    format!(
-                        "executor of `{node_type}` returned malformed output ({e}); this is a bug in its plugin"
-                    ),
-                )
-            })
-        }
-        abi_stable::std_types::RResult::RErr(error) => Err(from_plugin_error(node_type, error)),
-    }
 }
 
 /// Converts a plugin's error, keeping unknown codes visible in the message.

@@ -90,11 +90,10 @@ pub fn is_valid_node_type(name: &str) -> bool {
         })
 }
 
-/// Checks a manifest entry and compiles its parameter schema.
-///
-/// Every problem is reported at once: an ill-formed node type, a version or
-/// dependency requirement that is not semver, a schema that does not compile.
-pub fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+/// Problems with a manifest entry's fields (everything but the schema):
+/// an ill-formed node type, a version or dependency requirement that is
+/// not semver.
+pub fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> {
     let mut problems = Vec::new();
     if !is_valid_node_type(&manifest.node_type) {
         problems.push(format!(
@@ -122,6 +121,14 @@ pub fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, 
             ));
         }
     }
+    problems
+}
+
+/// Checks a manifest entry and compiles its parameter schema (uncached; a
+/// [`crate::Registry`] caches compiled schemas in
+/// [`crate::Registry::check_manifest`]). Every problem is reported at once.
+pub fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+    let mut problems = check_manifest_fields(manifest);
     let schema = match jsonschema::validator_for(&manifest.parameter_schema) {
         Ok(validator) => Some(Arc::new(validator)),
         Err(e) => {

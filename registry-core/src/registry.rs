@@ -1,13 +1,25 @@
-//! The registry: node types, their metadata and their executors.
+//! The registry: node types, their metadata and executors, the caches in
+//! front of them, tenant policies, credentials, audit log and metrics.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
+use plugin_abi::manifest::NodeTypeManifest;
 use plugin_abi::NodeExecutorBox;
-use serde::Serialize;
+use quick_cache::Equivalent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::error::RegistryError;
-use crate::metadata::{validate_manifest, CompiledSchema, NodeMetadata};
+use crate::audit::AuditLog;
+use crate::cache::{CacheConfig, CacheStats, StatCache};
+use crate::credentials::CredentialStore;
+use crate::error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
+use crate::hashing::value_hash;
+use crate::metadata::{check_manifest_fields, CompiledSchema, NodeMetadata};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::tenant::TenantPolicy;
 
 /// A node type as the registry holds it: metadata, compiled parameter
 /// schema and executor. Cheap to clone (`Arc`s inside).
@@ -59,7 +71,111 @@ pub struct Replaced {
     pub previous: NodeMetadata,
 }
 
-/// The node registry. Thread-safe; share it behind an `Arc`.
+/// Which caches [`Registry::invalidate_cache`] clears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// All of them.
+    All,
+    /// Executor instances.
+    Executors,
+    /// Metadata.
+    Metadata,
+    /// Validation results (compiled schemas are kept).
+    Validation,
+}
+
+/// Registry settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RegistryConfig {
+    /// Cache sizes and time-to-live.
+    pub caches: CacheConfig,
+    /// Outputs larger than this (JSON bytes) are discarded with an error.
+    pub max_output_bytes: usize,
+    /// Timeout of `blocking` node types that set none themselves.
+    #[serde(with = "secs")]
+    pub default_timeout: Duration,
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            caches: CacheConfig::default(),
+            max_output_bytes: 16 * 1024 * 1024,
+            default_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A validation cache key: node type and a hash of the parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ValidationKey {
+    node_type: String,
+    hash: u64,
+}
+
+impl Hash for ValidationKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        ValidationKeyRef {
+            node_type: &self.node_type,
+            hash: self.hash,
+        }
+        .hash(state);
+    }
+}
+
+/// The borrowed form, for lookups without allocating.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValidationKeyRef<'a> {
+    node_type: &'a str,
+    hash: u64,
+}
+
+impl Hash for ValidationKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node_type.hash(state);
+        self.hash.hash(state);
+    }
+}
+
+impl Equivalent<ValidationKey> for ValidationKeyRef<'_> {
+    fn equivalent(&self, key: &ValidationKey) -> bool {
+        self.hash == key.hash && self.node_type == key.node_type
+    }
+}
+
+/// A cached validation outcome, with the parameters it is for (compared
+/// on every hit, so a hash collision can never skip validation).
+pub(crate) struct ValidationEntry {
+    parameters: Value,
+    issues: Vec<ValidationIssue>,
+}
+
+pub(crate) struct Caches {
+    pub(crate) executors: StatCache<String, RegisteredNode>,
+    pub(crate) metadata: StatCache<String, Arc<NodeMetadata>>,
+    pub(crate) schemas: StatCache<u64, (Arc<Value>, CompiledSchema)>,
+    pub(crate) validation: StatCache<ValidationKey, Arc<ValidationEntry>>,
+}
+
+/// The node registry. Thread-safe: share it behind an `Arc` and call it
+/// from as many tokio tasks as you like.
 ///
 /// ```
 /// use plugin_abi::manifest::NodeTypeManifest;
@@ -79,28 +195,109 @@ pub struct Replaced {
 /// assert!(registry.has("demo.hello"));
 /// assert_eq!(registry.list(&Default::default()).len(), 1);
 /// ```
-#[derive(Default)]
 pub struct Registry {
     nodes: RwLock<HashMap<String, RegisteredNode>>,
+    pub(crate) caches: Caches,
+    policies: RwLock<HashMap<String, Arc<TenantPolicy>>>,
+    pub(crate) credentials: CredentialStore,
+    pub(crate) audit: RwLock<Option<Arc<AuditLog>>>,
+    pub(crate) metrics: Metrics,
+    pub(crate) config: RegistryConfig,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::with_config(RegistryConfig::default())
+    }
+}
+
+/// One row of [`Registry::validate_all_executors`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutorCheck {
+    /// The node type.
+    pub node_type: String,
+    /// Whether its executor answered `validate` without a transport error.
+    pub ok: bool,
+    /// The executor's errors for an empty node, or what went wrong.
+    pub messages: Vec<String>,
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry with default settings.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty registry with `config`.
+    pub fn with_config(config: RegistryConfig) -> Self {
+        let c = config.caches;
+        Self {
+            nodes: RwLock::default(),
+            caches: Caches {
+                executors: StatCache::new(c.executors),
+                metadata: StatCache::new(c.metadata),
+                schemas: StatCache::new(c.schemas),
+                validation: StatCache::new(c.validation),
+            },
+            policies: RwLock::default(),
+            credentials: CredentialStore::default(),
+            audit: RwLock::default(),
+            metrics: Metrics::default(),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Compiles `schema`, or takes the compiled validator from the schema
+    /// cache when an identical schema was compiled before.
+    pub fn compile_schema(&self, schema: &Value) -> Result<CompiledSchema, String> {
+        let hash = value_hash(schema);
+        if let Some((cached, compiled)) = self.caches.schemas.get(&hash) {
+            if *cached == *schema {
+                return Ok(compiled);
+            }
+        }
+        let compiled = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+        self.caches
+            .schemas
+            .insert(hash, (Arc::new(schema.clone()), compiled.clone()));
+        Ok(compiled)
+    }
+
+    /// Checks a manifest entry and compiles its schema (cached): the same
+    /// check [`Self::register_with_metadata`] makes.
+    pub fn check_manifest(&self, manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+        let mut problems = check_manifest_fields(manifest);
+        let schema = match self.compile_schema(&manifest.parameter_schema) {
+            Ok(schema) => Some(schema),
+            Err(e) => {
+                problems.push(format!("parameter schema does not compile: {e}"));
+                None
+            }
+        };
+        match schema {
+            Some(schema) if problems.is_empty() => Ok(schema),
+            _ => Err(RegistryError::InvalidMetadata {
+                node_type: manifest.node_type.clone(),
+                problems,
+            }),
+        }
+    }
+
     /// Registers `executor` under its metadata's node type after checking
-    /// the metadata (well-formed node type, semver, schema compiles).
+    /// the metadata (well-formed node type, semver, schema compiles;
+    /// otherwise `INVALID_PARAMETERS`).
     ///
-    /// Registering a node type again replaces it; the replaced metadata is
-    /// returned and a warning is logged.
-    pub fn register_with_metadata(
-        &self,
-        executor: NodeExecutorBox,
-        metadata: NodeMetadata,
-    ) -> Result<Option<Replaced>, RegistryError> {
-        let schema = validate_manifest(&metadata.manifest)?;
+    /// Registering a node type again replaces it: a warning is logged, the
+    /// replaced metadata is returned, and every cache entry of that node type
+    /// is invalidated.
+    pub fn register_with_metadata(&self, executor: NodeExecutorBox, metadata: NodeMetadata) -> Result<Option<Replaced>, RegistryError> {
+        let schema = self.check_manifest(&metadata.manifest)?;
         let node_type = metadata.manifest.node_type.clone();
         let entry = RegisteredNode {
             metadata: Arc::new(metadata),
@@ -112,6 +309,7 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(node_type.clone(), entry);
+        self.invalidate_node_type(&node_type);
         let replaced = previous.map(|old| Replaced {
             previous: (*old.metadata).clone(),
         });
@@ -129,13 +327,40 @@ impl Registry {
         Ok(replaced)
     }
 
-    /// The node type, if registered.
+    fn invalidate_node_type(&self, node_type: &str) {
+        self.caches.executors.remove(node_type);
+        self.caches.metadata.remove(node_type);
+        self.caches.validation.retain(|k| k.node_type != node_type);
+    }
+
+    /// The node type, if registered (through the executor cache).
     pub fn get(&self, node_type: &str) -> Option<RegisteredNode> {
-        self.nodes
+        if let Some(node) = self.caches.executors.get(node_type) {
+            return Some(node);
+        }
+        let node = self
+            .nodes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(node_type)
-            .cloned()
+            .cloned()?;
+        self.caches.executors.insert(node_type.to_owned(), node.clone());
+        Some(node)
+    }
+
+    /// The node type's metadata, if registered (through the metadata cache).
+    pub fn metadata(&self, node_type: &str) -> Option<Arc<NodeMetadata>> {
+        if let Some(metadata) = self.caches.metadata.get(node_type) {
+            return Some(metadata);
+        }
+        let metadata = self
+            .nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node_type)
+            .map(|n| n.metadata.clone())?;
+        self.caches.metadata.insert(node_type.to_owned(), metadata.clone());
+        Some(metadata)
     }
 
     /// Whether the node type is registered.
@@ -154,27 +379,23 @@ impl Registry {
             .values()
             .map(|n| n.metadata.clone())
             .filter(|m| {
-                filter
-                    .category
-                    .as_ref()
-                    .is_none_or(|c| &m.manifest.category == c)
-                    && filter
-                        .tag
-                        .as_ref()
-                        .is_none_or(|t| m.manifest.tags.contains(t))
+                filter.category.as_ref().is_none_or(|c| &m.manifest.category == c)
+                    && filter.tag.as_ref().is_none_or(|t| m.manifest.tags.contains(t))
             })
             .collect();
         listed.sort_by(|a, b| a.manifest.node_type.cmp(&b.manifest.node_type));
         listed
     }
 
-    /// Removes the node type; returns its metadata if it was registered.
+    /// Removes the node type and its cache entries; returns its metadata if
+    /// it was registered.
     pub fn unregister(&self, node_type: &str) -> Option<NodeMetadata> {
         let removed = self
             .nodes
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(node_type);
+        self.invalidate_node_type(node_type);
         removed.map(|n| (*n.metadata).clone())
     }
 
@@ -186,5 +407,189 @@ impl Registry {
     /// Whether no node type is registered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Asks every executor to validate an empty node; one row per node type.
+    /// A row is not `ok` when the call itself failed (a panic, a transport
+    /// error), not when the executor merely finds the empty node invalid.
+    pub fn validate_all_executors(&self) -> Vec<ExecutorCheck> {
+        let nodes: Vec<RegisteredNode> = self
+            .nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut rows: Vec<ExecutorCheck> = nodes
+            .iter()
+            .map(|node| {
+                let node_type = node.metadata.node_type().to_owned();
+                let probe = serde_json::json!({"id": "probe", "name": "probe", "nodeType": node_type, "parameters": {}}).to_string();
+                match node.executor.validate(probe.as_str().into()) {
+                    abi_stable::std_types::RResult::ROk(report) => ExecutorCheck {
+                        node_type,
+                        ok: true,
+                        messages: report.errors.iter().map(|e| e.to_string()).collect(),
+                    },
+                    abi_stable::std_types::RResult::RErr(e) => ExecutorCheck {
+                        node_type,
+                        ok: false,
+                        messages: vec![format!("{}: {}", e.code, e.message)],
+                    },
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.node_type.cmp(&b.node_type));
+        rows
+    }
+
+    /// Clears the chosen caches.
+    pub fn invalidate_cache(&self, kind: CacheKind) {
+        if matches!(kind, CacheKind::All | CacheKind::Executors) {
+            self.caches.executors.clear();
+        }
+        if matches!(kind, CacheKind::All | CacheKind::Metadata) {
+            self.caches.metadata.clear();
+        }
+        if matches!(kind, CacheKind::All | CacheKind::Validation) {
+            self.caches.validation.clear();
+        }
+        if kind == CacheKind::All {
+            self.caches.schemas.clear();
+        }
+    }
+
+    /// Sets (or replaces) a tenant's policy.
+    pub fn set_tenant_policy(&self, policy: TenantPolicy) {
+        self.policies
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(policy.tenant_id.clone(), Arc::new(policy));
+    }
+
+    /// Removes a tenant's policy (the tenant then gets the default one:
+    /// every node type allowed, strict isolation, no audit).
+    pub fn remove_tenant_policy(&self, tenant_id: &str) -> Option<TenantPolicy> {
+        self.policies
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(tenant_id)
+            .map(|p| (*p).clone())
+    }
+
+    /// The policy in force for `tenant` (its own, or the default), tightened
+    /// by `workflow` when given. `None` when there is no tenant and no
+    /// workflow policy: nothing to enforce.
+    pub fn effective_policy(&self, tenant: Option<&str>, workflow: Option<&TenantPolicy>) -> Option<Arc<TenantPolicy>> {
+        let base = tenant.map(|t| {
+            self.policies
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(t)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(TenantPolicy::new(t)))
+        });
+        match (base, workflow) {
+            (Some(base), Some(w)) => Some(Arc::new(base.tightened_by(w))),
+            (Some(base), None) => Some(base),
+            (None, Some(w)) => Some(Arc::new(w.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// The credential store.
+    pub fn credentials(&self) -> &CredentialStore {
+        &self.credentials
+    }
+
+    /// Where audit records go when a tenant's policy turns auditing on.
+    pub fn set_audit_log(&self, log: Option<AuditLog>) {
+        *self.audit.write().unwrap_or_else(PoisonError::into_inner) = log.map(Arc::new);
+    }
+
+    /// Counters of every cache.
+    pub fn cache_stats(&self) -> std::collections::BTreeMap<String, CacheStats> {
+        [
+            ("executors", self.caches.executors.stats()),
+            ("metadata", self.caches.metadata.stats()),
+            ("schemas", self.caches.schemas.stats()),
+            ("validation", self.caches.validation.stats()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Registry, cache and error statistics.
+    pub fn stats(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            registered_node_types: self.len(),
+            caches: self.cache_stats(),
+            execution: self.metrics.snapshot(),
+        }
+    }
+
+    /// Validates `parameters` for `node` (schema, required fields, the
+    /// plugin's own `validate`), answering from the validation cache when
+    /// the same parameters were validated before.
+    pub fn validate_parameters(&self, node: &RegisteredNode, node_id: &str, parameters: &Value) -> Result<(), NodeFailure> {
+        let node_type = node.metadata.node_type();
+        let hash = value_hash(parameters);
+        let key = ValidationKeyRef { node_type, hash };
+        let cached = self
+            .caches
+            .validation
+            .get(&key)
+            .filter(|entry| entry.parameters == *parameters);
+        let issues = match cached {
+            Some(entry) => entry.issues.clone(),
+            None => {
+                let mut issues = crate::invoke::parameter_issues(node, parameters);
+                if issues.is_empty() {
+                    issues.extend(self.plugin_validation(node, node_id, parameters)?);
+                }
+                self.caches.validation.insert(
+                    ValidationKey {
+                        node_type: node_type.to_owned(),
+                        hash,
+                    },
+                    Arc::new(ValidationEntry {
+                        parameters: parameters.clone(),
+                        issues: issues.clone(),
+                    }),
+                );
+                issues
+            }
+        };
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(NodeFailure::validation(node_type, issues))
+        }
+    }
+
+    fn plugin_validation(&self, node: &RegisteredNode, node_id: &str, parameters: &Value) -> Result<Vec<ValidationIssue>, NodeFailure> {
+        let text = serde_json::json!({
+            "id": node_id, "name": node_id,
+            "nodeType": node.metadata.node_type(), "parameters": parameters,
+        })
+        .to_string();
+        match node.executor.validate(text.as_str().into()) {
+            abi_stable::std_types::RResult::ROk(report) => Ok(report
+                .errors
+                .iter()
+                .map(|e| ValidationIssue {
+                    path: String::new(),
+                    message: e.to_string(),
+                })
+                .collect()),
+            abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
+                code: ErrorCode::parse(e.code.as_str()).unwrap_or(ErrorCode::ExecutionError),
+                message: format!("validate of `{}` failed: {}", node.metadata.node_type(), e.message),
+                retryable: false,
+                details: None,
+                validation_errors: Vec::new(),
+            }),
+        }
     }
 }
