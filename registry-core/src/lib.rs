@@ -20,6 +20,7 @@ pub mod audit;
 pub mod cache;
 pub mod credentials;
 mod error;
+pub mod expr;
 mod hashing;
 mod invoke;
 pub mod isolation;

@@ -1,0 +1,258 @@
+//! The workflow as a graph: nodes by index, edges with ports and output
+//! indexes, parallel tasks, start nodes. Building it finds dangling
+//! connections and cycles.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{Outputs, Workflow};
+use crate::error::ErrorCode;
+
+/// One problem that stops a workflow from running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The node concerned, if one is.
+    pub node_id: Option<String>,
+    /// The stable error code.
+    pub code: ErrorCode,
+    /// Where: a JSON path into the workflow or the node's parameters.
+    pub path: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(node_id: Option<&str>, code: ErrorCode, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            node_id: node_id.map(str::to_owned),
+            code,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.node_id {
+            Some(id) => write!(f, "node `{id}` at {}: {} ({})", self.path, self.message, self.code),
+            None => write!(f, "at {}: {} ({})", self.path, self.message, self.code),
+        }
+    }
+}
+
+/// Which output port an edge leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Port {
+    /// The regular output (`main`, and `success`/`condition` aliases).
+    Main,
+    /// The error output, followed under `continueErrorOutput`.
+    Error,
+}
+
+/// An edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Edge {
+    /// Source node index.
+    pub from: usize,
+    /// Source port.
+    pub port: Port,
+    /// Source output index (0 = true, 1 = false for conditions).
+    pub output: usize,
+    /// Target node index.
+    pub to: usize,
+}
+
+/// The graph of a workflow.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    /// Node ids by index.
+    pub ids: Vec<String>,
+    /// Index by node id.
+    pub by_id: HashMap<String, usize>,
+    /// Index by node name.
+    pub by_name: HashMap<String, usize>,
+    /// All edges.
+    pub edges: Vec<Edge>,
+    /// Edge indexes leaving each node.
+    pub outgoing: Vec<Vec<usize>>,
+    /// Edge indexes entering each node.
+    pub incoming: Vec<Vec<usize>>,
+    /// For each `parallel` node, its task nodes.
+    pub tasks: Vec<Vec<usize>>,
+    /// For each task node, its `parallel` node.
+    pub task_of: Vec<Option<usize>>,
+    /// Start nodes.
+    pub start: Vec<usize>,
+}
+
+impl Graph {
+    /// Builds the graph, reporting dangling connections, duplicate ids,
+    /// bad parallel tasks and cycles (naming the nodes on the cycle).
+    pub fn build(workflow: &Workflow) -> (Graph, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let mut g = Graph::default();
+        let n = workflow.nodes.len();
+        for (i, node) in workflow.nodes.iter().enumerate() {
+            if node.id.is_empty() {
+                problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("nodes[{i}].id"), "node has an empty id; give every node a unique id"));
+            }
+            if g.by_id.insert(node.id.clone(), i).is_some() {
+                problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, format!("nodes[{i}].id"), "duplicate node id; node ids must be unique"));
+            }
+            if !node.name.is_empty() {
+                g.by_name.entry(node.name.clone()).or_insert(i);
+            }
+            g.ids.push(node.id.clone());
+        }
+        if n == 0 {
+            problems.push(Problem::new(None, ErrorCode::ValidationFailed, "nodes", "workflow has no nodes"));
+        }
+        g.outgoing = vec![Vec::new(); n];
+        g.incoming = vec![Vec::new(); n];
+        g.tasks = vec![Vec::new(); n];
+        g.task_of = vec![None; n];
+
+        let resolve = |g: &Graph, key: &str| g.by_id.get(key).or_else(|| g.by_name.get(key)).copied();
+        let mut seen = BTreeSet::new();
+        for (source, ports) in &workflow.connections {
+            let Some(from) = resolve(&g, source) else {
+                problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("connections.{source}"), format!("connection source `{source}` is not a node id or name")));
+                continue;
+            };
+            for (port_name, outputs) in ports {
+                let port = match port_name.as_str() {
+                    "error" => Port::Error,
+                    _ => Port::Main,
+                };
+                let lists: Vec<(usize, &Vec<super::model::Target>)> = match outputs {
+                    Outputs::Array(items) => items.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, t))).collect(),
+                    Outputs::Object(map) => {
+                        let mut lists = Vec::new();
+                        for (key, targets) in map {
+                            match key.parse::<usize>() {
+                                Ok(i) => lists.push((i, targets)),
+                                Err(_) => problems.push(Problem::new(
+                                    Some(&g.ids[from]),
+                                    ErrorCode::ValidationFailed,
+                                    format!("connections.{source}.{port_name}.{key}"),
+                                    format!("output index `{key}` is not a number"),
+                                )),
+                            }
+                        }
+                        lists
+                    }
+                };
+                for (output, targets) in lists {
+                    for (t, target) in targets.iter().enumerate() {
+                        let Some(to) = resolve(&g, &target.node) else {
+                            problems.push(Problem::new(
+                                Some(&g.ids[from]),
+                                ErrorCode::ValidationFailed,
+                                format!("connections.{source}.{port_name}[{output}][{t}].node"),
+                                format!("connection target `{}` does not exist; fix the target or add the node", target.node),
+                            ));
+                            continue;
+                        };
+                        let edge = Edge { from, port, output, to };
+                        if seen.insert((from, port == Port::Error, output, to)) {
+                            g.outgoing[from].push(g.edges.len());
+                            g.incoming[to].push(g.edges.len());
+                            g.edges.push(edge);
+                        }
+                    }
+                }
+            }
+        }
+
+        for (i, node) in workflow.nodes.iter().enumerate() {
+            if !node.is_parallel() {
+                continue;
+            }
+            let tasks = node.parameters.get("tasks").and_then(Value::as_array);
+            let Some(tasks) = tasks else {
+                problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, "/parameters/tasks", "a parallel node needs `tasks`: a list of {\"nodeId\": ...}"));
+                continue;
+            };
+            for (t, task) in tasks.iter().enumerate() {
+                let id = task.get("nodeId").and_then(Value::as_str).or_else(|| task.as_str());
+                match id.and_then(|id| resolve(&g, id)) {
+                    Some(task_index) if task_index != i && g.task_of[task_index].is_none() => {
+                        if !g.incoming[task_index].is_empty() {
+                            problems.push(Problem::new(Some(&g.ids[task_index]), ErrorCode::ValidationFailed, format!("/parameters/tasks/{t}"), format!("node `{}` is a task of parallel node `{}` and cannot also have incoming connections", g.ids[task_index], node.id)));
+                        }
+                        g.tasks[i].push(task_index);
+                        g.task_of[task_index] = Some(i);
+                    }
+                    _ => problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, format!("/parameters/tasks/{t}"), format!("task `{}` is not a node of this workflow (or is already a task)", id.unwrap_or("?")))),
+                }
+            }
+        }
+
+        if let Some(cycle) = g.find_cycle() {
+            let names: Vec<&str> = cycle.iter().map(|&i| g.ids[i].as_str()).collect();
+            problems.push(Problem::new(Some(names[0]), ErrorCode::ValidationFailed, "connections", format!("the workflow has a cycle: {}; a workflow must be a DAG", names.join(" -> "))));
+        }
+
+        let enabled: Vec<&super::model::Trigger> = workflow.triggers.iter().filter(|t| t.enabled).collect();
+        if enabled.is_empty() {
+            g.start = (0..n).filter(|&i| g.incoming[i].is_empty() && g.task_of[i].is_none()).collect();
+        } else {
+            for (t, trigger) in enabled.iter().enumerate() {
+                match resolve(&g, &trigger.node_id) {
+                    Some(i) => g.start.push(i),
+                    None => problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("triggers[{t}].nodeId"), format!("trigger node `{}` does not exist", trigger.node_id))),
+                }
+            }
+        }
+        if n > 0 && g.start.is_empty() && problems.is_empty() {
+            problems.push(Problem::new(None, ErrorCode::ValidationFailed, "connections", "no start node: every node has an incoming connection"));
+        }
+        (g, problems)
+    }
+
+    /// Successors of a node for cycle detection: connection targets and,
+    /// for a parallel node, its tasks.
+    fn successors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.outgoing[i].iter().map(|&e| self.edges[e].to).chain(self.tasks[i].iter().copied())
+    }
+
+    fn find_cycle(&self) -> Option<Vec<usize>> {
+        // Iterative three-colour DFS; the grey stack is the current path.
+        let n = self.ids.len();
+        let mut colour = vec![0u8; n];
+        for root in 0..n {
+            if colour[root] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, Vec<usize>)> = vec![(root, self.successors(root).collect())];
+            colour[root] = 1;
+            while let Some((node, pending)) = stack.last_mut() {
+                let node = *node;
+                match pending.pop() {
+                    Some(next) if colour[next] == 1 => {
+                        let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let mut cycle: Vec<usize> = stack[start..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(next);
+                        return Some(cycle);
+                    }
+                    Some(next) if colour[next] == 0 => {
+                        colour[next] = 1;
+                        let succ = self.successors(next).collect();
+                        stack.push((next, succ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        colour[node] = 2;
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        None
+    }
+}
