@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod cache;
 pub mod credentials;
+pub mod engine;
 mod error;
 pub mod expr;
 mod hashing;
@@ -30,6 +31,7 @@ pub mod pipeline;
 pub mod recovery;
 mod registry;
 pub mod tenant;
+pub mod workflow;
 
 pub use audit::{AuditLog, AuditRecord, VerifyReport};
 pub use cache::{CacheConfig, CacheSettings, CacheStats};
@@ -42,6 +44,8 @@ pub use metrics::{ErrorMetrics, MetricsSnapshot};
 pub use pipeline::{ExecState, ExecStatus, NodeExecution, NodeInvocation};
 pub use recovery::{Backoff, BackoffKind, RecoveryStrategy};
 pub use registry::{CacheKind, ExecutorCheck, ListFilter, RegisteredNode, Registry, RegistryConfig, Replaced};
+pub use engine::{CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, InvalidWorkflow, NodeResult, NodeStatus, RunOptions, RunStatus};
 pub use tenant::{DataIsolation, TenantPolicy};
+pub use workflow::{Problem, Workflow};
 
 pub use plugin_abi;

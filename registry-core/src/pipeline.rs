@@ -25,7 +25,7 @@ use crate::error::{ErrorCode, NodeFailure};
 use crate::invoke::{parse_response, request_text, NodeCall};
 use crate::isolation::{foreign_record, scope_parameters};
 use crate::metrics::Observation;
-use crate::recovery::{is_retryable, RecoveryStrategy};
+use crate::recovery::{should_retry, RecoveryStrategy};
 use crate::registry::{RegisteredNode, Registry};
 use crate::tenant::{DataIsolation, TenantPolicy};
 
@@ -418,8 +418,18 @@ impl Registry {
                 execution.output = Value::Object(Map::new());
                 execution.recovery_applied = true;
             }
-            RecoveryStrategy::Retry { max_retries, backoff } => {
-                while execution.retries < *max_retries && execution.error.as_ref().is_some_and(is_retryable) {
+            RecoveryStrategy::Retry {
+                max_retries,
+                backoff,
+                any_execution_error,
+                retry_codes,
+            } => {
+                while execution.retries < *max_retries
+                    && execution
+                        .error
+                        .as_ref()
+                        .is_some_and(|e| should_retry(e, *any_execution_error, retry_codes))
+                {
                     execution.retries += 1;
                     tokio::time::sleep(backoff.delay(execution.retries)).await;
                     let result = self
@@ -513,10 +523,19 @@ fn isolate<'p>(
     policy: Option<&TenantPolicy>,
     tenant_field: &str,
 ) -> Result<Cow<'p, Value>, NodeFailure> {
-    let (Some(policy), Some(tenant)) = (policy, context.tenant_id.as_deref()) else {
+    if !node.metadata().manifest.tenant_scoped {
         return Ok(Cow::Borrowed(parameters));
+    }
+    let Some(tenant) = context.tenant_id.as_deref() else {
+        return Err(NodeFailure::new(
+            ErrorCode::InvalidParameters,
+            format!(
+                "`{}` reads or writes tenant data and needs a tenant in the execution context; run it with a tenant id (for the CLI: --tenant)",
+                node.metadata().node_type()
+            ),
+        ));
     };
-    if !node.metadata().manifest.tenant_scoped || policy.data_isolation != DataIsolation::Strict {
+    if policy.is_some_and(|p| p.data_isolation != DataIsolation::Strict) {
         return Ok(Cow::Borrowed(parameters));
     }
     Ok(match scope_parameters(parameters, tenant, tenant_field)? {

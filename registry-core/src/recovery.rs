@@ -11,6 +11,8 @@ use crate::error::{ErrorCode, NodeFailure};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffKind {
+    /// `initial` every time (n8n's `waitBetweenTries`).
+    Fixed,
     /// `initial * attempt`.
     Linear,
     /// `initial * 2^(attempt-1)`.
@@ -78,6 +80,7 @@ impl Backoff {
     pub fn base_delay(&self, attempt: u32) -> Duration {
         let attempt = attempt.max(1);
         let factor: u64 = match self.kind {
+            BackoffKind::Fixed => 1,
             BackoffKind::Linear => u64::from(attempt),
             BackoffKind::Exponential => 1u64.checked_shl(attempt - 1).unwrap_or(u64::MAX),
             BackoffKind::Fibonacci => {
@@ -126,7 +129,21 @@ pub enum RecoveryStrategy {
         /// Delays between attempts.
         #[serde(default)]
         backoff: Backoff,
+        /// Also retry execution errors the plugin did not mark retryable
+        /// (n8n's retry-on-fail); policy and validation errors never are.
+        #[serde(default)]
+        any_execution_error: bool,
+        /// Further stable codes to retry.
+        #[serde(default)]
+        retry_codes: Vec<ErrorCode>,
     },
+}
+
+/// Whether the `Retry` strategy retries `failure`.
+pub fn should_retry(failure: &NodeFailure, any_execution_error: bool, retry_codes: &[ErrorCode]) -> bool {
+    is_retryable(failure)
+        || (any_execution_error && failure.code == ErrorCode::ExecutionError)
+        || retry_codes.contains(&failure.code)
 }
 
 /// Whether a failure may succeed on a new attempt: the plugin said so, or

@@ -286,6 +286,8 @@ async fn retry_applies_backoff_to_retryable_errors_only() {
     let strategy = RecoveryStrategy::Retry {
         max_retries: 5,
         backoff: Backoff { kind: BackoffKind::Exponential, initial: Duration::from_millis(100), max: Duration::from_secs(10), jitter: 0.0 },
+        any_execution_error: false,
+        retry_codes: Vec::new(),
     };
     let started = tokio::time::Instant::now();
     let done = run(&registry, "test.flaky", json!({}), &tenant("a"), &strategy).await;

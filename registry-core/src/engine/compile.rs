@@ -1,0 +1,207 @@
+//! Compiling a workflow once: its graph, its templates, each node's
+//! recovery strategy, error handling, timeout and credentials, and the
+//! policy its `multiTenancy` block adds.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::credentials::CredentialRef;
+use crate::error::ErrorCode;
+use crate::expr::{Compiled, TemplateError};
+use crate::recovery::{Backoff, BackoffKind, RecoveryStrategy};
+use crate::tenant::{DataIsolation, TenantPolicy};
+use crate::workflow::graph::{Graph, Problem};
+use crate::workflow::model::{NodeDef, OnError, RetryPolicy, Workflow};
+
+/// A workflow ready to run many times: parsed, checked for structure,
+/// templates compiled. Compile once, run as often as you like.
+#[derive(Debug)]
+pub struct CompiledWorkflow {
+    /// The workflow as parsed.
+    pub workflow: Workflow,
+    /// Its graph.
+    pub graph: Graph,
+    pub(crate) params: Vec<Result<Compiled, TemplateError>>,
+    pub(crate) strategies: Vec<RecoveryStrategy>,
+    pub(crate) on_error: Vec<OnError>,
+    pub(crate) timeouts: Vec<Option<Duration>>,
+    pub(crate) credentials: Vec<Vec<CredentialRef>>,
+    pub(crate) workflow_policy: Option<TenantPolicy>,
+    pub(crate) tenant_field: String,
+    pub(crate) workflow_value: Value,
+    pub(crate) variables: Map<String, Value>,
+    pub(crate) structure: Vec<Problem>,
+}
+
+fn retry_from_policy(policy: &RetryPolicy) -> RecoveryStrategy {
+    let retry_codes = policy
+        .retryable_errors
+        .iter()
+        .filter_map(|name| match name.as_str() {
+            "TIMEOUT" => Some(ErrorCode::ExecutionTimeout),
+            other => ErrorCode::parse(other),
+        })
+        .collect();
+    RecoveryStrategy::Retry {
+        max_retries: policy.max_attempts.unwrap_or(3).saturating_sub(1),
+        backoff: Backoff {
+            kind: policy.backoff_type.unwrap_or(BackoffKind::Exponential),
+            initial: Duration::from_millis(policy.initial_delay.unwrap_or(1000)),
+            max: Duration::from_millis(policy.max_delay.unwrap_or(60_000)),
+            jitter: 0.1,
+        },
+        any_execution_error: false,
+        retry_codes,
+    }
+}
+
+fn fixed_retry(tries: u32, wait_ms: u64) -> RecoveryStrategy {
+    RecoveryStrategy::Retry {
+        max_retries: tries.saturating_sub(1),
+        backoff: Backoff {
+            kind: BackoffKind::Fixed,
+            initial: Duration::from_millis(wait_ms),
+            max: Duration::from_millis(wait_ms),
+            jitter: 0.0,
+        },
+        any_execution_error: true,
+        retry_codes: Vec::new(),
+    }
+}
+
+/// The node's `onError`: its own, `continueOnError`, the workflow's
+/// override for it, the workflow default, else `stopWorkflow`.
+fn on_error_of(workflow: &Workflow, node: &NodeDef) -> OnError {
+    if let Some(on_error) = node.on_error {
+        return on_error;
+    }
+    if node.continue_on_error {
+        return OnError::ContinueRegularOutput;
+    }
+    let handling = workflow.error_handling.as_ref();
+    handling
+        .and_then(|h| h.node_overrides.get(&node.id).copied())
+        .or_else(|| handling.and_then(|h| h.default))
+        .unwrap_or(OnError::StopWorkflow)
+}
+
+/// The node's recovery strategy: from the node, else the workflow, else
+/// `fail`.
+fn strategy_of(workflow: &Workflow, node: &NodeDef, on_error: OnError) -> RecoveryStrategy {
+    if let Some(strategy) = &node.recovery {
+        return strategy.clone();
+    }
+    if on_error == OnError::SkipNode {
+        return RecoveryStrategy::Skip;
+    }
+    if let Some(policy) = &node.retry_policy {
+        if policy.enabled != Some(false) {
+            return retry_from_policy(policy);
+        }
+    }
+    if let Some(tries) = node.max_tries.filter(|t| *t > 1) {
+        return fixed_retry(tries, node.wait_between_tries.unwrap_or(1000));
+    }
+    if on_error == OnError::Retry {
+        return fixed_retry(3, node.wait_between_tries.unwrap_or(1000));
+    }
+    if let Some(strategy) = workflow.error_handling.as_ref().and_then(|h| h.recovery.clone()) {
+        return strategy;
+    }
+    match &workflow.retry_policy {
+        Some(policy) if policy.enabled == Some(true) => retry_from_policy(policy),
+        _ => RecoveryStrategy::Fail,
+    }
+}
+
+fn workflow_policy(workflow: &Workflow) -> Option<TenantPolicy> {
+    let block = workflow.multi_tenancy.as_ref()?;
+    if block.allow_cross_tenant_access {
+        tracing::warn!(component = "engine", event = "cross_tenant_ignored", workflow = %workflow.id, "multiTenancy.allowCrossTenantAccess is ignored: a workflow cannot loosen its tenant's isolation");
+    }
+    Some(TenantPolicy {
+        tenant_id: String::new(),
+        allowed_node_types: Vec::new(),
+        restricted_node_types: block
+            .restrict_node_types
+            .clone()
+            .unwrap_or_else(|| vec!["raw-sql".into(), "eval".into(), "shell-exec".into()]),
+        data_isolation: if block.enforced.unwrap_or(true) {
+            DataIsolation::Strict
+        } else {
+            DataIsolation::Relaxed
+        },
+        audit_logging: block.audit_logging.unwrap_or(true),
+        also_allowed: Vec::new(),
+    })
+}
+
+impl CompiledWorkflow {
+    /// Builds the graph and compiles every template. Structural problems
+    /// and template errors are kept and reported by validation; nothing
+    /// with a problem ever runs.
+    pub fn compile(workflow: Workflow) -> Self {
+        let (graph, structure) = Graph::build(&workflow);
+        let mut params = Vec::with_capacity(workflow.nodes.len());
+        let mut strategies = Vec::with_capacity(workflow.nodes.len());
+        let mut on_error = Vec::with_capacity(workflow.nodes.len());
+        let mut timeouts = Vec::with_capacity(workflow.nodes.len());
+        let mut credentials = Vec::with_capacity(workflow.nodes.len());
+        for node in &workflow.nodes {
+            params.push(Compiled::compile(&node.parameters, ""));
+            let handling = on_error_of(&workflow, node);
+            strategies.push(strategy_of(&workflow, node, handling));
+            on_error.push(handling);
+            timeouts.push(
+                node.timeout
+                    .filter(|t| t.is_finite() && *t > 0.0)
+                    .map(Duration::from_secs_f64),
+            );
+            credentials.push(
+                node.credentials
+                    .iter()
+                    .map(|(slot, binding)| CredentialRef {
+                        slot: slot.clone(),
+                        id: match &binding.id {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                    })
+                    .collect(),
+            );
+        }
+        let variables = workflow
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.default_value.clone()))
+            .collect();
+        let workflow_value = serde_json::json!({
+            "id": workflow.id, "name": workflow.name, "version": workflow.version,
+        });
+        let tenant_field = workflow
+            .multi_tenancy
+            .as_ref()
+            .and_then(|m| m.tenant_id_field.clone())
+            .unwrap_or_else(|| crate::pipeline::DEFAULT_TENANT_FIELD.to_owned());
+        Self {
+            workflow_policy: workflow_policy(&workflow),
+            workflow,
+            graph,
+            params,
+            strategies,
+            on_error,
+            timeouts,
+            credentials,
+            tenant_field,
+            workflow_value,
+            variables,
+            structure,
+        }
+    }
+
+    /// The recovery strategy compiled for node `index`.
+    pub fn strategy(&self, index: usize) -> &RecoveryStrategy {
+        &self.strategies[index]
+    }
+}

@@ -1,0 +1,154 @@
+//! What an execution produces: one [`NodeResult`] per node, a final status
+//! and metrics. Serialisable as JSON.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::error::{ErrorCode, ValidationIssue};
+
+/// A node's final status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Ran and produced an output.
+    Success,
+    /// Ran (or could not start) and failed.
+    Error,
+    /// Not run: disabled, on a branch not taken, or skipped by recovery.
+    Skipped,
+    /// Not run: the execution stopped before reaching it.
+    Pending,
+    /// Was running when the execution was cancelled, timed out or stopped.
+    Cancelled,
+}
+
+impl NodeStatus {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Success => "success",
+            NodeStatus::Error => "error",
+            NodeStatus::Skipped => "skipped",
+            NodeStatus::Pending => "pending",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// One node's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeResult {
+    /// Final status.
+    pub status: NodeStatus,
+    /// Output (`null` when none).
+    pub output: Value,
+    /// The error message, when it failed.
+    pub error: Option<String>,
+    /// The stable error code, when it failed.
+    pub error_code: Option<ErrorCode>,
+    /// When it started.
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: Option<SystemTime>,
+    /// When it finished.
+    #[serde(serialize_with = "rfc3339")]
+    pub finished_at: Option<SystemTime>,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// Retries made.
+    pub retries: u32,
+    /// Whether a recovery strategy produced the result.
+    pub recovery_applied: bool,
+    /// The fallback node type that produced the output, if any.
+    pub fallback_node_type: Option<String>,
+    /// Schema violations, when validation failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub validation_errors: Vec<ValidationIssue>,
+    /// Why it was skipped or left pending, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl NodeResult {
+    pub(crate) fn pending() -> Self {
+        Self {
+            status: NodeStatus::Pending,
+            output: Value::Null,
+            error: None,
+            error_code: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: 0.0,
+            retries: 0,
+            recovery_applied: false,
+            fallback_node_type: None,
+            validation_errors: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+/// How the whole execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every node that ran succeeded or had its error handled.
+    Success,
+    /// A node failed with `stopWorkflow`.
+    Error,
+    /// Cancelled, or over the execution timeout.
+    Cancelled,
+}
+
+/// Counters over one execution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunMetrics {
+    /// Nodes that ran (success or error).
+    pub nodes_run: usize,
+    /// Nodes that succeeded.
+    pub nodes_succeeded: usize,
+    /// Nodes that failed.
+    pub nodes_failed: usize,
+    /// Nodes skipped.
+    pub nodes_skipped: usize,
+    /// Nodes never reached.
+    pub nodes_pending: usize,
+    /// Nodes cancelled while running.
+    pub nodes_cancelled: usize,
+    /// Retries over all nodes.
+    pub retries: u32,
+    /// Wall time of the execution, milliseconds.
+    pub total_ms: f64,
+    /// Sum of node durations, milliseconds.
+    pub node_ms: f64,
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionResult {
+    /// The execution's id.
+    pub execution_id: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// Final status.
+    pub status: RunStatus,
+    /// Why it is not a success, in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Per node id.
+    pub nodes: BTreeMap<String, NodeResult>,
+    /// Counters.
+    pub metrics: RunMetrics,
+}

@@ -1,0 +1,10 @@
+//! MetaBuilder workflow v3: the document model, parsing with precise
+//! errors, and the graph with its structural checks.
+
+pub mod graph;
+pub mod model;
+mod parse;
+
+pub use graph::{Graph, Problem};
+pub use model::Workflow;
+pub use parse::ParseError;
