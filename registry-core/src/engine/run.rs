@@ -712,6 +712,9 @@ impl Engine {
             }
         };
         let flow = run.record(index, started, execution);
-        run.resolve(index, flow);
+        // A node that stops the workflow leaves its successors pending.
+        if run.stopped.is_none() {
+            run.resolve(index, flow);
+        }
     }
 }

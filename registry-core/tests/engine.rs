@@ -1,0 +1,447 @@
+//! The DAG executor on small workflows built from in-process executors.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plugin_abi::manifest::{ExecutionClass, NodeTypeManifest};
+use plugin_abi::request::ExecContext;
+use plugin_abi::sdk::{executor_box, Node, NodeError, NodeOutput, NodeRequest};
+use registry_core::*;
+use serde_json::{json, Value};
+
+struct FnNode<F>(F);
+impl<F> Node for FnNode<F>
+where
+    F: Fn(&NodeRequest) -> Result<NodeOutput, NodeError> + Send + Sync + 'static,
+{
+    fn execute(&self, request: &NodeRequest) -> Result<NodeOutput, NodeError> {
+        (self.0)(request)
+    }
+}
+
+#[derive(Default)]
+struct Probe {
+    calls: Mutex<HashMap<String, usize>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+}
+
+impl Probe {
+    fn count(&self, id: &str) -> usize {
+        self.calls.lock().unwrap().get(id).copied().unwrap_or(0)
+    }
+    fn hit(&self, id: &str) -> usize {
+        let mut calls = self.calls.lock().unwrap();
+        let n = calls.entry(id.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+}
+
+fn add<F>(registry: &Registry, node_type: &str, class: ExecutionClass, f: F)
+where
+    F: Fn(&NodeRequest) -> Result<NodeOutput, NodeError> + Send + Sync + 'static,
+{
+    let mut m = NodeTypeManifest::new(node_type, "1.0.0");
+    m.execution = class;
+    registry
+        .register_with_metadata(executor_box(FnNode(f)), NodeMetadata::new(m, NodeSource::InProcess))
+        .unwrap();
+}
+
+fn setup() -> (Engine, Arc<Probe>) {
+    let probe = Arc::new(Probe::default());
+    let registry = Registry::new();
+    let p = probe.clone();
+    add(&registry, "t.echo", ExecutionClass::Pure, move |r| {
+        p.hit(&r.node_id);
+        Ok(NodeOutput::new(json!({"input": r.input, "params": r.parameters})))
+    });
+    let p = probe.clone();
+    add(&registry, "t.cond", ExecutionClass::Pure, move |r| {
+        p.hit(&r.node_id);
+        let yes = plugin_abi::sdk::value::truthy(r.param("value").unwrap_or(&Value::Null));
+        Ok(NodeOutput::result(json!(yes)).with_output_index(if yes { 0 } else { 1 }))
+    });
+    let p = probe.clone();
+    add(&registry, "t.fail", ExecutionClass::Pure, move |r| {
+        p.hit(&r.node_id);
+        Err(NodeError::execution("boom"))
+    });
+    let p = probe.clone();
+    add(&registry, "t.flaky", ExecutionClass::Pure, move |r| {
+        let n = p.hit(&r.node_id);
+        let fail_until = r.param("failTimes").and_then(Value::as_u64).unwrap_or(2) as usize;
+        if n <= fail_until {
+            Err(NodeError::execution(format!("flake {n}")))
+        } else {
+            Ok(NodeOutput::new(json!({"attempt": n})))
+        }
+    });
+    let p = probe.clone();
+    add(&registry, "t.slow", ExecutionClass::Blocking, move |r| {
+        p.hit(&r.node_id);
+        let now = p.running.fetch_add(1, Ordering::SeqCst) + 1;
+        p.max_running.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(r.param("ms").and_then(Value::as_u64).unwrap_or(50)));
+        p.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(NodeOutput::new(json!("slept")))
+    });
+    add(&registry, "t.setvar", ExecutionClass::Pure, |r| {
+        let mut out = NodeOutput::new(Value::Null);
+        out.variables.set.insert(r.str_param("name")?.to_owned(), r.required_param("value")?.clone());
+        Ok(out)
+    });
+    let options = EngineOptions { env_allowlist: vec!["PLUGFLOW_TEST_ALLOWED".into()], ..EngineOptions::default() };
+    (Engine::with_options(Arc::new(registry), options), probe)
+}
+
+fn node(id: &str, node_type: &str, parameters: Value) -> Value {
+    json!({"id": id, "name": id, "type": "operation", "nodeType": node_type, "typeVersion": 1, "position": [0, 0], "parameters": parameters})
+}
+
+fn edge(targets: &[&str]) -> Value {
+    Value::Array(targets.iter().map(|t| json!({"node": t, "type": "main", "index": 0})).collect())
+}
+
+fn compile(workflow: Value) -> CompiledWorkflow {
+    CompiledWorkflow::compile(Workflow::from_json_str(&workflow.to_string(), "test.json").unwrap())
+}
+
+fn context() -> ExecContext {
+    ExecContext { tenant_id: Some("acme".into()), user: json!({"id": "u1"}), execution_id: "x1".into() }
+}
+
+async fn run(engine: &Engine, workflow: Value, trigger: Value) -> ExecutionResult {
+    engine
+        .run(&compile(workflow), RunOptions { trigger, context: context(), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+fn status(result: &ExecutionResult, id: &str) -> NodeStatus {
+    result.nodes[id].status
+}
+
+#[tokio::test]
+async fn a_diamond_join_runs_once_with_both_inputs() {
+    let (engine, probe) = setup();
+    let wf = json!({"nodes": [node("a", "t.echo", json!({})), node("b", "t.echo", json!({"k": "b"})), node("c", "t.echo", json!({"k": "c"})), node("d", "t.echo", json!({}))],
+        "connections": {"a": {"main": [edge(&["b", "c"])]}, "b": {"main": {"0": edge(&["d"])}}, "c": {"main": [edge(&["d"])]}}});
+    let result = run(&engine, wf, json!({"start": true})).await;
+    assert_eq!(result.status, RunStatus::Success);
+    assert_eq!(probe.count("d"), 1);
+    let d_input = &result.nodes["d"].output["input"];
+    assert_eq!(d_input["b"]["params"]["k"], "b");
+    assert_eq!(d_input["c"]["params"]["k"], "c");
+    assert_eq!(result.nodes["a"].output["input"], json!({"start": true}), "start nodes get the trigger data");
+    assert_eq!(result.metrics.nodes_run, 4);
+}
+
+#[tokio::test]
+async fn a_condition_picks_its_branch_and_skips_propagate_through_joins() {
+    let (engine, probe) = setup();
+    for (value, taken, not_taken) in [(true, "yes", "no"), (false, "no", "yes")] {
+        let wf = json!({"nodes": [node("c", "t.cond", json!({"value": value})), node("yes", "t.echo", json!({})), node("no", "t.echo", json!({})),
+                                  node("after_no", "t.echo", json!({})), node("join", "t.echo", json!({}))],
+            "connections": {"c": {"main": [edge(&["yes"]), edge(&["no"])]}, "no": {"main": [edge(&["after_no"])]},
+                            "yes": {"main": [edge(&["join"])]}, "after_no": {"main": [edge(&["join"])]}}});
+        let result = run(&engine, wf, Value::Null).await;
+        assert_eq!(status(&result, taken), NodeStatus::Success);
+        assert_eq!(status(&result, not_taken), NodeStatus::Skipped);
+        assert_eq!(result.nodes["c"].output, json!({"result": value}));
+        assert_eq!(status(&result, "join"), NodeStatus::Success, "a join with one live input runs");
+        if !value {
+            assert_eq!(status(&result, "after_no"), NodeStatus::Success);
+        } else {
+            assert_eq!(status(&result, "after_no"), NodeStatus::Skipped, "skips propagate");
+        }
+    }
+    assert_eq!(probe.count("join"), 2);
+}
+
+#[tokio::test]
+async fn errors_route_to_the_error_port_or_continue_or_stop() {
+    let (engine, _) = setup();
+    let mut failing = node("f", "t.fail", json!({}));
+    failing["onError"] = json!("continueErrorOutput");
+    let wf = json!({"nodes": [failing, node("ok_path", "t.echo", json!({})), node("handler", "t.echo", json!({}))],
+        "connections": {"f": {"main": [edge(&["ok_path"])], "error": [edge(&["handler"])]}}});
+    let result = run(&engine, wf, Value::Null).await;
+    assert_eq!(result.status, RunStatus::Success);
+    assert_eq!(status(&result, "f"), NodeStatus::Error);
+    assert_eq!(result.nodes["f"].error_code, Some(ErrorCode::ExecutionError));
+    assert_eq!(status(&result, "ok_path"), NodeStatus::Skipped);
+    assert_eq!(result.nodes["handler"].output["input"]["error"]["message"], "boom");
+
+    let mut failing = node("f", "t.fail", json!({}));
+    failing["continueOnError"] = json!(true);
+    let wf = json!({"nodes": [failing, node("next", "t.echo", json!({}))], "connections": {"f": {"main": [edge(&["next"])]}}});
+    let result = run(&engine, wf, Value::Null).await;
+    assert_eq!(result.nodes["next"].output["input"]["error"]["code"], "EXECUTION_ERROR");
+
+    let wf = json!({"nodes": [node("f", "t.fail", json!({})), node("next", "t.echo", json!({}))], "connections": {"f": {"main": [edge(&["next"])]}},
+                    "errorHandling": {"nodeOverrides": {"f": "continueRegularOutput"}}});
+    assert_eq!(status(&run(&engine, wf, Value::Null).await, "next"), NodeStatus::Success, "nodeOverrides set onError");
+}
+
+#[tokio::test]
+async fn stop_workflow_cancels_running_siblings_and_leaves_the_rest_pending() {
+    let (engine, _) = setup();
+    let wf = json!({"nodes": [node("start", "t.echo", json!({})), node("f", "t.fail", json!({})), node("slow", "t.slow", json!({"ms": 300})),
+                              node("after_slow", "t.echo", json!({})), node("after_f", "t.echo", json!({}))],
+        "connections": {"start": {"main": [edge(&["f", "slow"])]}, "slow": {"main": [edge(&["after_slow"])]}, "f": {"main": [edge(&["after_f"])]}}});
+    let started = std::time::Instant::now();
+    let result = run(&engine, wf, Value::Null).await;
+    assert!(started.elapsed() < Duration::from_millis(250), "did not wait for the slow sibling");
+    assert_eq!(result.status, RunStatus::Error);
+    assert!(result.error.as_ref().unwrap().contains("`f`"));
+    assert_eq!(status(&result, "slow"), NodeStatus::Cancelled);
+    assert_eq!(status(&result, "after_slow"), NodeStatus::Pending);
+    assert_eq!(status(&result, "after_f"), NodeStatus::Pending);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_fire_for_returned_errors_and_wait_between_tries() {
+    let (engine, probe) = setup();
+    let mut flaky = node("fl", "t.flaky", json!({"failTimes": 2}));
+    flaky["maxTries"] = json!(3);
+    flaky["waitBetweenTries"] = json!(1000);
+    let started = tokio::time::Instant::now();
+    let result = run(&engine, json!({"nodes": [flaky], "connections": {}}), Value::Null).await;
+    assert_eq!(status(&result, "fl"), NodeStatus::Success);
+    assert_eq!(result.nodes["fl"].retries, 2);
+    assert_eq!(probe.count("fl"), 3);
+    assert_eq!(started.elapsed(), Duration::from_millis(2000));
+
+    let mut flaky = node("f2", "t.flaky", json!({"failTimes": 5}));
+    flaky["retryPolicy"] = json!({"maxAttempts": 3, "backoffType": "linear", "initialDelay": 100, "retryableErrors": ["EXECUTION_ERROR"]});
+    let started = tokio::time::Instant::now();
+    let result = run(&engine, json!({"nodes": [flaky], "connections": {}}), Value::Null).await;
+    assert_eq!(status(&result, "f2"), NodeStatus::Error);
+    assert_eq!(result.nodes["f2"].retries, 2);
+    let waited = started.elapsed();
+    // Linear 100 + 200 ms with up to 10% jitter.
+    assert!(waited <= Duration::from_millis(300) && waited >= Duration::from_millis(270), "{waited:?}");
+}
+
+#[tokio::test]
+async fn node_timeouts_and_the_execution_timeout() {
+    let (engine, _) = setup();
+    let mut slow = node("s", "t.slow", json!({"ms": 400}));
+    slow["timeout"] = json!(0.05);
+    slow["onError"] = json!("continueRegularOutput");
+    let wf = json!({"nodes": [slow, node("next", "t.echo", json!({}))], "connections": {"s": {"main": [edge(&["next"])]}}});
+    let result = run(&engine, wf, Value::Null).await;
+    assert_eq!(result.nodes["s"].error_code, Some(ErrorCode::ExecutionTimeout));
+    assert_eq!(status(&result, "next"), NodeStatus::Success);
+
+    let wf = json!({"nodes": [node("s", "t.slow", json!({"ms": 400})), node("next", "t.echo", json!({}))], "connections": {"s": {"main": [edge(&["next"])]}}});
+    let options = RunOptions { timeout: Some(Duration::from_millis(50)), context: context(), ..Default::default() };
+    let result = engine.run(&compile(wf), options).await.unwrap();
+    assert_eq!(result.status, RunStatus::Cancelled);
+    assert!(result.error.as_ref().unwrap().contains("timed out"));
+    assert_eq!(status(&result, "s"), NodeStatus::Cancelled);
+    assert_eq!(result.nodes["s"].error_code, Some(ErrorCode::ExecutionTimeout));
+    assert_eq!(status(&result, "next"), NodeStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_cancel_handle_stops_a_running_execution() {
+    let (engine, _) = setup();
+    let wf = json!({"nodes": [node("s1", "t.slow", json!({"ms": 300})), node("s2", "t.slow", json!({"ms": 300}))], "connections": {}});
+    let cancel = CancelHandle::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        c.cancel();
+    });
+    let result = engine
+        .run(&compile(wf), RunOptions { cancel: Some(cancel), context: context(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(result.status, RunStatus::Cancelled);
+    assert_eq!(status(&result, "s1"), NodeStatus::Cancelled);
+    assert_eq!(status(&result, "s2"), NodeStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded_by_max_concurrency() {
+    for (limit, expect_parallel) in [(1usize, false), (4, true)] {
+        let (engine, probe) = setup();
+        let nodes: Vec<Value> = (0..4).map(|i| node(&format!("s{i}"), "t.slow", json!({"ms": 60}))).collect();
+        let wf = json!({"nodes": nodes, "connections": {}, "settings": {"maxConcurrency": limit}});
+        let result = run(&engine, wf, Value::Null).await;
+        assert_eq!(result.metrics.nodes_succeeded, 4);
+        let max = probe.max_running.load(Ordering::SeqCst);
+        if expect_parallel {
+            assert!(max > 1, "independent branches run concurrently");
+        } else {
+            assert_eq!(max, 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_runs_when_the_workflow_has_problems_and_all_are_reported() {
+    let (engine, probe) = setup();
+    let wf = json!({"nodes": [node("a", "t.echo", json!({})), node("b", "nope.missing", json!({})), node("c", "also.missing", json!({})),
+                              node("d", "t.echo", json!({})), node("e", "t.echo", json!({"x": "{{ $json. }}"}))],
+        "connections": {"a": {"main": [edge(&["d"])]}, "d": {"main": [edge(&["a"])]}, "b": {"main": [edge(&["ghost"])]}}});
+    let err = engine.run(&compile(wf), RunOptions::default()).await.unwrap_err();
+    let codes: Vec<(Option<String>, ErrorCode)> = err.problems.iter().map(|p| (p.node_id.clone(), p.code)).collect();
+    assert!(codes.contains(&(Some("b".into()), ErrorCode::NodeTypeNotFound)), "{codes:?}");
+    assert!(codes.contains(&(Some("c".into()), ErrorCode::NodeTypeNotFound)));
+    assert!(err.problems.iter().any(|p| p.message.contains("cycle") && p.message.contains("a -> d -> a") || p.message.contains("d -> a -> d")), "{err}");
+    assert!(err.problems.iter().any(|p| p.message.contains("ghost")));
+    assert!(err.problems.iter().any(|p| p.node_id.as_deref() == Some("e") && p.path == "/parameters/x"), "{err}");
+    assert_eq!(probe.calls.lock().unwrap().len(), 0, "nothing ran");
+}
+
+#[tokio::test]
+async fn templates_see_inputs_steps_nodes_context_vars_and_only_allowed_env() {
+    std::env::set_var("PLUGFLOW_TEST_ALLOWED", "visible");
+    std::env::set_var("PLUGFLOW_TEST_SECRET", "hidden");
+    let (engine, _) = setup();
+    let wf = json!({
+        "id": "wf-1", "name": "Templates",
+        "variables": {"greeting": {"name": "greeting", "type": "string", "defaultValue": "hi"}},
+        "nodes": [
+            node("first", "t.echo", json!({"n": 41})),
+            node("setv", "t.setvar", json!({"name": "count", "value": "{{ $steps.first.output.params.n + 1 }}"})),
+            node("second", "t.echo", json!({
+                "prev": "{{ $json }}",
+                "n": "{{ $steps.first.output.params.n }}",
+                "byName": "{{ $node[\"first\"].json.params.n }}",
+                "tenant": "{{ $context.tenantId }}",
+                "user": "{{ $context.user.id }}",
+                "greeting": "{{ $vars.greeting }}",
+                "count": "{{ $vars.count }}",
+                "env": "{{ $env.PLUGFLOW_TEST_ALLOWED }}",
+                "secret": "{{ $env.PLUGFLOW_TEST_SECRET }}",
+                "js": "{{ Math.max($steps.first.output.params.n || 1, 50) }}",
+                "mixed": "n={{ $steps.first.output.params.n }} obj={{ $steps.first.output.params }}",
+                "wf": "{{ $workflow.name }}",
+                "status": "{{ $steps['first'].status }}",
+                "trigger": "{{ $trigger }}",
+                "now": "{{ $now }}"
+            }))
+        ],
+        "connections": {"first": {"main": [edge(&["setv"])]}, "setv": {"main": [edge(&["second"])]}}
+    });
+    let result = run(&engine, wf, json!({"page": 2})).await;
+    assert_eq!(result.status, RunStatus::Success, "{result:#?}");
+    let p = &result.nodes["second"].output["params"];
+    assert_eq!(p["prev"], Value::Null, "setv outputs null");
+    assert_eq!(p["n"], json!(41), "one template keeps the number type");
+    assert_eq!(p["byName"], json!(41));
+    assert_eq!(p["tenant"], "acme");
+    assert_eq!(p["user"], "u1");
+    assert_eq!(p["greeting"], "hi");
+    assert_eq!(p["count"], json!(42));
+    assert_eq!(p["env"], "visible");
+    assert_eq!(p["secret"], Value::Null, "variables off the allowlist are undefined");
+    assert_eq!(p["js"], json!(50));
+    assert_eq!(p["mixed"], "n=41 obj={\"n\":41}");
+    assert_eq!(p["wf"], "Templates");
+    assert_eq!(p["status"], "success");
+    assert_eq!(p["trigger"], Value::Null, "$trigger is the trigger data only where it was given");
+    assert!(p["now"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(result.nodes["first"].output["input"], json!({"page": 2}));
+}
+
+#[tokio::test]
+async fn a_failing_expression_fails_its_node_naming_the_expression() {
+    let (engine, _) = setup();
+    let wf = json!({"nodes": [node("a", "t.echo", json!({"x": "{{ $json.missing.deeper.call() }}"}))], "connections": {}});
+    let result = run(&engine, wf, json!({})).await;
+    assert_eq!(result.nodes["a"].error_code, Some(ErrorCode::ValidationFailed));
+    assert!(result.nodes["a"].error.as_ref().unwrap().contains("$json.missing.deeper.call()"));
+}
+
+#[tokio::test]
+async fn parallel_nodes_run_their_tasks_and_collect_them() {
+    let (engine, probe) = setup();
+    let wf = json!({"nodes": [
+            node("start", "t.echo", json!({})),
+            {"id": "par", "name": "par", "type": "parallel", "typeVersion": 1, "position": [0, 0], "parameters": {"tasks": [{"nodeId": "t1", "type": "t.slow"}, {"nodeId": "t2"}]}},
+            node("t1", "t.slow", json!({"ms": 60})), node("t2", "t.slow", json!({"ms": 60})),
+            node("after", "t.echo", json!({"fromTask": "{{ $steps.t2.output }}"}))],
+        "connections": {"start": {"main": [edge(&["par"])]}, "par": {"main": [edge(&["after"])]}}});
+    let result = run(&engine, wf, Value::Null).await;
+    assert_eq!(result.status, RunStatus::Success, "{result:#?}");
+    assert_eq!(probe.count("t1"), 1);
+    assert_eq!(probe.count("t2"), 1, "tasks are not start nodes and run once");
+    assert_eq!(status(&result, "t1"), NodeStatus::Success);
+    assert_eq!(result.nodes["par"].output, json!({"t1": "slept", "t2": "slept"}));
+    assert_eq!(result.nodes["after"].output["params"]["fromTask"], "slept");
+    assert!(probe.max_running.load(Ordering::SeqCst) >= 2, "tasks run concurrently");
+}
+
+#[tokio::test]
+async fn a_forbidden_node_type_is_refused_everywhere_including_parallel_tasks() {
+    let (engine, probe) = setup();
+    engine.registry().set_tenant_policy(TenantPolicy { restricted_node_types: vec!["t.slow".into()], ..TenantPolicy::new("acme") });
+    let wf = json!({"nodes": [
+            {"id": "par", "name": "par", "type": "parallel", "typeVersion": 1, "position": [0, 0], "parameters": {"tasks": [{"nodeId": "t1"}]}},
+            node("t1", "t.slow", json!({}))], "connections": {}});
+    let err = engine.run(&compile(wf), RunOptions { context: context(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
+    assert_eq!(err.problems[0].node_id.as_deref(), Some("t1"));
+    assert_eq!(probe.count("t1"), 0);
+
+    // The workflow's own multiTenancy block tightens the policy.
+    let wf = json!({"nodes": [node("a", "t.echo", json!({}))], "connections": {}, "multiTenancy": {"restrictNodeTypes": ["t.echo"]}});
+    let err = engine.run(&compile(wf), RunOptions { context: context(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
+}
+
+#[tokio::test]
+async fn disabled_nodes_pass_their_input_through() {
+    let (engine, probe) = setup();
+    let mut off = node("off", "t.fail", json!({}));
+    off["disabled"] = json!(true);
+    let wf = json!({"nodes": [node("a", "t.echo", json!({"v": 1})), off, node("c", "t.echo", json!({}))],
+        "connections": {"a": {"main": [edge(&["off"])]}, "off": {"main": [edge(&["c"])]}}});
+    let result = run(&engine, wf, Value::Null).await;
+    assert_eq!(status(&result, "off"), NodeStatus::Skipped);
+    assert_eq!(probe.count("off"), 0);
+    assert_eq!(result.nodes["c"].output["input"]["params"]["v"], 1);
+}
+
+#[test]
+fn metabuilder_shaped_workflows_parse_and_name_their_unknown_types() {
+    // Written after the shape of MetaBuilder's samples: `type` as executor
+    // key, array and object connection forms, canvas fields, settings.
+    let text = r#"{
+      "name": "Handle Pagination", "active": false, "id": "workflow_pagination", "version": "3.0.0",
+      "tenantId": "${TENANT_ID}", "staticData": {}, "meta": {},
+      "settings": {"timezone": "UTC", "executionTimeout": 3600, "saveExecutionProgress": true},
+      "nodes": [
+        {"id": "extract", "name": "Extract", "type": "metabuilder.transform", "typeVersion": 1, "position": [100, 100],
+         "parameters": {"output": {"page": "{{ Math.max($json.page || 1, 1) }}"}, "operation": "transform_data"}},
+        {"id": "offset", "name": "Offset", "type": "metabuilder.transform", "typeVersion": 1, "position": [400, 100],
+         "parameters": {"output": "{{ ($steps.extract.output.page - 1) * 10 }}"}},
+        {"id": "respond", "name": "Respond", "type": "metabuilder.action", "typeVersion": 1, "position": [700, 100],
+         "parameters": {"action": "http_response", "status": 200, "body": {"message": "ok"}}}
+      ],
+      "connections": {
+        "extract": {"main": [[{"node": "offset", "type": "main", "index": 0}]]},
+        "Offset": {"main": {"0": [{"node": "respond", "type": "main", "index": 0}]}}
+      }
+    }"#;
+    let workflow = Workflow::from_json_str(text, "pagination.json").unwrap();
+    let compiled = CompiledWorkflow::compile(workflow);
+    assert_eq!(compiled.graph.edges.len(), 2, "connections by id and by name");
+    let problems = compiled.problems(&Registry::new(), None);
+    let unknown: Vec<_> = problems.iter().filter(|p| p.code == ErrorCode::NodeTypeNotFound).map(|p| p.node_id.clone().unwrap()).collect();
+    assert_eq!(unknown, ["extract", "offset", "respond"]);
+    assert!(problems[0].message.contains("metabuilder.transform"));
+
+    let err = Workflow::from_json_str(r#"{"nodes": [{"id": "a", "parameters": {}, "timeout": "soon"}]}"#, "bad.json").unwrap_err();
+    assert!(err.to_string().starts_with("bad.json: at `nodes[0].timeout`"), "{err}");
+    let err = Workflow::from_json_str("{\"nodes\": [", "broken.json").unwrap_err();
+    assert!(err.to_string().contains("broken.json"), "{err}");
+}
