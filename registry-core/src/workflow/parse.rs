@@ -34,7 +34,7 @@ impl Workflow {
     /// ```
     /// use registry_core::workflow::Workflow;
     /// let err = Workflow::from_json_str(r#"{"nodes": [{"id": 5}]}"#, "w.json").unwrap_err();
-    /// assert_eq!(err.to_string(), "w.json: at `nodes[0].id`: invalid type: integer `5`, expected a string at line 1 column 21");
+    /// assert_eq!(err.to_string(), "w.json: at `nodes[0].id`: invalid type: integer `5`, expected a string at line 1 column 19");
     /// ```
     pub fn from_json_str(text: &str, source: &str) -> Result<Self, ParseError> {
         let de = &mut serde_json::Deserializer::from_str(text);
