@@ -347,7 +347,7 @@ async fn templates_see_inputs_steps_nodes_context_vars_and_only_allowed_env() {
     assert_eq!(p["mixed"], "n=41 obj={\"n\":41}");
     assert_eq!(p["wf"], "Templates");
     assert_eq!(p["status"], "success");
-    assert_eq!(p["trigger"], Value::Null, "$trigger is the trigger data only where it was given");
+    assert_eq!(p["trigger"], json!({"page": 2}), "$trigger is the trigger data everywhere");
     assert!(p["now"].as_str().unwrap().ends_with('Z'));
     assert_eq!(result.nodes["first"].output["input"], json!({"page": 2}));
 }

@@ -583,7 +583,7 @@ impl Engine {
             let tasks = compiled.graph.tasks[i].clone();
             let mut futures = Vec::with_capacity(tasks.len());
             for t in tasks {
-                futures.push(self.node_future(run, t, input.clone(), context_value, context, policy));
+                futures.push(self.node_future(run, t, input.clone(), trigger, context_value, context, policy));
             }
             return Some(Box::pin(async move {
                 let outcomes = futures_util::future::join_all(futures).await;
@@ -615,7 +615,7 @@ impl Engine {
                 }
             }));
         }
-        let future = self.node_future(run, i, input, context_value, context, policy);
+        let future = self.node_future(run, i, input, trigger, context_value, context, policy);
         Some(Box::pin(async move {
             let (_, execution) = future.await;
             Finished {
@@ -628,11 +628,13 @@ impl Engine {
 
     /// The future running node `i` through the registry pipeline, with its
     /// parameters rendered now.
+    #[allow(clippy::too_many_arguments)]
     fn node_future<'a>(
         &'a self,
         run: &Run<'a>,
         i: usize,
         input: Arc<Value>,
+        trigger: &Value,
         context_value: &Value,
         context: &'a ExecContext,
         policy: Option<&'a TenantPolicy>,
@@ -647,7 +649,7 @@ impl Engine {
                     context: context_value,
                     workflow: &compiled.workflow_value,
                     vars: &run.vars,
-                    trigger: &Value::Null,
+                    trigger,
                     env: &self.env,
                     item: None,
                     index: None,

@@ -1,0 +1,189 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// plugflow: a DAG workflow engine whose node types are native plugins.
+///
+/// Built-in node types are linked in; `--plugins DIR` adds third-party
+/// plugin libraries. Every subcommand takes `--output json` and then prints
+/// exactly one JSON document on stdout (logs go to stderr).
+///
+/// Exit codes: 0 success; 1 the workflow ran and failed; 2 bad usage or
+/// invalid input (nothing ran).
+#[derive(Debug, Parser)]
+#[command(name = "plugflow", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Pretty, global = true, env = "PLUGFLOW_OUTPUT")]
+    pub output: OutputFormat,
+    /// Configuration file (TOML): plugin directories and patterns, caches,
+    /// tenant policies, audit log, environment allowlist.
+    #[arg(long, global = true, env = "PLUGFLOW_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Plugin directory to scan for plugin libraries (repeatable; also
+    /// PLUGFLOW_PLUGIN_DIRS).
+    #[arg(long = "plugins", global = true, value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Tenant policies: a JSON file with one policy or a list of them
+    /// (tenantId, allowedNodeTypes, restrictedNodeTypes, dataIsolation,
+    /// auditLogging).
+    #[arg(long, global = true, env = "PLUGFLOW_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Where audit records go when a policy turns auditing on.
+    #[arg(long, global = true, env = "PLUGFLOW_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "PLUGFLOW_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log level (error, warn, info, debug, trace), or a RUST_LOG filter.
+    #[arg(long, default_value = "warn", global = true, env = "PLUGFLOW_LOG")]
+    pub log_level: String,
+    /// No progress display.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Result formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON document.
+    Json,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Metrics formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsFormat {
+    /// The metrics snapshot as JSON.
+    Json,
+    /// Prometheus text exposition.
+    Prometheus,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workflow and print its result.
+    Run(RunArgs),
+    /// Validate a workflow without running anything.
+    Validate(ValidateArgs),
+    /// Inspect plugins and node types.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Print a workflow as Graphviz DOT, coloured by a result if given.
+    Graph(GraphArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run a workflow and print the registry's metrics.
+    Stats(StatsArgs),
+}
+
+/// `plugflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow file (MetaBuilder v3 JSON).
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub run: RunOptionsArgs,
+}
+
+/// Options shared by `run` and `stats`.
+#[derive(Debug, Args)]
+pub struct RunOptionsArgs {
+    /// Trigger data: JSON text, or @FILE.
+    #[arg(long, default_value = "{}")]
+    pub input: String,
+    /// The tenant to run as.
+    #[arg(long, env = "PLUGFLOW_TENANT")]
+    pub tenant: Option<String>,
+    /// The user to run as (`$context.user.id`).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Execution timeout in seconds (overrides settings.executionTimeout).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Environment variables templates may read as `$env.NAME` (repeatable).
+    #[arg(long = "allow-env", value_name = "NAME")]
+    pub allow_env: Vec<String>,
+}
+
+/// `plugflow validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// Validate for this tenant's policy.
+    #[arg(long, env = "PLUGFLOW_TENANT")]
+    pub tenant: Option<String>,
+}
+
+/// `plugflow plugins ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List node types (built-ins and loaded plugins).
+    List,
+    /// Show one node type: metadata, schema, version, source.
+    Inspect {
+        /// The node type.
+        node_type: String,
+    },
+    /// Scan a directory and report every file: loaded or rejected, why.
+    Check {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+/// `plugflow graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// A result (from `plugflow run --output json`) to colour nodes by.
+    #[arg(long)]
+    pub result: Option<PathBuf>,
+}
+
+/// `plugflow audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of an audit log.
+    Verify {
+        /// The audit log file.
+        log: PathBuf,
+    },
+}
+
+/// `plugflow stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub run: RunOptionsArgs,
+    /// Metrics format.
+    #[arg(long, value_enum, default_value_t = MetricsFormat::Json)]
+    pub metrics: MetricsFormat,
+}

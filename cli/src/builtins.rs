@@ -1,0 +1,9 @@
+//! The built-in plugins linked into the binary: the same crates that are
+//! also built as plugin libraries.
+
+use plugin_abi::PluginModuleRef;
+
+/// Root modules of every built-in plugin.
+pub fn modules() -> Vec<PluginModuleRef> {
+    vec![plugflow_core::plugflow_module(), plugflow_string::plugflow_module()]
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod audit;
+pub mod graph;
+pub mod plugins;
+pub mod run;
+pub mod validate;

@@ -1,0 +1,114 @@
+//! `plugflow plugins list | inspect | check`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use loader::{FileOutcome, Loader};
+use registry_core::{ListFilter, Registry};
+use serde_json::{json, Value};
+
+use crate::args::Global;
+use crate::error::CliError;
+use crate::output::Output;
+
+/// Lists every node type.
+pub fn list(global: &Global) -> Result<(), CliError> {
+    let host = crate::host::build(global)?;
+    let listed = host.registry.list(&ListFilter::default());
+    let mut pretty = String::new();
+    let rows: Vec<Value> = listed
+        .iter()
+        .map(|m| {
+            let _ = writeln!(pretty, "{:28} {:8} {:10} {}", m.manifest.node_type, m.manifest.version, m.manifest.category, m.source.describe());
+            json!({
+                "nodeType": m.manifest.node_type,
+                "version": m.manifest.version,
+                "category": m.manifest.category,
+                "description": m.manifest.description,
+                "execution": m.manifest.execution,
+                "tenantScoped": m.manifest.tenant_scoped,
+                "tags": m.manifest.tags,
+                "source": m.source.describe(),
+            })
+        })
+        .collect();
+    let _ = writeln!(pretty, "\n{} node types", rows.len());
+    let rejected: Vec<Value> = host
+        .discovery
+        .files
+        .iter()
+        .filter_map(|f| match &f.outcome {
+            FileOutcome::Rejected { reason, message } => {
+                let _ = writeln!(pretty, "rejected {}: {reason}: {message}", f.path.display());
+                Some(json!({"path": f.path, "reason": reason.as_str(), "message": message}))
+            }
+            FileOutcome::Loaded { .. } => None,
+        })
+        .collect();
+    Output { json: json!({"nodeTypes": rows, "rejectedFiles": rejected}), pretty }.print(global.output);
+    Ok(())
+}
+
+/// Shows one node type in full.
+pub fn inspect(global: &Global, node_type: &str) -> Result<(), CliError> {
+    let host = crate::host::build(global)?;
+    let metadata = host.registry.metadata(node_type).ok_or_else(|| {
+        CliError::input(format!("node type `{node_type}` is not registered; `plugflow plugins list` shows what is"))
+    })?;
+    let json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
+    let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
+    Output { json, pretty }.print(global.output);
+    Ok(())
+}
+
+/// Scans `dir` and reports every file.
+pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
+    if !dir.is_dir() {
+        return Err(CliError::input(format!("{} is not a directory", dir.display())));
+    }
+    let config = crate::host::config(global)?;
+    let mut discovery = config.plugins.unwrap_or_default();
+    discovery.directories = vec![dir.to_owned()];
+    let registry = Registry::new();
+    for module in crate::builtins::modules() {
+        let _ = loader::register_static_plugin(&registry, module);
+    }
+    let report = Loader::new(discovery).discover(&registry);
+    let mut pretty = String::new();
+    let files: Vec<Value> = report
+        .files
+        .iter()
+        .map(|f| {
+            let (status, reason, message, node_types) = match &f.outcome {
+                FileOutcome::Loaded { plugin, version, node_types, shadowed } => (
+                    "loaded",
+                    Value::Null,
+                    if shadowed.is_empty() {
+                        format!("{plugin} {version}")
+                    } else {
+                        format!("{plugin} {version} (shadowed: {})", shadowed.join(", "))
+                    },
+                    node_types.clone(),
+                ),
+                FileOutcome::Rejected { reason, message } => ("rejected", json!(reason.as_str()), message.clone(), Vec::new()),
+            };
+            let _ = writeln!(pretty, "{:8} {:22} {}  {}", status, reason.as_str().unwrap_or("-"), f.path.display(), message);
+            json!({
+                "path": f.path,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "nodeTypes": node_types,
+                "timings": f.timings,
+            })
+        })
+        .collect();
+    let t = report.totals;
+    let _ = writeln!(pretty, "\n{} files: {} loaded, {} rejected, {} node types, {:.2} ms", t.candidates, t.loaded, t.rejected, t.node_types, t.elapsed_us as f64 / 1000.0);
+    Output { json: json!({"files": files, "totals": t, "issues": report.issues}), pretty }.print(global.output);
+    if t.rejected > 0 {
+        Err(CliError::failed(format!("{} of {} plugin files in {} were rejected", t.rejected, t.candidates, dir.display())))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! Building the host: a registry with the built-ins, plugin directories
+//! discovered, policies and the audit log set.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use loader::{DiscoveryConfig, DiscoveryReport, Loader};
+use registry_core::{AuditLog, Registry};
+
+use crate::args::Global;
+use crate::config::{load_policies, Config};
+use crate::error::CliError;
+
+/// A ready registry and what discovery found.
+pub struct Host {
+    /// The registry.
+    pub registry: Arc<Registry>,
+    /// The discovery report (empty when no plugin directory is configured).
+    pub discovery: DiscoveryReport,
+    /// `$env` allowlist from the configuration.
+    pub env_allowlist: Vec<String>,
+}
+
+/// The configuration file, if any.
+pub fn config(global: &Global) -> Result<Config, CliError> {
+    match &global.config {
+        Some(path) => Config::load(path),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The discovery configuration: the file's, plus `--plugins`, plus the
+/// environment.
+pub fn discovery_config(config: &Config, extra: &[PathBuf]) -> Result<DiscoveryConfig, CliError> {
+    let mut discovery = config.plugins.clone().unwrap_or_default();
+    discovery.directories.extend(extra.iter().cloned());
+    discovery.with_env().map_err(|e| CliError::input(e.to_string()))
+}
+
+/// Builds the host for `global`.
+pub fn build(global: &Global) -> Result<Host, CliError> {
+    let config = config(global)?;
+    let registry = Registry::with_config(config.registry.unwrap_or_default());
+    for module in crate::builtins::modules() {
+        loader::register_static_plugin(&registry, module)
+            .map_err(|e| CliError::failed(format!("built-in plugin failed to register: {e}")))?;
+    }
+    let discovery = discovery_config(&config, &global.plugins)?;
+    let report = if discovery.directories.is_empty() {
+        DiscoveryReport::default()
+    } else {
+        Loader::new(discovery).discover(&registry)
+    };
+    for issue in &report.issues {
+        if !issue.path.exists() {
+            return Err(CliError::input(format!("plugin directory {} does not exist", issue.path.display())));
+        }
+    }
+    let mut policies = config.policies.clone();
+    if let Some(path) = &global.policy {
+        policies.extend(load_policies(path)?);
+    }
+    for policy in policies {
+        registry.set_tenant_policy(policy);
+    }
+    if let Some(path) = global.audit_log.clone().or(config.audit_log.clone()) {
+        let log = AuditLog::open(&path, false).map_err(|e| CliError::input(e.to_string()))?;
+        registry.set_audit_log(Some(log));
+    }
+    Ok(Host {
+        registry: Arc::new(registry),
+        discovery: report,
+        env_allowlist: config.env_allowlist,
+    })
+}
