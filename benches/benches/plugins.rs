@@ -31,7 +31,8 @@ fn load(c: &mut Criterion) {
                 },
                 |dir| {
                     let registry = Registry::new();
-                    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+                    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()]))
+                        .discover(&registry);
                     assert_eq!(report.totals.loaded, libs.len());
                     (registry, dir)
                 },
@@ -49,7 +50,8 @@ fn boundary(c: &mut Criterion) {
     let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&dynamic);
     assert_eq!(report.totals.loaded, 1);
     let linked = Registry::new();
-    loader::register_static_plugin(&linked, plugflow_string::plugflow_module()).expect("static plugin");
+    loader::register_static_plugin(&linked, plugflow_string::plugflow_module())
+        .expect("static plugin");
 
     let parameters = json!({"value": "hello"});
     let input = Value::Null;
@@ -63,8 +65,12 @@ fn boundary(c: &mut Criterion) {
         variables: &variables,
     };
     let mut group = c.benchmark_group("boundary");
-    group.bench_function("dynamic", |b| b.iter(|| dynamic.invoke("string.upper", call).expect("runs")));
-    group.bench_function("static", |b| b.iter(|| linked.invoke("string.upper", call).expect("runs")));
+    group.bench_function("dynamic", |b| {
+        b.iter(|| dynamic.invoke("string.upper", call).expect("runs"))
+    });
+    group.bench_function("static", |b| {
+        b.iter(|| linked.invoke("string.upper", call).expect("runs"))
+    });
     group.finish();
 }
 

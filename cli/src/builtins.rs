@@ -5,5 +5,8 @@ use plugin_abi::PluginModuleRef;
 
 /// Root modules of every built-in plugin.
 pub fn modules() -> Vec<PluginModuleRef> {
-    vec![plugflow_core::plugflow_module(), plugflow_string::plugflow_module()]
+    vec![
+        plugflow_core::plugflow_module(),
+        plugflow_string::plugflow_module(),
+    ]
 }

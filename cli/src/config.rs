@@ -50,8 +50,13 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, CliError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(format!("cannot read config {}: {e}", path.display())))?;
-        let mut config: Config = toml::from_str(&text)
-            .map_err(|e| CliError::input(format!("config {}: {}", path.display(), e.to_string().replace('\n', " "))))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            CliError::input(format!(
+                "config {}: {}",
+                path.display(),
+                e.to_string().replace('\n', " ")
+            ))
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(plugins) = &mut config.plugins {
             for dir in &mut plugins.directories {

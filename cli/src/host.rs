@@ -34,7 +34,9 @@ pub fn config(global: &Global) -> Result<Config, CliError> {
 pub fn discovery_config(config: &Config, extra: &[PathBuf]) -> Result<DiscoveryConfig, CliError> {
     let mut discovery = config.plugins.clone().unwrap_or_default();
     discovery.directories.extend(extra.iter().cloned());
-    discovery.with_env().map_err(|e| CliError::input(e.to_string()))
+    discovery
+        .with_env()
+        .map_err(|e| CliError::input(e.to_string()))
 }
 
 /// Builds the host for `global`.
@@ -53,7 +55,10 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
     };
     for issue in &report.issues {
         if !issue.path.exists() {
-            return Err(CliError::input(format!("plugin directory {} does not exist", issue.path.display())));
+            return Err(CliError::input(format!(
+                "plugin directory {} does not exist",
+                issue.path.display()
+            )));
         }
     }
     let mut policies = config.policies.clone();

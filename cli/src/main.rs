@@ -19,7 +19,9 @@ fn init_logging(global: &args::Global) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&global.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match global.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -33,7 +35,9 @@ async fn dispatch(cli: &Cli) -> Result<(), CliError> {
         Command::Stats(a) => commands::run::stats(g, &a.workflow, &a.run, a.metrics).await,
         Command::Validate(a) => commands::validate::validate(g, &a.workflow, a.tenant.as_deref()),
         Command::Plugins(PluginsCommand::List) => commands::plugins::list(g),
-        Command::Plugins(PluginsCommand::Inspect { node_type }) => commands::plugins::inspect(g, node_type),
+        Command::Plugins(PluginsCommand::Inspect { node_type }) => {
+            commands::plugins::inspect(g, node_type)
+        }
         Command::Plugins(PluginsCommand::Check { dir }) => commands::plugins::check(g, dir),
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
@@ -53,14 +57,19 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown panic".to_owned());
         eprintln!("plugflow: internal error: {message} (please report this bug)");
     }));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("plugflow: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(dispatch(&cli))));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(dispatch(&cli))
+    }));
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {

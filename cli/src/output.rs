@@ -16,7 +16,10 @@ impl Output {
     /// Prints the output in `format` on stdout.
     pub fn print(&self, format: OutputFormat) {
         match format {
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&self.json).unwrap_or_default()),
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&self.json).unwrap_or_default()
+            ),
             OutputFormat::Pretty => {
                 if !self.pretty.is_empty() {
                     println!("{}", self.pretty.trim_end());

@@ -16,11 +16,20 @@ fn plugflow(args: &[&str]) -> Output {
 }
 
 fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 fn stderr(output: &Output) -> String {
@@ -31,9 +40,15 @@ fn stderr(output: &Output) -> String {
 fn assert_fails(output: &Output, code: i32, needle: &str) {
     let err = stderr(output);
     assert_eq!(output.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("plugflow: ") && last.contains(needle), "expected one line mentioning {needle:?}, got: {err}");
+    assert!(
+        last.starts_with("plugflow: ") && last.contains(needle),
+        "expected one line mentioning {needle:?}, got: {err}"
+    );
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -45,11 +60,21 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn run_executes_the_example_and_prints_the_result() {
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let out = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--output", "json"]);
+    let out = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--output",
+        "json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let result = json_of(&out);
     assert_eq!(result["status"], "success");
-    assert_eq!(result["nodes"]["respond"]["output"]["body"]["greeting"], "Dear Ada Lovelace, thank you for your 12 orders!");
+    assert_eq!(
+        result["nodes"]["respond"]["output"]["body"]["greeting"],
+        "Dear Ada Lovelace, thank you for your 12 orders!"
+    );
     assert_eq!(result["nodes"]["welcome_new"]["status"], "skipped");
     assert!(result["nodes"]["respond"]["durationMs"].is_number());
     assert_eq!(result["metrics"]["nodesFailed"], 0);
@@ -60,7 +85,14 @@ fn run_executes_the_example_and_prints_the_result() {
 
 #[test]
 fn a_failing_run_exits_1_with_the_reason() {
-    let out = plugflow(&["run", &example("customer-greeting.json"), "--input", r#"{"name": "x"}"#, "--output", "json"]);
+    let out = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        r#"{"name": "x"}"#,
+        "--output",
+        "json",
+    ]);
     assert_fails(&out, 1, "check_input");
     assert_eq!(json_of(&out)["status"], "error");
 }
@@ -68,21 +100,54 @@ fn a_failing_run_exits_1_with_the_reason() {
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    assert_fails(&plugflow(&["run", "/no/such/workflow.json"]), 2, "cannot read");
-    let malformed = write(dir.path(), "bad.json", r#"{"nodes": [{"id": "a", "parameters": {}, "maxTries": "three"}]}"#);
-    assert_fails(&plugflow(&["run", malformed.to_str().unwrap()]), 2, "nodes[0].maxTries");
+    assert_fails(
+        &plugflow(&["run", "/no/such/workflow.json"]),
+        2,
+        "cannot read",
+    );
+    let malformed = write(
+        dir.path(),
+        "bad.json",
+        r#"{"nodes": [{"id": "a", "parameters": {}, "maxTries": "three"}]}"#,
+    );
+    assert_fails(
+        &plugflow(&["run", malformed.to_str().unwrap()]),
+        2,
+        "nodes[0].maxTries",
+    );
     let broken = write(dir.path(), "broken.json", "{\"nodes\": [");
-    assert_fails(&plugflow(&["validate", broken.to_str().unwrap()]), 2, "broken.json");
-    assert_fails(&plugflow(&["run", &example("customer-greeting.json"), "--input", "{not json"]), 2, "--input");
+    assert_fails(
+        &plugflow(&["validate", broken.to_str().unwrap()]),
+        2,
+        "broken.json",
+    );
+    assert_fails(
+        &plugflow(&[
+            "run",
+            &example("customer-greeting.json"),
+            "--input",
+            "{not json",
+        ]),
+        2,
+        "--input",
+    );
 
-    let unknown = write(dir.path(), "unknown.json", &json!({"nodes": [{"id": "a", "type": "nope.missing"}], "connections": {}}).to_string());
+    let unknown = write(
+        dir.path(),
+        "unknown.json",
+        &json!({"nodes": [{"id": "a", "type": "nope.missing"}], "connections": {}}).to_string(),
+    );
     let out = plugflow(&["run", unknown.to_str().unwrap(), "--output", "json"]);
     assert_fails(&out, 2, "nope.missing");
     assert_eq!(json_of(&out)["problems"][0]["code"], "NODE_TYPE_NOT_FOUND");
 
     let cycle = write(dir.path(), "cycle.json", &json!({"nodes": [{"id": "a", "type": "manual-trigger"}, {"id": "b", "type": "manual-trigger"}, {"id": "c", "type": "manual-trigger"}],
         "connections": {"b": {"main": [[{"node": "c"}]]}, "c": {"main": [[{"node": "b"}]]}}}).to_string());
-    assert_fails(&plugflow(&["validate", cycle.to_str().unwrap()]), 2, "cycle");
+    assert_fails(
+        &plugflow(&["validate", cycle.to_str().unwrap()]),
+        2,
+        "cycle",
+    );
     let usage = plugflow(&["frobnicate"]);
     assert_eq!(usage.status.code(), Some(2), "bad usage exits 2");
     assert!(stderr(&usage).contains("unrecognized subcommand"));
@@ -90,7 +155,12 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn validate_lists_every_problem_with_node_and_path() {
-    let out = plugflow(&["validate", &example("customer-greeting.json"), "--output", "json"]);
+    let out = plugflow(&[
+        "validate",
+        &example("customer-greeting.json"),
+        "--output",
+        "json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_of(&out), json!({"valid": true, "problems": []}));
 
@@ -102,7 +172,13 @@ fn validate_lists_every_problem_with_node_and_path() {
     let out = plugflow(&["validate", wf.to_str().unwrap(), "--output", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let problems = json_of(&out)["problems"].as_array().unwrap().clone();
-    let find = |id: &str| problems.iter().find(|p| p["nodeId"] == id).cloned().unwrap_or_else(|| panic!("no problem for {id}: {problems:?}"));
+    let find = |id: &str| {
+        problems
+            .iter()
+            .find(|p| p["nodeId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no problem for {id}: {problems:?}"))
+    };
     assert_eq!(find("a")["path"], "/parameters/length");
     assert_eq!(find("b")["code"], "NODE_TYPE_NOT_FOUND");
     assert_eq!(find("c")["code"], "VALIDATION_FAILED");
@@ -111,12 +187,39 @@ fn validate_lists_every_problem_with_node_and_path() {
 #[test]
 fn a_forbidden_node_type_for_the_tenant_is_refused_before_running() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "policy.json", &json!([{"tenantId": "acme", "restrictedNodeTypes": ["string.*"]}]).to_string());
+    let policy = write(
+        dir.path(),
+        "policy.json",
+        &json!([{"tenantId": "acme", "restrictedNodeTypes": ["string.*"]}]).to_string(),
+    );
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let out = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--tenant", "acme", "--policy", policy.to_str().unwrap(), "--output", "json"]);
+    let out = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--tenant",
+        "acme",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_fails(&out, 2, "not allowed for tenant");
-    assert_eq!(json_of(&out)["problems"][0]["code"], "NODE_TYPE_DISABLED_FOR_TENANT");
-    let other_tenant = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--tenant", "globex", "--policy", policy.to_str().unwrap()]);
+    assert_eq!(
+        json_of(&out)["problems"][0]["code"],
+        "NODE_TYPE_DISABLED_FOR_TENANT"
+    );
+    let other_tenant = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--tenant",
+        "globex",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
     assert!(other_tenant.status.success(), "{}", stderr(&other_tenant));
 }
 
@@ -124,19 +227,43 @@ fn a_forbidden_node_type_for_the_tenant_is_refused_before_running() {
 fn plugins_list_inspect_and_check() {
     let out = plugflow(&["plugins", "list", "--output", "json"]);
     assert!(out.status.success());
-    let types: Vec<String> = json_of(&out)["nodeTypes"].as_array().unwrap().iter().map(|t| t["nodeType"].as_str().unwrap().to_owned()).collect();
-    for expected in ["string.upper", "condition", "transform", "webhook-response", "metabuilder.transform"] {
+    let types: Vec<String> = json_of(&out)["nodeTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["nodeType"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "string.upper",
+        "condition",
+        "transform",
+        "webhook-response",
+        "metabuilder.transform",
+    ] {
         assert!(types.contains(&expected.to_owned()), "{expected} missing");
     }
     let out = plugflow(&["plugins", "inspect", "string.padStart", "--output", "json"]);
     let metadata = json_of(&out);
-    assert_eq!(metadata["parameterSchema"]["properties"]["length"]["type"], "integer");
+    assert_eq!(
+        metadata["parameterSchema"]["properties"]["length"]["type"],
+        "integer"
+    );
     assert_eq!(metadata["source"]["kind"], "static");
-    assert_fails(&plugflow(&["plugins", "inspect", "ghost.type"]), 2, "ghost.type");
+    assert_fails(
+        &plugflow(&["plugins", "inspect", "ghost.type"]),
+        2,
+        "ghost.type",
+    );
 
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "garbage.so", "definitely not a shared library");
-    let out = plugflow(&["plugins", "check", dir.path().to_str().unwrap(), "--output", "json"]);
+    let out = plugflow(&[
+        "plugins",
+        "check",
+        dir.path().to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_fails(&out, 1, "rejected");
     let report = json_of(&out);
     assert_eq!(report["files"][0]["status"], "rejected");
@@ -145,33 +272,89 @@ fn plugins_list_inspect_and_check() {
 
     // A bad plugin directory does not stop a run.
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let out = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--plugins", dir.path().to_str().unwrap()]);
+    let out = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--plugins",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("NOT_A_LIBRARY"), "the rejection is logged: {}", stderr(&out));
-    assert_fails(&plugflow(&["run", &example("customer-greeting.json"), "--plugins", "/no/such/dir"]), 2, "does not exist");
+    assert!(
+        stderr(&out).contains("NOT_A_LIBRARY"),
+        "the rejection is logged: {}",
+        stderr(&out)
+    );
+    assert_fails(
+        &plugflow(&[
+            "run",
+            &example("customer-greeting.json"),
+            "--plugins",
+            "/no/such/dir",
+        ]),
+        2,
+        "does not exist",
+    );
 }
 
 #[test]
 fn graph_prints_dot_coloured_by_a_result() {
     let dir = tempfile::tempdir().unwrap();
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let run = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--output", "json"]);
-    let result = write(dir.path(), "result.json", &String::from_utf8_lossy(&run.stdout));
-    let out = plugflow(&["graph", &example("customer-greeting.json"), "--result", result.to_str().unwrap()]);
+    let run = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--output",
+        "json",
+    ]);
+    let result = write(
+        dir.path(),
+        "result.json",
+        &String::from_utf8_lossy(&run.stdout),
+    );
+    let out = plugflow(&[
+        "graph",
+        &example("customer-greeting.json"),
+        "--result",
+        result.to_str().unwrap(),
+    ]);
     let dot = String::from_utf8_lossy(&out.stdout);
     assert!(dot.starts_with("digraph"), "{dot}");
-    assert!(dot.contains("\"is_regular\" -> \"welcome_new\" [label=\"1\"]"), "{dot}");
-    assert!(dot.contains("fillcolor=palegreen") && dot.contains("fillcolor=lightgrey"), "{dot}");
+    assert!(
+        dot.contains("\"is_regular\" -> \"welcome_new\" [label=\"1\"]"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("fillcolor=palegreen") && dot.contains("fillcolor=lightgrey"),
+        "{dot}"
+    );
 }
 
 #[test]
 fn audit_records_verify_and_tampering_is_detected() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "policy.json", &json!({"tenantId": "acme", "auditLogging": true}).to_string());
+    let policy = write(
+        dir.path(),
+        "policy.json",
+        &json!({"tenantId": "acme", "auditLogging": true}).to_string(),
+    );
     let log = dir.path().join("audit.jsonl");
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let out = plugflow(&["run", &example("customer-greeting.json"), "--input", &input, "--tenant", "acme",
-        "--policy", policy.to_str().unwrap(), "--audit-log", log.to_str().unwrap()]);
+    let out = plugflow(&[
+        "run",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--tenant",
+        "acme",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--audit-log",
+        log.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = std::fs::read_to_string(&log).unwrap().lines().count();
     assert_eq!(lines, 7, "one record per node run");
@@ -179,18 +362,41 @@ fn audit_records_verify_and_tampering_is_detected() {
     assert!(out.status.success());
     assert_eq!(json_of(&out)["verifiedLines"], 7);
 
-    let text = std::fs::read_to_string(&log).unwrap().replacen("\"success\"", "\"error\"", 1);
+    let text = std::fs::read_to_string(&log)
+        .unwrap()
+        .replacen("\"success\"", "\"error\"", 1);
     std::fs::write(&log, text).unwrap();
-    assert_fails(&plugflow(&["audit", "verify", log.to_str().unwrap()]), 1, "line 2");
+    assert_fails(
+        &plugflow(&["audit", "verify", log.to_str().unwrap()]),
+        1,
+        "line 2",
+    );
 }
 
 #[test]
 fn stats_prints_metrics_as_json_or_prometheus() {
     let input = format!("@{}", example("customer-greeting.input.json"));
-    let out = plugflow(&["stats", &example("customer-greeting.json"), "--input", &input, "--metrics", "prometheus"]);
+    let out = plugflow(&[
+        "stats",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--metrics",
+        "prometheus",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("plugflow_executions_total{status=\"success\"} 7"), "{text}");
-    let out = plugflow(&["stats", &example("customer-greeting.json"), "--input", &input, "--output", "json"]);
+    assert!(
+        text.contains("plugflow_executions_total{status=\"success\"} 7"),
+        "{text}"
+    );
+    let out = plugflow(&[
+        "stats",
+        &example("customer-greeting.json"),
+        "--input",
+        &input,
+        "--output",
+        "json",
+    ]);
     assert_eq!(json_of(&out)["execution"]["successes"], 7);
 }

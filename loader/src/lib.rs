@@ -84,7 +84,11 @@ impl Loader {
         let started = Instant::now();
         let mut report = DiscoveryReport::default();
         if !self.config.enabled {
-            tracing::info!(component = "loader", event = "discovery_disabled", "plugin discovery is disabled");
+            tracing::info!(
+                component = "loader",
+                event = "discovery_disabled",
+                "plugin discovery is disabled"
+            );
             return report;
         }
         let scanned = scan::scan(&self.config);
@@ -104,7 +108,9 @@ impl Loader {
                     timings,
                 }),
                 Err((rejection, timings)) => {
-                    report.files.push(FileReport::rejected(candidate.path, rejection, timings))
+                    report
+                        .files
+                        .push(FileReport::rejected(candidate.path, rejection, timings))
                 }
             }
         }
@@ -131,11 +137,15 @@ impl Loader {
         let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
         for (&index, rejection) in &resolution.rejected {
             if let Some(p) = slots[index].take() {
-                report.files.push(FileReport::rejected(p.path, rejection.clone(), p.timings));
+                report
+                    .files
+                    .push(FileReport::rejected(p.path, rejection.clone(), p.timings));
             }
         }
         for &index in &resolution.order {
-            let Some(p) = slots[index].take() else { continue };
+            let Some(p) = slots[index].take() else {
+                continue;
+            };
             let shadowed = resolution.shadowed.get(&index).cloned().unwrap_or_default();
             report.files.push(register_plugin(registry, p, shadowed));
         }
@@ -143,7 +153,9 @@ impl Loader {
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
         for file in &report.files {
             match &file.outcome {
-                FileOutcome::Loaded { plugin, node_types, .. } => tracing::info!(
+                FileOutcome::Loaded {
+                    plugin, node_types, ..
+                } => tracing::info!(
                     component = "loader", event = "plugin_loaded", path = %file.path.display(),
                     plugin = %plugin, node_types = node_types.len()
                 ),
@@ -176,7 +188,8 @@ impl Loader {
         &self,
         path: &std::path::Path,
         registry: &Registry,
-    ) -> Result<(OpenedModule, Vec<(String, NodeExecutorBox)>, StepTimings), (Rejection, StepTimings)> {
+    ) -> Result<(OpenedModule, Vec<(String, NodeExecutorBox)>, StepTimings), (Rejection, StepTimings)>
+    {
         let mut timings = StepTimings::default();
         let t = Instant::now();
         let checked = precheck::precheck(path, &self.config);
@@ -258,7 +271,12 @@ fn register_executors(
         if shadowed.contains(&node_type) {
             continue;
         }
-        let Some(manifest) = opened.manifest.node_types.iter().find(|n| n.node_type == node_type) else {
+        let Some(manifest) = opened
+            .manifest
+            .node_types
+            .iter()
+            .find(|n| n.node_type == node_type)
+        else {
             continue;
         };
         let metadata = NodeMetadata::new(manifest.clone(), source.clone());
@@ -266,7 +284,10 @@ fn register_executors(
             for done in &registered {
                 registry.unregister(done);
             }
-            return Err(Rejection::new(RejectReason::RegistrationFailed, e.to_string()));
+            return Err(Rejection::new(
+                RejectReason::RegistrationFailed,
+                e.to_string(),
+            ));
         }
         registered.push(node_type);
     }
@@ -276,7 +297,10 @@ fn register_executors(
 /// Registers a plugin linked statically into the host (the same code as its
 /// shared library, without opening anything). Returns the node types
 /// registered.
-pub fn register_static_plugin(registry: &Registry, module: PluginModuleRef) -> Result<Vec<String>, Rejection> {
+pub fn register_static_plugin(
+    registry: &Registry,
+    module: PluginModuleRef,
+) -> Result<Vec<String>, Rejection> {
     let opened = open::read_manifest(module, HostServices::for_static_plugin(), registry)?;
     let executors = open::create_executors(&opened, false)?;
     let source = NodeSource::Static {

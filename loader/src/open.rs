@@ -123,18 +123,29 @@ fn library_rejection(error: LibraryError) -> Rejection {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text).trim().to_owned()
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text)
+        .trim()
+        .to_owned()
 }
 
 /// Initialises the module and reads and validates its manifest.
-pub fn read_manifest(module: PluginModuleRef, host: HostServices, registry: &Registry) -> Result<OpenedModule, Rejection> {
+pub fn read_manifest(
+    module: PluginModuleRef,
+    host: HostServices,
+    registry: &Registry,
+) -> Result<OpenedModule, Rejection> {
     if let RResult::RErr(e) = (module.init())(host) {
         let reason = if e.message.starts_with("plugin panicked") {
             RejectReason::PluginPanicked
         } else {
             RejectReason::InitFailed
         };
-        return Err(Rejection::new(reason, format!("init failed: {}", e.message)));
+        return Err(Rejection::new(
+            reason,
+            format!("init failed: {}", e.message),
+        ));
     }
     let text = match (module.manifest())() {
         RResult::ROk(text) => text,
@@ -144,7 +155,10 @@ pub fn read_manifest(module: PluginModuleRef, host: HostServices, registry: &Reg
             } else {
                 RejectReason::InvalidManifest
             };
-            return Err(Rejection::new(reason, format!("manifest failed: {}", e.message)));
+            return Err(Rejection::new(
+                reason,
+                format!("manifest failed: {}", e.message),
+            ));
         }
     };
     let manifest = PluginManifest::from_json(text.as_str()).map_err(|e| {
@@ -161,13 +175,19 @@ pub fn read_manifest(module: PluginModuleRef, host: HostServices, registry: &Reg
 /// well-formed names, schemas compile, no node type twice).
 /// Schemas are compiled through the registry's schema cache, so
 /// registering the node types afterwards does not compile them again.
-pub fn validate_plugin_manifest(manifest: &PluginManifest, registry: &Registry) -> Result<(), Rejection> {
+pub fn validate_plugin_manifest(
+    manifest: &PluginManifest,
+    registry: &Registry,
+) -> Result<(), Rejection> {
     let mut problems = Vec::new();
     if manifest.name.trim().is_empty() {
         problems.push("plugin name is empty".to_owned());
     }
     if let Err(e) = semver::Version::parse(&manifest.version) {
-        problems.push(format!("plugin version `{}` is not semver ({e})", manifest.version));
+        problems.push(format!(
+            "plugin version `{}` is not semver ({e})",
+            manifest.version
+        ));
     }
     if manifest.abi_version != plugin_abi::ABI_VERSION {
         return Err(Rejection::new(
@@ -220,7 +240,10 @@ pub fn create_executors(
                 };
                 return Err(Rejection::new(
                     reason,
-                    format!("cannot create executor for `{}`: {}", node.node_type, e.message),
+                    format!(
+                        "cannot create executor for `{}`: {}",
+                        node.node_type, e.message
+                    ),
                 ));
             }
         };

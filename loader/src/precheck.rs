@@ -21,9 +21,8 @@ pub struct Checked {
 /// when one is configured, a shared library exporting exactly one plugflow
 /// root module.
 pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Rejection> {
-    let metadata = std::fs::metadata(path).map_err(|e| {
-        Rejection::new(RejectReason::NotAFile, format!("cannot stat file: {e}"))
-    })?;
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| Rejection::new(RejectReason::NotAFile, format!("cannot stat file: {e}")))?;
     if !metadata.is_file() {
         return Err(Rejection::new(
             RejectReason::NotAFile,
@@ -94,7 +93,10 @@ pub fn find_root_symbol(bytes: &[u8]) -> Result<String, Rejection> {
     let mut roots: Vec<String> = Vec::new();
     let consider = |roots: &mut Vec<String>, name: &[u8]| {
         // Mach-O prefixes C symbols with an underscore.
-        let name = name.strip_prefix(b"_").filter(|n| n.starts_with(prefix.as_bytes())).unwrap_or(name);
+        let name = name
+            .strip_prefix(b"_")
+            .filter(|n| n.starts_with(prefix.as_bytes()))
+            .unwrap_or(name);
         if name.starts_with(prefix.as_bytes()) {
             let name = String::from_utf8_lossy(name).into_owned();
             if !roots.contains(&name) {

@@ -59,16 +59,26 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             let version = version_of(&node.version);
             let wins = match providers.get(node.node_type.as_str()) {
                 None => true,
-                Some(Provider::Existing(current) | Provider::Plugin(_, current)) => version > *current,
+                Some(Provider::Existing(current) | Provider::Plugin(_, current)) => {
+                    version > *current
+                }
             };
             if wins {
                 if let Some(Provider::Plugin(loser, _)) =
                     providers.insert(&node.node_type, Provider::Plugin(index, version))
                 {
-                    resolution.shadowed.entry(loser).or_default().push(node.node_type.clone());
+                    resolution
+                        .shadowed
+                        .entry(loser)
+                        .or_default()
+                        .push(node.node_type.clone());
                 }
             } else {
-                resolution.shadowed.entry(index).or_default().push(node.node_type.clone());
+                resolution
+                    .shadowed
+                    .entry(index)
+                    .or_default()
+                    .push(node.node_type.clone());
             }
         }
     }
@@ -78,7 +88,9 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             let first = &contender.manifest.node_types[0];
             let winner = match providers.get(first.node_type.as_str()) {
                 Some(Provider::Plugin(w, v)) => format!("{} (version {v})", contenders[*w].label),
-                Some(Provider::Existing(v)) => format!("an already registered provider (version {v})"),
+                Some(Provider::Existing(v)) => {
+                    format!("an already registered provider (version {v})")
+                }
                 None => "another provider".to_owned(),
             };
             resolution.rejected.insert(
@@ -108,7 +120,12 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             continue;
         }
         let mut problem = None;
-        for node in contender.manifest.node_types.iter().filter(|n| active(index, &n.node_type, &resolution)) {
+        for node in contender
+            .manifest
+            .node_types
+            .iter()
+            .filter(|n| active(index, &n.node_type, &resolution))
+        {
             for dep in &node.dependencies {
                 let requirement = VersionReq::parse(&dep.version).unwrap_or(VersionReq::STAR);
                 match providers.get(dep.node_type.as_str()) {
@@ -118,11 +135,15 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
                             node.node_type, dep.node_type, dep.version
                         ));
                     }
-                    Some(Provider::Existing(v) | Provider::Plugin(_, v)) if !requirement.matches(v) => {
-                        problem.get_or_insert_with(|| format!(
-                            "node type `{}` needs `{}` {}, but version {v} is loaded",
-                            node.node_type, dep.node_type, dep.version
-                        ));
+                    Some(Provider::Existing(v) | Provider::Plugin(_, v))
+                        if !requirement.matches(v) =>
+                    {
+                        problem.get_or_insert_with(|| {
+                            format!(
+                                "node type `{}` needs `{}` {}, but version {v} is loaded",
+                                node.node_type, dep.node_type, dep.version
+                            )
+                        });
                     }
                     Some(Provider::Plugin(other, _)) if *other != index => {
                         edges.entry(index).or_default().insert(*other);
@@ -132,9 +153,10 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             }
         }
         if let Some(message) = problem {
-            resolution
-                .rejected
-                .insert(index, Rejection::new(RejectReason::DependencyNotLoaded, message));
+            resolution.rejected.insert(
+                index,
+                Rejection::new(RejectReason::DependencyNotLoaded, message),
+            );
         }
     }
 
@@ -151,7 +173,11 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             indegree.insert(from, targets.iter().filter(|t| alive.contains(t)).count());
         }
     }
-    let mut ready: BTreeSet<usize> = indegree.iter().filter(|(_, &d)| d == 0).map(|(&i, _)| i).collect();
+    let mut ready: BTreeSet<usize> = indegree
+        .iter()
+        .filter(|(_, &d)| d == 0)
+        .map(|(&i, _)| i)
+        .collect();
     while let Some(next) = ready.pop_first() {
         resolution.order.push(next);
         for (&from, targets) in &edges {
@@ -165,10 +191,17 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
             }
         }
     }
-    let leftover: BTreeSet<usize> = alive.iter().copied().filter(|i| !resolution.order.contains(i)).collect();
+    let leftover: BTreeSet<usize> = alive
+        .iter()
+        .copied()
+        .filter(|i| !resolution.order.contains(i))
+        .collect();
     for &index in &leftover {
         if let Some(cycle) = find_cycle(index, &edges, &leftover) {
-            let names: Vec<&str> = cycle.iter().map(|&i| contenders[i].manifest.name.as_str()).collect();
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&i| contenders[i].manifest.name.as_str())
+                .collect();
             resolution.rejected.insert(
                 index,
                 Rejection::new(
@@ -193,7 +226,11 @@ pub fn resolve(contenders: &[Contender<'_>], existing: &HashMap<String, Version>
 }
 
 /// Rejects, until nothing changes, every plugin depending on a rejected one.
-fn propagate(contenders: &[Contender<'_>], edges: &BTreeMap<usize, BTreeSet<usize>>, resolution: &mut Resolution) {
+fn propagate(
+    contenders: &[Contender<'_>],
+    edges: &BTreeMap<usize, BTreeSet<usize>>,
+    resolution: &mut Resolution,
+) {
     loop {
         let newly: Vec<(usize, usize)> = edges
             .iter()
@@ -209,7 +246,11 @@ fn propagate(contenders: &[Contender<'_>], edges: &BTreeMap<usize, BTreeSet<usiz
             return;
         }
         for (from, target) in newly {
-            let why = resolution.rejected.get(&target).map(|r| r.reason).unwrap_or(RejectReason::DependencyNotLoaded);
+            let why = resolution
+                .rejected
+                .get(&target)
+                .map(|r| r.reason)
+                .unwrap_or(RejectReason::DependencyNotLoaded);
             resolution.rejected.insert(
                 from,
                 Rejection::new(
@@ -225,7 +266,11 @@ fn propagate(contenders: &[Contender<'_>], edges: &BTreeMap<usize, BTreeSet<usiz
 }
 
 /// A path from `start` back to itself within `within`, if there is one.
-fn find_cycle(start: usize, edges: &BTreeMap<usize, BTreeSet<usize>>, within: &BTreeSet<usize>) -> Option<Vec<usize>> {
+fn find_cycle(
+    start: usize,
+    edges: &BTreeMap<usize, BTreeSet<usize>>,
+    within: &BTreeSet<usize>,
+) -> Option<Vec<usize>> {
     fn walk(
         at: usize,
         start: usize,
@@ -271,7 +316,10 @@ mod tests {
                     let mut m = NodeTypeManifest::new(*t, *v);
                     m.dependencies = deps
                         .iter()
-                        .map(|d| NodeDependency { node_type: (*d).into(), version: "*".into() })
+                        .map(|d| NodeDependency {
+                            node_type: (*d).into(),
+                            version: "*".into(),
+                        })
                         .collect();
                     m
                 })
@@ -282,14 +330,20 @@ mod tests {
     fn run(manifests: &[PluginManifest]) -> Resolution {
         let contenders: Vec<_> = manifests
             .iter()
-            .map(|m| Contender { label: m.name.clone(), manifest: m })
+            .map(|m| Contender {
+                label: m.name.clone(),
+                manifest: m,
+            })
             .collect();
         resolve(&contenders, &HashMap::new())
     }
 
     #[test]
     fn dependencies_come_first_in_the_order() {
-        let r = run(&[plugin("a", &[("a.x", "1.0.0", &["b.y"])]), plugin("b", &[("b.y", "1.0.0", &[])])]);
+        let r = run(&[
+            plugin("a", &[("a.x", "1.0.0", &["b.y"])]),
+            plugin("b", &[("b.y", "1.0.0", &[])]),
+        ]);
         assert_eq!(r.order, vec![1, 0]);
         assert!(r.rejected.is_empty());
     }
@@ -306,7 +360,11 @@ mod tests {
         assert_eq!(r.rejected[&0].reason, RejectReason::DependencyCycle);
         assert_eq!(r.rejected[&1].reason, RejectReason::DependencyCycle);
         assert_eq!(r.rejected[&2].reason, RejectReason::DependencyNotLoaded);
-        assert!(r.rejected[&0].message.contains("a -> b -> a"), "{}", r.rejected[&0].message);
+        assert!(
+            r.rejected[&0].message.contains("a -> b -> a"),
+            "{}",
+            r.rejected[&0].message
+        );
     }
 
     #[test]
@@ -336,7 +394,10 @@ mod tests {
     #[test]
     fn version_requirements_are_checked() {
         let mut a = plugin("a", &[("a.x", "1.0.0", &[])]);
-        a.node_types[0].dependencies = vec![NodeDependency { node_type: "b.y".into(), version: "^2".into() }];
+        a.node_types[0].dependencies = vec![NodeDependency {
+            node_type: "b.y".into(),
+            version: "^2".into(),
+        }];
         let r = run(&[a, plugin("b", &[("b.y", "1.4.0", &[])])]);
         assert_eq!(r.rejected[&0].reason, RejectReason::DependencyNotLoaded);
         assert!(r.rejected[&0].message.contains("1.4.0"));

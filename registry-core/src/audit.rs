@@ -198,10 +198,20 @@ pub fn verify(path: &Path) -> std::io::Result<VerifyReport> {
         }
         number += 1;
         let complete = line.last() == Some(&b'\n');
-        let text = if complete { &line[..line.len() - 1] } else { &line[..] };
-        let broken = |reason: String| BrokenLine { line: number, reason };
+        let text = if complete {
+            &line[..line.len() - 1]
+        } else {
+            &line[..]
+        };
+        let broken = |reason: String| BrokenLine {
+            line: number,
+            reason,
+        };
         if !complete {
-            report.first_broken = Some(broken("torn line: the log ends in the middle of a record (a crash while writing?)".to_owned()));
+            report.first_broken = Some(broken(
+                "torn line: the log ends in the middle of a record (a crash while writing?)"
+                    .to_owned(),
+            ));
             break;
         }
         let record: AuditRecord = match serde_json::from_slice(text) {
@@ -218,7 +228,10 @@ pub fn verify(path: &Path) -> std::io::Result<VerifyReport> {
             break;
         }
         if record.seq != number {
-            report.first_broken = Some(broken(format!("seq is {} but this is line {number}", record.seq)));
+            report.first_broken = Some(broken(format!(
+                "seq is {} but this is line {number}",
+                record.seq
+            )));
             break;
         }
         report.last_hash = sha256_hex(text);
@@ -259,17 +272,28 @@ mod tests {
     }
 
     fn lines(path: &Path) -> Vec<String> {
-        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn rewrite(path: &Path, lines: &[String]) {
-        std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+        std::fs::write(
+            path,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
     }
 
     #[test]
     fn an_untouched_log_verifies_and_reopening_continues_the_chain() {
         let (_dir, path) = write_log(5);
-        AuditLog::open(&path, true).unwrap().append(record("again")).unwrap();
+        AuditLog::open(&path, true)
+            .unwrap()
+            .append(record("again"))
+            .unwrap();
         let report = verify(&path).unwrap();
         assert!(report.is_valid(), "{report:?}");
         assert_eq!(report.verified_lines, 6);

@@ -68,13 +68,20 @@ impl CredentialStore {
     /// Resolves `refs` for `tenant`: slot → fields, plus the secrets to mask.
     /// A credential of another tenant is as missing as one that does not
     /// exist: `CREDENTIAL_MISSING`, naming the slot and id, never the value.
-    pub fn resolve(&self, tenant: Option<&str>, refs: &[CredentialRef]) -> Result<(Map<String, Value>, Secrets), NodeFailure> {
+    pub fn resolve(
+        &self,
+        tenant: Option<&str>,
+        refs: &[CredentialRef],
+    ) -> Result<(Map<String, Value>, Secrets), NodeFailure> {
         let mut resolved = Map::new();
         let mut secrets = Secrets::default();
         if refs.is_empty() {
             return Ok((resolved, secrets));
         }
-        let store = self.by_tenant.read().unwrap_or_else(PoisonError::into_inner);
+        let store = self
+            .by_tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let own = tenant.and_then(|t| store.get(t));
         for r in refs {
             let credential = own.and_then(|m| m.get(&r.id)).ok_or_else(|| {
@@ -129,10 +136,8 @@ impl Secrets {
             return;
         }
         match value {
-            Value::String(s) => {
-                if self.0.iter().any(|secret| s.contains(secret.as_str())) {
-                    *s = self.mask_str(s);
-                }
+            Value::String(s) if self.0.iter().any(|secret| s.contains(secret.as_str())) => {
+                *s = self.mask_str(s);
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
             Value::Object(o) => o.values_mut().for_each(|v| self.mask_value(v)),
@@ -153,7 +158,10 @@ mod tests {
             Credential {
                 id: "smtp".into(),
                 kind: "smtp".into(),
-                fields: json!({"user": "alice", "password": "hunter22"}).as_object().unwrap().clone(),
+                fields: json!({"user": "alice", "password": "hunter22"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
             },
         );
         store
@@ -161,7 +169,10 @@ mod tests {
 
     #[test]
     fn a_tenant_resolves_only_its_own_credentials() {
-        let refs = [CredentialRef { slot: "mail".into(), id: "smtp".into() }];
+        let refs = [CredentialRef {
+            slot: "mail".into(),
+            id: "smtp".into(),
+        }];
         let (resolved, secrets) = store().resolve(Some("a"), &refs).unwrap();
         assert_eq!(resolved["mail"]["password"], "hunter22");
         let failure = store().resolve(Some("b"), &refs).unwrap_err();

@@ -42,7 +42,11 @@ impl crate::Registry {
 }
 
 /// Serialises the request a plugin receives.
-pub fn request_text(node_type: &str, call: NodeCall<'_>, credentials: &Map<String, Value>) -> Result<String, NodeFailure> {
+pub fn request_text(
+    node_type: &str,
+    call: NodeCall<'_>,
+    credentials: &Map<String, Value>,
+) -> Result<String, NodeFailure> {
     let request = ExecRequestRef {
         node_type,
         node_id: call.node_id,
@@ -62,7 +66,11 @@ pub fn request_text(node_type: &str, call: NodeCall<'_>, credentials: &Map<Strin
 
 /// Parses an executor's answer; output larger than `max_output_bytes` or
 /// not matching the response shape is an `EXECUTION_ERROR`.
-pub fn parse_response(node_type: &str, answer: RResult<RString, PluginError>, max_output_bytes: usize) -> Result<ExecResponse, NodeFailure> {
+pub fn parse_response(
+    node_type: &str,
+    answer: RResult<RString, PluginError>,
+    max_output_bytes: usize,
+) -> Result<ExecResponse, NodeFailure> {
     match answer {
         RResult::ROk(output) => {
             if output.len() > max_output_bytes {
@@ -108,11 +116,19 @@ pub fn parameter_issues(node: &RegisteredNode, parameters: &Value) -> Vec<Valida
         }
     }
     let empty = Value::Object(Map::new());
-    let instance = if parameters.is_null() { &empty } else { parameters };
-    issues.extend(node.schema().iter_errors(instance).map(|e| ValidationIssue {
-        path: e.instance_path().as_str().to_owned(),
-        message: e.to_string(),
-    }));
+    let instance = if parameters.is_null() {
+        &empty
+    } else {
+        parameters
+    };
+    issues.extend(
+        node.schema()
+            .iter_errors(instance)
+            .map(|e| ValidationIssue {
+                path: e.instance_path().as_str().to_owned(),
+                message: e.to_string(),
+            }),
+    );
     issues
 }
 

@@ -22,11 +22,19 @@ const RECORD_KEYS: [&str; 5] = ["records", "items", "rows", "data", "result"];
 ///   the parameters said.
 ///
 /// Returns `None` when nothing needed rewriting.
-pub fn scope_parameters(parameters: &Value, tenant: &str, field: &str) -> Result<Option<Value>, NodeFailure> {
+pub fn scope_parameters(
+    parameters: &Value,
+    tenant: &str,
+    field: &str,
+) -> Result<Option<Value>, NodeFailure> {
     let Some(object) = parameters.as_object() else {
         return Ok(None);
     };
-    if !FILTER_KEYS.iter().chain(DATA_KEYS.iter()).any(|k| object.contains_key(*k)) {
+    if !FILTER_KEYS
+        .iter()
+        .chain(DATA_KEYS.iter())
+        .any(|k| object.contains_key(*k))
+    {
         // Reads without a filter still get one when the node is scoped.
         let mut scoped = object.clone();
         scoped.insert("filter".to_owned(), tenant_predicate(tenant, field));
@@ -180,7 +188,10 @@ mod tests {
     fn written_records_are_forced_to_the_tenant() {
         let p = json!({"data": [{"tenantId": "b", "v": 1}, {"v": 2}]});
         let scoped = scope_parameters(&p, "a", "tenantId").unwrap().unwrap();
-        assert_eq!(scoped["data"], json!([{"tenantId": "a", "v": 1}, {"tenantId": "a", "v": 2}]));
+        assert_eq!(
+            scoped["data"],
+            json!([{"tenantId": "a", "v": 1}, {"tenantId": "a", "v": 2}])
+        );
         assert_eq!(scoped["filter"], json!({"tenantId": "a"}));
         let bad = scope_parameters(&json!({"data": [1]}), "a", "tenantId").unwrap_err();
         assert_eq!(bad.code, ErrorCode::InvalidParameters);
@@ -188,9 +199,40 @@ mod tests {
 
     #[test]
     fn foreign_records_are_found() {
-        assert_eq!(foreign_record(&json!([{"tenantId": "a"}, {"tenantId": "b"}]), "a", "tenantId").as_deref(), Some("/1"));
-        assert_eq!(foreign_record(&json!({"records": [{"tenantId": "a"}, {"id": 3}]}), "a", "tenantId").as_deref(), Some("/records/1"));
-        assert_eq!(foreign_record(&json!({"nested": {"deep": {"tenantId": "z"}}}), "a", "tenantId").as_deref(), Some("/nested/deep"));
-        assert_eq!(foreign_record(&json!({"count": 3, "records": [{"tenantId": "a"}]}), "a", "tenantId"), None);
+        assert_eq!(
+            foreign_record(
+                &json!([{"tenantId": "a"}, {"tenantId": "b"}]),
+                "a",
+                "tenantId"
+            )
+            .as_deref(),
+            Some("/1")
+        );
+        assert_eq!(
+            foreign_record(
+                &json!({"records": [{"tenantId": "a"}, {"id": 3}]}),
+                "a",
+                "tenantId"
+            )
+            .as_deref(),
+            Some("/records/1")
+        );
+        assert_eq!(
+            foreign_record(
+                &json!({"nested": {"deep": {"tenantId": "z"}}}),
+                "a",
+                "tenantId"
+            )
+            .as_deref(),
+            Some("/nested/deep")
+        );
+        assert_eq!(
+            foreign_record(
+                &json!({"count": 3, "records": [{"tenantId": "a"}]}),
+                "a",
+                "tenantId"
+            ),
+            None
+        );
     }
 }

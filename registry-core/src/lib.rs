@@ -36,15 +36,25 @@ pub mod workflow;
 pub use audit::{AuditLog, AuditRecord, VerifyReport};
 pub use cache::{CacheConfig, CacheSettings, CacheStats};
 pub use credentials::{Credential, CredentialRef, CredentialStore};
+pub use engine::{
+    CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, InvalidWorkflow,
+    NodeResult, NodeStatus, RunOptions, RunStatus,
+};
 pub use error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
 pub use hashing::value_hash;
-pub use invoke::{check_parameters, from_plugin_error, parameter_issues, parse_response, request_text, NodeCall};
-pub use metadata::{check_manifest_fields, is_valid_node_type, validate_manifest, CompiledSchema, NodeMetadata, NodeSource};
+pub use invoke::{
+    check_parameters, from_plugin_error, parameter_issues, parse_response, request_text, NodeCall,
+};
+pub use metadata::{
+    check_manifest_fields, is_valid_node_type, validate_manifest, CompiledSchema, NodeMetadata,
+    NodeSource,
+};
 pub use metrics::{ErrorMetrics, MetricsSnapshot};
 pub use pipeline::{ExecState, ExecStatus, NodeExecution, NodeInvocation};
 pub use recovery::{Backoff, BackoffKind, RecoveryStrategy};
-pub use registry::{CacheKind, ExecutorCheck, ListFilter, RegisteredNode, Registry, RegistryConfig, Replaced};
-pub use engine::{CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, InvalidWorkflow, NodeResult, NodeStatus, RunOptions, RunStatus};
+pub use registry::{
+    CacheKind, ExecutorCheck, ListFilter, RegisteredNode, Registry, RegistryConfig, Replaced,
+};
 pub use tenant::{DataIsolation, TenantPolicy};
 pub use workflow::{Problem, Workflow};
 

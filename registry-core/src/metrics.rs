@@ -90,7 +90,8 @@ impl Metrics {
             ExecStatus::Skipped => &self.skipped,
         }
         .fetch_add(1, Ordering::Relaxed);
-        self.retries.fetch_add(u64::from(o.retries), Ordering::Relaxed);
+        self.retries
+            .fetch_add(u64::from(o.retries), Ordering::Relaxed);
         if let Some(code) = o.error {
             self.by_code[code_index(code)].fetch_add(1, Ordering::Relaxed);
         }
@@ -109,7 +110,9 @@ impl Metrics {
         if o.error.is_some() {
             counters.failures.fetch_add(1, Ordering::Relaxed);
         }
-        counters.total_ns.fetch_add(nanos(o.duration), Ordering::Relaxed);
+        counters
+            .total_ns
+            .fetch_add(nanos(o.duration), Ordering::Relaxed);
     }
 
     /// Counts an output withheld because it held another tenant's records.
@@ -245,7 +248,10 @@ pub struct MetricsSnapshot {
 }
 
 fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl MetricsSnapshot {
@@ -260,7 +266,12 @@ impl MetricsSnapshot {
             }
         };
         let e = &self.execution;
-        metric("registered_node_types", "gauge", "Node types registered.", vec![(String::new(), self.registered_node_types as f64)]);
+        metric(
+            "registered_node_types",
+            "gauge",
+            "Node types registered.",
+            vec![(String::new(), self.registered_node_types as f64)],
+        );
         metric(
             "executions_total",
             "counter",
@@ -271,27 +282,51 @@ impl MetricsSnapshot {
                 ("{status=\"skipped\"}".into(), e.skipped as f64),
             ],
         );
-        metric("retries_total", "counter", "Retries made.", vec![(String::new(), e.retries as f64)]);
-        metric("tenant_violations_total", "counter", "Outputs withheld for holding another tenant's records.", vec![(String::new(), e.tenant_violations as f64)]);
+        metric(
+            "retries_total",
+            "counter",
+            "Retries made.",
+            vec![(String::new(), e.retries as f64)],
+        );
+        metric(
+            "tenant_violations_total",
+            "counter",
+            "Outputs withheld for holding another tenant's records.",
+            vec![(String::new(), e.tenant_violations as f64)],
+        );
         metric(
             "errors_total",
             "counter",
             "Errors by stable code.",
-            e.errors.by_code.iter().map(|(c, n)| (format!("{{code=\"{}\"}}", escape_label(c)), *n as f64)).collect(),
+            e.errors
+                .by_code
+                .iter()
+                .map(|(c, n)| (format!("{{code=\"{}\"}}", escape_label(c)), *n as f64))
+                .collect(),
         );
         metric(
             "node_type_errors_total",
             "counter",
             "Errors by node type.",
-            e.errors.by_node_type.iter().map(|(t, n)| (format!("{{node_type=\"{}\"}}", escape_label(t)), *n as f64)).collect(),
+            e.errors
+                .by_node_type
+                .iter()
+                .map(|(t, n)| (format!("{{node_type=\"{}\"}}", escape_label(t)), *n as f64))
+                .collect(),
         );
         metric(
             "recoveries_total",
             "counter",
             "Recovery strategies applied, by outcome.",
             vec![
-                ("{outcome=\"success\"}".into(), e.errors.recovery_successes as f64),
-                ("{outcome=\"failure\"}".into(), e.errors.recovery_failures as f64),
+                (
+                    "{outcome=\"success\"}".into(),
+                    e.errors.recovery_successes as f64,
+                ),
+                (
+                    "{outcome=\"failure\"}".into(),
+                    e.errors.recovery_failures as f64,
+                ),
             ],
         );
         for (name, help, pick) in [

@@ -214,8 +214,16 @@ impl Registry {
         strategy: &RecoveryStrategy,
     ) -> NodeExecution {
         let policy = self.effective_policy(context.tenant_id.as_deref(), None);
-        self.execute_with_policy(node_type, node, context, state, strategy, policy.as_deref(), DEFAULT_TENANT_FIELD)
-            .await
+        self.execute_with_policy(
+            node_type,
+            node,
+            context,
+            state,
+            strategy,
+            policy.as_deref(),
+            DEFAULT_TENANT_FIELD,
+        )
+        .await
     }
 
     /// [`Self::execute`] with an explicit policy (for instance the tenant's
@@ -235,11 +243,29 @@ impl Registry {
         let started = Instant::now();
         let mut secrets = Secrets::default();
         let first = self
-            .attempt(node_type, node, context, state, policy, tenant_field, &mut secrets)
+            .attempt(
+                node_type,
+                node,
+                context,
+                state,
+                policy,
+                tenant_field,
+                &mut secrets,
+            )
             .await;
         let mut execution = NodeExecution::from_attempt(first);
         let recovery = self
-            .recover(&mut execution, strategy, node_type, node, context, state, policy, tenant_field, &mut secrets)
+            .recover(
+                &mut execution,
+                strategy,
+                node_type,
+                node,
+                context,
+                state,
+                policy,
+                tenant_field,
+                &mut secrets,
+            )
             .await;
 
         // Secrets never leave the pipeline.
@@ -292,7 +318,9 @@ impl Registry {
             policy.check(node_type)?;
         }
         // 2. Lookup.
-        let registered = self.get(node_type).ok_or_else(|| NodeFailure::not_found(node_type))?;
+        let registered = self
+            .get(node_type)
+            .ok_or_else(|| NodeFailure::not_found(node_type))?;
         // 3. Validation.
         self.validate_parameters(&registered, node.node_id, node.parameters)?;
         // 4. Isolation and credentials.
@@ -309,7 +337,9 @@ impl Registry {
             context,
             variables: state.variables,
         };
-        let response = self.run(&registered, call, &credentials, node.timeout).await?;
+        let response = self
+            .run(&registered, call, &credentials, node.timeout)
+            .await?;
         // 6. Output check.
         self.check_output(&registered, &response, context, policy, tenant_field)?;
         Ok(response)
@@ -366,7 +396,8 @@ impl Registry {
         let (Some(policy), Some(tenant)) = (policy, context.tenant_id.as_deref()) else {
             return Ok(());
         };
-        if !node.metadata().manifest.tenant_scoped || policy.data_isolation != DataIsolation::Strict {
+        if !node.metadata().manifest.tenant_scoped || policy.data_isolation != DataIsolation::Strict
+        {
             return Ok(());
         }
         match foreign_record(&response.output, tenant, tenant_field) {
@@ -433,20 +464,37 @@ impl Registry {
                     execution.retries += 1;
                     tokio::time::sleep(backoff.delay(execution.retries)).await;
                     let result = self
-                        .attempt(node_type, node, context, state, policy, tenant_field, secrets)
+                        .attempt(
+                            node_type,
+                            node,
+                            context,
+                            state,
+                            policy,
+                            tenant_field,
+                            secrets,
+                        )
                         .await;
                     let retries = execution.retries;
                     *execution = NodeExecution::from_attempt(result);
                     execution.retries = retries;
                 }
-                execution.recovery_applied = execution.retries > 0 && execution.status == ExecStatus::Success;
+                execution.recovery_applied =
+                    execution.retries > 0 && execution.status == ExecStatus::Success;
                 if execution.retries == 0 {
                     return None;
                 }
             }
             RecoveryStrategy::Fallback { fallback_node_type } => {
                 let result = self
-                    .attempt(fallback_node_type, node, context, state, policy, tenant_field, secrets)
+                    .attempt(
+                        fallback_node_type,
+                        node,
+                        context,
+                        state,
+                        policy,
+                        tenant_field,
+                        secrets,
+                    )
                     .await;
                 match result {
                     Ok(response) => {
@@ -491,7 +539,12 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let Some(log) = log else {
-            tracing::warn!(component = "registry", event = "audit_unconfigured", node_type, "tenant policy asks for audit logging but no audit log is configured");
+            tracing::warn!(
+                component = "registry",
+                event = "audit_unconfigured",
+                node_type,
+                "tenant policy asks for audit logging but no audit log is configured"
+            );
             return;
         };
         let record = AuditRecord {
@@ -509,7 +562,12 @@ impl Registry {
             prev_hash: String::new(),
         };
         if let Err(e) = log.append(record) {
-            tracing::error!(component = "registry", event = "audit_write_failed", node_type, "{e}");
+            tracing::error!(
+                component = "registry",
+                event = "audit_write_failed",
+                node_type,
+                "{e}"
+            );
         }
     }
 }

@@ -140,7 +140,11 @@ pub enum RecoveryStrategy {
 }
 
 /// Whether the `Retry` strategy retries `failure`.
-pub fn should_retry(failure: &NodeFailure, any_execution_error: bool, retry_codes: &[ErrorCode]) -> bool {
+pub fn should_retry(
+    failure: &NodeFailure,
+    any_execution_error: bool,
+    retry_codes: &[ErrorCode],
+) -> bool {
     is_retryable(failure)
         || (any_execution_error && failure.code == ErrorCode::ExecutionError)
         || retry_codes.contains(&failure.code)
@@ -173,9 +177,19 @@ mod tests {
             max: Duration::from_millis(35),
             jitter: 0.0,
         };
-        assert_eq!((1..=5).map(|n| b.base_delay(n).as_millis()).collect::<Vec<_>>(), [10, 20, 30, 35, 35]);
+        assert_eq!(
+            (1..=5)
+                .map(|n| b.base_delay(n).as_millis())
+                .collect::<Vec<_>>(),
+            [10, 20, 30, 35, 35]
+        );
         b.kind = BackoffKind::Exponential;
-        assert_eq!((1..=4).map(|n| b.base_delay(n).as_millis()).collect::<Vec<_>>(), [10, 20, 35, 35]);
+        assert_eq!(
+            (1..=4)
+                .map(|n| b.base_delay(n).as_millis())
+                .collect::<Vec<_>>(),
+            [10, 20, 35, 35]
+        );
         assert_eq!(b.base_delay(200), Duration::from_millis(35));
         b.jitter = 0.5;
         for n in 1..10 {
@@ -186,9 +200,19 @@ mod tests {
 
     #[test]
     fn only_transient_failures_are_retryable() {
-        assert!(is_retryable(&NodeFailure::new(ErrorCode::ExecutionTimeout, "t")));
-        assert!(is_retryable(&NodeFailure::new(ErrorCode::ExecutionError, "e").retryable(true)));
-        assert!(!is_retryable(&NodeFailure::new(ErrorCode::ExecutionError, "e")));
-        assert!(!is_retryable(&NodeFailure::new(ErrorCode::ValidationFailed, "v").retryable(true)));
+        assert!(is_retryable(&NodeFailure::new(
+            ErrorCode::ExecutionTimeout,
+            "t"
+        )));
+        assert!(is_retryable(
+            &NodeFailure::new(ErrorCode::ExecutionError, "e").retryable(true)
+        ));
+        assert!(!is_retryable(&NodeFailure::new(
+            ErrorCode::ExecutionError,
+            "e"
+        )));
+        assert!(!is_retryable(
+            &NodeFailure::new(ErrorCode::ValidationFailed, "v").retryable(true)
+        ));
     }
 }

@@ -271,7 +271,10 @@ impl Registry {
 
     /// Checks a manifest entry and compiles its schema (cached): the same
     /// check [`Self::register_with_metadata`] makes.
-    pub fn check_manifest(&self, manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+    pub fn check_manifest(
+        &self,
+        manifest: &NodeTypeManifest,
+    ) -> Result<CompiledSchema, RegistryError> {
         let mut problems = check_manifest_fields(manifest);
         let schema = match self.compile_schema(&manifest.parameter_schema) {
             Ok(schema) => Some(schema),
@@ -296,7 +299,11 @@ impl Registry {
     /// Registering a node type again replaces it: a warning is logged, the
     /// replaced metadata is returned, and every cache entry of that node type
     /// is invalidated.
-    pub fn register_with_metadata(&self, executor: NodeExecutorBox, metadata: NodeMetadata) -> Result<Option<Replaced>, RegistryError> {
+    pub fn register_with_metadata(
+        &self,
+        executor: NodeExecutorBox,
+        metadata: NodeMetadata,
+    ) -> Result<Option<Replaced>, RegistryError> {
         let schema = self.check_manifest(&metadata.manifest)?;
         let node_type = metadata.manifest.node_type.clone();
         let entry = RegisteredNode {
@@ -344,7 +351,9 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
             .get(node_type)
             .cloned()?;
-        self.caches.executors.insert(node_type.to_owned(), node.clone());
+        self.caches
+            .executors
+            .insert(node_type.to_owned(), node.clone());
         Some(node)
     }
 
@@ -359,7 +368,9 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
             .get(node_type)
             .map(|n| n.metadata.clone())?;
-        self.caches.metadata.insert(node_type.to_owned(), metadata.clone());
+        self.caches
+            .metadata
+            .insert(node_type.to_owned(), metadata.clone());
         Some(metadata)
     }
 
@@ -379,8 +390,14 @@ impl Registry {
             .values()
             .map(|n| n.metadata.clone())
             .filter(|m| {
-                filter.category.as_ref().is_none_or(|c| &m.manifest.category == c)
-                    && filter.tag.as_ref().is_none_or(|t| m.manifest.tags.contains(t))
+                filter
+                    .category
+                    .as_ref()
+                    .is_none_or(|c| &m.manifest.category == c)
+                    && filter
+                        .tag
+                        .as_ref()
+                        .is_none_or(|t| m.manifest.tags.contains(t))
             })
             .collect();
         listed.sort_by(|a, b| a.manifest.node_type.cmp(&b.manifest.node_type));
@@ -401,7 +418,10 @@ impl Registry {
 
     /// How many node types are registered.
     pub fn len(&self) -> usize {
-        self.nodes.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no node type is registered.
@@ -480,7 +500,11 @@ impl Registry {
     /// The policy in force for `tenant` (its own, or the default), tightened
     /// by `workflow` when given. `None` when there is no tenant and no
     /// workflow policy: nothing to enforce.
-    pub fn effective_policy(&self, tenant: Option<&str>, workflow: Option<&TenantPolicy>) -> Option<Arc<TenantPolicy>> {
+    pub fn effective_policy(
+        &self,
+        tenant: Option<&str>,
+        workflow: Option<&TenantPolicy>,
+    ) -> Option<Arc<TenantPolicy>> {
         let base = tenant.map(|t| {
             self.policies
                 .read()
@@ -532,7 +556,12 @@ impl Registry {
     /// Validates `parameters` for `node` (schema, required fields, the
     /// plugin's own `validate`), answering from the validation cache when
     /// the same parameters were validated before.
-    pub fn validate_parameters(&self, node: &RegisteredNode, node_id: &str, parameters: &Value) -> Result<(), NodeFailure> {
+    pub fn validate_parameters(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> Result<(), NodeFailure> {
         let node_type = node.metadata.node_type();
         let hash = value_hash(parameters);
         let key = ValidationKeyRef { node_type, hash };
@@ -568,7 +597,12 @@ impl Registry {
         }
     }
 
-    fn plugin_validation(&self, node: &RegisteredNode, node_id: &str, parameters: &Value) -> Result<Vec<ValidationIssue>, NodeFailure> {
+    fn plugin_validation(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> Result<Vec<ValidationIssue>, NodeFailure> {
         let text = serde_json::json!({
             "id": node_id, "name": node_id,
             "nodeType": node.metadata.node_type(), "parameters": parameters,
@@ -585,7 +619,11 @@ impl Registry {
                 .collect()),
             abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
                 code: ErrorCode::parse(e.code.as_str()).unwrap_or(ErrorCode::ExecutionError),
-                message: format!("validate of `{}` failed: {}", node.metadata.node_type(), e.message),
+                message: format!(
+                    "validate of `{}` failed: {}",
+                    node.metadata.node_type(),
+                    e.message
+                ),
                 retryable: false,
                 details: None,
                 validation_errors: Vec::new(),

@@ -62,7 +62,10 @@ pub fn pattern_matches(pattern: &str, node_type: &str) -> bool {
     }
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !node_type.starts_with(first) || node_type.len() < first.len() + last.len() || !node_type.ends_with(last) {
+    if !node_type.starts_with(first)
+        || node_type.len() < first.len() + last.len()
+        || !node_type.ends_with(last)
+    {
         return false;
     }
     let mut rest = &node_type[first.len()..node_type.len() - last.len()];

@@ -47,7 +47,10 @@ where
     let mut m = NodeTypeManifest::new(node_type, "1.0.0");
     m.execution = class;
     registry
-        .register_with_metadata(executor_box(FnNode(f)), NodeMetadata::new(m, NodeSource::InProcess))
+        .register_with_metadata(
+            executor_box(FnNode(f)),
+            NodeMetadata::new(m, NodeSource::InProcess),
+        )
         .unwrap();
 }
 
@@ -57,7 +60,9 @@ fn setup() -> (Engine, Arc<Probe>) {
     let p = probe.clone();
     add(&registry, "t.echo", ExecutionClass::Pure, move |r| {
         p.hit(&r.node_id);
-        Ok(NodeOutput::new(json!({"input": r.input, "params": r.parameters})))
+        Ok(NodeOutput::new(
+            json!({"input": r.input, "params": r.parameters}),
+        ))
     });
     let p = probe.clone();
     add(&registry, "t.cond", ExecutionClass::Pure, move |r| {
@@ -85,16 +90,24 @@ fn setup() -> (Engine, Arc<Probe>) {
         p.hit(&r.node_id);
         let now = p.running.fetch_add(1, Ordering::SeqCst) + 1;
         p.max_running.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(r.param("ms").and_then(Value::as_u64).unwrap_or(50)));
+        std::thread::sleep(Duration::from_millis(
+            r.param("ms").and_then(Value::as_u64).unwrap_or(50),
+        ));
         p.running.fetch_sub(1, Ordering::SeqCst);
         Ok(NodeOutput::new(json!("slept")))
     });
     add(&registry, "t.setvar", ExecutionClass::Pure, |r| {
         let mut out = NodeOutput::new(Value::Null);
-        out.variables.set.insert(r.str_param("name")?.to_owned(), r.required_param("value")?.clone());
+        out.variables.set.insert(
+            r.str_param("name")?.to_owned(),
+            r.required_param("value")?.clone(),
+        );
         Ok(out)
     });
-    let options = EngineOptions { env_allowlist: vec!["PLUGFLOW_TEST_ALLOWED".into()], ..EngineOptions::default() };
+    let options = EngineOptions {
+        env_allowlist: vec!["PLUGFLOW_TEST_ALLOWED".into()],
+        ..EngineOptions::default()
+    };
     (Engine::with_options(Arc::new(registry), options), probe)
 }
 
@@ -103,7 +116,12 @@ fn node(id: &str, node_type: &str, parameters: Value) -> Value {
 }
 
 fn edge(targets: &[&str]) -> Value {
-    Value::Array(targets.iter().map(|t| json!({"node": t, "type": "main", "index": 0})).collect())
+    Value::Array(
+        targets
+            .iter()
+            .map(|t| json!({"node": t, "type": "main", "index": 0}))
+            .collect(),
+    )
 }
 
 fn compile(workflow: Value) -> CompiledWorkflow {
@@ -111,12 +129,23 @@ fn compile(workflow: Value) -> CompiledWorkflow {
 }
 
 fn context() -> ExecContext {
-    ExecContext { tenant_id: Some("acme".into()), user: json!({"id": "u1"}), execution_id: "x1".into() }
+    ExecContext {
+        tenant_id: Some("acme".into()),
+        user: json!({"id": "u1"}),
+        execution_id: "x1".into(),
+    }
 }
 
 async fn run(engine: &Engine, workflow: Value, trigger: Value) -> ExecutionResult {
     engine
-        .run(&compile(workflow), RunOptions { trigger, context: context(), ..Default::default() })
+        .run(
+            &compile(workflow),
+            RunOptions {
+                trigger,
+                context: context(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
 }
@@ -136,7 +165,11 @@ async fn a_diamond_join_runs_once_with_both_inputs() {
     let d_input = &result.nodes["d"].output["input"];
     assert_eq!(d_input["b"]["params"]["k"], "b");
     assert_eq!(d_input["c"]["params"]["k"], "c");
-    assert_eq!(result.nodes["a"].output["input"], json!({"start": true}), "start nodes get the trigger data");
+    assert_eq!(
+        result.nodes["a"].output["input"],
+        json!({"start": true}),
+        "start nodes get the trigger data"
+    );
     assert_eq!(result.metrics.nodes_run, 4);
 }
 
@@ -152,11 +185,19 @@ async fn a_condition_picks_its_branch_and_skips_propagate_through_joins() {
         assert_eq!(status(&result, taken), NodeStatus::Success);
         assert_eq!(status(&result, not_taken), NodeStatus::Skipped);
         assert_eq!(result.nodes["c"].output, json!({"result": value}));
-        assert_eq!(status(&result, "join"), NodeStatus::Success, "a join with one live input runs");
+        assert_eq!(
+            status(&result, "join"),
+            NodeStatus::Success,
+            "a join with one live input runs"
+        );
         if !value {
             assert_eq!(status(&result, "after_no"), NodeStatus::Success);
         } else {
-            assert_eq!(status(&result, "after_no"), NodeStatus::Skipped, "skips propagate");
+            assert_eq!(
+                status(&result, "after_no"),
+                NodeStatus::Skipped,
+                "skips propagate"
+            );
         }
     }
     assert_eq!(probe.count("join"), 2);
@@ -172,19 +213,32 @@ async fn errors_route_to_the_error_port_or_continue_or_stop() {
     let result = run(&engine, wf, Value::Null).await;
     assert_eq!(result.status, RunStatus::Success);
     assert_eq!(status(&result, "f"), NodeStatus::Error);
-    assert_eq!(result.nodes["f"].error_code, Some(ErrorCode::ExecutionError));
+    assert_eq!(
+        result.nodes["f"].error_code,
+        Some(ErrorCode::ExecutionError)
+    );
     assert_eq!(status(&result, "ok_path"), NodeStatus::Skipped);
-    assert_eq!(result.nodes["handler"].output["input"]["error"]["message"], "boom");
+    assert_eq!(
+        result.nodes["handler"].output["input"]["error"]["message"],
+        "boom"
+    );
 
     let mut failing = node("f", "t.fail", json!({}));
     failing["continueOnError"] = json!(true);
     let wf = json!({"nodes": [failing, node("next", "t.echo", json!({}))], "connections": {"f": {"main": [edge(&["next"])]}}});
     let result = run(&engine, wf, Value::Null).await;
-    assert_eq!(result.nodes["next"].output["input"]["error"]["code"], "EXECUTION_ERROR");
+    assert_eq!(
+        result.nodes["next"].output["input"]["error"]["code"],
+        "EXECUTION_ERROR"
+    );
 
     let wf = json!({"nodes": [node("f", "t.fail", json!({})), node("next", "t.echo", json!({}))], "connections": {"f": {"main": [edge(&["next"])]}},
                     "errorHandling": {"nodeOverrides": {"f": "continueRegularOutput"}}});
-    assert_eq!(status(&run(&engine, wf, Value::Null).await, "next"), NodeStatus::Success, "nodeOverrides set onError");
+    assert_eq!(
+        status(&run(&engine, wf, Value::Null).await, "next"),
+        NodeStatus::Success,
+        "nodeOverrides set onError"
+    );
 }
 
 #[tokio::test]
@@ -195,7 +249,10 @@ async fn stop_workflow_cancels_running_siblings_and_leaves_the_rest_pending() {
         "connections": {"start": {"main": [edge(&["f", "slow"])]}, "slow": {"main": [edge(&["after_slow"])]}, "f": {"main": [edge(&["after_f"])]}}});
     let started = std::time::Instant::now();
     let result = run(&engine, wf, Value::Null).await;
-    assert!(started.elapsed() < Duration::from_millis(250), "did not wait for the slow sibling");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "did not wait for the slow sibling"
+    );
     assert_eq!(result.status, RunStatus::Error);
     assert!(result.error.as_ref().unwrap().contains("`f`"));
     assert_eq!(status(&result, "slow"), NodeStatus::Cancelled);
@@ -210,7 +267,12 @@ async fn retries_fire_for_returned_errors_and_wait_between_tries() {
     flaky["maxTries"] = json!(3);
     flaky["waitBetweenTries"] = json!(1000);
     let started = tokio::time::Instant::now();
-    let result = run(&engine, json!({"nodes": [flaky], "connections": {}}), Value::Null).await;
+    let result = run(
+        &engine,
+        json!({"nodes": [flaky], "connections": {}}),
+        Value::Null,
+    )
+    .await;
     assert_eq!(status(&result, "fl"), NodeStatus::Success);
     assert_eq!(result.nodes["fl"].retries, 2);
     assert_eq!(probe.count("fl"), 3);
@@ -219,12 +281,20 @@ async fn retries_fire_for_returned_errors_and_wait_between_tries() {
     let mut flaky = node("f2", "t.flaky", json!({"failTimes": 5}));
     flaky["retryPolicy"] = json!({"maxAttempts": 3, "backoffType": "linear", "initialDelay": 100, "retryableErrors": ["EXECUTION_ERROR"]});
     let started = tokio::time::Instant::now();
-    let result = run(&engine, json!({"nodes": [flaky], "connections": {}}), Value::Null).await;
+    let result = run(
+        &engine,
+        json!({"nodes": [flaky], "connections": {}}),
+        Value::Null,
+    )
+    .await;
     assert_eq!(status(&result, "f2"), NodeStatus::Error);
     assert_eq!(result.nodes["f2"].retries, 2);
     let waited = started.elapsed();
     // Linear 100 + 200 ms with up to 10% jitter.
-    assert!(waited <= Duration::from_millis(300) && waited >= Duration::from_millis(270), "{waited:?}");
+    assert!(
+        waited <= Duration::from_millis(300) && waited >= Duration::from_millis(270),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -235,16 +305,26 @@ async fn node_timeouts_and_the_execution_timeout() {
     slow["onError"] = json!("continueRegularOutput");
     let wf = json!({"nodes": [slow, node("next", "t.echo", json!({}))], "connections": {"s": {"main": [edge(&["next"])]}}});
     let result = run(&engine, wf, Value::Null).await;
-    assert_eq!(result.nodes["s"].error_code, Some(ErrorCode::ExecutionTimeout));
+    assert_eq!(
+        result.nodes["s"].error_code,
+        Some(ErrorCode::ExecutionTimeout)
+    );
     assert_eq!(status(&result, "next"), NodeStatus::Success);
 
     let wf = json!({"nodes": [node("s", "t.slow", json!({"ms": 400})), node("next", "t.echo", json!({}))], "connections": {"s": {"main": [edge(&["next"])]}}});
-    let options = RunOptions { timeout: Some(Duration::from_millis(50)), context: context(), ..Default::default() };
+    let options = RunOptions {
+        timeout: Some(Duration::from_millis(50)),
+        context: context(),
+        ..Default::default()
+    };
     let result = engine.run(&compile(wf), options).await.unwrap();
     assert_eq!(result.status, RunStatus::Cancelled);
     assert!(result.error.as_ref().unwrap().contains("timed out"));
     assert_eq!(status(&result, "s"), NodeStatus::Cancelled);
-    assert_eq!(result.nodes["s"].error_code, Some(ErrorCode::ExecutionTimeout));
+    assert_eq!(
+        result.nodes["s"].error_code,
+        Some(ErrorCode::ExecutionTimeout)
+    );
     assert_eq!(status(&result, "next"), NodeStatus::Pending);
 }
 
@@ -259,7 +339,14 @@ async fn a_cancel_handle_stops_a_running_execution() {
         c.cancel();
     });
     let result = engine
-        .run(&compile(wf), RunOptions { cancel: Some(cancel), context: context(), ..Default::default() })
+        .run(
+            &compile(wf),
+            RunOptions {
+                cancel: Some(cancel),
+                context: context(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(result.status, RunStatus::Cancelled);
@@ -271,7 +358,9 @@ async fn a_cancel_handle_stops_a_running_execution() {
 async fn concurrency_is_bounded_by_max_concurrency() {
     for (limit, expect_parallel) in [(1usize, false), (4, true)] {
         let (engine, probe) = setup();
-        let nodes: Vec<Value> = (0..4).map(|i| node(&format!("s{i}"), "t.slow", json!({"ms": 60}))).collect();
+        let nodes: Vec<Value> = (0..4)
+            .map(|i| node(&format!("s{i}"), "t.slow", json!({"ms": 60})))
+            .collect();
         let wf = json!({"nodes": nodes, "connections": {}, "settings": {"maxConcurrency": limit}});
         let result = run(&engine, wf, Value::Null).await;
         assert_eq!(result.metrics.nodes_succeeded, 4);
@@ -290,13 +379,33 @@ async fn nothing_runs_when_the_workflow_has_problems_and_all_are_reported() {
     let wf = json!({"nodes": [node("a", "t.echo", json!({})), node("b", "nope.missing", json!({})), node("c", "also.missing", json!({})),
                               node("d", "t.echo", json!({})), node("e", "t.echo", json!({"x": "{{ $json. }}"}))],
         "connections": {"a": {"main": [edge(&["d"])]}, "d": {"main": [edge(&["a"])]}, "b": {"main": [edge(&["ghost"])]}}});
-    let err = engine.run(&compile(wf), RunOptions::default()).await.unwrap_err();
-    let codes: Vec<(Option<String>, ErrorCode)> = err.problems.iter().map(|p| (p.node_id.clone(), p.code)).collect();
-    assert!(codes.contains(&(Some("b".into()), ErrorCode::NodeTypeNotFound)), "{codes:?}");
+    let err = engine
+        .run(&compile(wf), RunOptions::default())
+        .await
+        .unwrap_err();
+    let codes: Vec<(Option<String>, ErrorCode)> = err
+        .problems
+        .iter()
+        .map(|p| (p.node_id.clone(), p.code))
+        .collect();
+    assert!(
+        codes.contains(&(Some("b".into()), ErrorCode::NodeTypeNotFound)),
+        "{codes:?}"
+    );
     assert!(codes.contains(&(Some("c".into()), ErrorCode::NodeTypeNotFound)));
-    assert!(err.problems.iter().any(|p| p.message.contains("cycle") && p.message.contains("a -> d -> a") || p.message.contains("d -> a -> d")), "{err}");
+    assert!(
+        err.problems.iter().any(|p| p.message.contains("cycle")
+            && p.message.contains("a -> d -> a")
+            || p.message.contains("d -> a -> d")),
+        "{err}"
+    );
     assert!(err.problems.iter().any(|p| p.message.contains("ghost")));
-    assert!(err.problems.iter().any(|p| p.node_id.as_deref() == Some("e") && p.path == "/parameters/x"), "{err}");
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| p.node_id.as_deref() == Some("e") && p.path == "/parameters/x"),
+        "{err}"
+    );
     assert_eq!(probe.calls.lock().unwrap().len(), 0, "nothing ran");
 }
 
@@ -342,12 +451,20 @@ async fn templates_see_inputs_steps_nodes_context_vars_and_only_allowed_env() {
     assert_eq!(p["greeting"], "hi");
     assert_eq!(p["count"], json!(42));
     assert_eq!(p["env"], "visible");
-    assert_eq!(p["secret"], Value::Null, "variables off the allowlist are undefined");
+    assert_eq!(
+        p["secret"],
+        Value::Null,
+        "variables off the allowlist are undefined"
+    );
     assert_eq!(p["js"], json!(50));
     assert_eq!(p["mixed"], "n=41 obj={\"n\":41}");
     assert_eq!(p["wf"], "Templates");
     assert_eq!(p["status"], "success");
-    assert_eq!(p["trigger"], json!({"page": 2}), "$trigger is the trigger data everywhere");
+    assert_eq!(
+        p["trigger"],
+        json!({"page": 2}),
+        "$trigger is the trigger data everywhere"
+    );
     assert!(p["now"].as_str().unwrap().ends_with('Z'));
     assert_eq!(result.nodes["first"].output["input"], json!({"page": 2}));
 }
@@ -357,8 +474,15 @@ async fn a_failing_expression_fails_its_node_naming_the_expression() {
     let (engine, _) = setup();
     let wf = json!({"nodes": [node("a", "t.echo", json!({"x": "{{ $json.missing.deeper.call() }}"}))], "connections": {}});
     let result = run(&engine, wf, json!({})).await;
-    assert_eq!(result.nodes["a"].error_code, Some(ErrorCode::ValidationFailed));
-    assert!(result.nodes["a"].error.as_ref().unwrap().contains("$json.missing.deeper.call()"));
+    assert_eq!(
+        result.nodes["a"].error_code,
+        Some(ErrorCode::ValidationFailed)
+    );
+    assert!(result.nodes["a"]
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("$json.missing.deeper.call()"));
 }
 
 #[tokio::test]
@@ -373,28 +497,59 @@ async fn parallel_nodes_run_their_tasks_and_collect_them() {
     let result = run(&engine, wf, Value::Null).await;
     assert_eq!(result.status, RunStatus::Success, "{result:#?}");
     assert_eq!(probe.count("t1"), 1);
-    assert_eq!(probe.count("t2"), 1, "tasks are not start nodes and run once");
+    assert_eq!(
+        probe.count("t2"),
+        1,
+        "tasks are not start nodes and run once"
+    );
     assert_eq!(status(&result, "t1"), NodeStatus::Success);
-    assert_eq!(result.nodes["par"].output, json!({"t1": "slept", "t2": "slept"}));
+    assert_eq!(
+        result.nodes["par"].output,
+        json!({"t1": "slept", "t2": "slept"})
+    );
     assert_eq!(result.nodes["after"].output["params"]["fromTask"], "slept");
-    assert!(probe.max_running.load(Ordering::SeqCst) >= 2, "tasks run concurrently");
+    assert!(
+        probe.max_running.load(Ordering::SeqCst) >= 2,
+        "tasks run concurrently"
+    );
 }
 
 #[tokio::test]
 async fn a_forbidden_node_type_is_refused_everywhere_including_parallel_tasks() {
     let (engine, probe) = setup();
-    engine.registry().set_tenant_policy(TenantPolicy { restricted_node_types: vec!["t.slow".into()], ..TenantPolicy::new("acme") });
+    engine.registry().set_tenant_policy(TenantPolicy {
+        restricted_node_types: vec!["t.slow".into()],
+        ..TenantPolicy::new("acme")
+    });
     let wf = json!({"nodes": [
             {"id": "par", "name": "par", "type": "parallel", "typeVersion": 1, "position": [0, 0], "parameters": {"tasks": [{"nodeId": "t1"}]}},
             node("t1", "t.slow", json!({}))], "connections": {}});
-    let err = engine.run(&compile(wf), RunOptions { context: context(), ..Default::default() }).await.unwrap_err();
+    let err = engine
+        .run(
+            &compile(wf),
+            RunOptions {
+                context: context(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
     assert_eq!(err.problems[0].node_id.as_deref(), Some("t1"));
     assert_eq!(probe.count("t1"), 0);
 
     // The workflow's own multiTenancy block tightens the policy.
     let wf = json!({"nodes": [node("a", "t.echo", json!({}))], "connections": {}, "multiTenancy": {"restrictNodeTypes": ["t.echo"]}});
-    let err = engine.run(&compile(wf), RunOptions { context: context(), ..Default::default() }).await.unwrap_err();
+    let err = engine
+        .run(
+            &compile(wf),
+            RunOptions {
+                context: context(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
 }
 
@@ -434,14 +589,30 @@ fn metabuilder_shaped_workflows_parse_and_name_their_unknown_types() {
     }"#;
     let workflow = Workflow::from_json_str(text, "pagination.json").unwrap();
     let compiled = CompiledWorkflow::compile(workflow);
-    assert_eq!(compiled.graph.edges.len(), 2, "connections by id and by name");
+    assert_eq!(
+        compiled.graph.edges.len(),
+        2,
+        "connections by id and by name"
+    );
     let problems = compiled.problems(&Registry::new(), None);
-    let unknown: Vec<_> = problems.iter().filter(|p| p.code == ErrorCode::NodeTypeNotFound).map(|p| p.node_id.clone().unwrap()).collect();
+    let unknown: Vec<_> = problems
+        .iter()
+        .filter(|p| p.code == ErrorCode::NodeTypeNotFound)
+        .map(|p| p.node_id.clone().unwrap())
+        .collect();
     assert_eq!(unknown, ["extract", "offset", "respond"]);
     assert!(problems[0].message.contains("metabuilder.transform"));
 
-    let err = Workflow::from_json_str(r#"{"nodes": [{"id": "a", "parameters": {}, "timeout": "soon"}]}"#, "bad.json").unwrap_err();
-    assert!(err.to_string().starts_with("bad.json: at `nodes[0].timeout`"), "{err}");
+    let err = Workflow::from_json_str(
+        r#"{"nodes": [{"id": "a", "parameters": {}, "timeout": "soon"}]}"#,
+        "bad.json",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("bad.json: at `nodes[0].timeout`"),
+        "{err}"
+    );
     let err = Workflow::from_json_str("{\"nodes\": [", "broken.json").unwrap_err();
     assert!(err.to_string().contains("broken.json"), "{err}");
 }

@@ -14,8 +14,12 @@ const FIELDS: [&str; 4] = ["tenantId", "x", "we'ird\"field", "$where"];
 fn matches(filter: &Value, record: &Value) -> bool {
     match filter {
         Value::Object(o) => o.iter().all(|(k, v)| match k.as_str() {
-            "$and" => v.as_array().is_some_and(|fs| fs.iter().all(|f| matches(f, record))),
-            "$or" => v.as_array().is_some_and(|fs| fs.iter().any(|f| matches(f, record))),
+            "$and" => v
+                .as_array()
+                .is_some_and(|fs| fs.iter().all(|f| matches(f, record))),
+            "$or" => v
+                .as_array()
+                .is_some_and(|fs| fs.iter().any(|f| matches(f, record))),
             "$not" => !matches(v, record),
             field => field_matches(record.get(field).unwrap_or(&Value::Null), v),
         }),
@@ -25,13 +29,15 @@ fn matches(filter: &Value, record: &Value) -> bool {
 
 fn field_matches(actual: &Value, condition: &Value) -> bool {
     match condition {
-        Value::Object(ops) if ops.keys().all(|k| k.starts_with('$')) && !ops.is_empty() => ops.iter().all(|(op, v)| match op.as_str() {
-            "$eq" => actual == v,
-            "$ne" => actual != v,
-            "$in" => v.as_array().is_some_and(|a| a.contains(actual)),
-            "$nin" => v.as_array().is_some_and(|a| !a.contains(actual)),
-            _ => false,
-        }),
+        Value::Object(ops) if ops.keys().all(|k| k.starts_with('$')) && !ops.is_empty() => {
+            ops.iter().all(|(op, v)| match op.as_str() {
+                "$eq" => actual == v,
+                "$ne" => actual != v,
+                "$in" => v.as_array().is_some_and(|a| a.contains(actual)),
+                "$nin" => v.as_array().is_some_and(|a| !a.contains(actual)),
+                _ => false,
+            })
+        }
         other => actual == other,
     }
 }
@@ -41,17 +47,23 @@ fn leaf() -> impl Strategy<Value = Value> {
         prop::sample::select(TENANTS.to_vec()).prop_map(Value::from),
         (0i64..3).prop_map(Value::from),
     ];
-    (prop::sample::select(FIELDS.to_vec()), value.clone(), prop::collection::vec(value, 0..3), 0..4u8).prop_map(|(field, v, vs, op)| {
-        let condition = match op {
-            0 => v,
-            1 => json!({"$ne": v}),
-            2 => json!({"$in": vs}),
-            _ => json!({"$nin": vs}),
-        };
-        let mut m = Map::new();
-        m.insert(field.to_owned(), condition);
-        Value::Object(m)
-    })
+    (
+        prop::sample::select(FIELDS.to_vec()),
+        value.clone(),
+        prop::collection::vec(value, 0..3),
+        0..4u8,
+    )
+        .prop_map(|(field, v, vs, op)| {
+            let condition = match op {
+                0 => v,
+                1 => json!({"$ne": v}),
+                2 => json!({"$in": vs}),
+                _ => json!({"$nin": vs}),
+            };
+            let mut m = Map::new();
+            m.insert(field.to_owned(), condition);
+            Value::Object(m)
+        })
 }
 
 fn filter() -> impl Strategy<Value = Value> {
@@ -70,7 +82,8 @@ fn filter() -> impl Strategy<Value = Value> {
 }
 
 fn record() -> impl Strategy<Value = Value> {
-    (prop::sample::select(TENANTS.to_vec()), 0i64..3, 0i64..3).prop_map(|(t, x, w)| json!({"tenantId": t, "x": x, "we'ird\"field": w}))
+    (prop::sample::select(TENANTS.to_vec()), 0i64..3, 0i64..3)
+        .prop_map(|(t, x, w)| json!({"tenantId": t, "x": x, "we'ird\"field": w}))
 }
 
 proptest! {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use plugin_abi::manifest::{ExecutionClass, NodeTypeManifest};
 use plugin_abi::request::ExecContext;
-use plugin_abi::sdk::{executor_box, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, Validation};
+use plugin_abi::sdk::{
+    executor_box, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, Validation,
+};
 use registry_core::*;
 use serde_json::{json, Map, Value};
 
@@ -33,13 +35,24 @@ where
     F: Fn(&NodeRequest) -> Result<NodeOutput, NodeError> + Send + Sync + 'static,
 {
     registry
-        .register_with_metadata(executor_box(FnNode(f)), NodeMetadata::new(m, NodeSource::InProcess))
+        .register_with_metadata(
+            executor_box(FnNode(f)),
+            NodeMetadata::new(m, NodeSource::InProcess),
+        )
         .unwrap();
 }
 
 fn echo_registry() -> Registry {
     let registry = Registry::new();
-    register(&registry, manifest("test.echo", json!({"type": "object"})), |r| Ok(NodeOutput::new(json!({"parameters": r.parameters, "input": r.input}))));
+    register(
+        &registry,
+        manifest("test.echo", json!({"type": "object"})),
+        |r| {
+            Ok(NodeOutput::new(
+                json!({"parameters": r.parameters, "input": r.input}),
+            ))
+        },
+    );
     registry
 }
 
@@ -51,25 +64,80 @@ fn tenant(t: &str) -> ExecContext {
     }
 }
 
-async fn run(registry: &Registry, node_type: &str, params: Value, context: &ExecContext, strategy: &RecoveryStrategy) -> NodeExecution {
+async fn run(
+    registry: &Registry,
+    node_type: &str,
+    params: Value,
+    context: &ExecContext,
+    strategy: &RecoveryStrategy,
+) -> NodeExecution {
     let variables = Map::new();
-    let state = ExecState { input: &json!({"in": 1}), variables: &variables };
-    registry.execute(node_type, &NodeInvocation::new("n1", &params), context, &state, strategy).await
+    let state = ExecState {
+        input: &json!({"in": 1}),
+        variables: &variables,
+    };
+    registry
+        .execute(
+            node_type,
+            &NodeInvocation::new("n1", &params),
+            context,
+            &state,
+            strategy,
+        )
+        .await
 }
 
 #[tokio::test]
 async fn the_tenant_check_comes_before_the_lookup() {
     let registry = echo_registry();
-    registry.set_tenant_policy(TenantPolicy { allowed_node_types: vec!["string.*".into()], ..TenantPolicy::new("a") });
-    let refused = run(&registry, "test.echo", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
-    assert_eq!(refused.error_code(), Some(ErrorCode::NodeTypeDisabledForTenant));
-    let unknown = run(&registry, "nope.nothing", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
-    assert_eq!(unknown.error_code(), Some(ErrorCode::NodeTypeDisabledForTenant), "a forbidden tenant learns nothing about what exists");
-    let unknown = run(&registry, "nope.nothing", json!({}), &tenant("b"), &RecoveryStrategy::Fail).await;
+    registry.set_tenant_policy(TenantPolicy {
+        allowed_node_types: vec!["string.*".into()],
+        ..TenantPolicy::new("a")
+    });
+    let refused = run(
+        &registry,
+        "test.echo",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(
+        refused.error_code(),
+        Some(ErrorCode::NodeTypeDisabledForTenant)
+    );
+    let unknown = run(
+        &registry,
+        "nope.nothing",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(
+        unknown.error_code(),
+        Some(ErrorCode::NodeTypeDisabledForTenant),
+        "a forbidden tenant learns nothing about what exists"
+    );
+    let unknown = run(
+        &registry,
+        "nope.nothing",
+        json!({}),
+        &tenant("b"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(unknown.error_code(), Some(ErrorCode::NodeTypeNotFound));
     assert!(unknown.error.unwrap().message.contains("nope.nothing"));
     registry.remove_tenant_policy("a");
-    let ok = run(&registry, "test.echo", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let ok = run(
+        &registry,
+        "test.echo",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(ok.status, ExecStatus::Success);
     assert_eq!(ok.output["input"], json!({"in": 1}));
 }
@@ -79,28 +147,73 @@ async fn validation_reports_every_error_with_its_path_and_runs_the_plugins_own_c
     struct Picky;
     impl Node for Picky {
         fn validate(&self, node: &NodeDescription) -> Validation {
-            if node.parameters["name"] == "root" { Validation::valid().error("`root` is reserved") } else { Validation::valid() }
+            if node.parameters["name"] == "root" {
+                Validation::valid().error("`root` is reserved")
+            } else {
+                Validation::valid()
+            }
         }
         fn execute(&self, _: &NodeRequest) -> Result<NodeOutput, NodeError> {
             Ok(NodeOutput::new(json!("ran")))
         }
     }
     let registry = Registry::new();
-    let mut m = manifest("test.picky", json!({"type": "object", "properties": {
+    let mut m = manifest(
+        "test.picky",
+        json!({"type": "object", "properties": {
         "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0},
-        "tags": {"type": "array", "items": {"type": "string"}}}}));
+        "tags": {"type": "array", "items": {"type": "string"}}}}),
+    );
     m.required_fields = vec!["name".into()];
-    registry.register_with_metadata(executor_box(Picky), NodeMetadata::new(m, NodeSource::InProcess)).unwrap();
+    registry
+        .register_with_metadata(
+            executor_box(Picky),
+            NodeMetadata::new(m, NodeSource::InProcess),
+        )
+        .unwrap();
 
-    let bad = run(&registry, "test.picky", json!({"age": -1, "tags": ["x", 3]}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let bad = run(
+        &registry,
+        "test.picky",
+        json!({"age": -1, "tags": ["x", 3]}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(bad.error_code(), Some(ErrorCode::ValidationFailed));
-    let paths: Vec<String> = bad.error.as_ref().unwrap().validation_errors.iter().map(|i| i.path.clone()).collect();
-    assert!(paths.contains(&"/name".to_owned()) && paths.contains(&"/age".to_owned()) && paths.contains(&"/tags/1".to_owned()), "{paths:?}");
+    let paths: Vec<String> = bad
+        .error
+        .as_ref()
+        .unwrap()
+        .validation_errors
+        .iter()
+        .map(|i| i.path.clone())
+        .collect();
+    assert!(
+        paths.contains(&"/name".to_owned())
+            && paths.contains(&"/age".to_owned())
+            && paths.contains(&"/tags/1".to_owned()),
+        "{paths:?}"
+    );
 
-    let reserved = run(&registry, "test.picky", json!({"name": "root"}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let reserved = run(
+        &registry,
+        "test.picky",
+        json!({"name": "root"}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(reserved.error_code(), Some(ErrorCode::ValidationFailed));
     assert!(reserved.error.unwrap().message.contains("reserved"));
-    let fine = run(&registry, "test.picky", json!({"name": "ada"}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let fine = run(
+        &registry,
+        "test.picky",
+        json!({"name": "ada"}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(fine.output, json!("ran"));
 }
 
@@ -108,11 +221,25 @@ async fn validation_reports_every_error_with_its_path_and_runs_the_plugins_own_c
 async fn a_repeated_workload_hits_the_caches() {
     let registry = Registry::new();
     for i in 0..5 {
-        register(&registry, manifest(&format!("test.n{i}"), json!({"type": "object", "properties": {"x": {"type": "integer"}}})), |_| Ok(NodeOutput::new(Value::Null)));
+        register(
+            &registry,
+            manifest(
+                &format!("test.n{i}"),
+                json!({"type": "object", "properties": {"x": {"type": "integer"}}}),
+            ),
+            |_| Ok(NodeOutput::new(Value::Null)),
+        );
     }
     for round in 0..200 {
         for i in 0..5 {
-            let done = run(&registry, &format!("test.n{i}"), json!({"x": round % 3}), &tenant("a"), &RecoveryStrategy::Fail).await;
+            let done = run(
+                &registry,
+                &format!("test.n{i}"),
+                json!({"x": round % 3}),
+                &tenant("a"),
+                &RecoveryStrategy::Fail,
+            )
+            .await;
             assert_eq!(done.status, ExecStatus::Success);
         }
     }
@@ -121,7 +248,10 @@ async fn a_repeated_workload_hits_the_caches() {
     assert!(executors.hit_rate >= 0.95, "{executors:?}");
     assert_eq!(executors.misses, 5);
     let validation = stats.caches["validation"];
-    assert_eq!(validation.misses, 15, "5 node types x 3 distinct parameter sets: {validation:?}");
+    assert_eq!(
+        validation.misses, 15,
+        "5 node types x 3 distinct parameter sets: {validation:?}"
+    );
     assert!(validation.hit_rate >= 0.95);
     // Five identical schemas were compiled once.
     assert_eq!(stats.caches["schemas"].len, 1);
@@ -131,19 +261,62 @@ async fn a_repeated_workload_hits_the_caches() {
 #[tokio::test]
 async fn registering_again_replaces_and_invalidates_cached_validation() {
     let registry = Registry::new();
-    register(&registry, manifest("test.v", json!({"type": "object"})), |_| Ok(NodeOutput::new(json!(1))));
+    register(
+        &registry,
+        manifest("test.v", json!({"type": "object"})),
+        |_| Ok(NodeOutput::new(json!(1))),
+    );
     let params = json!({"x": "text"});
-    assert_eq!(run(&registry, "test.v", params.clone(), &tenant("a"), &RecoveryStrategy::Fail).await.status, ExecStatus::Success);
+    assert_eq!(
+        run(
+            &registry,
+            "test.v",
+            params.clone(),
+            &tenant("a"),
+            &RecoveryStrategy::Fail
+        )
+        .await
+        .status,
+        ExecStatus::Success
+    );
     let replaced = registry
         .register_with_metadata(
             executor_box(FnNode(|_: &NodeRequest| Ok(NodeOutput::new(json!(2))))),
-            NodeMetadata::new(manifest("test.v", json!({"type": "object", "properties": {"x": {"type": "integer"}}})), NodeSource::InProcess),
+            NodeMetadata::new(
+                manifest(
+                    "test.v",
+                    json!({"type": "object", "properties": {"x": {"type": "integer"}}}),
+                ),
+                NodeSource::InProcess,
+            ),
         )
         .unwrap();
     assert!(replaced.is_some());
-    let now = run(&registry, "test.v", params, &tenant("a"), &RecoveryStrategy::Fail).await;
-    assert_eq!(now.error_code(), Some(ErrorCode::ValidationFailed), "stale validation result must not survive re-registration");
-    assert_eq!(run(&registry, "test.v", json!({"x": 1}), &tenant("a"), &RecoveryStrategy::Fail).await.output, json!(2));
+    let now = run(
+        &registry,
+        "test.v",
+        params,
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(
+        now.error_code(),
+        Some(ErrorCode::ValidationFailed),
+        "stale validation result must not survive re-registration"
+    );
+    assert_eq!(
+        run(
+            &registry,
+            "test.v",
+            json!({"x": 1}),
+            &tenant("a"),
+            &RecoveryStrategy::Fail
+        )
+        .await
+        .output,
+        json!(2)
+    );
 }
 
 #[test]
@@ -152,7 +325,10 @@ fn invalid_metadata_is_refused_with_invalid_parameters() {
     let mut m = manifest("bad name!", json!({"type": "no-such-type"}));
     m.version = "one".into();
     let err = registry
-        .register_with_metadata(executor_box(FnNode(|_: &NodeRequest| Ok(NodeOutput::default()))), NodeMetadata::new(m, NodeSource::InProcess))
+        .register_with_metadata(
+            executor_box(FnNode(|_: &NodeRequest| Ok(NodeOutput::default()))),
+            NodeMetadata::new(m, NodeSource::InProcess),
+        )
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidParameters);
     let RegistryError::InvalidMetadata { problems, .. } = &err;
@@ -163,20 +339,46 @@ fn invalid_metadata_is_refused_with_invalid_parameters() {
 #[test]
 fn list_filter_unregister_validate_all_and_invalidate() {
     let registry = Registry::new();
-    for (t, cat, tag) in [("a.one", "x", "red"), ("a.two", "x", "blue"), ("b.one", "y", "red")] {
+    for (t, cat, tag) in [
+        ("a.one", "x", "red"),
+        ("a.two", "x", "blue"),
+        ("b.one", "y", "red"),
+    ] {
         let mut m = manifest(t, json!({"type": "object"}));
         m.category = cat.into();
         m.tags = vec![tag.into()];
         register(&registry, m, |_| Ok(NodeOutput::default()));
     }
-    let names = |f: ListFilter| registry.list(&f).iter().map(|m| m.manifest.node_type.clone()).collect::<Vec<_>>();
-    assert_eq!(names(ListFilter { category: Some("x".into()), tag: None }), ["a.one", "a.two"]);
-    assert_eq!(names(ListFilter { category: None, tag: Some("red".into()) }), ["a.one", "b.one"]);
+    let names = |f: ListFilter| {
+        registry
+            .list(&f)
+            .iter()
+            .map(|m| m.manifest.node_type.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(ListFilter {
+            category: Some("x".into()),
+            tag: None
+        }),
+        ["a.one", "a.two"]
+    );
+    assert_eq!(
+        names(ListFilter {
+            category: None,
+            tag: Some("red".into())
+        }),
+        ["a.one", "b.one"]
+    );
     assert_eq!(registry.validate_all_executors().len(), 3);
     assert!(registry.validate_all_executors().iter().all(|r| r.ok));
     assert!(registry.metadata("a.one").is_some());
     assert!(registry.unregister("a.one").is_some());
-    assert!(!registry.has("a.one") && registry.get("a.one").is_none() && registry.metadata("a.one").is_none());
+    assert!(
+        !registry.has("a.one")
+            && registry.get("a.one").is_none()
+            && registry.metadata("a.one").is_none()
+    );
     registry.get("a.two");
     registry.invalidate_cache(CacheKind::All);
     assert_eq!(registry.cache_stats()["executors"].len, 0);
@@ -190,7 +392,9 @@ fn capture_registry(scoped: bool) -> (Registry, Arc<Mutex<Vec<Value>>>) {
     let s = seen.clone();
     register(&registry, m, move |r| {
         s.lock().unwrap().push(r.parameters.clone());
-        Ok(NodeOutput::new(json!({"records": [{"tenantId": r.context.tenant_id, "v": 1}]})))
+        Ok(NodeOutput::new(
+            json!({"records": [{"tenantId": r.context.tenant_id, "v": 1}]}),
+        ))
     });
     (registry, seen)
 }
@@ -199,19 +403,54 @@ fn capture_registry(scoped: bool) -> (Registry, Arc<Mutex<Vec<Value>>>) {
 async fn strict_isolation_scopes_filters_and_writes_of_tenant_scoped_nodes() {
     let (registry, seen) = capture_registry(true);
     let params = json!({"filter": {"$or": [{"tenantId": "b"}, {"x": 1}]}, "data": {"tenantId": "b", "v": 2}});
-    let done = run(&registry, "dbal.read", params.clone(), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let done = run(
+        &registry,
+        "dbal.read",
+        params.clone(),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(done.status, ExecStatus::Success, "{:?}", done.error);
     let got = seen.lock().unwrap()[0].clone();
-    assert_eq!(got["filter"], json!({"$and": [{"tenantId": "a"}, {"$or": [{"tenantId": "b"}, {"x": 1}]}]}));
+    assert_eq!(
+        got["filter"],
+        json!({"$and": [{"tenantId": "a"}, {"$or": [{"tenantId": "b"}, {"x": 1}]}]})
+    );
     assert_eq!(got["data"]["tenantId"], "a");
 
-    registry.set_tenant_policy(TenantPolicy { data_isolation: DataIsolation::Relaxed, ..TenantPolicy::new("r") });
-    run(&registry, "dbal.read", params.clone(), &tenant("r"), &RecoveryStrategy::Fail).await;
-    assert_eq!(seen.lock().unwrap()[1], params, "relaxed isolation leaves parameters alone");
+    registry.set_tenant_policy(TenantPolicy {
+        data_isolation: DataIsolation::Relaxed,
+        ..TenantPolicy::new("r")
+    });
+    run(
+        &registry,
+        "dbal.read",
+        params.clone(),
+        &tenant("r"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(
+        seen.lock().unwrap()[1],
+        params,
+        "relaxed isolation leaves parameters alone"
+    );
 
     let (unscoped, seen) = capture_registry(false);
-    run(&unscoped, "dbal.read", params.clone(), &tenant("a"), &RecoveryStrategy::Fail).await;
-    assert_eq!(seen.lock().unwrap()[0], params, "node types that are not tenant-scoped are not rewritten");
+    run(
+        &unscoped,
+        "dbal.read",
+        params.clone(),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        params,
+        "node types that are not tenant-scoped are not rewritten"
+    );
 }
 
 #[tokio::test]
@@ -219,8 +458,19 @@ async fn another_tenants_records_in_an_output_are_withheld_and_counted() {
     let registry = Registry::new();
     let mut m = manifest("dbal.leaky", json!({"type": "object"}));
     m.tenant_scoped = true;
-    register(&registry, m, |_| Ok(NodeOutput::new(json!({"records": [{"tenantId": "a", "v": 1}, {"tenantId": "b", "secret": "B's"}]}))));
-    let done = run(&registry, "dbal.leaky", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    register(&registry, m, |_| {
+        Ok(NodeOutput::new(
+            json!({"records": [{"tenantId": "a", "v": 1}, {"tenantId": "b", "secret": "B's"}]}),
+        ))
+    });
+    let done = run(
+        &registry,
+        "dbal.leaky",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(done.status, ExecStatus::Error);
     assert_eq!(done.output, Value::Null, "the output is withheld");
     assert!(done.error.unwrap().message.contains("/records/1"));
@@ -233,49 +483,101 @@ async fn credentials_resolve_per_tenant_and_secrets_are_masked_everywhere() {
     let audit_path = dir.path().join("audit.jsonl");
     let registry = Registry::new();
     registry.set_audit_log(Some(AuditLog::open(&audit_path, false).unwrap()));
-    registry.set_tenant_policy(TenantPolicy { audit_logging: true, ..TenantPolicy::new("a") });
-    registry.credentials().insert("a", Credential { id: "api".into(), kind: "api-key".into(), fields: json!({"key": "sk-live-123456"}).as_object().unwrap().clone() });
-    register(&registry, manifest("test.leak", json!({"type": "object"})), |r| {
-        let key = r.credentials["api"]["key"].as_str().unwrap_or_default().to_owned();
-        if r.parameters["fail"] == true {
-            Err(NodeError::execution(format!("auth failed with {key}")))
-        } else {
-            Ok(NodeOutput::new(json!({"used": key, "nested": [format!("Bearer {key}")]})))
-        }
+    registry.set_tenant_policy(TenantPolicy {
+        audit_logging: true,
+        ..TenantPolicy::new("a")
     });
-    let refs = [CredentialRef { slot: "api".into(), id: "api".into() }];
+    registry.credentials().insert(
+        "a",
+        Credential {
+            id: "api".into(),
+            kind: "api-key".into(),
+            fields: json!({"key": "sk-live-123456"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        },
+    );
+    register(
+        &registry,
+        manifest("test.leak", json!({"type": "object"})),
+        |r| {
+            let key = r.credentials["api"]["key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if r.parameters["fail"] == true {
+                Err(NodeError::execution(format!("auth failed with {key}")))
+            } else {
+                Ok(NodeOutput::new(
+                    json!({"used": key, "nested": [format!("Bearer {key}")]}),
+                ))
+            }
+        },
+    );
+    let refs = [CredentialRef {
+        slot: "api".into(),
+        id: "api".into(),
+    }];
     let variables = Map::new();
-    let state = ExecState { input: &Value::Null, variables: &variables };
+    let state = ExecState {
+        input: &Value::Null,
+        variables: &variables,
+    };
     for (t, fail) in [("a", false), ("a", true), ("b", false)] {
         let params = json!({"fail": fail});
-        let node = NodeInvocation { credentials: &refs, ..NodeInvocation::new("n1", &params) };
-        let done = registry.execute("test.leak", &node, &tenant(t), &state, &RecoveryStrategy::Fail).await;
+        let node = NodeInvocation {
+            credentials: &refs,
+            ..NodeInvocation::new("n1", &params)
+        };
+        let done = registry
+            .execute(
+                "test.leak",
+                &node,
+                &tenant(t),
+                &state,
+                &RecoveryStrategy::Fail,
+            )
+            .await;
         let text = serde_json::to_string(&done).unwrap();
         assert!(!text.contains("sk-live-123456"), "secret leaked: {text}");
         match (t, fail) {
-            ("a", false) => assert_eq!(done.output, json!({"used": "***", "nested": ["Bearer ***"]})),
+            ("a", false) => assert_eq!(
+                done.output,
+                json!({"used": "***", "nested": ["Bearer ***"]})
+            ),
             ("a", true) => assert!(done.error.unwrap().message.contains("***")),
             _ => assert_eq!(done.error_code(), Some(ErrorCode::CredentialMissing)),
         }
     }
     let audit = std::fs::read_to_string(&audit_path).unwrap();
-    assert_eq!(audit.lines().count(), 2, "tenant a audits, tenant b does not");
+    assert_eq!(
+        audit.lines().count(),
+        2,
+        "tenant a audits, tenant b does not"
+    );
     assert!(!audit.contains("sk-live"));
-    assert!(registry_core::audit::verify(&audit_path).unwrap().is_valid());
+    assert!(registry_core::audit::verify(&audit_path)
+        .unwrap()
+        .is_valid());
 }
 
 fn flaky(registry: &Registry, fail_times: u32, retryable: bool) -> Arc<AtomicU32> {
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
-    register(registry, manifest("test.flaky", json!({"type": "object"})), move |_| {
-        let n = c.fetch_add(1, Ordering::SeqCst);
-        if n < fail_times {
-            let e = NodeError::execution(format!("transient #{n}"));
-            Err(if retryable { e.retryable() } else { e })
-        } else {
-            Ok(NodeOutput::new(json!(n)))
-        }
-    });
+    register(
+        registry,
+        manifest("test.flaky", json!({"type": "object"})),
+        move |_| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            if n < fail_times {
+                let e = NodeError::execution(format!("transient #{n}"));
+                Err(if retryable { e.retryable() } else { e })
+            } else {
+                Ok(NodeOutput::new(json!(n)))
+            }
+        },
+    );
     calls
 }
 
@@ -285,7 +587,12 @@ async fn retry_applies_backoff_to_retryable_errors_only() {
     let calls = flaky(&registry, 3, true);
     let strategy = RecoveryStrategy::Retry {
         max_retries: 5,
-        backoff: Backoff { kind: BackoffKind::Exponential, initial: Duration::from_millis(100), max: Duration::from_secs(10), jitter: 0.0 },
+        backoff: Backoff {
+            kind: BackoffKind::Exponential,
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+            jitter: 0.0,
+        },
         any_execution_error: false,
         retry_codes: Vec::new(),
     };
@@ -295,13 +602,21 @@ async fn retry_applies_backoff_to_retryable_errors_only() {
     assert_eq!(done.retries, 3);
     assert!(done.recovery_applied);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
-    assert_eq!(started.elapsed(), Duration::from_millis(100 + 200 + 400), "waits follow the backoff exactly");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(100 + 200 + 400),
+        "waits follow the backoff exactly"
+    );
 
     let registry = Registry::new();
     let calls = flaky(&registry, 10, false);
     let done = run(&registry, "test.flaky", json!({}), &tenant("a"), &strategy).await;
     assert_eq!((done.status, done.retries), (ExecStatus::Error, 0));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "non-retryable errors are not retried");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "non-retryable errors are not retried"
+    );
 
     let registry = Registry::new();
     let calls = flaky(&registry, 10, true);
@@ -317,18 +632,37 @@ async fn retry_applies_backoff_to_retryable_errors_only() {
 async fn fallback_skip_and_a_forbidden_fallback() {
     let registry = echo_registry();
     flaky(&registry, 100, false);
-    let fallback = RecoveryStrategy::Fallback { fallback_node_type: "test.echo".into() };
+    let fallback = RecoveryStrategy::Fallback {
+        fallback_node_type: "test.echo".into(),
+    };
     let done = run(&registry, "test.flaky", json!({}), &tenant("a"), &fallback).await;
     assert_eq!(done.status, ExecStatus::Success);
     assert!(done.recovery_applied);
     assert_eq!(done.fallback_node_type.as_deref(), Some("test.echo"));
 
-    registry.set_tenant_policy(TenantPolicy { restricted_node_types: vec!["test.echo".into()], ..TenantPolicy::new("a") });
+    registry.set_tenant_policy(TenantPolicy {
+        restricted_node_types: vec!["test.echo".into()],
+        ..TenantPolicy::new("a")
+    });
     let refused = run(&registry, "test.flaky", json!({}), &tenant("a"), &fallback).await;
     assert_eq!(refused.status, ExecStatus::Error);
-    assert!(refused.error.unwrap().message.contains("not allowed for tenant"), "a forbidden fallback is still refused");
+    assert!(
+        refused
+            .error
+            .unwrap()
+            .message
+            .contains("not allowed for tenant"),
+        "a forbidden fallback is still refused"
+    );
 
-    let skipped = run(&registry, "test.flaky", json!({}), &tenant("a"), &RecoveryStrategy::Skip).await;
+    let skipped = run(
+        &registry,
+        "test.flaky",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Skip,
+    )
+    .await;
     assert_eq!(skipped.status, ExecStatus::Skipped);
     assert_eq!(skipped.output, json!({}));
     assert!(skipped.recovery_applied);
@@ -345,20 +679,51 @@ async fn a_blocking_node_that_overruns_its_timeout_times_out() {
     });
     let params = json!({});
     let variables = Map::new();
-    let state = ExecState { input: &Value::Null, variables: &variables };
-    let node = NodeInvocation { timeout: Some(Duration::from_millis(50)), ..NodeInvocation::new("n1", &params) };
+    let state = ExecState {
+        input: &Value::Null,
+        variables: &variables,
+    };
+    let node = NodeInvocation {
+        timeout: Some(Duration::from_millis(50)),
+        ..NodeInvocation::new("n1", &params)
+    };
     let started = std::time::Instant::now();
-    let done = registry.execute("test.slow", &node, &tenant("a"), &state, &RecoveryStrategy::Fail).await;
+    let done = registry
+        .execute(
+            "test.slow",
+            &node,
+            &tenant("a"),
+            &state,
+            &RecoveryStrategy::Fail,
+        )
+        .await;
     let took = started.elapsed();
     assert_eq!(done.error_code(), Some(ErrorCode::ExecutionTimeout));
-    assert!(took < Duration::from_millis(300), "timed out after {took:?}");
+    assert!(
+        took < Duration::from_millis(300),
+        "timed out after {took:?}"
+    );
 }
 
 #[tokio::test]
 async fn oversized_and_malformed_outputs_are_errors() {
-    let registry = Registry::with_config(RegistryConfig { max_output_bytes: 1024, ..RegistryConfig::default() });
-    register(&registry, manifest("test.big", json!({"type": "object"})), |_| Ok(NodeOutput::new(json!("x".repeat(10_000)))));
-    let done = run(&registry, "test.big", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    let registry = Registry::with_config(RegistryConfig {
+        max_output_bytes: 1024,
+        ..RegistryConfig::default()
+    });
+    register(
+        &registry,
+        manifest("test.big", json!({"type": "object"})),
+        |_| Ok(NodeOutput::new(json!("x".repeat(10_000)))),
+    );
+    let done = run(
+        &registry,
+        "test.big",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     assert_eq!(done.error_code(), Some(ErrorCode::ExecutionError));
     assert!(done.error.unwrap().message.contains("limit"));
 }
@@ -371,7 +736,14 @@ async fn many_tasks_share_one_registry() {
         let registry = registry.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..50 {
-                let done = run(&registry, "test.echo", json!({"i": i}), &tenant(&format!("t{}", t % 4)), &RecoveryStrategy::Fail).await;
+                let done = run(
+                    &registry,
+                    "test.echo",
+                    json!({"i": i}),
+                    &tenant(&format!("t{}", t % 4)),
+                    &RecoveryStrategy::Fail,
+                )
+                .await;
                 assert_eq!(done.output["parameters"]["i"], i);
             }
         }));
@@ -386,15 +758,35 @@ async fn many_tasks_share_one_registry() {
 async fn metrics_serialise_as_json_and_prometheus() {
     let registry = echo_registry();
     flaky(&registry, 100, false);
-    run(&registry, "test.echo", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
-    run(&registry, "test.flaky", json!({}), &tenant("a"), &RecoveryStrategy::Fail).await;
+    run(
+        &registry,
+        "test.echo",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    run(
+        &registry,
+        "test.flaky",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
     let snapshot = registry.stats();
     let json = serde_json::to_value(&snapshot).unwrap();
     assert_eq!(json["execution"]["errors"]["byCode"]["EXECUTION_ERROR"], 1);
     assert_eq!(json["execution"]["errors"]["byNodeType"]["test.flaky"], 1);
     assert_eq!(json["registeredNodeTypes"], 2);
     let text = snapshot.to_prometheus();
-    assert!(text.contains("plugflow_executions_total{status=\"success\"} 1"), "{text}");
-    assert!(text.contains("plugflow_errors_total{code=\"EXECUTION_ERROR\"} 1"), "{text}");
+    assert!(
+        text.contains("plugflow_executions_total{status=\"success\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plugflow_errors_total{code=\"EXECUTION_ERROR\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("# TYPE plugflow_cache_hits_total counter"));
 }

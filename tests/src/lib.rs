@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 /// puts a dependency's `cdylib` next to the test executables).
 pub fn artifact_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().expect("test executable has a directory").to_owned()
+    exe.parent()
+        .expect("test executable has a directory")
+        .to_owned()
 }
 
 /// The file name of the shared library of crate `lib_name` on this platform.

@@ -23,7 +23,12 @@ const BAD: [&str; 9] = [
     "fixture_panic_execute",
 ];
 
-fn call(registry: &Registry, node_type: &str, parameters: Value, input: Value) -> Result<Value, registry_core::NodeFailure> {
+fn call(
+    registry: &Registry,
+    node_type: &str,
+    parameters: Value,
+    input: Value,
+) -> Result<Value, registry_core::NodeFailure> {
     let context = ExecContext::default();
     let variables = Map::new();
     registry
@@ -58,7 +63,11 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), &GOOD);
     install(dir.path(), &BAD);
-    std::fs::write(dir.path().join("garbage.so"), b"\x7fELF but not really, just garbage bytes \x00\x01\x02").unwrap();
+    std::fs::write(
+        dir.path().join("garbage.so"),
+        b"\x7fELF but not really, just garbage bytes \x00\x01\x02",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not matched by the pattern").unwrap();
     #[cfg(unix)]
     {
@@ -71,58 +80,126 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
     let (registry, report) = discover(dir.path());
 
     let f = |name: &str| library_file_name(name);
-    assert_eq!(reason_of(&report, &f("fixture_panic_factory")), Some(RejectReason::PluginPanicked));
-    assert_eq!(reason_of(&report, &f("fixture_wrong_abi")), Some(RejectReason::AbiIncompatible));
-    assert_eq!(reason_of(&report, &f("fixture_not_a_plugin")), Some(RejectReason::NotAPlugin));
-    assert_eq!(reason_of(&report, "garbage.so"), Some(RejectReason::NotALibrary));
-    assert_eq!(reason_of(&report, &f("fixture_missing_dep")), Some(RejectReason::DependencyNotLoaded));
-    assert_eq!(reason_of(&report, &f("fixture_cycle_a")), Some(RejectReason::DependencyCycle));
-    assert_eq!(reason_of(&report, &f("fixture_cycle_b")), Some(RejectReason::DependencyCycle));
-    assert_eq!(reason_of(&report, &f("fixture_dup_v1")), Some(RejectReason::DuplicateNodeType));
+    assert_eq!(
+        reason_of(&report, &f("fixture_panic_factory")),
+        Some(RejectReason::PluginPanicked)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_wrong_abi")),
+        Some(RejectReason::AbiIncompatible)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_not_a_plugin")),
+        Some(RejectReason::NotAPlugin)
+    );
+    assert_eq!(
+        reason_of(&report, "garbage.so"),
+        Some(RejectReason::NotALibrary)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_missing_dep")),
+        Some(RejectReason::DependencyNotLoaded)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_cycle_a")),
+        Some(RejectReason::DependencyCycle)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_cycle_b")),
+        Some(RejectReason::DependencyCycle)
+    );
+    assert_eq!(
+        reason_of(&report, &f("fixture_dup_v1")),
+        Some(RejectReason::DuplicateNodeType)
+    );
     assert_eq!(reason_of(&report, &f("fixture_dup_v2")), None);
     #[cfg(unix)]
-    assert_eq!(reason_of(&report, "libworld_writable.so"), Some(RejectReason::WorldWritable));
-    assert!(report.file("notes.txt").is_none(), "non-library files are not candidates");
+    assert_eq!(
+        reason_of(&report, "libworld_writable.so"),
+        Some(RejectReason::WorldWritable)
+    );
+    assert!(
+        report.file("notes.txt").is_none(),
+        "non-library files are not candidates"
+    );
 
     // Messages say what and what to do, in one line.
     for file in &report.files {
         if let FileOutcome::Rejected { message, .. } = &file.outcome {
-            assert!(!message.is_empty() && !message.contains('\n'), "{}: {message:?}", file.path.display());
+            assert!(
+                !message.is_empty() && !message.contains('\n'),
+                "{}: {message:?}",
+                file.path.display()
+            );
         }
     }
     let wrong_abi = report.file(&f("fixture_wrong_abi")).unwrap();
-    let FileOutcome::Rejected { message, .. } = &wrong_abi.outcome else { unreachable!() };
+    let FileOutcome::Rejected { message, .. } = &wrong_abi.outcome else {
+        unreachable!()
+    };
     assert!(message.contains("rebuild"), "{message}");
     let missing = report.file(&f("fixture_missing_dep")).unwrap();
-    let FileOutcome::Rejected { message, .. } = &missing.outcome else { unreachable!() };
+    let FileOutcome::Rejected { message, .. } = &missing.outcome else {
+        unreachable!()
+    };
     assert!(message.contains("nowhere.missing"), "{message}");
 
     // The good plugins and the winning duplicate are registered and run.
     assert_eq!(reason_of(&report, &f("plugflow_string")), None);
     assert_eq!(reason_of(&report, &f("fixture_echo")), None);
     assert_eq!(reason_of(&report, &f("fixture_panic_execute")), None);
-    assert_eq!(call(&registry, "string.upper", json!({"value": "abc"}), Value::Null).unwrap(), json!({"result": "ABC"}));
-    assert_eq!(call(&registry, "fixture.echo", json!({}), json!(7)).unwrap(), json!({"plugin": "fixture-echo", "input": 7}));
-    assert_eq!(call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(), json!({"version": 2}));
-    for rejected in ["fixture.needsMissing", "cycleA.node", "cycleB.node", "fixture.panicFactory"] {
+    assert_eq!(
+        call(
+            &registry,
+            "string.upper",
+            json!({"value": "abc"}),
+            Value::Null
+        )
+        .unwrap(),
+        json!({"result": "ABC"})
+    );
+    assert_eq!(
+        call(&registry, "fixture.echo", json!({}), json!(7)).unwrap(),
+        json!({"plugin": "fixture-echo", "input": 7})
+    );
+    assert_eq!(
+        call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(),
+        json!({"version": 2})
+    );
+    for rejected in [
+        "fixture.needsMissing",
+        "cycleA.node",
+        "cycleB.node",
+        "fixture.panicFactory",
+    ] {
         assert!(!registry.has(rejected), "{rejected} must not be registered");
     }
 
     assert_eq!(report.totals.candidates, report.files.len());
     assert_eq!(report.totals.loaded, 4);
-    assert_eq!(report.totals.loaded + report.totals.rejected, report.totals.candidates);
-    assert!(report.files.iter().all(|f| f.timings.precheck_us > 0 || f.reason().is_some()));
+    assert_eq!(
+        report.totals.loaded + report.totals.rejected,
+        report.totals.candidates
+    );
+    assert!(report
+        .files
+        .iter()
+        .all(|f| f.timings.precheck_us > 0 || f.reason().is_some()));
     let string = report.file(&f("plugflow_string")).unwrap();
     assert!(string.timings.open_us > 0 && string.timings.manifest_us > 0);
     match &string.outcome {
-        FileOutcome::Loaded { node_types, plugin, .. } => {
+        FileOutcome::Loaded {
+            node_types, plugin, ..
+        } => {
             assert_eq!(plugin, "plugflow-string");
             assert_eq!(node_types.len(), 15);
         }
         other => panic!("{other:?}"),
     }
     let metadata = registry.get("string.upper").unwrap().metadata().clone();
-    assert!(matches!(&metadata.source, NodeSource::Library { path, .. } if path.ends_with(f("plugflow_string"))));
+    assert!(
+        matches!(&metadata.source, NodeSource::Library { path, .. } if path.ends_with(f("plugflow_string")))
+    );
 }
 
 #[test]
@@ -134,7 +211,11 @@ fn a_panicking_plugin_returns_an_error_every_time_and_the_host_keeps_running() {
     for i in 0..2_000u32 {
         let failure = call(&registry, "fixture.panic", json!({}), json!(i)).unwrap_err();
         assert_eq!(failure.code, ErrorCode::ExecutionError);
-        assert!(failure.message.contains(&format!("deliberate panic #{i}")), "{}", failure.message);
+        assert!(
+            failure.message.contains(&format!("deliberate panic #{i}")),
+            "{}",
+            failure.message
+        );
     }
     let failure = call(&registry, "fixture.threadPanic", json!({}), Value::Null).unwrap_err();
     assert_eq!(failure.code, ErrorCode::ExecutionError);
@@ -151,9 +232,24 @@ fn two_plugin_files_load_side_by_side_and_each_runs_its_own_code() {
     let config = DiscoveryConfig::with_directories([dir.path(), other.path()]);
     let report = Loader::new(config).discover(&registry);
     assert_eq!(report.totals.loaded, 3, "{report:#?}");
-    assert_eq!(call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(), json!({"version": 1}));
-    assert_eq!(call(&registry, "fixture.echo", json!({}), json!("x")).unwrap()["plugin"], "fixture-echo");
-    assert_eq!(call(&registry, "string.length", json!({"value": "héllo"}), Value::Null).unwrap(), json!({"result": 5}));
+    assert_eq!(
+        call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(),
+        json!({"version": 1})
+    );
+    assert_eq!(
+        call(&registry, "fixture.echo", json!({}), json!("x")).unwrap()["plugin"],
+        "fixture-echo"
+    );
+    assert_eq!(
+        call(
+            &registry,
+            "string.length",
+            json!({"value": "héllo"}),
+            Value::Null
+        )
+        .unwrap(),
+        json!({"result": 5})
+    );
 }
 
 #[test]
@@ -162,11 +258,19 @@ fn a_trust_list_rejects_unlisted_libraries_before_opening_them() {
     let dir = tempfile::tempdir().unwrap();
     let paths = install(dir.path(), &["plugflow_string", "fixture_echo"]);
     let mut config = DiscoveryConfig::with_directories([dir.path()]);
-    config.trusted_digests = Some(BTreeSet::from([hex_sha256(&std::fs::read(&paths[0]).unwrap())]));
+    config.trusted_digests = Some(BTreeSet::from([hex_sha256(
+        &std::fs::read(&paths[0]).unwrap(),
+    )]));
     let registry = Registry::new();
     let report = Loader::new(config).discover(&registry);
-    assert_eq!(reason_of(&report, &library_file_name("plugflow_string")), None);
-    assert_eq!(reason_of(&report, &library_file_name("fixture_echo")), Some(RejectReason::Untrusted));
+    assert_eq!(
+        reason_of(&report, &library_file_name("plugflow_string")),
+        None
+    );
+    assert_eq!(
+        reason_of(&report, &library_file_name("fixture_echo")),
+        Some(RejectReason::Untrusted)
+    );
     assert!(!registry.has("fixture.echo"));
 }
 
@@ -177,7 +281,11 @@ fn duplicates_by_canonical_path_are_scanned_once_and_noise_is_skipped() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(&paths[0], dir.path().join("libalias.so")).unwrap();
     std::fs::create_dir_all(dir.path().join("target/debug/deps")).unwrap();
-    std::fs::copy(&paths[0], dir.path().join("target/debug/deps/libfixture_echo.so")).unwrap();
+    std::fs::copy(
+        &paths[0],
+        dir.path().join("target/debug/deps/libfixture_echo.so"),
+    )
+    .unwrap();
     let (_registry, report) = discover(dir.path());
     assert_eq!(report.files.len(), 1, "{report:#?}");
     assert!(report.files[0].is_loaded());
@@ -207,7 +315,10 @@ fn a_library_over_the_load_time_budget_is_rejected() {
     let mut config = DiscoveryConfig::with_directories([dir.path()]);
     config.max_load_time = std::time::Duration::ZERO;
     let report = Loader::new(config).discover(&Registry::new());
-    assert_eq!(reason_of(&report, &library_file_name("fixture_echo")), Some(RejectReason::LoadTimeout));
+    assert_eq!(
+        reason_of(&report, &library_file_name("fixture_echo")),
+        Some(RejectReason::LoadTimeout)
+    );
 }
 
 #[test]
@@ -217,25 +328,58 @@ fn the_statically_linked_plugin_gives_the_same_results_as_its_library() {
     let (dynamic, report) = discover(dir.path());
     assert_eq!(report.totals.loaded, 1);
     let static_registry = Registry::new();
-    let registered = loader::register_static_plugin(&static_registry, plugflow_string::plugflow_module()).unwrap();
+    let registered =
+        loader::register_static_plugin(&static_registry, plugflow_string::plugflow_module())
+            .unwrap();
     assert_eq!(registered.len(), 15);
-    assert!(matches!(static_registry.get("string.trim").unwrap().metadata().source, NodeSource::Static { .. }));
+    assert!(matches!(
+        static_registry
+            .get("string.trim")
+            .unwrap()
+            .metadata()
+            .source,
+        NodeSource::Static { .. }
+    ));
 
     let cases = [
-        ("string.concat", json!({"values": ["a", 1, {"k": [1]}], "separator": "|"})),
-        ("string.format", json!({"template": "{a}-{b}", "values": {"a": 1}})),
+        (
+            "string.concat",
+            json!({"values": ["a", 1, {"k": [1]}], "separator": "|"}),
+        ),
+        (
+            "string.format",
+            json!({"template": "{a}-{b}", "values": {"a": 1}}),
+        ),
         ("string.length", json!({"value": "👋🏽"})),
         ("string.lower", json!({"value": "ÀÉÎ"})),
         ("string.upper", json!({"value": "straße"})),
         ("string.trim", json!({"value": "\t x \n", "mode": "end"})),
-        ("string.replace", json!({"value": "aaa", "search": "a", "replace": "b", "all": false})),
+        (
+            "string.replace",
+            json!({"value": "aaa", "search": "a", "replace": "b", "all": false}),
+        ),
         ("string.split", json!({"value": "1,2,3", "limit": 2})),
         ("string.join", json!({"values": [1, null, true]})),
-        ("string.substring", json!({"value": "héllo", "start": -3, "end": 2})),
-        ("string.includes", json!({"value": "haystack", "search": "st"})),
-        ("string.startsWith", json!({"value": "haystack", "search": "hay"})),
-        ("string.endsWith", json!({"value": "haystack", "search": "hay"})),
-        ("string.padStart", json!({"value": "5", "length": 3, "padChar": "0"})),
+        (
+            "string.substring",
+            json!({"value": "héllo", "start": -3, "end": 2}),
+        ),
+        (
+            "string.includes",
+            json!({"value": "haystack", "search": "st"}),
+        ),
+        (
+            "string.startsWith",
+            json!({"value": "haystack", "search": "hay"}),
+        ),
+        (
+            "string.endsWith",
+            json!({"value": "haystack", "search": "hay"}),
+        ),
+        (
+            "string.padStart",
+            json!({"value": "5", "length": 3, "padChar": "0"}),
+        ),
         ("string.padEnd", json!({"value": "5", "length": 0})),
         ("string.concat", json!({"values": 5})),
         ("string.padStart", json!({"value": "5"})),
@@ -246,7 +390,13 @@ fn the_statically_linked_plugin_gives_the_same_results_as_its_library() {
         assert_eq!(a, b, "{node_type} {parameters}");
     }
     // Schema validation happens in the host for both.
-    let failure = call(&dynamic, "string.padStart", json!({"value": "5"}), Value::Null).unwrap_err();
+    let failure = call(
+        &dynamic,
+        "string.padStart",
+        json!({"value": "5"}),
+        Value::Null,
+    )
+    .unwrap_err();
     assert_eq!(failure.code, ErrorCode::ValidationFailed);
     assert_eq!(failure.validation_errors[0].path, "/length");
 }

@@ -139,7 +139,10 @@ fn transform(request: &NodeRequest) -> NodeResult {
         .or_else(|| p.get("input"))
         .cloned()
         .unwrap_or_else(|| request.input.clone());
-    if p.get("flatten").and_then(serde_json::Value::as_bool).unwrap_or(false) {
+    if p.get("flatten")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+    {
         if let Value::Array(items) = value {
             value = Value::Array(
                 items
@@ -153,35 +156,58 @@ fn transform(request: &NodeRequest) -> NodeResult {
         }
     }
     if let Some(field) = request.param("groupBy") {
-        let field = field.as_str().ok_or_else(|| NodeError::invalid_parameter("groupBy", "expected a field name"))?;
-        let items = value.as_array().ok_or_else(|| NodeError::invalid_parameter("groupBy", format!("needs an array to group, got {}", kind(&value))))?;
+        let field = field
+            .as_str()
+            .ok_or_else(|| NodeError::invalid_parameter("groupBy", "expected a field name"))?;
+        let items = value.as_array().ok_or_else(|| {
+            NodeError::invalid_parameter(
+                "groupBy",
+                format!("needs an array to group, got {}", kind(&value)),
+            )
+        })?;
         let mut groups = Map::new();
         for item in items {
             let key = to_display_string(item.get(field).unwrap_or(&Value::Null));
-            if let Value::Array(group) = groups.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+            if let Value::Array(group) = groups
+                .entry(key)
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
                 group.push(item.clone());
             }
         }
         value = Value::Object(groups);
     }
-    match request.param("format").and_then(Value::as_str).unwrap_or("json") {
+    match request
+        .param("format")
+        .and_then(Value::as_str)
+        .unwrap_or("json")
+    {
         "json" => Ok(NodeOutput::new(value)),
         "csv" => Ok(NodeOutput::new(Value::String(to_csv(&value)?))),
-        other => Err(NodeError::invalid_parameter("format", format!("`{other}` is not json or csv"))),
+        other => Err(NodeError::invalid_parameter(
+            "format",
+            format!("`{other}` is not json or csv"),
+        )),
     }
 }
 
 /// Renders an array of objects as CSV: a header of every field seen (each
 /// object's fields in key order, new ones appended), then one row per object.
 fn to_csv(value: &Value) -> Result<String, NodeError> {
-    let rows = value
-        .as_array()
-        .ok_or_else(|| NodeError::invalid_parameter("format", format!("csv needs an array of objects, got {}", kind(value))))?;
+    let rows = value.as_array().ok_or_else(|| {
+        NodeError::invalid_parameter(
+            "format",
+            format!("csv needs an array of objects, got {}", kind(value)),
+        )
+    })?;
     let mut header: Vec<String> = Vec::new();
     for row in rows {
-        let object = row
-            .as_object()
-            .ok_or_else(|| NodeError::invalid_parameter("format", format!("csv needs an array of objects, found {}", kind(row))))?;
+        let object = row.as_object().ok_or_else(|| {
+            NodeError::invalid_parameter(
+                "format",
+                format!("csv needs an array of objects, found {}", kind(row)),
+            )
+        })?;
         for key in object.keys() {
             if !header.contains(key) {
                 header.push(key.clone());
@@ -192,28 +218,44 @@ fn to_csv(value: &Value) -> Result<String, NodeError> {
     let csv_error = |e: csv::Error| NodeError::execution(format!("cannot write CSV: {e}"));
     writer.write_record(&header).map_err(csv_error)?;
     for row in rows {
-        let record: Vec<String> = header.iter().map(|k| to_display_string(row.get(k).unwrap_or(&Value::Null))).collect();
+        let record: Vec<String> = header
+            .iter()
+            .map(|k| to_display_string(row.get(k).unwrap_or(&Value::Null)))
+            .collect();
         writer.write_record(&record).map_err(csv_error)?;
     }
-    let bytes = writer.into_inner().map_err(|e| NodeError::execution(format!("cannot write CSV: {e}")))?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| NodeError::execution(format!("cannot write CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| NodeError::execution(format!("CSV is not UTF-8: {e}")))
 }
 
 fn validate(request: &NodeRequest) -> NodeResult {
     let input = request.param("input").unwrap_or(&request.input);
     let problems = if let Some(rules) = request.param("rules") {
-        let rules = rules.as_object().ok_or_else(|| NodeError::invalid_parameter("rules", "expected an object of field → rule string"))?;
+        let rules = rules.as_object().ok_or_else(|| {
+            NodeError::invalid_parameter("rules", "expected an object of field → rule string")
+        })?;
         rules::check_object(input, rules)?
     } else if let Some(rule) = request.param("validator") {
-        let rule = rule.as_str().ok_or_else(|| NodeError::invalid_parameter("validator", "expected a rule string"))?;
+        let rule = rule
+            .as_str()
+            .ok_or_else(|| NodeError::invalid_parameter("validator", "expected a rule string"))?;
         rules::check_value("input", Some(input).filter(|v| !v.is_null()), rule)?
     } else {
-        return Err(NodeError::invalid_parameter("rules", "give `rules` (per field) or `validator` (one rule string)"));
+        return Err(NodeError::invalid_parameter(
+            "rules",
+            "give `rules` (per field) or `validator` (one rule string)",
+        ));
     };
     if problems.is_empty() {
         return Ok(NodeOutput::new(input.clone()));
     }
-    let summary = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ");
+    let summary = problems
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
     Err(NodeError::new(plugin_abi::codes::VALIDATION_FAILED, format!("input is invalid: {summary}"))
         .with_details(json!({"errors": problems.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()})))
 }
@@ -221,18 +263,33 @@ fn validate(request: &NodeRequest) -> NodeResult {
 fn wait(request: &NodeRequest) -> NodeResult {
     let duration = request.f64_param("duration")?;
     if !(0.0..=1e12).contains(&duration) {
-        return Err(NodeError::invalid_parameter("duration", "must be a non-negative number"));
+        return Err(NodeError::invalid_parameter(
+            "duration",
+            "must be a non-negative number",
+        ));
     }
-    let unit_ms = match request.param("unit").and_then(Value::as_str).unwrap_or("ms") {
+    let unit_ms = match request
+        .param("unit")
+        .and_then(Value::as_str)
+        .unwrap_or("ms")
+    {
         "ms" | "milliseconds" => 1.0,
         "seconds" => 1000.0,
         "minutes" => 60_000.0,
         "hours" => 3_600_000.0,
-        other => return Err(NodeError::invalid_parameter("unit", format!("`{other}` is not ms, seconds, minutes or hours"))),
+        other => {
+            return Err(NodeError::invalid_parameter(
+                "unit",
+                format!("`{other}` is not ms, seconds, minutes or hours"),
+            ))
+        }
     };
     let ms = (duration * unit_ms).round() as u64;
     if ms > MAX_WAIT_MS {
-        return Err(NodeError::invalid_parameter("duration", format!("{ms} ms is longer than the one-hour maximum")));
+        return Err(NodeError::invalid_parameter(
+            "duration",
+            format!("{ms} ms is longer than the one-hour maximum"),
+        ));
     }
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Ok(NodeOutput::new(request.input.clone()))
@@ -241,7 +298,9 @@ fn wait(request: &NodeRequest) -> NodeResult {
 fn set_variable(request: &NodeRequest) -> NodeResult {
     let mut output = NodeOutput::default();
     if let Some(many) = request.param("variables") {
-        let many = many.as_object().ok_or_else(|| NodeError::invalid_parameter("variables", "expected an object of name → value"))?;
+        let many = many.as_object().ok_or_else(|| {
+            NodeError::invalid_parameter("variables", "expected an object of name → value")
+        })?;
         output.variables.set.extend(many.clone());
         output.output = Value::Object(many.clone());
         return Ok(output);
@@ -249,7 +308,11 @@ fn set_variable(request: &NodeRequest) -> NodeResult {
     let name = request.str_param("name")?.to_owned();
     let value = request.param("value").cloned().unwrap_or(Value::Null);
     let current = request.variables.get(&name).cloned().unwrap_or(Value::Null);
-    let new_value = match request.param("mode").and_then(Value::as_str).unwrap_or("replace") {
+    let new_value = match request
+        .param("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("replace")
+    {
         "replace" => value,
         "merge" => match (current, value) {
             (Value::Object(mut a), Value::Object(b)) => {
@@ -257,7 +320,16 @@ fn set_variable(request: &NodeRequest) -> NodeResult {
                 Value::Object(a)
             }
             (Value::Null, Value::Object(b)) => Value::Object(b),
-            (a, b) => return Err(NodeError::invalid_parameter("mode", format!("merge needs objects, the variable holds {} and the value is {}", kind(&a), kind(&b)))),
+            (a, b) => {
+                return Err(NodeError::invalid_parameter(
+                    "mode",
+                    format!(
+                        "merge needs objects, the variable holds {} and the value is {}",
+                        kind(&a),
+                        kind(&b)
+                    ),
+                ))
+            }
         },
         "append" => match current {
             Value::Array(mut items) => {
@@ -265,9 +337,22 @@ fn set_variable(request: &NodeRequest) -> NodeResult {
                 Value::Array(items)
             }
             Value::Null => Value::Array(vec![value]),
-            other => return Err(NodeError::invalid_parameter("mode", format!("append needs an array variable, `{name}` holds {}", kind(&other)))),
+            other => {
+                return Err(NodeError::invalid_parameter(
+                    "mode",
+                    format!(
+                        "append needs an array variable, `{name}` holds {}",
+                        kind(&other)
+                    ),
+                ))
+            }
         },
-        other => return Err(NodeError::invalid_parameter("mode", format!("`{other}` is not replace, merge or append"))),
+        other => {
+            return Err(NodeError::invalid_parameter(
+                "mode",
+                format!("`{other}` is not replace, merge or append"),
+            ))
+        }
     };
     output.variables.set.insert(name.clone(), new_value.clone());
     output.output = json!({"name": name, "value": new_value});
@@ -275,7 +360,10 @@ fn set_variable(request: &NodeRequest) -> NodeResult {
 }
 
 fn webhook_response(request: &NodeRequest) -> NodeResult {
-    let status = request.param("statusCode").and_then(Value::as_u64).unwrap_or(200);
+    let status = request
+        .param("statusCode")
+        .and_then(Value::as_u64)
+        .unwrap_or(200);
     Ok(NodeOutput::new(json!({
         "statusCode": status,
         "headers": request.param("headers").cloned().unwrap_or_else(|| json!({})),
@@ -286,7 +374,9 @@ fn webhook_response(request: &NodeRequest) -> NodeResult {
 fn action(request: &NodeRequest) -> NodeResult {
     let p = &request.parameters;
     let out = match request.str_param("action")? {
-        "emit_event" => json!({"event": p.get("event"), "channel": p.get("channel"), "data": p.get("data")}),
+        "emit_event" => {
+            json!({"event": p.get("event"), "channel": p.get("channel"), "data": p.get("data")})
+        }
         "http_response" => json!({
             "statusCode": p.get("status").or_else(|| p.get("statusCode")).cloned().unwrap_or(json!(200)),
             "headers": p.get("headers").cloned().unwrap_or_else(|| json!({})),
@@ -304,55 +394,129 @@ mod tests {
     fn run(node_type: &str, parameters: Value, input: Value) -> Result<NodeOutput, NodeError> {
         let definition = definition();
         let node = definition.create(node_type).expect("node type exists");
-        node.execute(&NodeRequest { node_type: node_type.into(), parameters, input, ..NodeRequest::default() })
+        node.execute(&NodeRequest {
+            node_type: node_type.into(),
+            parameters,
+            input,
+            ..NodeRequest::default()
+        })
     }
 
     #[test]
     fn condition_chooses_the_output_index() {
         let yes = run("condition", json!({"condition": "non-empty"}), Value::Null).unwrap();
-        assert_eq!((yes.output, yes.output_index), (json!({"result": true}), Some(0)));
-        let no = run("metabuilder.condition", json!({"condition": 0}), Value::Null).unwrap();
-        assert_eq!((no.output, no.output_index), (json!({"result": false}), Some(1)));
+        assert_eq!(
+            (yes.output, yes.output_index),
+            (json!({"result": true}), Some(0))
+        );
+        let no = run(
+            "metabuilder.condition",
+            json!({"condition": 0}),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            (no.output, no.output_index),
+            (json!({"result": false}), Some(1))
+        );
     }
 
     #[test]
     fn transform_maps_flattens_groups_and_writes_csv() {
-        assert_eq!(run("transform", json!({}), json!([1])).unwrap().output, json!([1]));
-        assert_eq!(run("transform", json!({"output": [[1, 2], [3], 4], "flatten": true}), Value::Null).unwrap().output, json!([1, 2, 3, 4]));
-        let grouped = run("transform", json!({"input": [{"k": "a", "v": 1}, {"k": "b"}, {"k": "a", "v": 2}], "groupBy": "k"}), Value::Null).unwrap();
+        assert_eq!(
+            run("transform", json!({}), json!([1])).unwrap().output,
+            json!([1])
+        );
+        assert_eq!(
+            run(
+                "transform",
+                json!({"output": [[1, 2], [3], 4], "flatten": true}),
+                Value::Null
+            )
+            .unwrap()
+            .output,
+            json!([1, 2, 3, 4])
+        );
+        let grouped = run(
+            "transform",
+            json!({"input": [{"k": "a", "v": 1}, {"k": "b"}, {"k": "a", "v": 2}], "groupBy": "k"}),
+            Value::Null,
+        )
+        .unwrap();
         assert_eq!(grouped.output["a"].as_array().unwrap().len(), 2);
         let csv = run("transform", json!({"output": [{"name": "Ada, L.", "n": 1}, {"name": "Bob", "extra": true}], "format": "csv"}), Value::Null).unwrap();
-        assert_eq!(csv.output, json!("n,name,extra\n1,\"Ada, L.\",\n,Bob,true\n"));
-        assert!(run("transform", json!({"output": 3, "format": "csv"}), Value::Null).is_err());
+        assert_eq!(
+            csv.output,
+            json!("n,name,extra\n1,\"Ada, L.\",\n,Bob,true\n")
+        );
+        assert!(run(
+            "transform",
+            json!({"output": 3, "format": "csv"}),
+            Value::Null
+        )
+        .is_err());
     }
 
     #[test]
     fn validate_reports_every_failing_field() {
         let rules = json!({"amount": "required|number|min:1|max:1000", "email": "required|email", "title": "string|minLength:3"});
-        let ok = run("validate", json!({"rules": rules}), json!({"amount": 5, "email": "a@b.co", "title": "Hello"}));
+        let ok = run(
+            "validate",
+            json!({"rules": rules}),
+            json!({"amount": 5, "email": "a@b.co", "title": "Hello"}),
+        );
         assert!(ok.is_ok());
-        let err = run("validate", json!({"rules": rules}), json!({"amount": 0, "title": "Hi"})).unwrap_err();
+        let err = run(
+            "validate",
+            json!({"rules": rules}),
+            json!({"amount": 0, "title": "Hi"}),
+        )
+        .unwrap_err();
         assert_eq!(err.code, plugin_abi::codes::VALIDATION_FAILED);
-        assert_eq!(err.details.unwrap()["errors"].as_array().unwrap().len(), 3, "{}", err.message);
+        assert_eq!(
+            err.details.unwrap()["errors"].as_array().unwrap().len(),
+            3,
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn set_variable_modes() {
-        let out = run("set-variable", json!({"name": "x", "value": 1}), Value::Null).unwrap();
+        let out = run(
+            "set-variable",
+            json!({"name": "x", "value": 1}),
+            Value::Null,
+        )
+        .unwrap();
         assert_eq!(out.variables.set["x"], json!(1));
         let definition = definition();
         let node = definition.create("set-variable").unwrap();
-        let mut request = NodeRequest { parameters: json!({"name": "l", "value": 2, "mode": "append"}), ..NodeRequest::default() };
+        let mut request = NodeRequest {
+            parameters: json!({"name": "l", "value": 2, "mode": "append"}),
+            ..NodeRequest::default()
+        };
         request.variables.insert("l".into(), json!([1]));
-        assert_eq!(node.execute(&request).unwrap().variables.set["l"], json!([1, 2]));
+        assert_eq!(
+            node.execute(&request).unwrap().variables.set["l"],
+            json!([1, 2])
+        );
         request.parameters = json!({"name": "l", "value": {"a": 1}, "mode": "merge"});
         assert!(node.execute(&request).is_err());
     }
 
     #[test]
     fn action_and_webhook_response_shapes() {
-        let out = run("metabuilder.action", json!({"action": "emit_event", "event": "e", "data": {"x": 1}}), Value::Null).unwrap();
-        assert_eq!(out.output, json!({"event": "e", "channel": null, "data": {"x": 1}}));
+        let out = run(
+            "metabuilder.action",
+            json!({"action": "emit_event", "event": "e", "data": {"x": 1}}),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            out.output,
+            json!({"event": "e", "channel": null, "data": {"x": 1}})
+        );
         let out = run("webhook-response", json!({"body": "ok"}), Value::Null).unwrap();
         assert_eq!(out.output["statusCode"], 200);
     }

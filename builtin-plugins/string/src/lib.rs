@@ -23,7 +23,9 @@ pub fn definition() -> PluginDefinition {
             "type": "object",
             "properties": {"value": {"description": "The input; non-strings are converted as JavaScript's String() does."}},
         });
-        if let (Some(props), Some(extra)) = (schema["properties"].as_object_mut(), extra.as_object()) {
+        if let (Some(props), Some(extra)) =
+            (schema["properties"].as_object_mut(), extra.as_object())
+        {
             props.extend(extra.clone());
         }
         schema
@@ -163,7 +165,11 @@ fn value_string(request: &NodeRequest) -> Result<String, NodeError> {
     Ok(to_display_string(request.required_param("value")?))
 }
 
-fn opt_str<'a>(request: &'a NodeRequest, name: &str, default: &'a str) -> Result<&'a str, NodeError> {
+fn opt_str<'a>(
+    request: &'a NodeRequest,
+    name: &str,
+    default: &'a str,
+) -> Result<&'a str, NodeError> {
     match request.param(name) {
         None => Ok(default),
         Some(_) => request.str_param(name),
@@ -175,9 +181,15 @@ fn opt_int(request: &NodeRequest, name: &str) -> Result<Option<i64>, NodeError> 
         None => Ok(None),
         Some(v) => v
             .as_i64()
-            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            })
             .map(Some)
-            .ok_or_else(|| NodeError::invalid_parameter(name, format!("expected an integer, got {v}"))),
+            .ok_or_else(|| {
+                NodeError::invalid_parameter(name, format!("expected an integer, got {v}"))
+            }),
     }
 }
 
@@ -225,7 +237,9 @@ fn format(request: &NodeRequest) -> NodeResult {
 }
 
 fn length(request: &NodeRequest) -> NodeResult {
-    Ok(NodeOutput::result(json!(value_string(request)?.chars().count())))
+    Ok(NodeOutput::result(json!(value_string(request)?
+        .chars()
+        .count())))
 }
 
 fn map_value(request: &NodeRequest, f: fn(&str) -> String) -> NodeResult {
@@ -252,7 +266,10 @@ fn replace(request: &NodeRequest) -> NodeResult {
     let value = value_string(request)?;
     let search = request.str_param("search")?;
     let replacement = opt_str(request, "replace", "")?;
-    let all = request.param("all").and_then(Value::as_bool).unwrap_or(true);
+    let all = request
+        .param("all")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let result = if all {
         if search.is_empty() {
             value
@@ -270,7 +287,10 @@ fn split(request: &NodeRequest) -> NodeResult {
     let separator = opt_str(request, "separator", ",")?;
     let limit = opt_int(request, "limit")?;
     if limit.is_some_and(|l| l < 0) {
-        return Err(NodeError::invalid_parameter("limit", "must not be negative"));
+        return Err(NodeError::invalid_parameter(
+            "limit",
+            "must not be negative",
+        ));
     }
     let parts: Vec<String> = if separator.is_empty() {
         value.chars().map(String::from).collect()
@@ -278,7 +298,10 @@ fn split(request: &NodeRequest) -> NodeResult {
         value.split(separator).map(str::to_owned).collect()
     };
     let parts = match limit {
-        Some(limit) => parts.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect(),
+        Some(limit) => parts
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect(),
         None => parts,
     };
     Ok(NodeOutput::result(json!(parts)))
@@ -290,7 +313,11 @@ fn substring(request: &NodeRequest) -> NodeResult {
     let clamp = |i: i64| i.clamp(0, count) as usize;
     let start = clamp(opt_int(request, "start")?.unwrap_or(0));
     let end = clamp(opt_int(request, "end")?.unwrap_or(count));
-    let (from, to) = if start <= end { (start, end) } else { (end, start) };
+    let (from, to) = if start <= end {
+        (start, end)
+    } else {
+        (end, start)
+    };
     let result: String = value.chars().skip(from).take(to - from).collect();
     Ok(NodeOutput::result(json!(result)))
 }
@@ -305,7 +332,10 @@ fn pad(request: &NodeRequest, at_start: bool) -> NodeResult {
     let value = value_string(request)?;
     let target = opt_int(request, "length")?.unwrap_or(0);
     if !(0..=1_000_000).contains(&target) {
-        return Err(NodeError::invalid_parameter("length", "must be between 0 and 1000000"));
+        return Err(NodeError::invalid_parameter(
+            "length",
+            "must be between 0 and 1000000",
+        ));
     }
     let pad_with = opt_str(request, "padChar", " ")?;
     let current = value.chars().count();
@@ -314,7 +344,11 @@ fn pad(request: &NodeRequest, at_start: bool) -> NodeResult {
         return Ok(NodeOutput::result(json!(value)));
     }
     let padding: String = pad_with.chars().cycle().take(target - current).collect();
-    let result = if at_start { padding + &value } else { value + &padding };
+    let result = if at_start {
+        padding + &value
+    } else {
+        value + &padding
+    };
     Ok(NodeOutput::result(json!(result)))
 }
 
@@ -335,15 +369,36 @@ mod tests {
 
     #[test]
     fn length_and_substring_count_characters() {
-        assert_eq!(run("string.length", json!({"value": "héllo👋"})).unwrap(), json!(6));
-        assert_eq!(run("string.substring", json!({"value": "héllo👋", "start": 1, "end": 6})).unwrap(), json!("éllo👋"));
-        assert_eq!(run("string.substring", json!({"value": "abc", "start": 2, "end": 0})).unwrap(), json!("ab"));
+        assert_eq!(
+            run("string.length", json!({"value": "héllo👋"})).unwrap(),
+            json!(6)
+        );
+        assert_eq!(
+            run(
+                "string.substring",
+                json!({"value": "héllo👋", "start": 1, "end": 6})
+            )
+            .unwrap(),
+            json!("éllo👋")
+        );
+        assert_eq!(
+            run(
+                "string.substring",
+                json!({"value": "abc", "start": 2, "end": 0})
+            )
+            .unwrap(),
+            json!("ab")
+        );
     }
 
     #[test]
     fn concat_converts_like_javascript() {
         assert_eq!(
-            run("string.concat", json!({"values": ["a", 1, 2.0, true, null, {"k": 1}], "separator": "-"})).unwrap(),
+            run(
+                "string.concat",
+                json!({"values": ["a", 1, 2.0, true, null, {"k": 1}], "separator": "-"})
+            )
+            .unwrap(),
             json!("a-1-2-true--{\"k\":1}")
         );
     }
@@ -351,20 +406,61 @@ mod tests {
     #[test]
     fn format_replaces_known_placeholders_only() {
         assert_eq!(
-            run("string.format", json!({"template": "Hi {name}, {unknown} {", "values": {"name": "Ada"}})).unwrap(),
+            run(
+                "string.format",
+                json!({"template": "Hi {name}, {unknown} {", "values": {"name": "Ada"}})
+            )
+            .unwrap(),
             json!("Hi Ada, {unknown} {")
         );
     }
 
     #[test]
     fn trim_replace_split_pad() {
-        assert_eq!(run("string.trim", json!({"value": "  x  ", "mode": "start"})).unwrap(), json!("x  "));
-        assert_eq!(run("string.replace", json!({"value": "a-a-a", "search": "-", "replace": "+"})).unwrap(), json!("a+a+a"));
-        assert_eq!(run("string.replace", json!({"value": "a-a-a", "search": "-", "replace": "+", "all": false})).unwrap(), json!("a+a-a"));
-        assert_eq!(run("string.split", json!({"value": "a,b,c", "limit": 2})).unwrap(), json!(["a", "b"]));
-        assert_eq!(run("string.split", json!({"value": "hé", "separator": ""})).unwrap(), json!(["h", "é"]));
-        assert_eq!(run("string.padStart", json!({"value": "7", "length": 3, "padChar": "0"})).unwrap(), json!("007"));
-        assert_eq!(run("string.padEnd", json!({"value": "é", "length": 3, "padChar": "ab"})).unwrap(), json!("éab"));
+        assert_eq!(
+            run("string.trim", json!({"value": "  x  ", "mode": "start"})).unwrap(),
+            json!("x  ")
+        );
+        assert_eq!(
+            run(
+                "string.replace",
+                json!({"value": "a-a-a", "search": "-", "replace": "+"})
+            )
+            .unwrap(),
+            json!("a+a+a")
+        );
+        assert_eq!(
+            run(
+                "string.replace",
+                json!({"value": "a-a-a", "search": "-", "replace": "+", "all": false})
+            )
+            .unwrap(),
+            json!("a+a-a")
+        );
+        assert_eq!(
+            run("string.split", json!({"value": "a,b,c", "limit": 2})).unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            run("string.split", json!({"value": "hé", "separator": ""})).unwrap(),
+            json!(["h", "é"])
+        );
+        assert_eq!(
+            run(
+                "string.padStart",
+                json!({"value": "7", "length": 3, "padChar": "0"})
+            )
+            .unwrap(),
+            json!("007")
+        );
+        assert_eq!(
+            run(
+                "string.padEnd",
+                json!({"value": "é", "length": 3, "padChar": "ab"})
+            )
+            .unwrap(),
+            json!("éab")
+        );
     }
 
     #[test]
@@ -382,7 +478,11 @@ mod tests {
         assert_eq!(manifest.node_types.len(), 15);
         for node in &manifest.node_types {
             assert!(!node.description.is_empty(), "{}", node.node_type);
-            assert_eq!(node.parameter_schema["type"], "object", "{}", node.node_type);
+            assert_eq!(
+                node.parameter_schema["type"], "object",
+                "{}",
+                node.node_type
+            );
         }
     }
 }

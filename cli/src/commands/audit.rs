@@ -8,15 +8,37 @@ use crate::output::Output;
 
 /// Checks the hash chain and reports the first broken line.
 pub fn verify(global: &Global, log: &Path) -> Result<(), CliError> {
-    let report = registry_core::audit::verify(log).map_err(|e| CliError::input(format!("cannot read audit log {}: {e}", log.display())))?;
+    let report = registry_core::audit::verify(log)
+        .map_err(|e| CliError::input(format!("cannot read audit log {}: {e}", log.display())))?;
     let json = serde_json::to_value(&report).map_err(|e| CliError::failed(e.to_string()))?;
     let pretty = match &report.first_broken {
-        None => format!("{}: {} lines verified, chain intact (last hash {})", log.display(), report.verified_lines, report.last_hash),
-        Some(b) => format!("{}: line {} is broken: {} ({} lines verified before it)", log.display(), b.line, b.reason, report.verified_lines),
+        None => format!(
+            "{}: {} lines verified, chain intact (last hash {})",
+            log.display(),
+            report.verified_lines,
+            report.last_hash
+        ),
+        Some(b) => format!(
+            "{}: line {} is broken: {} ({} lines verified before it)",
+            log.display(),
+            b.line,
+            b.reason,
+            report.verified_lines
+        ),
     };
-    Output { json: json.clone(), pretty }.print(global.output);
+    Output {
+        json: json.clone(),
+        pretty,
+    }
+    .print(global.output);
     match report.first_broken {
         None => Ok(()),
-        Some(b) => Err(CliError::failed(format!("{}: audit chain broken at line {}: {}", log.display(), b.line, b.reason)).with_document(json)),
+        Some(b) => Err(CliError::failed(format!(
+            "{}: audit chain broken at line {}: {}",
+            log.display(),
+            b.line,
+            b.reason
+        ))
+        .with_document(json)),
     }
 }

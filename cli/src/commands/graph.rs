@@ -30,26 +30,51 @@ pub fn graph(global: &Global, path: &Path, result: Option<&Path>) -> Result<(), 
     let compiled = load_workflow(path)?;
     let statuses: Value = match result {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| CliError::input(format!("cannot read result {}: {e}", p.display())))?;
-            let doc: Value = serde_json::from_str(&text).map_err(|e| CliError::input(format!("result {}: not JSON: {e}", p.display())))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| CliError::input(format!("cannot read result {}: {e}", p.display())))?;
+            let doc: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::input(format!("result {}: not JSON: {e}", p.display())))?;
             doc.get("nodes").cloned().unwrap_or(Value::Null)
         }
         None => Value::Null,
     };
     let g = &compiled.graph;
     let mut dot = String::new();
-    let _ = writeln!(dot, "digraph {} {{", quote(if compiled.workflow.name.is_empty() { "workflow" } else { &compiled.workflow.name }));
+    let _ = writeln!(
+        dot,
+        "digraph {} {{",
+        quote(if compiled.workflow.name.is_empty() {
+            "workflow"
+        } else {
+            &compiled.workflow.name
+        })
+    );
     let _ = writeln!(dot, "  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\"];");
     for (i, node) in compiled.workflow.nodes.iter().enumerate() {
-        let status = statuses.get(&node.id).and_then(|n| n.get("status")).and_then(Value::as_str).unwrap_or("");
+        let status = statuses
+            .get(&node.id)
+            .and_then(|n| n.get("status"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let label = if status.is_empty() {
             format!("{}\\n{}", node.id, node.executor_key())
         } else {
             format!("{}\\n{}\\n[{status}]", node.id, node.executor_key())
         };
-        let _ = writeln!(dot, "  {} [label=\"{}\", fillcolor={}];", quote(&g.ids[i]), label.replace('"', "\\\""), colour(status));
+        let _ = writeln!(
+            dot,
+            "  {} [label=\"{}\", fillcolor={}];",
+            quote(&g.ids[i]),
+            label.replace('"', "\\\""),
+            colour(status)
+        );
         for &t in &g.tasks[i] {
-            let _ = writeln!(dot, "  {} -> {} [style=dotted, label=\"task\"];", quote(&g.ids[i]), quote(&g.ids[t]));
+            let _ = writeln!(
+                dot,
+                "  {} -> {} [style=dotted, label=\"task\"];",
+                quote(&g.ids[i]),
+                quote(&g.ids[t])
+            );
         }
     }
     for e in &g.edges {
@@ -58,9 +83,18 @@ pub fn graph(global: &Global, path: &Path, result: Option<&Path>) -> Result<(), 
             Port::Main if e.output > 0 => format!("label=\"{}\"", e.output),
             Port::Main => String::new(),
         };
-        let _ = writeln!(dot, "  {} -> {} [{attrs}];", quote(&g.ids[e.from]), quote(&g.ids[e.to]));
+        let _ = writeln!(
+            dot,
+            "  {} -> {} [{attrs}];",
+            quote(&g.ids[e.from]),
+            quote(&g.ids[e.to])
+        );
     }
     dot.push_str("}\n");
-    Output { json: json!({"dot": dot}), pretty: dot.clone() }.print(global.output);
+    Output {
+        json: json!({"dot": dot}),
+        pretty: dot.clone(),
+    }
+    .print(global.output);
     Ok(())
 }

@@ -19,7 +19,14 @@ pub fn list(global: &Global) -> Result<(), CliError> {
     let rows: Vec<Value> = listed
         .iter()
         .map(|m| {
-            let _ = writeln!(pretty, "{:28} {:8} {:10} {}", m.manifest.node_type, m.manifest.version, m.manifest.category, m.source.describe());
+            let _ = writeln!(
+                pretty,
+                "{:28} {:8} {:10} {}",
+                m.manifest.node_type,
+                m.manifest.version,
+                m.manifest.category,
+                m.source.describe()
+            );
             json!({
                 "nodeType": m.manifest.node_type,
                 "version": m.manifest.version,
@@ -45,7 +52,11 @@ pub fn list(global: &Global) -> Result<(), CliError> {
             FileOutcome::Loaded { .. } => None,
         })
         .collect();
-    Output { json: json!({"nodeTypes": rows, "rejectedFiles": rejected}), pretty }.print(global.output);
+    Output {
+        json: json!({"nodeTypes": rows, "rejectedFiles": rejected}),
+        pretty,
+    }
+    .print(global.output);
     Ok(())
 }
 
@@ -53,7 +64,9 @@ pub fn list(global: &Global) -> Result<(), CliError> {
 pub fn inspect(global: &Global, node_type: &str) -> Result<(), CliError> {
     let host = crate::host::build(global)?;
     let metadata = host.registry.metadata(node_type).ok_or_else(|| {
-        CliError::input(format!("node type `{node_type}` is not registered; `plugflow plugins list` shows what is"))
+        CliError::input(format!(
+            "node type `{node_type}` is not registered; `plugflow plugins list` shows what is"
+        ))
     })?;
     let json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
     let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
@@ -64,7 +77,10 @@ pub fn inspect(global: &Global, node_type: &str) -> Result<(), CliError> {
 /// Scans `dir` and reports every file.
 pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
     if !dir.is_dir() {
-        return Err(CliError::input(format!("{} is not a directory", dir.display())));
+        return Err(CliError::input(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     let config = crate::host::config(global)?;
     let mut discovery = config.plugins.unwrap_or_default();
@@ -80,7 +96,12 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
         .iter()
         .map(|f| {
             let (status, reason, message, node_types) = match &f.outcome {
-                FileOutcome::Loaded { plugin, version, node_types, shadowed } => (
+                FileOutcome::Loaded {
+                    plugin,
+                    version,
+                    node_types,
+                    shadowed,
+                } => (
                     "loaded",
                     Value::Null,
                     if shadowed.is_empty() {
@@ -90,9 +111,21 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
                     },
                     node_types.clone(),
                 ),
-                FileOutcome::Rejected { reason, message } => ("rejected", json!(reason.as_str()), message.clone(), Vec::new()),
+                FileOutcome::Rejected { reason, message } => (
+                    "rejected",
+                    json!(reason.as_str()),
+                    message.clone(),
+                    Vec::new(),
+                ),
             };
-            let _ = writeln!(pretty, "{:8} {:22} {}  {}", status, reason.as_str().unwrap_or("-"), f.path.display(), message);
+            let _ = writeln!(
+                pretty,
+                "{:8} {:22} {}  {}",
+                status,
+                reason.as_str().unwrap_or("-"),
+                f.path.display(),
+                message
+            );
             json!({
                 "path": f.path,
                 "status": status,
@@ -104,10 +137,27 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
         })
         .collect();
     let t = report.totals;
-    let _ = writeln!(pretty, "\n{} files: {} loaded, {} rejected, {} node types, {:.2} ms", t.candidates, t.loaded, t.rejected, t.node_types, t.elapsed_us as f64 / 1000.0);
-    Output { json: json!({"files": files, "totals": t, "issues": report.issues}), pretty }.print(global.output);
+    let _ = writeln!(
+        pretty,
+        "\n{} files: {} loaded, {} rejected, {} node types, {:.2} ms",
+        t.candidates,
+        t.loaded,
+        t.rejected,
+        t.node_types,
+        t.elapsed_us as f64 / 1000.0
+    );
+    Output {
+        json: json!({"files": files, "totals": t, "issues": report.issues}),
+        pretty,
+    }
+    .print(global.output);
     if t.rejected > 0 {
-        Err(CliError::failed(format!("{} of {} plugin files in {} were rejected", t.rejected, t.candidates, dir.display())))
+        Err(CliError::failed(format!(
+            "{} of {} plugin files in {} were rejected",
+            t.rejected,
+            t.candidates,
+            dir.display()
+        )))
     } else {
         Ok(())
     }

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use plugin_abi::request::ExecContext;
-use registry_core::{CompiledWorkflow, Engine, EngineOptions, ExecutionResult, RunOptions, RunStatus, Workflow};
+use registry_core::{
+    CompiledWorkflow, Engine, EngineOptions, ExecutionResult, RunOptions, RunStatus, Workflow,
+};
 use serde_json::{json, Value};
 
 use crate::args::{Global, MetricsFormat, RunOptionsArgs};
@@ -17,12 +19,14 @@ use crate::output::{brief, Output};
 pub fn parse_input(input: &str) -> Result<Value, CliError> {
     let (text, source) = match input.strip_prefix('@') {
         Some(path) => (
-            std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read input file {path}: {e}")))?,
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::input(format!("cannot read input file {path}: {e}")))?,
             path.to_owned(),
         ),
         None => (input.to_owned(), "--input".to_owned()),
     };
-    serde_json::from_str(&text).map_err(|e| CliError::input(format!("{source}: not valid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::input(format!("{source}: not valid JSON: {e}")))
 }
 
 /// Reads and compiles a workflow file.
@@ -32,7 +36,9 @@ pub fn load_workflow(path: &Path) -> Result<CompiledWorkflow, CliError> {
 }
 
 fn execution_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("exec-{nanos:x}-{}", std::process::id())
 }
 
@@ -50,14 +56,27 @@ pub fn problems_document(problems: &[registry_core::Problem]) -> Value {
     json!({"valid": problems.is_empty(), "problems": problems})
 }
 
-async fn execute(host: &Host, path: &Path, args: &RunOptionsArgs) -> Result<ExecutionResult, CliError> {
+async fn execute(
+    host: &Host,
+    path: &Path,
+    args: &RunOptionsArgs,
+) -> Result<ExecutionResult, CliError> {
     let compiled = load_workflow(path)?;
     let trigger = parse_input(&args.input)?;
     let mut env_allowlist = host.env_allowlist.clone();
     env_allowlist.extend(args.allow_env.iter().cloned());
-    let engine = Engine::with_options(host.registry.clone(), EngineOptions { env_allowlist, ..EngineOptions::default() });
+    let engine = Engine::with_options(
+        host.registry.clone(),
+        EngineOptions {
+            env_allowlist,
+            ..EngineOptions::default()
+        },
+    );
     let timeout = match args.timeout {
-        Some(secs) => Some(Duration::try_from_secs_f64(secs).map_err(|e| CliError::input(format!("--timeout {secs}: {e}")))?),
+        Some(secs) => Some(
+            Duration::try_from_secs_f64(secs)
+                .map_err(|e| CliError::input(format!("--timeout {secs}: {e}")))?,
+        ),
         None => None,
     };
     let options = RunOptions {
@@ -67,7 +86,11 @@ async fn execute(host: &Host, path: &Path, args: &RunOptionsArgs) -> Result<Exec
         timeout,
     };
     engine.run(&compiled, options).await.map_err(|invalid| {
-        let first = invalid.problems.first().map(ToString::to_string).unwrap_or_default();
+        let first = invalid
+            .problems
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         CliError::input(format!(
             "{}: workflow cannot run ({} problem{}): {first}",
             path.display(),
@@ -80,16 +103,38 @@ async fn execute(host: &Host, path: &Path, args: &RunOptionsArgs) -> Result<Exec
 
 fn pretty(result: &ExecutionResult) -> String {
     let mut out = String::new();
-    let width = result.nodes.keys().map(String::len).max().unwrap_or(4).max(4);
-    let _ = writeln!(out, "{:width$}  {:9}  {:>9}  output / error", "node", "status", "ms");
+    let width = result
+        .nodes
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:9}  {:>9}  output / error",
+        "node", "status", "ms"
+    );
     for (id, node) in &result.nodes {
         let detail = match (&node.error, node.status) {
             (Some(e), registry_core::NodeStatus::Error | registry_core::NodeStatus::Cancelled) => {
-                format!("{}: {}", node.error_code.map(|c| c.as_str()).unwrap_or(""), e)
+                format!(
+                    "{}: {}",
+                    node.error_code.map(|c| c.as_str()).unwrap_or(""),
+                    e
+                )
             }
-            _ => node.reason.clone().unwrap_or_else(|| brief(&node.output, 80)),
+            _ => node
+                .reason
+                .clone()
+                .unwrap_or_else(|| brief(&node.output, 80)),
         };
-        let _ = writeln!(out, "{id:width$}  {:9}  {:>9.3}  {detail}", node.status.as_str(), node.duration_ms);
+        let _ = writeln!(
+            out,
+            "{id:width$}  {:9}  {:>9.3}  {detail}",
+            node.status.as_str(),
+            node.duration_ms
+        );
     }
     let m = &result.metrics;
     let _ = writeln!(
@@ -129,19 +174,29 @@ pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<
     let host = crate::host::build(global)?;
     let result = execute(&host, path, args).await?;
     let json = serde_json::to_value(&result).map_err(|e| CliError::failed(e.to_string()))?;
-    Output { json, pretty: pretty(&result) }.print(global.output);
+    Output {
+        json,
+        pretty: pretty(&result),
+    }
+    .print(global.output);
     outcome(&result)
 }
 
 /// `plugflow stats`: runs, then prints the registry's metrics.
-pub async fn stats(global: &Global, path: &Path, args: &RunOptionsArgs, format: MetricsFormat) -> Result<(), CliError> {
+pub async fn stats(
+    global: &Global,
+    path: &Path,
+    args: &RunOptionsArgs,
+    format: MetricsFormat,
+) -> Result<(), CliError> {
     let host = crate::host::build(global)?;
     let result = execute(&host, path, args).await?;
     let snapshot = host.registry.stats();
     match format {
         MetricsFormat::Prometheus => print!("{}", snapshot.to_prometheus()),
         MetricsFormat::Json => {
-            let json = serde_json::to_value(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
+            let json =
+                serde_json::to_value(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
             let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
             Output { json, pretty }.print(global.output);
         }

@@ -18,15 +18,29 @@ pub fn validate(global: &Global, path: &Path, tenant: Option<&str>) -> Result<()
     let problems = engine.validate(&compiled, &context(tenant, None));
     let mut pretty = String::new();
     if problems.is_empty() {
-        let _ = writeln!(pretty, "{}: valid ({} nodes)", path.display(), compiled.workflow.nodes.len());
+        let _ = writeln!(
+            pretty,
+            "{}: valid ({} nodes)",
+            path.display(),
+            compiled.workflow.nodes.len()
+        );
     }
     for p in &problems {
         let _ = writeln!(pretty, "{}: {p}", path.display());
     }
-    Output { json: problems_document(&problems), pretty }.print(global.output);
+    Output {
+        json: problems_document(&problems),
+        pretty,
+    }
+    .print(global.output);
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(CliError::input(format!("{}: {} problem{} found", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" })))
+        Err(CliError::input(format!(
+            "{}: {} problem{} found",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        )))
     }
 }

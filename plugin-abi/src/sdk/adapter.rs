@@ -45,7 +45,10 @@ impl NodeExecutor for Adapter {
     fn validate(&self, node: RStr<'_>) -> RResult<ValidationReport, PluginError> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let node: NodeDescription = serde_json::from_str(node.as_str()).map_err(|e| {
-                PluginError::new(codes::VALIDATION_FAILED, format!("node is not valid JSON: {e}"))
+                PluginError::new(
+                    codes::VALIDATION_FAILED,
+                    format!("node is not valid JSON: {e}"),
+                )
             })?;
             let validation = self.node.validate(&node);
             Ok(ValidationReport {

@@ -42,7 +42,10 @@ impl CompiledWorkflow {
                     id,
                     ErrorCode::ValidationFailed,
                     format!("/parameters{}", e.path),
-                    format!("expression `{{{{ {} }}}}` is invalid: {}", e.expression, e.message),
+                    format!(
+                        "expression `{{{{ {} }}}}` is invalid: {}",
+                        e.expression, e.message
+                    ),
                 ));
             }
             if node.disabled || node.is_parallel() {
@@ -61,7 +64,12 @@ impl CompiledWorkflow {
                 } else {
                     format!("node type `{key}` is not registered; load the plugin that provides it, or fix the type (`plugflow plugins list` shows what is available)")
                 };
-                problems.push(Problem::new(id, ErrorCode::NodeTypeNotFound, "/nodeType", message));
+                problems.push(Problem::new(
+                    id,
+                    ErrorCode::NodeTypeNotFound,
+                    "/nodeType",
+                    message,
+                ));
                 continue;
             };
             let mut templated = Vec::new();

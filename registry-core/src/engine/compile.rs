@@ -106,7 +106,11 @@ fn strategy_of(workflow: &Workflow, node: &NodeDef, on_error: OnError) -> Recove
     if on_error == OnError::Retry {
         return fixed_retry(3, node.wait_between_tries.unwrap_or(1000));
     }
-    if let Some(strategy) = workflow.error_handling.as_ref().and_then(|h| h.recovery.clone()) {
+    if let Some(strategy) = workflow
+        .error_handling
+        .as_ref()
+        .and_then(|h| h.recovery.clone())
+    {
         return strategy;
     }
     match &workflow.retry_policy {

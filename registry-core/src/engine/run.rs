@@ -37,7 +37,8 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             env_allowlist: Vec::new(),
-            default_max_concurrency: std::thread::available_parallelism().map_or(4, |n| n.get() * 4),
+            default_max_concurrency: std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 4),
         }
     }
 }
@@ -172,7 +173,8 @@ impl StepSource for Run<'_> {
         (0..self.steps.len())
             .filter_map(|i| {
                 let node = &self.compiled.workflow.nodes[i];
-                self.view(i).map(|v| (node.id.as_str(), node.name.as_str(), v))
+                self.view(i)
+                    .map(|v| (node.id.as_str(), node.name.as_str(), v))
             })
             .collect()
     }
@@ -193,11 +195,15 @@ impl<'c> Run<'c> {
         }
         match self.inputs[i].as_slice() {
             [] => trigger.clone(),
-            [one] => self.steps[*one].as_ref().map_or_else(|| Arc::new(Value::Null), |s| s.output.clone()),
+            [one] => self.steps[*one]
+                .as_ref()
+                .map_or_else(|| Arc::new(Value::Null), |s| s.output.clone()),
             many => {
                 let mut object = Map::with_capacity(many.len());
                 for &from in many {
-                    let output = self.steps[from].as_ref().map_or(Value::Null, |s| (*s.output).clone());
+                    let output = self.steps[from]
+                        .as_ref()
+                        .map_or(Value::Null, |s| (*s.output).clone());
                     object.insert(self.compiled.graph.ids[from].clone(), output);
                 }
                 Arc::new(Value::Object(object))
@@ -279,7 +285,11 @@ impl<'c> Run<'c> {
         match execution.status {
             ExecStatus::Success | ExecStatus::Skipped => {
                 let skipped = execution.status == ExecStatus::Skipped;
-                r.status = if skipped { NodeStatus::Skipped } else { NodeStatus::Success };
+                r.status = if skipped {
+                    NodeStatus::Skipped
+                } else {
+                    NodeStatus::Success
+                };
                 if let Some(e) = &execution.error {
                     // Recovered: keep what was recovered from, for the record.
                     r.error = Some(e.message.clone());
@@ -293,9 +303,9 @@ impl<'c> Run<'c> {
                 Flow::Main(execution.output_index)
             }
             ExecStatus::Error => {
-                let failure = execution
-                    .error
-                    .unwrap_or_else(|| NodeFailure::new(ErrorCode::ExecutionError, "failed without an error"));
+                let failure = execution.error.unwrap_or_else(|| {
+                    NodeFailure::new(ErrorCode::ExecutionError, "failed without an error")
+                });
                 r.status = NodeStatus::Error;
                 r.error = Some(failure.message.clone());
                 r.error_code = Some(failure.code);
@@ -348,7 +358,11 @@ impl Engine {
         let env = options
             .env_allowlist
             .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), Value::String(v))))
+            .filter_map(|name| {
+                std::env::var(name)
+                    .ok()
+                    .map(|v| (name.clone(), Value::String(v)))
+            })
             .collect();
         Self {
             registry,
@@ -362,9 +376,15 @@ impl Engine {
         &self.registry
     }
 
-    fn policy(&self, compiled: &CompiledWorkflow, context: &ExecContext) -> Option<Arc<TenantPolicy>> {
-        self.registry
-            .effective_policy(context.tenant_id.as_deref(), compiled.workflow_policy.as_ref())
+    fn policy(
+        &self,
+        compiled: &CompiledWorkflow,
+        context: &ExecContext,
+    ) -> Option<Arc<TenantPolicy>> {
+        self.registry.effective_policy(
+            context.tenant_id.as_deref(),
+            compiled.workflow_policy.as_ref(),
+        )
     }
 
     /// Every problem that stops `compiled` from running for `context`'s
@@ -375,7 +395,11 @@ impl Engine {
 
     /// Validates, then runs the workflow. Nothing runs when validation
     /// finds a problem.
-    pub async fn run(&self, compiled: &CompiledWorkflow, options: RunOptions) -> Result<ExecutionResult, InvalidWorkflow> {
+    pub async fn run(
+        &self,
+        compiled: &CompiledWorkflow,
+        options: RunOptions,
+    ) -> Result<ExecutionResult, InvalidWorkflow> {
         let policy = self.policy(compiled, &options.context);
         let problems = compiled.problems(&self.registry, policy.as_deref());
         if !problems.is_empty() {
@@ -384,7 +408,12 @@ impl Engine {
         Ok(self.execute(compiled, options, policy.as_deref()).await)
     }
 
-    async fn execute(&self, compiled: &CompiledWorkflow, options: RunOptions, policy: Option<&TenantPolicy>) -> ExecutionResult {
+    async fn execute(
+        &self,
+        compiled: &CompiledWorkflow,
+        options: RunOptions,
+        policy: Option<&TenantPolicy>,
+    ) -> ExecutionResult {
         let started = Instant::now();
         let graph = &compiled.graph;
         let n = graph.ids.len();
@@ -407,9 +436,12 @@ impl Engine {
             is_start[s] = true;
             run.ready.push_back(s);
         }
-        for i in 0..n {
-            if graph.incoming[i].is_empty() && !is_start[i] && graph.task_of[i].is_none() {
-                run.skip(i, "not a start node: the workflow's triggers start elsewhere");
+        for (i, started_here) in is_start.iter().enumerate() {
+            if graph.incoming[i].is_empty() && !started_here && graph.task_of[i].is_none() {
+                run.skip(
+                    i,
+                    "not a start node: the workflow's triggers start elsewhere",
+                );
                 run.resolve(i, Flow::Dead);
             }
         }
@@ -434,11 +466,15 @@ impl Engine {
         let mut ended: Option<(RunStatus, String, ErrorCode)> = None;
         loop {
             while in_flight.len() < max && run.stopped.is_none() {
-                let Some(i) = run.ready.pop_front() else { break };
+                let Some(i) = run.ready.pop_front() else {
+                    break;
+                };
                 if run.state[i] != State::Waiting {
                     continue;
                 }
-                if let Some(future) = self.prepare(&mut run, i, &trigger, &context_value, context, policy) {
+                if let Some(future) =
+                    self.prepare(&mut run, i, &trigger, &context_value, context, policy)
+                {
                     run.state[i] = State::Running;
                     in_flight.push(future);
                 }
@@ -489,7 +525,11 @@ impl Engine {
                 (status, Some(reason))
             }
             (None, Some(reason)) => {
-                self.cancel_running(&mut run, &format!("stopped because {reason}"), ErrorCode::ExecutionError);
+                self.cancel_running(
+                    &mut run,
+                    &format!("stopped because {reason}"),
+                    ErrorCode::ExecutionError,
+                );
                 (RunStatus::Error, Some(reason))
             }
             (None, None) => (RunStatus::Success, None),
@@ -502,7 +542,8 @@ impl Engine {
         for (i, (mut result, step)) in run.results.into_iter().zip(run.steps).enumerate() {
             if let Some(step) = step {
                 if result.status != NodeStatus::Skipped || !step.output.is_null() {
-                    result.output = Arc::try_unwrap(step.output).unwrap_or_else(|shared| (*shared).clone());
+                    result.output =
+                        Arc::try_unwrap(step.output).unwrap_or_else(|shared| (*shared).clone());
                 }
             }
             match result.status {
@@ -583,7 +624,15 @@ impl Engine {
             let tasks = compiled.graph.tasks[i].clone();
             let mut futures = Vec::with_capacity(tasks.len());
             for t in tasks {
-                futures.push(self.node_future(run, t, input.clone(), trigger, context_value, context, policy));
+                futures.push(self.node_future(
+                    run,
+                    t,
+                    input.clone(),
+                    trigger,
+                    context_value,
+                    context,
+                    policy,
+                ));
             }
             return Some(Box::pin(async move {
                 let outcomes = futures_util::future::join_all(futures).await;
@@ -593,7 +642,10 @@ impl Engine {
                     output.insert(compiled.graph.ids[*t].clone(), execution.output.clone());
                     if execution.status == ExecStatus::Error && first_error.is_none() {
                         first_error = execution.error.clone().map(|e| NodeFailure {
-                            message: format!("task `{}` failed: {}", compiled.graph.ids[*t], e.message),
+                            message: format!(
+                                "task `{}` failed: {}",
+                                compiled.graph.ids[*t], e.message
+                            ),
                             ..e
                         });
                     }
@@ -657,11 +709,17 @@ impl Engine {
                 template.render(&scope, "").map_err(|e| {
                     NodeFailure::new(
                         ErrorCode::ValidationFailed,
-                        format!("expression `{{{{ {} }}}}` at `/parameters{}` failed: {}", e.expression, e.path, e.message),
+                        format!(
+                            "expression `{{{{ {} }}}}` at `/parameters{}` failed: {}",
+                            e.expression, e.path, e.message
+                        ),
                     )
                 })
             }
-            Err(e) => Err(NodeFailure::new(ErrorCode::ValidationFailed, format!("expression `{}` is invalid: {}", e.expression, e.message))),
+            Err(e) => Err(NodeFailure::new(
+                ErrorCode::ValidationFailed,
+                format!("expression `{}` is invalid: {}", e.expression, e.message),
+            )),
         };
         let vars = run.vars.clone();
         let registry = &*self.registry;
@@ -696,7 +754,11 @@ impl Engine {
     }
 
     fn finish(&self, run: &mut Run<'_>, finished: Finished) {
-        let Finished { index, started, outcome } = finished;
+        let Finished {
+            index,
+            started,
+            outcome,
+        } = finished;
         let execution = match outcome {
             Outcome::Single(execution) => execution,
             Outcome::Parallel(execution, tasks) => {

@@ -45,8 +45,11 @@ fn new_engine() -> Result<Engine, String> {
     runtime.set_max_stack_size(STACK_LIMIT);
     let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
     let watch = deadline.clone();
-    runtime.set_interrupt_handler(Some(Box::new(move || watch.get().is_some_and(|d| Instant::now() >= d))));
-    let context = Context::full(&runtime).map_err(|e| format!("cannot start the JavaScript engine: {e}"))?;
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        watch.get().is_some_and(|d| Instant::now() >= d)
+    })));
+    let context =
+        Context::full(&runtime).map_err(|e| format!("cannot start the JavaScript engine: {e}"))?;
     Ok(Engine {
         functions: HashMap::new(),
         context,
@@ -72,13 +75,20 @@ fn describe(ctx: &Ctx<'_>, error: rquickjs::CaughtError<'_>) -> String {
     let text = error.to_string();
     let text = text.trim();
     if text.contains("interrupted") {
-        format!("took longer than {} ms and was stopped", TIME_LIMIT.as_millis())
+        format!(
+            "took longer than {} ms and was stopped",
+            TIME_LIMIT.as_millis()
+        )
     } else {
         text.lines().next().unwrap_or(text).to_owned()
     }
 }
 
-fn compile<'js>(engine: &mut Engine, ctx: &Ctx<'js>, source: &str) -> Result<Function<'js>, String> {
+fn compile<'js>(
+    engine: &mut Engine,
+    ctx: &Ctx<'js>,
+    source: &str,
+) -> Result<Function<'js>, String> {
     if let Some(f) = engine.functions.get(source) {
         return f.clone().restore(ctx).map_err(|e| e.to_string());
     }
@@ -100,7 +110,9 @@ fn push_json<'js>(
     text: &dyn Fn() -> Result<String, serde_json::Error>,
 ) -> Result<(), String> {
     if !used {
-        return args.push_arg(rquickjs::Undefined).map_err(|e| e.to_string());
+        return args
+            .push_arg(rquickjs::Undefined)
+            .map_err(|e| e.to_string());
     }
     let text = text().map_err(|e| e.to_string())?;
     let value = ctx.json_parse(text).map_err(|e| e.to_string())?;
@@ -125,20 +137,44 @@ pub fn eval(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
             let function = compile(engine, &ctx, source)?;
             let mut args = Args::new(ctx.clone(), 11);
             let uses = |root: &str| source.contains(root);
-            push_json(&ctx, &mut args, uses("$json"), &|| serde_json::to_string(scope.json))?;
-            push_json(&ctx, &mut args, uses("$steps"), &|| serde_json::to_string(&StepsObject(scope.steps)))?;
-            push_json(&ctx, &mut args, uses("$node"), &|| serde_json::to_string(&NodesObject(scope.steps)))?;
-            push_json(&ctx, &mut args, uses("$context"), &|| serde_json::to_string(scope.context))?;
-            push_json(&ctx, &mut args, uses("$workflow"), &|| serde_json::to_string(scope.workflow))?;
-            push_json(&ctx, &mut args, uses("$vars"), &|| serde_json::to_string(scope.vars))?;
-            push_json(&ctx, &mut args, uses("$trigger"), &|| serde_json::to_string(scope.trigger))?;
-            push_json(&ctx, &mut args, uses("$now"), &|| serde_json::to_string(&now_iso()))?;
-            push_json(&ctx, &mut args, uses("$env"), &|| serde_json::to_string(scope.env))?;
-            push_json(&ctx, &mut args, uses("$item"), &|| serde_json::to_string(scope.item.unwrap_or(&Value::Null)))?;
-            push_json(&ctx, &mut args, uses("$index"), &|| serde_json::to_string(&scope.index))?;
+            push_json(&ctx, &mut args, uses("$json"), &|| {
+                serde_json::to_string(scope.json)
+            })?;
+            push_json(&ctx, &mut args, uses("$steps"), &|| {
+                serde_json::to_string(&StepsObject(scope.steps))
+            })?;
+            push_json(&ctx, &mut args, uses("$node"), &|| {
+                serde_json::to_string(&NodesObject(scope.steps))
+            })?;
+            push_json(&ctx, &mut args, uses("$context"), &|| {
+                serde_json::to_string(scope.context)
+            })?;
+            push_json(&ctx, &mut args, uses("$workflow"), &|| {
+                serde_json::to_string(scope.workflow)
+            })?;
+            push_json(&ctx, &mut args, uses("$vars"), &|| {
+                serde_json::to_string(scope.vars)
+            })?;
+            push_json(&ctx, &mut args, uses("$trigger"), &|| {
+                serde_json::to_string(scope.trigger)
+            })?;
+            push_json(&ctx, &mut args, uses("$now"), &|| {
+                serde_json::to_string(&now_iso())
+            })?;
+            push_json(&ctx, &mut args, uses("$env"), &|| {
+                serde_json::to_string(scope.env)
+            })?;
+            push_json(&ctx, &mut args, uses("$item"), &|| {
+                serde_json::to_string(scope.item.unwrap_or(&Value::Null))
+            })?;
+            push_json(&ctx, &mut args, uses("$index"), &|| {
+                serde_json::to_string(&scope.index)
+            })?;
             deadline.set(Some(Instant::now() + TIME_LIMIT));
-            let result: Result<rquickjs::Value<'_>, String> =
-                function.call_arg(args).catch(&ctx).map_err(|e| describe(&ctx, e));
+            let result: Result<rquickjs::Value<'_>, String> = function
+                .call_arg(args)
+                .catch(&ctx)
+                .map_err(|e| describe(&ctx, e));
             deadline.set(None);
             let result = result?;
             if result.is_function() {
@@ -183,11 +219,30 @@ mod tests {
 
     #[test]
     fn javascript_as_workflows_write_it() {
-        assert_eq!(scope_eval("Math.max($json.page || 1, 1)", json!({})).unwrap(), json!(1));
-        assert_eq!(scope_eval("$json.data.slice(1, 3)", json!({"data": [1, 2, 3, 4]})).unwrap(), json!([2, 3]));
-        assert_eq!(scope_eval("$json.t.toLowerCase().replace(/[^a-z0-9]+/g, '-')", json!({"t": "Hello World!"})).unwrap(), json!("hello-world-"));
-        assert_eq!(scope_eval("$context.tenantId !== undefined", json!({})).unwrap(), json!(true));
-        assert_eq!(scope_eval("$json.a > 2 ? 'big' : 'small'", json!({"a": 3})).unwrap(), json!("big"));
+        assert_eq!(
+            scope_eval("Math.max($json.page || 1, 1)", json!({})).unwrap(),
+            json!(1)
+        );
+        assert_eq!(
+            scope_eval("$json.data.slice(1, 3)", json!({"data": [1, 2, 3, 4]})).unwrap(),
+            json!([2, 3])
+        );
+        assert_eq!(
+            scope_eval(
+                "$json.t.toLowerCase().replace(/[^a-z0-9]+/g, '-')",
+                json!({"t": "Hello World!"})
+            )
+            .unwrap(),
+            json!("hello-world-")
+        );
+        assert_eq!(
+            scope_eval("$context.tenantId !== undefined", json!({})).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            scope_eval("$json.a > 2 ? 'big' : 'small'", json!({"a": 3})).unwrap(),
+            json!("big")
+        );
         assert_eq!(scope_eval("undefined", json!({})).unwrap(), Value::Null);
     }
 
@@ -197,9 +252,22 @@ mod tests {
         let err = scope_eval("(() => { while (true) {} })()", json!({})).unwrap_err();
         assert!(err.contains("stopped"), "{err}");
         assert!(started.elapsed() < TIME_LIMIT * 4);
-        let err = scope_eval("(() => { let a = []; while (true) { a.push('x'.repeat(1e6)); } })()", json!({})).unwrap_err();
-        assert!(err.to_lowercase().contains("memory") || err.contains("stopped"), "{err}");
-        for probe in ["require('fs')", "process.env.HOME", "std.getenv('HOME')", "os.exec(['ls'])", "fetch('http://127.0.0.1')"] {
+        let err = scope_eval(
+            "(() => { let a = []; while (true) { a.push('x'.repeat(1e6)); } })()",
+            json!({}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_lowercase().contains("memory") || err.contains("stopped"),
+            "{err}"
+        );
+        for probe in [
+            "require('fs')",
+            "process.env.HOME",
+            "std.getenv('HOME')",
+            "os.exec(['ls'])",
+            "fetch('http://127.0.0.1')",
+        ] {
             assert!(scope_eval(probe, json!({})).is_err(), "{probe} must fail");
         }
         // Still usable afterwards.

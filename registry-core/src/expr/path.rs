@@ -114,14 +114,19 @@ pub fn parse_path(text: &str) -> Option<PathExpr> {
             return None;
         }
     }
-    Some(PathExpr { root: *root, segments })
+    Some(PathExpr {
+        root: *root,
+        segments,
+    })
 }
 
 fn step_into<'v>(value: Cow<'v, Value>, segment: &Segment) -> Cow<'v, Value> {
     let pick = |v: &Value| -> Option<Value> {
         match (v, segment) {
             (Value::Array(a), Segment::Key(k)) if k == "length" => Some(Value::from(a.len())),
-            (Value::String(s), Segment::Key(k)) if k == "length" => Some(Value::from(s.chars().count())),
+            (Value::String(s), Segment::Key(k)) if k == "length" => {
+                Some(Value::from(s.chars().count()))
+            }
             _ => None,
         }
     };
@@ -138,7 +143,9 @@ fn step_into<'v>(value: Cow<'v, Value>, segment: &Segment) -> Cow<'v, Value> {
         Cow::Owned(mut v) => Cow::Owned(match (&mut v, segment) {
             (Value::Object(o), Segment::Key(k)) => o.remove(k).unwrap_or(Value::Null),
             (Value::Array(a), Segment::Index(i)) if *i < a.len() => a.swap_remove(*i),
-            (Value::Object(o), Segment::Index(i)) => o.remove(&i.to_string()).unwrap_or(Value::Null),
+            (Value::Object(o), Segment::Index(i)) => {
+                o.remove(&i.to_string()).unwrap_or(Value::Null)
+            }
             _ => Value::Null,
         }),
     }
@@ -207,9 +214,25 @@ mod tests {
     fn parses_paths_and_rejects_everything_else() {
         let p = parse_path("$json.a[0]['b c'][\"d\"]").unwrap();
         assert_eq!(p.root, Root::Json);
-        assert_eq!(p.segments, vec![Segment::Key("a".into()), Segment::Index(0), Segment::Key("b c".into()), Segment::Key("d".into())]);
+        assert_eq!(
+            p.segments,
+            vec![
+                Segment::Key("a".into()),
+                Segment::Index(0),
+                Segment::Key("b c".into()),
+                Segment::Key("d".into())
+            ]
+        );
         assert_eq!(parse_path("  $steps.x.output ").unwrap().root, Root::Steps);
-        for js in ["$json.a || 1", "$json.a.slice(1)", "Math.max(1, 2)", "$jsonx", "$json[a]", "$json.1a", "'x'"] {
+        for js in [
+            "$json.a || 1",
+            "$json.a.slice(1)",
+            "Math.max(1, 2)",
+            "$jsonx",
+            "$json[a]",
+            "$json.1a",
+            "'x'",
+        ] {
             assert!(parse_path(js).is_none(), "{js}");
         }
     }

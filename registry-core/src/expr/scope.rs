@@ -39,7 +39,10 @@ impl Serialize for StepView<'_> {
         map.serialize_entry("status", self.status)?;
         map.serialize_entry("success", &(self.status == "success"))?;
         match self.error {
-            Some((message, code)) => map.serialize_entry("error", &serde_json::json!({"message": message, "code": code}))?,
+            Some((message, code)) => map.serialize_entry(
+                "error",
+                &serde_json::json!({"message": message, "code": code}),
+            )?,
             None => map.serialize_entry("error", &Value::Null)?,
         }
         map.end()

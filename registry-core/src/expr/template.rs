@@ -86,7 +86,11 @@ pub struct TemplateError {
 
 impl std::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "expression `{{{{ {} }}}}` at `{}`: {}", self.expression, self.path, self.message)
+        write!(
+            f,
+            "expression `{{{{ {} }}}}` at `{}`: {}",
+            self.expression, self.path, self.message
+        )
     }
 }
 
@@ -157,7 +161,10 @@ impl Compiled {
                 let mut compiled = Vec::with_capacity(parts.len());
                 for (is_expr, piece) in parts {
                     compiled.push(if is_expr {
-                        Part::Expr(Expr::compile(piece).map_err(|m| err(piece, m))?, piece.trim().to_owned())
+                        Part::Expr(
+                            Expr::compile(piece).map_err(|m| err(piece, m))?,
+                            piece.trim().to_owned(),
+                        )
                     } else {
                         Part::Text(piece.to_owned())
                     });
@@ -172,7 +179,12 @@ impl Compiled {
                 .map(Compiled::Array),
             Value::Object(object) => object
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), Compiled::compile(v, &format!("{path}/{}", escape(k)))?)))
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        Compiled::compile(v, &format!("{path}/{}", escape(k)))?,
+                    ))
+                })
                 .collect::<Result<_, _>>()
                 .map(Compiled::Object),
             _ => Ok(Compiled::Literal(value.clone())),
@@ -183,11 +195,15 @@ impl Compiled {
     pub fn render(&self, scope: &Scope<'_>, path: &str) -> Result<Value, TemplateError> {
         match self {
             Compiled::Literal(v) => Ok(v.clone()),
-            Compiled::Single(expr, source) => expr.eval(scope).map(Cow::into_owned).map_err(|message| TemplateError {
-                path: path.to_owned(),
-                expression: source.clone(),
-                message,
-            }),
+            Compiled::Single(expr, source) => {
+                expr.eval(scope)
+                    .map(Cow::into_owned)
+                    .map_err(|message| TemplateError {
+                        path: path.to_owned(),
+                        expression: source.clone(),
+                        message,
+                    })
+            }
             Compiled::Interpolated(parts) => {
                 let mut out = String::new();
                 for part in parts {
@@ -214,7 +230,10 @@ impl Compiled {
             Compiled::Object(entries) => {
                 let mut object = Map::new();
                 for (k, c) in entries {
-                    object.insert(k.clone(), c.render(scope, &format!("{path}/{}", escape(k)))?);
+                    object.insert(
+                        k.clone(),
+                        c.render(scope, &format!("{path}/{}", escape(k)))?,
+                    );
                 }
                 Ok(Value::Object(object))
             }
@@ -260,17 +279,38 @@ mod tests {
             item: None,
             index: None,
         };
-        Compiled::compile(&template, "").unwrap().render(&scope, "").unwrap()
+        Compiled::compile(&template, "")
+            .unwrap()
+            .render(&scope, "")
+            .unwrap()
     }
 
     #[test]
     fn one_template_keeps_its_type_and_text_interpolates_json() {
         assert_eq!(render(json!("{{ $json.n }}"), json!({"n": 5})), json!(5));
-        assert_eq!(render(json!("{{ $json }}"), json!({"a": [1]})), json!({"a": [1]}));
-        assert_eq!(render(json!("n={{ $json.n }}, o={{ $json.o }}"), json!({"n": 5, "o": {"k": 1}})), json!("n=5, o={\"k\":1}"));
-        assert_eq!(render(json!({"x": ["{{ $json.n + 1 }}"], "y": 2}), json!({"n": 1})), json!({"x": [2], "y": 2}));
-        assert_eq!(render(json!("{{ {a: {b: $json.n}} }}"), json!({"n": 1})), json!({"a": {"b": 1}}));
-        assert_eq!(render(json!("{{ '}}' + $json.n }}"), json!({"n": 1})), json!("}}1"));
+        assert_eq!(
+            render(json!("{{ $json }}"), json!({"a": [1]})),
+            json!({"a": [1]})
+        );
+        assert_eq!(
+            render(
+                json!("n={{ $json.n }}, o={{ $json.o }}"),
+                json!({"n": 5, "o": {"k": 1}})
+            ),
+            json!("n=5, o={\"k\":1}")
+        );
+        assert_eq!(
+            render(json!({"x": ["{{ $json.n + 1 }}"], "y": 2}), json!({"n": 1})),
+            json!({"x": [2], "y": 2})
+        );
+        assert_eq!(
+            render(json!("{{ {a: {b: $json.n}} }}"), json!({"n": 1})),
+            json!({"a": {"b": 1}})
+        );
+        assert_eq!(
+            render(json!("{{ '}}' + $json.n }}"), json!({"n": 1})),
+            json!("}}1")
+        );
     }
 
     #[test]

@@ -25,7 +25,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(node_id: Option<&str>, code: ErrorCode, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        node_id: Option<&str>,
+        code: ErrorCode,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             node_id: node_id.map(str::to_owned),
             code,
@@ -38,7 +43,11 @@ impl Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.node_id {
-            Some(id) => write!(f, "node `{id}` at {}: {} ({})", self.path, self.message, self.code),
+            Some(id) => write!(
+                f,
+                "node `{id}` at {}: {} ({})",
+                self.path, self.message, self.code
+            ),
             None => write!(f, "at {}: {} ({})", self.path, self.message, self.code),
         }
     }
@@ -99,10 +108,20 @@ impl Graph {
         let n = workflow.nodes.len();
         for (i, node) in workflow.nodes.iter().enumerate() {
             if node.id.is_empty() {
-                problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("nodes[{i}].id"), "node has an empty id; give every node a unique id"));
+                problems.push(Problem::new(
+                    None,
+                    ErrorCode::ValidationFailed,
+                    format!("nodes[{i}].id"),
+                    "node has an empty id; give every node a unique id",
+                ));
             }
             if g.by_id.insert(node.id.clone(), i).is_some() {
-                problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, format!("nodes[{i}].id"), "duplicate node id; node ids must be unique"));
+                problems.push(Problem::new(
+                    Some(&node.id),
+                    ErrorCode::ValidationFailed,
+                    format!("nodes[{i}].id"),
+                    "duplicate node id; node ids must be unique",
+                ));
             }
             if !node.name.is_empty() {
                 g.by_name.entry(node.name.clone()).or_insert(i);
@@ -110,18 +129,29 @@ impl Graph {
             g.ids.push(node.id.clone());
         }
         if n == 0 {
-            problems.push(Problem::new(None, ErrorCode::ValidationFailed, "nodes", "workflow has no nodes"));
+            problems.push(Problem::new(
+                None,
+                ErrorCode::ValidationFailed,
+                "nodes",
+                "workflow has no nodes",
+            ));
         }
         g.outgoing = vec![Vec::new(); n];
         g.incoming = vec![Vec::new(); n];
         g.tasks = vec![Vec::new(); n];
         g.task_of = vec![None; n];
 
-        let resolve = |g: &Graph, key: &str| g.by_id.get(key).or_else(|| g.by_name.get(key)).copied();
+        let resolve =
+            |g: &Graph, key: &str| g.by_id.get(key).or_else(|| g.by_name.get(key)).copied();
         let mut seen = BTreeSet::new();
         for (source, ports) in &workflow.connections {
             let Some(from) = resolve(&g, source) else {
-                problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("connections.{source}"), format!("connection source `{source}` is not a node id or name")));
+                problems.push(Problem::new(
+                    None,
+                    ErrorCode::ValidationFailed,
+                    format!("connections.{source}"),
+                    format!("connection source `{source}` is not a node id or name"),
+                ));
                 continue;
             };
             for (port_name, outputs) in ports {
@@ -130,7 +160,11 @@ impl Graph {
                     _ => Port::Main,
                 };
                 let lists: Vec<(usize, &Vec<super::model::Target>)> = match outputs {
-                    Outputs::Array(items) => items.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, t))).collect(),
+                    Outputs::Array(items) => items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
+                        .collect(),
                     Outputs::Object(map) => {
                         let mut lists = Vec::new();
                         for (key, targets) in map {
@@ -158,7 +192,12 @@ impl Graph {
                             ));
                             continue;
                         };
-                        let edge = Edge { from, port, output, to };
+                        let edge = Edge {
+                            from,
+                            port,
+                            output,
+                            to,
+                        };
                         if seen.insert((from, port == Port::Error, output, to)) {
                             g.outgoing[from].push(g.edges.len());
                             g.incoming[to].push(g.edges.len());
@@ -175,11 +214,19 @@ impl Graph {
             }
             let tasks = node.parameters.get("tasks").and_then(Value::as_array);
             let Some(tasks) = tasks else {
-                problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, "/parameters/tasks", "a parallel node needs `tasks`: a list of {\"nodeId\": ...}"));
+                problems.push(Problem::new(
+                    Some(&node.id),
+                    ErrorCode::ValidationFailed,
+                    "/parameters/tasks",
+                    "a parallel node needs `tasks`: a list of {\"nodeId\": ...}",
+                ));
                 continue;
             };
             for (t, task) in tasks.iter().enumerate() {
-                let id = task.get("nodeId").and_then(Value::as_str).or_else(|| task.as_str());
+                let id = task
+                    .get("nodeId")
+                    .and_then(Value::as_str)
+                    .or_else(|| task.as_str());
                 match id.and_then(|id| resolve(&g, id)) {
                     Some(task_index) if task_index != i && g.task_of[task_index].is_none() => {
                         if !g.incoming[task_index].is_empty() {
@@ -188,29 +235,58 @@ impl Graph {
                         g.tasks[i].push(task_index);
                         g.task_of[task_index] = Some(i);
                     }
-                    _ => problems.push(Problem::new(Some(&node.id), ErrorCode::ValidationFailed, format!("/parameters/tasks/{t}"), format!("task `{}` is not a node of this workflow (or is already a task)", id.unwrap_or("?")))),
+                    _ => problems.push(Problem::new(
+                        Some(&node.id),
+                        ErrorCode::ValidationFailed,
+                        format!("/parameters/tasks/{t}"),
+                        format!(
+                            "task `{}` is not a node of this workflow (or is already a task)",
+                            id.unwrap_or("?")
+                        ),
+                    )),
                 }
             }
         }
 
         if let Some(cycle) = g.find_cycle() {
             let names: Vec<&str> = cycle.iter().map(|&i| g.ids[i].as_str()).collect();
-            problems.push(Problem::new(Some(names[0]), ErrorCode::ValidationFailed, "connections", format!("the workflow has a cycle: {}; a workflow must be a DAG", names.join(" -> "))));
+            problems.push(Problem::new(
+                Some(names[0]),
+                ErrorCode::ValidationFailed,
+                "connections",
+                format!(
+                    "the workflow has a cycle: {}; a workflow must be a DAG",
+                    names.join(" -> ")
+                ),
+            ));
         }
 
-        let enabled: Vec<&super::model::Trigger> = workflow.triggers.iter().filter(|t| t.enabled).collect();
+        let enabled: Vec<&super::model::Trigger> =
+            workflow.triggers.iter().filter(|t| t.enabled).collect();
         if enabled.is_empty() {
-            g.start = (0..n).filter(|&i| g.incoming[i].is_empty() && g.task_of[i].is_none()).collect();
+            g.start = (0..n)
+                .filter(|&i| g.incoming[i].is_empty() && g.task_of[i].is_none())
+                .collect();
         } else {
             for (t, trigger) in enabled.iter().enumerate() {
                 match resolve(&g, &trigger.node_id) {
                     Some(i) => g.start.push(i),
-                    None => problems.push(Problem::new(None, ErrorCode::ValidationFailed, format!("triggers[{t}].nodeId"), format!("trigger node `{}` does not exist", trigger.node_id))),
+                    None => problems.push(Problem::new(
+                        None,
+                        ErrorCode::ValidationFailed,
+                        format!("triggers[{t}].nodeId"),
+                        format!("trigger node `{}` does not exist", trigger.node_id),
+                    )),
                 }
             }
         }
         if n > 0 && g.start.is_empty() && problems.is_empty() {
-            problems.push(Problem::new(None, ErrorCode::ValidationFailed, "connections", "no start node: every node has an incoming connection"));
+            problems.push(Problem::new(
+                None,
+                ErrorCode::ValidationFailed,
+                "connections",
+                "no start node: every node has an incoming connection",
+            ));
         }
         (g, problems)
     }
@@ -218,7 +294,10 @@ impl Graph {
     /// Successors of a node for cycle detection: connection targets and,
     /// for a parallel node, its tasks.
     fn successors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.outgoing[i].iter().map(|&e| self.edges[e].to).chain(self.tasks[i].iter().copied())
+        self.outgoing[i]
+            .iter()
+            .map(|&e| self.edges[e].to)
+            .chain(self.tasks[i].iter().copied())
     }
 
     fn find_cycle(&self) -> Option<Vec<usize>> {
@@ -236,7 +315,8 @@ impl Graph {
                 match pending.pop() {
                     Some(next) if colour[next] == 1 => {
                         let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[start..].iter().map(|(n, _)| *n).collect();
+                        let mut cycle: Vec<usize> =
+                            stack[start..].iter().map(|(n, _)| *n).collect();
                         cycle.push(next);
                         return Some(cycle);
                     }

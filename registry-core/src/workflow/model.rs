@@ -102,13 +102,20 @@ fn empty_object() -> Value {
 
 fn null_as_empty_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     let value = Value::deserialize(d)?;
-    Ok(if value.is_null() { empty_object() } else { value })
+    Ok(if value.is_null() {
+        empty_object()
+    } else {
+        value
+    })
 }
 
 impl NodeDef {
     /// The executor key: `nodeType` when present, else `type`.
     pub fn executor_key(&self) -> &str {
-        self.node_type.as_deref().filter(|t| !t.is_empty()).unwrap_or(&self.kind)
+        self.node_type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .unwrap_or(&self.kind)
     }
 
     /// Whether this node is the executor's `parallel` construct.
