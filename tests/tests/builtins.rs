@@ -1,0 +1,436 @@
+//! Every built-in node family, run twice: through the library loaded from
+//! its `.so` and through the same crate linked statically. Each case checks
+//! the expected answer, and both paths must agree exactly.
+
+use std::sync::OnceLock;
+
+use loader::{DiscoveryConfig, Loader};
+use plugflow_tests::install;
+use plugin_abi::request::ExecContext;
+use plugin_abi::PluginModuleRef;
+use registry_core::{ErrorCode, NodeCall, NodeFailure, Registry};
+use serde_json::{json, Map, Value};
+
+const LIBRARIES: [&str; 4] = [
+    "plugflow_core",
+    "plugflow_logic",
+    "plugflow_math",
+    "plugflow_string",
+];
+
+fn statics() -> Vec<PluginModuleRef> {
+    vec![
+        plugflow_core::plugflow_module(),
+        plugflow_logic::plugflow_module(),
+        plugflow_math::plugflow_module(),
+        plugflow_string::plugflow_module(),
+    ]
+}
+
+struct Pair {
+    dynamic: Registry,
+    linked: Registry,
+    _dir: tempfile::TempDir,
+}
+
+fn pair() -> &'static Pair {
+    static PAIR: OnceLock<Pair> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), &LIBRARIES);
+        let dynamic = Registry::new();
+        let report =
+            Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&dynamic);
+        assert_eq!(report.totals.loaded, LIBRARIES.len(), "{report:#?}");
+        let linked = Registry::new();
+        for module in statics() {
+            loader::register_static_plugin(&linked, module).unwrap();
+        }
+        assert_eq!(dynamic.len(), linked.len());
+        Pair {
+            dynamic,
+            linked,
+            _dir: dir,
+        }
+    })
+}
+
+fn call(registry: &Registry, node_type: &str, parameters: &Value) -> Result<Value, NodeFailure> {
+    let context = ExecContext::default();
+    let variables = Map::new();
+    let input = json!({"from": "input"});
+    registry
+        .invoke(
+            node_type,
+            NodeCall {
+                node_id: "n",
+                parameters,
+                input: &input,
+                context: &context,
+                variables: &variables,
+            },
+        )
+        .map(|r| {
+            let mut out = r.output;
+            if let Some(i) = r.output_index {
+                out = json!({"output": out, "index": i});
+            }
+            out
+        })
+}
+
+/// Runs a case on both registries; they must agree; returns the answer.
+fn both(node_type: &str, parameters: Value) -> Result<Value, NodeFailure> {
+    let p = pair();
+    let dynamic = call(&p.dynamic, node_type, &parameters);
+    let linked = call(&p.linked, node_type, &parameters);
+    assert_eq!(
+        dynamic, linked,
+        "{node_type} {parameters}: .so and static disagree"
+    );
+    dynamic
+}
+
+fn ok(node_type: &str, parameters: Value, expected: Value) {
+    match both(node_type, parameters.clone()) {
+        Ok(out) => {
+            let got = out.get("result").cloned().unwrap_or(out);
+            assert_eq!(got, expected, "{node_type} {parameters}");
+        }
+        Err(e) => panic!("{node_type} {parameters}: {e}"),
+    }
+}
+
+fn fails(node_type: &str, parameters: Value, code: ErrorCode, mentions: &str) {
+    let err = both(node_type, parameters.clone()).expect_err(node_type);
+    assert_eq!(err.code, code, "{node_type} {parameters}: {err}");
+    assert!(
+        err.message.contains(mentions),
+        "{node_type}: {mentions:?} not in {:?}",
+        err.message
+    );
+}
+
+#[test]
+fn every_node_type_declares_schema_description_category_tags_and_version() {
+    let p = pair();
+    for metadata in p.linked.list(&Default::default()) {
+        let m = &metadata.manifest;
+        assert!(!m.description.is_empty(), "{}", m.node_type);
+        assert!(!m.category.is_empty(), "{}", m.node_type);
+        assert!(!m.tags.is_empty(), "{}", m.node_type);
+        assert!(semver_like(&m.version), "{}", m.node_type);
+        assert_eq!(m.parameter_schema["type"], "object", "{}", m.node_type);
+    }
+    let families = |prefix: &str| {
+        p.linked
+            .list(&Default::default())
+            .iter()
+            .filter(|m| m.manifest.node_type.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(families("string."), 15);
+    assert_eq!(families("math."), 17);
+    assert_eq!(families("logic."), 17);
+}
+
+fn semver_like(v: &str) -> bool {
+    v.split('.').count() == 3 && v.split('.').all(|p| p.parse::<u64>().is_ok())
+}
+
+#[test]
+fn math() {
+    ok("math.add", json!({"values": [1, 2, "3.5"]}), json!(6.5));
+    ok("math.multiply", json!({"values": [2, 3, 4]}), json!(24));
+    ok("math.min", json!({"values": [3, -1, 2]}), json!(-1));
+    ok("math.max", json!({"values": [3, -1, 2]}), json!(3));
+    ok("math.sum", json!({"values": []}), json!(0));
+    ok("math.average", json!({"values": [1, 2, 3, 4]}), json!(2.5));
+    ok("math.subtract", json!({"a": 10, "b": 15}), json!(-5));
+    ok("math.divide", json!({"a": 9, "b": 3}), json!(3));
+    ok("math.modulo", json!({"a": -7, "b": 3}), json!(-1));
+    ok(
+        "math.power",
+        json!({"base": 2, "exponent": 10}),
+        json!(1024),
+    );
+    ok("math.sqrt", json!({"value": 16}), json!(4));
+    ok("math.abs", json!({"value": -2.5}), json!(2.5));
+    ok("math.floor", json!({"value": -2.5}), json!(-3));
+    ok("math.ceil", json!({"value": 2.1}), json!(3));
+    ok(
+        "math.round",
+        json!({"value": 2.345, "decimals": 2}),
+        json!(2.35),
+    );
+    ok("math.round", json!({"value": 2.5}), json!(3));
+    ok(
+        "math.clamp",
+        json!({"value": 15, "min": 0, "max": 10}),
+        json!(10),
+    );
+    let a = both(
+        "math.random",
+        json!({"min": 1, "max": 6, "integer": true, "seed": 42}),
+    )
+    .unwrap();
+    let b = both(
+        "math.random",
+        json!({"min": 1, "max": 6, "integer": true, "seed": 42}),
+    )
+    .unwrap();
+    assert_eq!(a, b, "a seed makes random reproducible");
+    let n = a["result"].as_i64().unwrap();
+    assert!((1..=6).contains(&n));
+    // Edge cases: never NaN, never infinity, never a panic.
+    fails(
+        "math.divide",
+        json!({"a": 1, "b": 0}),
+        ErrorCode::InvalidParameters,
+        "division by zero",
+    );
+    fails(
+        "math.modulo",
+        json!({"a": 1, "b": "0"}),
+        ErrorCode::InvalidParameters,
+        "modulo by zero",
+    );
+    fails(
+        "math.sqrt",
+        json!({"value": -4}),
+        ErrorCode::InvalidParameters,
+        "negative",
+    );
+    fails(
+        "math.power",
+        json!({"base": 1e308, "exponent": 10}),
+        ErrorCode::InvalidParameters,
+        "finite",
+    );
+    fails(
+        "math.multiply",
+        json!({"values": [1e308, 1e308]}),
+        ErrorCode::InvalidParameters,
+        "finite",
+    );
+    fails(
+        "math.add",
+        json!({"values": [1, "two"]}),
+        ErrorCode::InvalidParameters,
+        "values/1",
+    );
+    fails(
+        "math.average",
+        json!({"values": []}),
+        ErrorCode::InvalidParameters,
+        "values",
+    );
+    fails(
+        "math.clamp",
+        json!({"value": 1, "min": 5, "max": 0}),
+        ErrorCode::InvalidParameters,
+        "min",
+    );
+    fails(
+        "math.add",
+        json!({"values": "1,2"}),
+        ErrorCode::ValidationFailed,
+        "/values",
+    );
+    fails(
+        "math.round",
+        json!({"value": 1, "decimals": 99}),
+        ErrorCode::ValidationFailed,
+        "/decimals",
+    );
+}
+
+#[test]
+fn logic() {
+    ok("logic.and", json!({"values": [true, 1, "x"]}), json!(true));
+    ok("logic.and", json!({"values": [true, 0]}), json!(false));
+    ok(
+        "logic.or",
+        json!({"values": [null, "", 0, []]}),
+        json!(true),
+    );
+    ok("logic.coalesce", json!({"values": [null, 0, 1]}), json!(0));
+    ok("logic.not", json!({"value": ""}), json!(true));
+    ok("logic.xor", json!({"a": 1, "b": 0}), json!(true));
+    ok("logic.equals", json!({"a": 1, "b": "1"}), json!(false));
+    ok(
+        "logic.equals",
+        json!({"a": 1, "b": "1", "strict": false}),
+        json!(true),
+    );
+    ok(
+        "logic.equals",
+        json!({"a": {"k": [1]}, "b": {"k": [1]}}),
+        json!(true),
+    );
+    ok("logic.notEquals", json!({"a": 1, "b": 2}), json!(true));
+    ok("logic.gt", json!({"a": "10", "b": 9}), json!(true));
+    ok("logic.gte", json!({"a": 2, "b": 2}), json!(true));
+    ok(
+        "logic.lt",
+        json!({"a": "apple", "b": "banana"}),
+        json!(true),
+    );
+    ok("logic.lte", json!({"a": {"x": 1}, "b": 1}), json!(false));
+    ok(
+        "logic.in",
+        json!({"value": 2, "array": [1, 2, 3]}),
+        json!(true),
+    );
+    ok(
+        "logic.between",
+        json!({"value": 10, "min": 1, "max": 10}),
+        json!(true),
+    );
+    ok("logic.isNull", json!({}), json!(true));
+    ok("logic.isEmpty", json!({"value": {}}), json!(true));
+    ok("logic.isEmpty", json!({"value": " "}), json!(false));
+    ok("logic.typeOf", json!({"value": [1]}), json!("array"));
+    ok(
+        "logic.ternary",
+        json!({"condition": 0, "ifTrue": "yes", "ifFalse": "no"}),
+        json!("no"),
+    );
+    fails(
+        "logic.in",
+        json!({"value": 1, "array": "abc"}),
+        ErrorCode::ValidationFailed,
+        "/array",
+    );
+}
+
+#[test]
+fn string() {
+    ok(
+        "string.concat",
+        json!({"values": ["a", 1, null], "separator": "-"}),
+        json!("a-1-"),
+    );
+    ok(
+        "string.format",
+        json!({"template": "{a}+{a}", "values": {"a": "é"}}),
+        json!("é+é"),
+    );
+    ok("string.length", json!({"value": "日本語"}), json!(3));
+    ok("string.lower", json!({"value": "ÉCOLE"}), json!("école"));
+    ok("string.upper", json!({"value": "ß"}), json!("SS"));
+    ok(
+        "string.trim",
+        json!({"value": "  x  ", "mode": "end"}),
+        json!("  x"),
+    );
+    ok(
+        "string.replace",
+        json!({"value": "aXbXc", "search": "X", "replace": "-"}),
+        json!("a-b-c"),
+    );
+    ok(
+        "string.split",
+        json!({"value": "a;b;c", "separator": ";", "limit": 2}),
+        json!(["a", "b"]),
+    );
+    ok(
+        "string.join",
+        json!({"values": ["a", "b"], "separator": ""}),
+        json!("ab"),
+    );
+    ok(
+        "string.substring",
+        json!({"value": "😀😁😂", "start": 1}),
+        json!("😁😂"),
+    );
+    ok(
+        "string.includes",
+        json!({"value": "abc", "search": ""}),
+        json!(true),
+    );
+    ok(
+        "string.startsWith",
+        json!({"value": "abc", "search": "ab"}),
+        json!(true),
+    );
+    ok(
+        "string.endsWith",
+        json!({"value": "abc", "search": "ab"}),
+        json!(false),
+    );
+    ok(
+        "string.padStart",
+        json!({"value": "ab", "length": 5, "padChar": "*"}),
+        json!("***ab"),
+    );
+    ok(
+        "string.padEnd",
+        json!({"value": "ab", "length": 1}),
+        json!("ab"),
+    );
+    fails(
+        "string.split",
+        json!({"value": "a", "limit": -1}),
+        ErrorCode::ValidationFailed,
+        "/limit",
+    );
+    fails(
+        "string.padStart",
+        json!({"value": "a", "length": 10_000_000}),
+        ErrorCode::ValidationFailed,
+        "/length",
+    );
+    fails(
+        "string.upper",
+        json!({}),
+        ErrorCode::ValidationFailed,
+        "/value",
+    );
+}
+
+#[test]
+fn core() {
+    let out = both("condition", json!({"condition": "yes"})).unwrap();
+    assert_eq!(out, json!({"output": {"result": true}, "index": 0}));
+    let out = both("condition", json!({"condition": false})).unwrap();
+    assert_eq!(out["index"], 1);
+    ok("transform", json!({"output": {"a": 1}}), json!({"a": 1}));
+    ok("transform", json!({}), json!({"from": "input"}));
+    ok("webhook-trigger", json!({}), json!({"from": "input"}));
+    ok(
+        "webhook-response",
+        json!({"statusCode": 201, "body": [1]}),
+        json!({"statusCode": 201, "headers": {}, "body": [1]}),
+    );
+    ok("wait", json!({"duration": 1}), json!({"from": "input"}));
+    fails(
+        "validate",
+        json!({"rules": {"from": "required|integer"}}),
+        ErrorCode::ValidationFailed,
+        "from: must be an integer",
+    );
+    fails(
+        "validate",
+        json!({"rules": {"code": "required|regex:^[A-Z]{3}$"}, "input": {"code": "abc"}}),
+        ErrorCode::ValidationFailed,
+        "must match",
+    );
+    ok(
+        "validate",
+        json!({"rules": {"code": "required|regex:^[A-Z]{3}$"}, "input": {"code": "ABC"}}),
+        json!({"code": "ABC"}),
+    );
+    fails(
+        "wait",
+        json!({"duration": 2, "unit": "hours"}),
+        ErrorCode::InvalidParameters,
+        "maximum",
+    );
+    fails(
+        "transform",
+        json!({"output": 1, "groupBy": "k"}),
+        ErrorCode::InvalidParameters,
+        "groupBy",
+    );
+}
