@@ -4,22 +4,22 @@
 //!   register one plugin library, and every built-in library.
 //! * `boundary/{dynamic,static}`: one `Registry::invoke` of `string.upper`
 //!   through the plugin loaded from its `.so` and through the same crate
-//!   linked statically. The ratio of the two medians is the cost of the
-//!   dynamic boundary.
+//!   linked statically. The ratio of the medians is the boundary's cost.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use loader::{DiscoveryConfig, Loader};
+use plugflow_benches::BUILTIN_LIBRARIES;
 use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
 use registry_core::{NodeCall, Registry};
 use serde_json::{json, Map, Value};
 
-/// Every built-in plugin library.
-const BUILTINS: [&str; 1] = ["plugflow_string"];
-
 fn load(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
-    for (label, libs) in [("1", &BUILTINS[..1]), ("all", &BUILTINS[..])] {
+    for (label, libs) in [
+        ("1", &BUILTIN_LIBRARIES[3..]),
+        ("all", &BUILTIN_LIBRARIES[..]),
+    ] {
         group.bench_function(format!("discover_register/{label}"), |b| {
             // Each iteration needs fresh copies: a library already mapped in
             // the process would be reused by the dynamic linker.

@@ -1,1 +1,109 @@
-//! Shared set-up for the criterion benchmarks in `benches/`.
+//! Shared set-up for the benchmarks in `benches/`: registries holding the
+//! trivial `noop.pass` node loaded from its `.so` or linked statically, and
+//! generated workflows (chains, fan-out/fan-in).
+
+use std::sync::Arc;
+
+use loader::{DiscoveryConfig, Loader};
+use plugin_abi::PluginModuleRef;
+use registry_core::{CompiledWorkflow, Registry, Workflow};
+use serde_json::{json, Value};
+
+/// Every built-in plugin library.
+pub const BUILTIN_LIBRARIES: [&str; 4] = [
+    "plugflow_core",
+    "plugflow_logic",
+    "plugflow_math",
+    "plugflow_string",
+];
+
+/// The built-in plugins' modules, for static linking.
+pub fn builtin_modules() -> Vec<PluginModuleRef> {
+    vec![
+        plugflow_core::plugflow_module(),
+        plugflow_logic::plugflow_module(),
+        plugflow_math::plugflow_module(),
+        plugflow_string::plugflow_module(),
+    ]
+}
+
+/// A registry with `noop.pass` loaded from its shared library (the
+/// temporary directory must outlive the registry's use).
+pub fn dynamic_noop() -> (Arc<Registry>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    plugflow_tests::install(dir.path(), &["fixture_noop"]);
+    let registry = Registry::new();
+    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+    assert_eq!(report.totals.loaded, 1, "{report:?}");
+    (Arc::new(registry), dir)
+}
+
+/// A registry with `noop.pass` linked statically.
+pub fn static_noop() -> Arc<Registry> {
+    let registry = Registry::new();
+    loader::register_static_plugin(&registry, fixture_noop::plugflow_module())
+        .expect("noop registers");
+    Arc::new(registry)
+}
+
+fn noop(id: String, value: Value) -> Value {
+    json!({"id": id, "name": id, "type": "noop.pass", "typeVersion": 1, "position": [0, 0], "parameters": {"value": value}})
+}
+
+fn link(to: &str) -> Value {
+    json!({"main": [[{"node": to, "type": "main", "index": 0}]]})
+}
+
+/// A chain of `n` `noop.pass` nodes, each templated from its input.
+pub fn chain(n: usize) -> CompiledWorkflow {
+    let nodes: Vec<Value> = (0..n)
+        .map(|i| {
+            noop(
+                format!("n{i}"),
+                if i == 0 {
+                    json!(1)
+                } else {
+                    json!("{{ $json.result }}")
+                },
+            )
+        })
+        .collect();
+    let mut connections = serde_json::Map::new();
+    for i in 1..n {
+        connections.insert(format!("n{}", i - 1), link(&format!("n{i}")));
+    }
+    compile(
+        json!({"id": "chain", "name": "chain", "nodes": nodes, "connections": connections, "settings": {"executionTimeout": 0}}),
+    )
+}
+
+/// A start node fanning out to `width` nodes that all join into one.
+pub fn fan_out_in(width: usize) -> CompiledWorkflow {
+    let mut nodes = vec![noop("start".into(), json!(1))];
+    let mut connections = serde_json::Map::new();
+    let targets: Vec<Value> = (0..width)
+        .map(|i| json!({"node": format!("w{i}"), "type": "main", "index": 0}))
+        .collect();
+    connections.insert("start".into(), json!({"main": [targets]}));
+    for i in 0..width {
+        nodes.push(noop(format!("w{i}"), json!("{{ $json.result }}")));
+        connections.insert(format!("w{i}"), link("join"));
+    }
+    nodes.push(noop("join".into(), json!("{{ $json.w0.result }}")));
+    compile(json!({"id": "fan", "name": "fan", "nodes": nodes, "connections": connections}))
+}
+
+/// Compiles a workflow given as JSON.
+pub fn compile(workflow: Value) -> CompiledWorkflow {
+    let workflow =
+        Workflow::from_json_str(&workflow.to_string(), "bench").expect("bench workflow parses");
+    CompiledWorkflow::compile(workflow)
+}
+
+/// Peak resident set size of this process in bytes (Linux), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
