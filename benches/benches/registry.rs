@@ -26,7 +26,7 @@ fn metadata(node_type: String) -> NodeMetadata {
     let mut manifest = NodeTypeManifest::new(node_type, "1.0.0");
     // A distinct schema each time, so the schema cache cannot answer.
     let seq = SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed);
-    manifest.parameter_schema = json!({"type": "object", "$comment": seq, "properties": {
+    manifest.parameter_schema = json!({"type": "object", "$comment": seq.to_string(), "properties": {
         "value": {"type": "string", "maxLength": 100}, "count": {"type": "integer", "minimum": 0}}});
     manifest.required_fields = vec!["value".into()];
     NodeMetadata::new(manifest, NodeSource::InProcess)

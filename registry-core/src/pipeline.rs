@@ -267,7 +267,69 @@ impl Registry {
                 &mut secrets,
             )
             .await;
+        self.conclude(
+            node_type, node, context, policy, execution, recovery, &secrets, started,
+        )
+    }
 
+    /// Runs the node synchronously when nothing in it can wait: a `pure`
+    /// node type without a timeout of its own, under the `fail` or `skip`
+    /// strategy. `None` means the node needs [`Self::execute_with_policy`]
+    /// (nothing was executed then). Saves a future, a task and a wake-up per
+    /// node on the executor's hot path.
+    #[allow(clippy::too_many_arguments)]
+    pub fn execute_inline(
+        &self,
+        node_type: &str,
+        node: &NodeInvocation<'_>,
+        context: &ExecContext,
+        state: &ExecState<'_>,
+        strategy: &RecoveryStrategy,
+        policy: Option<&TenantPolicy>,
+        tenant_field: &str,
+    ) -> Option<NodeExecution> {
+        if !matches!(strategy, RecoveryStrategy::Fail | RecoveryStrategy::Skip)
+            || node.timeout.is_some()
+        {
+            return None;
+        }
+        let started = Instant::now();
+        let mut secrets = Secrets::default();
+        let first = self.attempt_inline(
+            node_type,
+            node,
+            context,
+            state,
+            policy,
+            tenant_field,
+            &mut secrets,
+        )?;
+        let mut execution = NodeExecution::from_attempt(first);
+        let recovery =
+            if execution.status == ExecStatus::Error && *strategy == RecoveryStrategy::Skip {
+                skip(&mut execution);
+                Some((true, started.elapsed()))
+            } else {
+                None
+            };
+        Some(self.conclude(
+            node_type, node, context, policy, execution, recovery, &secrets, started,
+        ))
+    }
+
+    /// Masks secrets, then stages 8 and 9 (audit, metrics).
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &self,
+        node_type: &str,
+        node: &NodeInvocation<'_>,
+        context: &ExecContext,
+        policy: Option<&TenantPolicy>,
+        mut execution: NodeExecution,
+        recovery: Option<(bool, Duration)>,
+        secrets: &Secrets,
+        started: Instant,
+    ) -> NodeExecution {
         // Secrets never leave the pipeline.
         secrets.mask_value(&mut execution.output);
         if let Some(error) = &mut execution.error {
@@ -301,18 +363,17 @@ impl Registry {
         execution
     }
 
-    /// Stages 1 to 6 for one attempt.
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt(
+    /// Stages 1 to 4: tenant check, lookup, validation, isolation rewrite,
+    /// credentials.
+    fn prepare_attempt<'p>(
         &self,
         node_type: &str,
-        node: &NodeInvocation<'_>,
+        node: &NodeInvocation<'p>,
         context: &ExecContext,
-        state: &ExecState<'_>,
         policy: Option<&TenantPolicy>,
         tenant_field: &str,
         secrets: &mut Secrets,
-    ) -> Result<ExecResponse, NodeFailure> {
+    ) -> Result<(RegisteredNode, Cow<'p, Value>, Map<String, Value>), NodeFailure> {
         // 1. Tenant check.
         if let Some(policy) = policy {
             policy.check(node_type)?;
@@ -329,6 +390,23 @@ impl Registry {
             .credentials
             .resolve(context.tenant_id.as_deref(), node.credentials)?;
         *secrets = found;
+        Ok((registered, parameters, credentials))
+    }
+
+    /// Stages 1 to 6 for one attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        node_type: &str,
+        node: &NodeInvocation<'_>,
+        context: &ExecContext,
+        state: &ExecState<'_>,
+        policy: Option<&TenantPolicy>,
+        tenant_field: &str,
+        secrets: &mut Secrets,
+    ) -> Result<ExecResponse, NodeFailure> {
+        let (registered, parameters, credentials) =
+            self.prepare_attempt(node_type, node, context, policy, tenant_field, secrets)?;
         // 5. Execute.
         let call = NodeCall {
             node_id: node.node_id,
@@ -343,6 +421,43 @@ impl Registry {
         // 6. Output check.
         self.check_output(&registered, &response, context, policy, tenant_field)?;
         Ok(response)
+    }
+
+    /// Stages 1 to 6, synchronously; `None` when the node type must run on
+    /// the blocking pool.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt_inline(
+        &self,
+        node_type: &str,
+        node: &NodeInvocation<'_>,
+        context: &ExecContext,
+        state: &ExecState<'_>,
+        policy: Option<&TenantPolicy>,
+        tenant_field: &str,
+        secrets: &mut Secrets,
+    ) -> Option<Result<ExecResponse, NodeFailure>> {
+        let (registered, parameters, credentials) =
+            match self.prepare_attempt(node_type, node, context, policy, tenant_field, secrets) {
+                Ok(prepared) => prepared,
+                Err(failure) => return Some(Err(failure)),
+            };
+        if registered.metadata().manifest.execution != ExecutionClass::Pure {
+            return None;
+        }
+        let call = NodeCall {
+            node_id: node.node_id,
+            parameters: &parameters,
+            input: state.input,
+            context,
+            variables: state.variables,
+        };
+        Some((|| {
+            let text = request_text(node_type, call, &credentials)?;
+            let answer = registered.executor().execute(text.as_str().into());
+            let response = parse_response(node_type, answer, self.config.max_output_bytes)?;
+            self.check_output(&registered, &response, context, policy, tenant_field)?;
+            Ok(response)
+        })())
     }
 
     /// Stage 5: the call, inline for `pure` node types, on the blocking
@@ -444,11 +559,7 @@ impl Registry {
         let started = Instant::now();
         match strategy {
             RecoveryStrategy::Fail => return None,
-            RecoveryStrategy::Skip => {
-                execution.status = ExecStatus::Skipped;
-                execution.output = Value::Object(Map::new());
-                execution.recovery_applied = true;
-            }
+            RecoveryStrategy::Skip => skip(execution),
             RecoveryStrategy::Retry {
                 max_retries,
                 backoff,
@@ -570,6 +681,13 @@ impl Registry {
             );
         }
     }
+}
+
+/// The `skip` strategy: status skipped, empty output.
+fn skip(execution: &mut NodeExecution) {
+    execution.status = ExecStatus::Skipped;
+    execution.output = Value::Object(Map::new());
+    execution.recovery_applied = true;
 }
 
 /// Stage 4: the data-isolation rewrite for tenant-scoped node types under

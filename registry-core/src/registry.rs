@@ -553,6 +553,38 @@ impl Registry {
         }
     }
 
+    /// Schema and required-field problems of `parameters` (no plugin
+    /// check), answered from the validation cache when the same parameters
+    /// were checked before. Used for the pre-run validation of workflows.
+    pub fn schema_issues(&self, node: &RegisteredNode, parameters: &Value) -> Vec<ValidationIssue> {
+        // A separate key space from `validate_parameters`, whose entries also
+        // include the plugin's own check.
+        const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
+        let node_type = node.metadata.node_type();
+        let hash = value_hash(parameters) ^ SCHEMA_ONLY;
+        let key = ValidationKeyRef { node_type, hash };
+        if let Some(entry) = self
+            .caches
+            .validation
+            .get(&key)
+            .filter(|e| e.parameters == *parameters)
+        {
+            return entry.issues.clone();
+        }
+        let issues = crate::invoke::parameter_issues(node, parameters);
+        self.caches.validation.insert(
+            ValidationKey {
+                node_type: node_type.to_owned(),
+                hash,
+            },
+            Arc::new(ValidationEntry {
+                parameters: parameters.clone(),
+                issues: issues.clone(),
+            }),
+        );
+        issues
+    }
+
     /// Validates `parameters` for `node` (schema, required fields, the
     /// plugin's own `validate`), answering from the validation cache when
     /// the same parameters were validated before.

@@ -246,7 +246,7 @@ async fn stop_workflow_cancels_running_siblings_and_leaves_the_rest_pending() {
     let (engine, _) = setup();
     let wf = json!({"nodes": [node("start", "t.echo", json!({})), node("f", "t.fail", json!({})), node("slow", "t.slow", json!({"ms": 300})),
                               node("after_slow", "t.echo", json!({})), node("after_f", "t.echo", json!({}))],
-        "connections": {"start": {"main": [edge(&["f", "slow"])]}, "slow": {"main": [edge(&["after_slow"])]}, "f": {"main": [edge(&["after_f"])]}}});
+        "connections": {"start": {"main": [edge(&["slow", "f"])]}, "slow": {"main": [edge(&["after_slow"])]}, "f": {"main": [edge(&["after_f"])]}}});
     let started = std::time::Instant::now();
     let result = run(&engine, wf, Value::Null).await;
     assert!(

@@ -12,7 +12,7 @@ use crate::tenant::TenantPolicy;
 use crate::workflow::graph::Problem;
 
 /// JSON Pointers of every string holding a template.
-fn templated_paths(value: &Value, path: String, out: &mut Vec<String>) {
+pub(crate) fn templated_paths(value: &Value, path: String, out: &mut Vec<String>) {
     match value {
         Value::String(s) if has_template(s) => out.push(path),
         Value::Array(items) => items
@@ -31,6 +31,15 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 impl CompiledWorkflow {
+    fn registry_issues(
+        &self,
+        registry: &Registry,
+        node: &crate::registry::RegisteredNode,
+        i: usize,
+    ) -> Vec<crate::error::ValidationIssue> {
+        registry.schema_issues(node, &self.workflow.nodes[i].parameters)
+    }
+
     /// Every problem that stops the workflow from running for a tenant with
     /// `policy` (None: no tenant restrictions).
     pub fn problems(&self, registry: &Registry, policy: Option<&TenantPolicy>) -> Vec<Problem> {
@@ -72,9 +81,8 @@ impl CompiledWorkflow {
                 ));
                 continue;
             };
-            let mut templated = Vec::new();
-            templated_paths(&node.parameters, String::new(), &mut templated);
-            for issue in crate::invoke::parameter_issues(&registered, &node.parameters) {
+            let templated = &self.templated[i];
+            for issue in self.registry_issues(registry, &registered, i) {
                 let templated_here = templated.iter().any(|t| under(&issue.path, t));
                 if !templated_here {
                     problems.push(Problem::new(

@@ -23,6 +23,7 @@ pub struct CompiledWorkflow {
     /// Its graph.
     pub graph: Graph,
     pub(crate) params: Vec<Result<Compiled, TemplateError>>,
+    pub(crate) templated: Vec<Vec<String>>,
     pub(crate) strategies: Vec<RecoveryStrategy>,
     pub(crate) on_error: Vec<OnError>,
     pub(crate) timeouts: Vec<Option<Duration>>,
@@ -148,12 +149,16 @@ impl CompiledWorkflow {
     pub fn compile(workflow: Workflow) -> Self {
         let (graph, structure) = Graph::build(&workflow);
         let mut params = Vec::with_capacity(workflow.nodes.len());
+        let mut templated = Vec::with_capacity(workflow.nodes.len());
         let mut strategies = Vec::with_capacity(workflow.nodes.len());
         let mut on_error = Vec::with_capacity(workflow.nodes.len());
         let mut timeouts = Vec::with_capacity(workflow.nodes.len());
         let mut credentials = Vec::with_capacity(workflow.nodes.len());
         for node in &workflow.nodes {
             params.push(Compiled::compile(&node.parameters, ""));
+            let mut paths = Vec::new();
+            super::check::templated_paths(&node.parameters, String::new(), &mut paths);
+            templated.push(paths);
             let handling = on_error_of(&workflow, node);
             strategies.push(strategy_of(&workflow, node, handling));
             on_error.push(handling);
@@ -193,6 +198,7 @@ impl CompiledWorkflow {
             workflow,
             graph,
             params,
+            templated,
             strategies,
             on_error,
             timeouts,

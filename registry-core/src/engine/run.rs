@@ -479,7 +479,7 @@ impl Engine {
                     in_flight.push(future);
                 }
             }
-            if run.stopped.is_some() {
+            if run.stopped.is_some() || ended.is_some() {
                 break;
             }
             if in_flight.is_empty() {
@@ -667,7 +667,47 @@ impl Engine {
                 }
             }));
         }
-        let future = self.node_future(run, i, input, trigger, context_value, context, policy);
+        let rendered = self.render(run, i, &input, trigger, context_value);
+        let parameters = match rendered {
+            Ok(parameters) => parameters,
+            Err(failure) => {
+                self.complete(run, i, started, failed(failure));
+                return None;
+            }
+        };
+        // Pure nodes run here and now: no future, no task, no wake-up.
+        let invocation = NodeInvocation {
+            node_id: &node.id,
+            parameters: &parameters,
+            credentials: &compiled.credentials[i],
+            timeout: compiled.timeouts[i],
+        };
+        let state = ExecState {
+            input: &input,
+            variables: &run.vars,
+        };
+        let inline = self.registry.execute_inline(
+            node.executor_key(),
+            &invocation,
+            context,
+            &state,
+            &compiled.strategies[i],
+            policy,
+            &compiled.tenant_field,
+        );
+        if let Some(execution) = inline {
+            self.complete(run, i, started, execution);
+            return None;
+        }
+        let future = self.pipeline_future(
+            compiled,
+            i,
+            Ok(parameters),
+            input,
+            run.vars.clone(),
+            context,
+            policy,
+        );
         Some(Box::pin(async move {
             let (_, execution) = future.await;
             Finished {
@@ -676,6 +716,46 @@ impl Engine {
                 outcome: Outcome::Single(execution),
             }
         }))
+    }
+
+    /// Resolves node `i`'s parameter templates over the current state.
+    fn render(
+        &self,
+        run: &Run<'_>,
+        i: usize,
+        input: &Value,
+        trigger: &Value,
+        context_value: &Value,
+    ) -> Result<Value, NodeFailure> {
+        let compiled = run.compiled;
+        match &compiled.params[i] {
+            Ok(template) => {
+                let scope = Scope {
+                    json: input,
+                    steps: run,
+                    context: context_value,
+                    workflow: &compiled.workflow_value,
+                    vars: &run.vars,
+                    trigger,
+                    env: &self.env,
+                    item: None,
+                    index: None,
+                };
+                template.render(&scope).map_err(|e| {
+                    NodeFailure::new(
+                        ErrorCode::ValidationFailed,
+                        format!(
+                            "expression `{{{{ {} }}}}` at `/parameters{}` failed: {}",
+                            e.expression, e.path, e.message
+                        ),
+                    )
+                })
+            }
+            Err(e) => Err(NodeFailure::new(
+                ErrorCode::ValidationFailed,
+                format!("expression `{}` is invalid: {}", e.expression, e.message),
+            )),
+        }
     }
 
     /// The future running node `i` through the registry pipeline, with its
@@ -691,37 +771,30 @@ impl Engine {
         context: &'a ExecContext,
         policy: Option<&'a TenantPolicy>,
     ) -> Pin<Box<dyn Future<Output = (usize, NodeExecution)> + Send + 'a>> {
-        let compiled = run.compiled;
+        let rendered = self.render(run, i, &input, trigger, context_value);
+        self.pipeline_future(
+            run.compiled,
+            i,
+            rendered,
+            input,
+            run.vars.clone(),
+            context,
+            policy,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pipeline_future<'a>(
+        &'a self,
+        compiled: &'a CompiledWorkflow,
+        i: usize,
+        rendered: Result<Value, NodeFailure>,
+        input: Arc<Value>,
+        vars: Arc<Map<String, Value>>,
+        context: &'a ExecContext,
+        policy: Option<&'a TenantPolicy>,
+    ) -> Pin<Box<dyn Future<Output = (usize, NodeExecution)> + Send + 'a>> {
         let node = &compiled.workflow.nodes[i];
-        let rendered = match &compiled.params[i] {
-            Ok(template) => {
-                let scope = Scope {
-                    json: &input,
-                    steps: run,
-                    context: context_value,
-                    workflow: &compiled.workflow_value,
-                    vars: &run.vars,
-                    trigger,
-                    env: &self.env,
-                    item: None,
-                    index: None,
-                };
-                template.render(&scope, "").map_err(|e| {
-                    NodeFailure::new(
-                        ErrorCode::ValidationFailed,
-                        format!(
-                            "expression `{{{{ {} }}}}` at `/parameters{}` failed: {}",
-                            e.expression, e.path, e.message
-                        ),
-                    )
-                })
-            }
-            Err(e) => Err(NodeFailure::new(
-                ErrorCode::ValidationFailed,
-                format!("expression `{}` is invalid: {}", e.expression, e.message),
-            )),
-        };
-        let vars = run.vars.clone();
         let registry = &*self.registry;
         Box::pin(async move {
             let parameters = match rendered {
@@ -753,6 +826,15 @@ impl Engine {
         })
     }
 
+    /// Records a finished node and resolves its edges (unless it stopped
+    /// the workflow: then its successors stay pending).
+    fn complete(&self, run: &mut Run<'_>, i: usize, started: SystemTime, execution: NodeExecution) {
+        let flow = run.record(i, started, execution);
+        if run.stopped.is_none() {
+            run.resolve(i, flow);
+        }
+    }
+
     fn finish(&self, run: &mut Run<'_>, finished: Finished) {
         let Finished {
             index,
@@ -775,10 +857,6 @@ impl Engine {
                 execution
             }
         };
-        let flow = run.record(index, started, execution);
-        // A node that stops the workflow leaves its successors pending.
-        if run.stopped.is_none() {
-            run.resolve(index, flow);
-        }
+        self.complete(run, index, started, execution);
     }
 }

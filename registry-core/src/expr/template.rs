@@ -191,30 +191,27 @@ impl Compiled {
         }
     }
 
-    /// Resolves the templates over `scope`.
-    pub fn render(&self, scope: &Scope<'_>, path: &str) -> Result<Value, TemplateError> {
+    /// Resolves the templates over `scope`. Paths in errors are JSON
+    /// Pointers relative to this value (built only when something fails).
+    pub fn render(&self, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+        let failed = |source: &String, message: String| TemplateError {
+            path: String::new(),
+            expression: source.clone(),
+            message,
+        };
         match self {
             Compiled::Literal(v) => Ok(v.clone()),
-            Compiled::Single(expr, source) => {
-                expr.eval(scope)
-                    .map(Cow::into_owned)
-                    .map_err(|message| TemplateError {
-                        path: path.to_owned(),
-                        expression: source.clone(),
-                        message,
-                    })
-            }
+            Compiled::Single(expr, source) => expr
+                .eval(scope)
+                .map(Cow::into_owned)
+                .map_err(|m| failed(source, m)),
             Compiled::Interpolated(parts) => {
                 let mut out = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => out.push_str(t),
                         Part::Expr(expr, source) => {
-                            let value = expr.eval(scope).map_err(|message| TemplateError {
-                                path: path.to_owned(),
-                                expression: source.clone(),
-                                message,
-                            })?;
+                            let value = expr.eval(scope).map_err(|m| failed(source, m))?;
                             out.push_str(&to_display_string(&value));
                         }
                     }
@@ -224,16 +221,22 @@ impl Compiled {
             Compiled::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, c)| c.render(scope, &format!("{path}/{i}")))
+                .map(|(i, c)| {
+                    c.render(scope).map_err(|mut e| {
+                        e.path.insert_str(0, &format!("/{i}"));
+                        e
+                    })
+                })
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             Compiled::Object(entries) => {
                 let mut object = Map::new();
                 for (k, c) in entries {
-                    object.insert(
-                        k.clone(),
-                        c.render(scope, &format!("{path}/{}", escape(k)))?,
-                    );
+                    let value = c.render(scope).map_err(|mut e| {
+                        e.path.insert_str(0, &format!("/{}", escape(k)));
+                        e
+                    })?;
+                    object.insert(k.clone(), value);
                 }
                 Ok(Value::Object(object))
             }
@@ -281,7 +284,7 @@ mod tests {
         };
         Compiled::compile(&template, "")
             .unwrap()
-            .render(&scope, "")
+            .render(&scope)
             .unwrap()
     }
 
