@@ -197,6 +197,9 @@ pub(crate) struct Caches {
 /// ```
 pub struct Registry {
     nodes: RwLock<HashMap<String, RegisteredNode>>,
+    /// Bumped by every change that can change a validation outcome:
+    /// (un)registration and policy changes.
+    generation: std::sync::atomic::AtomicU64,
     pub(crate) caches: Caches,
     policies: RwLock<HashMap<String, Arc<TenantPolicy>>>,
     pub(crate) credentials: CredentialStore,
@@ -234,6 +237,7 @@ impl Registry {
         let c = config.caches;
         Self {
             nodes: RwLock::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
             caches: Caches {
                 executors: StatCache::new(c.executors),
                 metadata: StatCache::new(c.metadata),
@@ -334,7 +338,19 @@ impl Registry {
         Ok(replaced)
     }
 
+    /// A number that changes whenever node types or tenant policies change,
+    /// so a validation result can be reused while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump_generation(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     fn invalidate_node_type(&self, node_type: &str) {
+        self.bump_generation();
         self.caches.executors.remove(node_type);
         self.caches.metadata.remove(node_type);
         self.caches.validation.retain(|k| k.node_type != node_type);
@@ -485,11 +501,13 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(policy.tenant_id.clone(), Arc::new(policy));
+        self.bump_generation();
     }
 
     /// Removes a tenant's policy (the tenant then gets the default one:
     /// every node type allowed, strict isolation, no audit).
     pub fn remove_tenant_policy(&self, tenant_id: &str) -> Option<TenantPolicy> {
+        self.bump_generation();
         self.policies
             .write()
             .unwrap_or_else(PoisonError::into_inner)

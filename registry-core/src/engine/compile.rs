@@ -33,6 +33,9 @@ pub struct CompiledWorkflow {
     pub(crate) workflow_value: Value,
     pub(crate) variables: Map<String, Value>,
     pub(crate) structure: Vec<Problem>,
+    /// The registry generation and tenant this workflow last validated
+    /// cleanly for: validation is skipped while both stay the same.
+    pub(crate) validated_for: std::sync::Mutex<Option<(usize, u64, Option<String>)>>,
 }
 
 fn retry_from_policy(policy: &RetryPolicy) -> RecoveryStrategy {
@@ -207,6 +210,7 @@ impl CompiledWorkflow {
             workflow_value,
             variables,
             structure,
+            validated_for: std::sync::Mutex::new(None),
         }
     }
 

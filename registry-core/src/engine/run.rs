@@ -216,8 +216,9 @@ impl<'c> Run<'c> {
     /// input (iteratively: long dead chains do not recurse).
     fn resolve(&mut self, i: usize, flow: Flow) {
         let graph = &self.compiled.graph;
-        let mut work = vec![(i, flow)];
-        while let Some((from, flow)) = work.pop() {
+        let mut work: Vec<(usize, Flow)> = Vec::new();
+        let mut next = Some((i, flow));
+        while let Some((from, flow)) = next.take().or_else(|| work.pop()) {
             for &e in &graph.outgoing[from] {
                 let edge = graph.edges[e];
                 let taken = match (flow, edge.port) {
@@ -401,9 +402,26 @@ impl Engine {
         options: RunOptions,
     ) -> Result<ExecutionResult, InvalidWorkflow> {
         let policy = self.policy(compiled, &options.context);
-        let problems = compiled.problems(&self.registry, policy.as_deref());
-        if !problems.is_empty() {
-            return Err(InvalidWorkflow { problems });
+        // A workflow that validated cleanly against this registry state for
+        // this tenant needs no second validation.
+        let key = (
+            Arc::as_ptr(&self.registry) as usize,
+            self.registry.generation(),
+            options.context.tenant_id.clone(),
+        );
+        let validated = compiled
+            .validated_for
+            .lock()
+            .map(|v| v.as_ref() == Some(&key))
+            .unwrap_or(false);
+        if !validated {
+            let problems = compiled.problems(&self.registry, policy.as_deref());
+            if !problems.is_empty() {
+                return Err(InvalidWorkflow { problems });
+            }
+            if let Ok(mut slot) = compiled.validated_for.lock() {
+                *slot = Some(key);
+            }
         }
         Ok(self.execute(compiled, options, policy.as_deref()).await)
     }
