@@ -7,6 +7,8 @@ use plugin_abi::PluginModuleRef;
 pub fn modules() -> Vec<PluginModuleRef> {
     vec![
         plugflow_core::plugflow_module(),
+        plugflow_logic::plugflow_module(),
+        plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),
     ]
 }

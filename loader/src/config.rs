@@ -195,3 +195,54 @@ impl DiscoveryConfig {
         Ok(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_file_relative_dirs_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plugflow.toml");
+        std::fs::write(&path, "directories = [\"plugins\", \"/abs\"]\nmax-load-time-ms = 250\ntrusted-digests = [\"ab\"]\n").unwrap();
+        let config = DiscoveryConfig::from_file(&path).unwrap();
+        assert_eq!(
+            config.directories,
+            vec![dir.path().join("plugins"), PathBuf::from("/abs")]
+        );
+        assert_eq!(config.max_load_time, Duration::from_millis(250));
+        assert!(config.trusted_digests.unwrap().contains("ab"));
+        assert_eq!(config.patterns, vec![default_pattern()]);
+
+        std::fs::write(&path, "directoriez = []\n").unwrap();
+        let err = DiscoveryConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("plugflow.toml") && err.contains("directoriez"),
+            "{err}"
+        );
+        assert!(DiscoveryConfig::from_file(&dir.path().join("missing.toml")).is_err());
+    }
+
+    #[test]
+    fn environment_adds_directories_and_switches_discovery() {
+        let env = |name: &str| match name {
+            ENV_PLUGIN_DIRS => Some(std::env::join_paths(["/a", "/b"]).unwrap()),
+            ENV_ENABLE_DISCOVERY => Some("No".into()),
+            _ => None,
+        };
+        let config = DiscoveryConfig::with_directories(["/first"])
+            .with_env_from(env)
+            .unwrap();
+        assert_eq!(
+            config.directories,
+            vec![PathBuf::from("/first"), "/a".into(), "/b".into()]
+        );
+        assert!(!config.enabled);
+        let bad = DiscoveryConfig::default()
+            .with_env_from(|n| (n == ENV_ENABLE_DISCOVERY).then(|| "maybe".into()));
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("PLUGFLOW_ENABLE_DISCOVERY"));
+    }
+}

@@ -39,11 +39,21 @@ pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Reject
             ),
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Rejection::new(RejectReason::ReadFailed, format!("cannot read: {e}")))?;
+    let read_failed =
+        |e: std::io::Error| Rejection::new(RejectReason::ReadFailed, format!("cannot read: {e}"));
     let digest = match &config.trusted_digests {
         Some(trusted) => {
-            let digest = hex::encode(Sha256::digest(&bytes));
+            let mut hasher = Sha256::new();
+            let mut file = std::fs::File::open(path).map_err(read_failed)?;
+            let mut buffer = vec![0u8; 64 * 1024];
+            loop {
+                let n = std::io::Read::read(&mut file, &mut buffer).map_err(read_failed)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+            }
+            let digest = hex::encode(hasher.finalize());
             if !trusted.contains(&digest) {
                 return Err(Rejection::new(
                     RejectReason::Untrusted,
@@ -56,7 +66,10 @@ pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Reject
         }
         None => None,
     };
-    let root_symbol = find_root_symbol(&bytes)?;
+    // Only the headers and symbol tables are read, not the whole library.
+    let file = std::fs::File::open(path).map_err(read_failed)?;
+    let cache = object::ReadCache::new(file);
+    let root_symbol = find_root_symbol(&cache)?;
     Ok(Checked {
         root_symbol,
         digest,
@@ -82,8 +95,8 @@ fn check_permissions(_metadata: &std::fs::Metadata) -> Result<(), Rejection> {
 
 /// Reads the library's export table (without loading it) and returns the
 /// one exported symbol naming a plugflow root module.
-pub fn find_root_symbol(bytes: &[u8]) -> Result<String, Rejection> {
-    let file = object::File::parse(bytes).map_err(|e| {
+pub fn find_root_symbol<'data, R: object::ReadRef<'data>>(data: R) -> Result<String, Rejection> {
+    let file = object::File::parse(data).map_err(|e| {
         Rejection::new(
             RejectReason::NotALibrary,
             format!("not a shared library ({e}); remove it from the plugin directory"),
