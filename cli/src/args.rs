@@ -40,6 +40,10 @@ pub struct Global {
     /// auditLogging).
     #[arg(long, global = true, env = "PLUGFLOW_POLICY")]
     pub policy: Option<PathBuf>,
+    /// The SQLite database file of the dbal-read / dbal-write nodes
+    /// (default: plugflow/plugflow.db under the user's data directory).
+    #[arg(long, global = true, env = "PLUGFLOW_DB")]
+    pub db: Option<PathBuf>,
     /// Where audit records go when a policy turns auditing on.
     #[arg(long, global = true, env = "PLUGFLOW_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,

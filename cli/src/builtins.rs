@@ -7,6 +7,7 @@ use plugin_abi::PluginModuleRef;
 pub fn modules() -> Vec<PluginModuleRef> {
     vec![
         plugflow_core::plugflow_module(),
+        plugflow_dbal::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),

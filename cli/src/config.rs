@@ -40,6 +40,9 @@ pub struct Config {
     /// The audit log file.
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
+    /// The dbal nodes' SQLite database file.
+    #[serde(default)]
+    pub database: Option<PathBuf>,
     /// Environment variables `$env` may read.
     #[serde(default)]
     pub env_allowlist: Vec<String>,
@@ -63,6 +66,11 @@ impl Config {
                 if dir.is_relative() {
                     *dir = base.join(&*dir);
                 }
+            }
+        }
+        if let Some(db) = &mut config.database {
+            if db.is_relative() {
+                *db = base.join(&*db);
             }
         }
         if let Some(log) = &mut config.audit_log {

@@ -47,6 +47,16 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         loader::register_static_plugin(&registry, module)
             .map_err(|e| CliError::failed(format!("built-in plugin failed to register: {e}")))?;
     }
+    if let Some(db) = global.db.clone().or(config.database.clone()) {
+        let mut settings = serde_json::Map::new();
+        settings.insert(
+            "database".into(),
+            serde_json::Value::String(db.display().to_string()),
+        );
+        for node_type in ["dbal-read", "dbal-write"] {
+            registry.set_node_config(node_type, settings.clone());
+        }
+    }
     let discovery = discovery_config(&config, &global.plugins)?;
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()

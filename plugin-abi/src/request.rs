@@ -49,6 +49,10 @@ pub struct ExecRequest {
     /// or logs: the host masks them.
     #[serde(default)]
     pub credentials: Map<String, Value>,
+    /// Host configuration for this node type (a database path, an egress
+    /// allowlist, ...), set by the operator, never by the workflow.
+    #[serde(default)]
+    pub config: Map<String, Value>,
 }
 
 /// The host's borrowed view of an [`ExecRequest`], serialised without copies.
@@ -70,6 +74,9 @@ pub struct ExecRequestRef<'a> {
     /// See [`ExecRequest::credentials`].
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub credentials: &'a Map<String, Value>,
+    /// See [`ExecRequest::config`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub config: &'a Map<String, Value>,
 }
 
 /// Changes a node makes to the execution's variables.

@@ -35,7 +35,7 @@ impl crate::Registry {
             .get(node_type)
             .ok_or_else(|| NodeFailure::not_found(node_type))?;
         self.validate_parameters(&node, call.node_id, call.parameters)?;
-        let text = request_text(node_type, call, &Map::new())?;
+        let text = request_text(node_type, call, &Map::new(), &node.config())?;
         let answer = node.executor().execute(text.as_str().into());
         parse_response(node_type, answer, self.config().max_output_bytes)
     }
@@ -46,6 +46,7 @@ pub fn request_text(
     node_type: &str,
     call: NodeCall<'_>,
     credentials: &Map<String, Value>,
+    config: &Map<String, Value>,
 ) -> Result<String, NodeFailure> {
     let request = ExecRequestRef {
         node_type,
@@ -55,6 +56,7 @@ pub fn request_text(
         context: call.context,
         variables: call.variables,
         credentials,
+        config,
     };
     serde_json::to_string(&request).map_err(|e| {
         NodeFailure::new(

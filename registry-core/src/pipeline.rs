@@ -373,7 +373,7 @@ impl Registry {
         policy: Option<&TenantPolicy>,
         tenant_field: &str,
         secrets: &mut Secrets,
-    ) -> Result<(RegisteredNode, Cow<'p, Value>, Map<String, Value>), NodeFailure> {
+    ) -> Result<Prepared<'p>, NodeFailure> {
         // 1. Tenant check.
         if let Some(policy) = policy {
             policy.check(node_type)?;
@@ -452,7 +452,7 @@ impl Registry {
             variables: state.variables,
         };
         Some((|| {
-            let text = request_text(node_type, call, &credentials)?;
+            let text = request_text(node_type, call, &credentials, &registered.config())?;
             let answer = registered.executor().execute(text.as_str().into());
             let response = parse_response(node_type, answer, self.config.max_output_bytes)?;
             self.check_output(&registered, &response, context, policy, tenant_field)?;
@@ -471,7 +471,7 @@ impl Registry {
         timeout: Option<Duration>,
     ) -> Result<ExecResponse, NodeFailure> {
         let node_type = node.metadata().node_type();
-        let text = request_text(node_type, call, credentials)?;
+        let text = request_text(node_type, call, credentials, &node.config())?;
         let limit = self.config.max_output_bytes;
         let class = node.metadata().manifest.execution;
         if class == ExecutionClass::Pure && timeout.is_none() {
@@ -682,6 +682,10 @@ impl Registry {
         }
     }
 }
+
+/// What stages 1 to 4 hand to the call: the node type, its (possibly
+/// rewritten) parameters and its resolved credentials.
+type Prepared<'p> = (RegisteredNode, Cow<'p, Value>, Map<String, Value>);
 
 /// The `skip` strategy: status skipped, empty output.
 fn skip(execution: &mut NodeExecution) {

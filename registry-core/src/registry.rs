@@ -10,7 +10,7 @@ use plugin_abi::manifest::NodeTypeManifest;
 use plugin_abi::NodeExecutorBox;
 use quick_cache::Equivalent;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
 use crate::cache::{CacheConfig, CacheStats, StatCache};
@@ -28,6 +28,7 @@ pub struct RegisteredNode {
     metadata: Arc<NodeMetadata>,
     schema: CompiledSchema,
     executor: Arc<NodeExecutorBox>,
+    config: Arc<Map<String, Value>>,
 }
 
 impl RegisteredNode {
@@ -44,6 +45,11 @@ impl RegisteredNode {
     /// Its executor.
     pub fn executor(&self) -> &Arc<NodeExecutorBox> {
         &self.executor
+    }
+
+    /// The host configuration passed to its executor with every request.
+    pub fn config(&self) -> Arc<Map<String, Value>> {
+        self.config.clone()
     }
 }
 
@@ -197,6 +203,7 @@ pub(crate) struct Caches {
 /// ```
 pub struct Registry {
     nodes: RwLock<HashMap<String, RegisteredNode>>,
+    node_config: RwLock<HashMap<String, Arc<Map<String, Value>>>>,
     /// Bumped by every change that can change a validation outcome:
     /// (un)registration and policy changes.
     generation: std::sync::atomic::AtomicU64,
@@ -237,6 +244,7 @@ impl Registry {
         let c = config.caches;
         Self {
             nodes: RwLock::default(),
+            node_config: RwLock::default(),
             generation: std::sync::atomic::AtomicU64::new(0),
             caches: Caches {
                 executors: StatCache::new(c.executors),
@@ -310,10 +318,12 @@ impl Registry {
     ) -> Result<Option<Replaced>, RegistryError> {
         let schema = self.check_manifest(&metadata.manifest)?;
         let node_type = metadata.manifest.node_type.clone();
+        let config = self.node_config_for(&node_type);
         let entry = RegisteredNode {
             metadata: Arc::new(metadata),
             schema,
             executor: Arc::new(executor),
+            config,
         };
         let previous = self
             .nodes
@@ -336,6 +346,36 @@ impl Registry {
             tracing::debug!(component = "registry", event = "node_type_registered", node_type = %node_type);
         }
         Ok(replaced)
+    }
+
+    /// Sets the host configuration of `node_type` (a database path, an
+    /// egress allowlist, ...): passed to its executor with every request as
+    /// `config`. Workflows cannot change it. Applies to a node type
+    /// registered now or later.
+    pub fn set_node_config(&self, node_type: &str, config: Map<String, Value>) {
+        let config = Arc::new(config);
+        self.node_config
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node_type.to_owned(), config.clone());
+        if let Some(node) = self
+            .nodes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(node_type)
+        {
+            node.config = config;
+        }
+        self.invalidate_node_type(node_type);
+    }
+
+    fn node_config_for(&self, node_type: &str) -> Arc<Map<String, Value>> {
+        self.node_config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node_type)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// A number that changes whenever node types or tenant policies change,

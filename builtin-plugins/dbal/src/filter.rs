@@ -1,0 +1,242 @@
+//! Filters compiled to parameterised SQL over `json_extract`. Field names
+//! are checked against a strict pattern and values are always bound, never
+//! concatenated into the statement.
+
+use rusqlite::types::Value as Sql;
+use serde_json::Value;
+
+/// Columns stored outside the JSON document.
+const COLUMNS: [&str; 4] = ["id", "tenantId", "createdAt", "updatedAt"];
+
+/// Deepest nesting of `$and` / `$or` / `$not` accepted.
+const MAX_DEPTH: usize = 32;
+
+/// A filter that cannot be compiled, with the JSON path of the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    /// Where in the filter.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Whether `field` is a plain field path: dot-separated identifiers.
+pub fn valid_field(field: &str) -> bool {
+    !field.is_empty()
+        && field.len() <= 128
+        && field.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// The SQL expression reading `field`: a column, or `json_extract` of the
+/// document with the path bound as a parameter.
+pub fn field_sql(field: &str, params: &mut Vec<Sql>) -> String {
+    if COLUMNS.contains(&field) {
+        format!("\"{field}\"")
+    } else {
+        params.push(Sql::Text(format!("$.{field}")));
+        format!("json_extract(data, ?{})", params.len())
+    }
+}
+
+/// A JSON value bound as an SQL value comparable with `json_extract`.
+pub fn bind(value: &Value, params: &mut Vec<Sql>) -> String {
+    let sql = match value {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Sql::Integer(i),
+            None => Sql::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => Sql::Text(s.clone()),
+        other => Sql::Text(other.to_string()),
+    };
+    params.push(sql);
+    format!("?{}", params.len())
+}
+
+/// Compiles `filter` into a WHERE expression, appending bound values to
+/// `params`. An empty filter matches everything (`1`).
+pub fn compile(filter: &Value, params: &mut Vec<Sql>) -> Result<String, FilterError> {
+    compile_at(filter, params, "filter", 0)
+}
+
+fn err(path: &str, message: impl Into<String>) -> FilterError {
+    FilterError {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn compile_at(
+    filter: &Value,
+    params: &mut Vec<Sql>,
+    path: &str,
+    depth: usize,
+) -> Result<String, FilterError> {
+    if depth > MAX_DEPTH {
+        return Err(err(path, format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    let object = match filter {
+        Value::Null => return Ok("1".to_owned()),
+        Value::Object(o) => o,
+        _ => return Err(err(path, "a filter must be an object")),
+    };
+    let mut parts = Vec::with_capacity(object.len());
+    for (key, value) in object {
+        let here = format!("{path}.{key}");
+        let part = match key.as_str() {
+            "$and" | "$or" => {
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| err(&here, format!("{key} takes an array of filters")))?;
+                if items.is_empty() {
+                    if key == "$and" {
+                        "1".to_owned()
+                    } else {
+                        "0".to_owned()
+                    }
+                } else {
+                    let joined = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| compile_at(f, params, &format!("{here}[{i}]"), depth + 1))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    format!(
+                        "({})",
+                        joined.join(if key == "$and" { " AND " } else { " OR " })
+                    )
+                }
+            }
+            "$not" => format!("(NOT {})", compile_at(value, params, &here, depth + 1)?),
+            op if op.starts_with('$') => {
+                return Err(err(
+                    &here,
+                    format!("unknown operator `{op}` at the top of a filter"),
+                ))
+            }
+            field => {
+                if !valid_field(field) {
+                    return Err(err(&here, format!("field name `{field}` is not allowed: use letters, digits, `_` and dots")));
+                }
+                condition(field, value, params, &here)?
+            }
+        };
+        parts.push(part);
+    }
+    Ok(if parts.is_empty() {
+        "1".to_owned()
+    } else {
+        format!("({})", parts.join(" AND "))
+    })
+}
+
+fn condition(
+    field: &str,
+    value: &Value,
+    params: &mut Vec<Sql>,
+    path: &str,
+) -> Result<String, FilterError> {
+    let ops = match value {
+        Value::Object(o) if !o.is_empty() && o.keys().all(|k| k.starts_with('$')) => o,
+        other => return Ok(equals(field, other, params)),
+    };
+    let mut parts = Vec::with_capacity(ops.len());
+    for (op, operand) in ops {
+        let here = format!("{path}.{op}");
+        let column = field_sql(field, params);
+        let part = match op.as_str() {
+            "$eq" => {
+                params.pop();
+                equals(field, operand, params)
+            }
+            "$ne" => {
+                params.pop();
+                format!("(NOT {})", equals(field, operand, params))
+            }
+            "$gt" | "$gte" | "$lt" | "$lte" => {
+                if operand.is_null() || operand.is_object() || operand.is_array() {
+                    return Err(err(&here, "compares with a number or a string"));
+                }
+                let sign = match op.as_str() {
+                    "$gt" => ">",
+                    "$gte" => ">=",
+                    "$lt" => "<",
+                    _ => "<=",
+                };
+                format!("({column} {sign} {})", bind(operand, params))
+            }
+            "$in" | "$nin" => {
+                let items = operand.as_array().ok_or_else(|| err(&here, format!("{op} takes an array")))?;
+                if items.is_empty() {
+                    if op == "$in" { "0".to_owned() } else { "1".to_owned() }
+                } else {
+                    let list: Vec<String> = items.iter().map(|v| bind(v, params)).collect();
+                    let test = format!("({column} IN ({}))", list.join(", "));
+                    if op == "$in" { test } else { format!("(NOT {test} OR {column} IS NULL)") }
+                }
+            }
+            "$like" => {
+                let pattern = operand.as_str().ok_or_else(|| err(&here, "$like takes a string pattern (% and _ wildcards)"))?;
+                format!("({column} LIKE {})", bind(&Value::String(pattern.to_owned()), params))
+            }
+            "$exists" => {
+                let wanted = operand.as_bool().ok_or_else(|| err(&here, "$exists takes true or false"))?;
+                if wanted { format!("({column} IS NOT NULL)") } else { format!("({column} IS NULL)") }
+            }
+            other => return Err(err(&here, format!("unknown operator `{other}`; use $eq $ne $gt $gte $lt $lte $in $nin $like $exists"))),
+        };
+        parts.push(part);
+    }
+    Ok(format!("({})", parts.join(" AND ")))
+}
+
+fn equals(field: &str, value: &Value, params: &mut Vec<Sql>) -> String {
+    let column = field_sql(field, params);
+    if value.is_null() {
+        format!("({column} IS NULL)")
+    } else {
+        format!("({column} = {})", bind(value, params))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compiles_with_bound_values_only() {
+        let mut params = Vec::new();
+        let sql = compile(
+            &json!({"name": "x'; DROP TABLE t; --", "age": {"$gte": 18}}),
+            &mut params,
+        )
+        .unwrap();
+        assert!(!sql.contains("DROP"), "{sql}");
+        assert_eq!(params.len(), 4);
+    }
+
+    #[test]
+    fn rejects_bad_field_names_and_operators() {
+        for bad in [
+            json!({"a\"b": 1}),
+            json!({"a'); --": 1}),
+            json!({"$where": "1"}),
+            json!({"x": {"$regex": "."}}),
+            json!({"a..b": 1}),
+        ] {
+            assert!(compile(&bad, &mut Vec::new()).is_err(), "{bad}");
+        }
+        let mut deep = json!({"x": 1});
+        for _ in 0..40 {
+            deep = json!({"$not": deep});
+        }
+        assert!(compile(&deep, &mut Vec::new()).is_err());
+    }
+}

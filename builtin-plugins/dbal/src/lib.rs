@@ -1,0 +1,450 @@
+//! `dbal-read` and `dbal-write`: tenant-scoped records in an embedded
+//! SQLite database (one table per entity: `id`, `tenantId`, a JSON `data`
+//! document, `createdAt`, `updatedAt`; keyed by tenant and id, indexed on
+//! the tenant).
+//!
+//! Every statement is scoped to the request's tenant by the SQL itself: the
+//! tenant predicate is AND-ed at the outermost level and writes set the
+//! tenant column from the context, whatever the parameters say. Filters are
+//! compiled to parameterised SQL over `json_extract`; field names must match
+//! a strict pattern. Multi-record writes run in one transaction.
+
+mod filter;
+mod store;
+
+use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
+use rusqlite::params_from_iter;
+use rusqlite::types::Value as Sql;
+use serde_json::{json, Map, Value};
+
+use store::{record, sql, NOW};
+
+type NodeResult = Result<NodeOutput, NodeError>;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 10_000;
+
+/// The plugin's definition.
+pub fn definition() -> PluginDefinition {
+    let filter = json!({"type": "object", "description": "Equality on fields, or operators $eq $ne $gt $gte $lt $lte $in $nin $like $exists, combined with $and $or $not."});
+    PluginDefinition::new("plugflow-dbal", env!("CARGO_PKG_VERSION"))
+        .description("Tenant-scoped records in an embedded SQLite database.")
+        .node(
+            NodeSpec::new("dbal-read", "1.0.0", "data", "Reads records of `entity` for the execution's tenant. `operation`: read (default; `filter`, `sort` as \"field\", \"-field\" or a list, `limit` default 100 max 10000, `offset`) → {records, count}; get (`id`) → {record}; count (`filter`) → {count}; aggregate (`function` count|sum|avg|min|max, `field`, optional `groupBy`, `filter`) → {value} or {groups: [{key, value}]}.")
+                .schema(json!({"type": "object", "properties": {
+                    "operation": {"enum": ["read", "get", "count", "aggregate"], "default": "read"},
+                    "entity": {"type": "string"},
+                    "filter": filter,
+                    "sort": {"type": ["string", "array"]},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    "offset": {"type": "integer", "minimum": 0},
+                    "id": {"type": ["string", "integer"]},
+                    "function": {"enum": ["count", "sum", "avg", "min", "max"]},
+                    "field": {"type": "string"},
+                    "groupBy": {"type": "string"}}}))
+                .required(["entity"])
+                .tags(["data", "database"])
+                .icon("database")
+                .blocking()
+                .tenant_scoped()
+                .handler(read),
+        )
+        .node(
+            NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction. `operation`: create (`data`: a record or a list) → {records, count}; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → {record}.")
+                .schema(json!({"type": "object", "properties": {
+                    "operation": {"enum": ["create", "update", "delete", "upsert"], "default": "create"},
+                    "entity": {"type": "string"},
+                    "data": {"type": ["object", "array"]},
+                    "id": {"type": ["string", "integer"]},
+                    "filter": filter}}))
+                .required(["entity"])
+                .tags(["data", "database"])
+                .icon("database")
+                .blocking()
+                .tenant_scoped()
+                .handler(write),
+        )
+}
+
+plugin_abi::export_plugin!(definition);
+
+fn tenant(request: &NodeRequest) -> Result<String, NodeError> {
+    request
+        .context
+        .tenant_id
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            NodeError::new(
+                plugin_abi::codes::INVALID_PARAMETERS,
+                "dbal nodes need a tenant in the execution context",
+            )
+        })
+}
+
+fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `WHERE tenantId = ?1 AND (<filter>)` with its parameters.
+fn scoped_where(tenant: &str, request: &NodeRequest) -> Result<(String, Vec<Sql>), NodeError> {
+    let mut params = vec![Sql::Text(tenant.to_owned())];
+    let filter_sql = match request.param("filter") {
+        Some(f) => filter::compile(f, &mut params)
+            .map_err(|e| NodeError::invalid_parameter(&e.path.replace('.', "/"), e.message))?,
+        None => "1".to_owned(),
+    };
+    let id_sql = match request.param("id").map(id_of) {
+        Some(Some(id)) => {
+            params.push(Sql::Text(id));
+            format!(" AND id = ?{}", params.len())
+        }
+        Some(None) => {
+            return Err(NodeError::invalid_parameter(
+                "id",
+                "expected a non-empty string or a number",
+            ))
+        }
+        None => String::new(),
+    };
+    Ok((
+        format!("WHERE tenantId = ?1 AND {filter_sql}{id_sql}"),
+        params,
+    ))
+}
+
+fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, NodeError> {
+    let Some(sort) = request.param("sort") else {
+        return Ok(" ORDER BY createdAt, id".to_owned());
+    };
+    let items: Vec<Value> = match sort {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    let mut keys = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let (field, descending) = match item {
+            Value::String(s) => match s.strip_prefix('-') {
+                Some(f) => (f.to_owned(), true),
+                None => (s.clone(), false),
+            },
+            Value::Object(o) => (
+                o.get("field")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                o.get("order")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.eq_ignore_ascii_case("desc")),
+            ),
+            other => {
+                return Err(NodeError::invalid_parameter(
+                    &format!("sort/{i}"),
+                    format!(
+                        "expected \"field\", \"-field\" or {{field, order}}, got {}",
+                        kind(other)
+                    ),
+                ))
+            }
+        };
+        if !filter::valid_field(&field) {
+            return Err(NodeError::invalid_parameter(
+                &format!("sort/{i}"),
+                format!("field name `{field}` is not allowed"),
+            ));
+        }
+        keys.push(format!(
+            "{} {}",
+            filter::field_sql(&field, params),
+            if descending { "DESC" } else { "ASC" }
+        ));
+    }
+    keys.push("id".into());
+    Ok(format!(" ORDER BY {}", keys.join(", ")))
+}
+
+fn int_param(request: &NodeRequest, name: &str, default: i64, max: i64) -> Result<i64, NodeError> {
+    match request.param(name) {
+        None => Ok(default),
+        Some(v) => v.as_i64().filter(|n| (0..=max).contains(n)).ok_or_else(|| {
+            NodeError::invalid_parameter(name, format!("expected an integer from 0 to {max}"))
+        }),
+    }
+}
+
+fn read(request: &NodeRequest) -> NodeResult {
+    let tenant = tenant(request)?;
+    let entity = request.str_param("entity")?.to_owned();
+    let path = store::database_path(request)?;
+    store::with_connection(&path, |conn| {
+        let table = store::table(conn, &entity)?;
+        let (where_sql, mut params) = scoped_where(&tenant, request)?;
+        match request
+            .param("operation")
+            .and_then(Value::as_str)
+            .unwrap_or("read")
+        {
+            "read" | "get" => {
+                let single = request.param("operation").and_then(Value::as_str) == Some("get");
+                if single && request.param("id").is_none() {
+                    return Err(NodeError::invalid_parameter("id", "get needs an id"));
+                }
+                let order = order_by(request, &mut params)?;
+                let limit = if single {
+                    1
+                } else {
+                    int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)?
+                };
+                let offset = int_param(request, "offset", 0, i64::MAX)?;
+                let statement = format!("SELECT id, tenantId, data, createdAt, updatedAt FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}");
+                let mut stmt = conn.prepare(&statement).map_err(sql)?;
+                let rows = stmt
+                    .query_map(params_from_iter(params.iter()), |row| {
+                        Ok(record(
+                            row.get(0)?,
+                            row.get(1)?,
+                            &row.get::<_, String>(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    })
+                    .map_err(sql)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql)?;
+                if single {
+                    Ok(NodeOutput::new(json!({"record": rows.into_iter().next()})))
+                } else {
+                    let count = rows.len();
+                    Ok(NodeOutput::new(json!({"records": rows, "count": count})))
+                }
+            }
+            "count" => {
+                let statement = format!("SELECT COUNT(*) FROM \"{table}\" {where_sql}");
+                let count: i64 = conn
+                    .query_row(&statement, params_from_iter(params.iter()), |r| r.get(0))
+                    .map_err(sql)?;
+                Ok(NodeOutput::new(json!({"count": count})))
+            }
+            "aggregate" => aggregate(conn, &table, request, where_sql, params),
+            other => Err(NodeError::invalid_parameter(
+                "operation",
+                format!("`{other}` is not read, get, count or aggregate"),
+            )),
+        }
+    })
+}
+
+fn aggregate(
+    conn: &rusqlite::Connection,
+    table: &str,
+    request: &NodeRequest,
+    where_sql: String,
+    mut params: Vec<Sql>,
+) -> NodeResult {
+    let function = request
+        .param("function")
+        .and_then(Value::as_str)
+        .unwrap_or("count");
+    let sql_fn = match function {
+        "count" | "sum" | "avg" | "min" | "max" => function.to_uppercase(),
+        other => {
+            return Err(NodeError::invalid_parameter(
+                "function",
+                format!("`{other}` is not count, sum, avg, min or max"),
+            ))
+        }
+    };
+    let target = match request.param("field") {
+        Some(f) => {
+            let f = f
+                .as_str()
+                .filter(|f| filter::valid_field(f))
+                .ok_or_else(|| NodeError::invalid_parameter("field", "expected a field name"))?;
+            filter::field_sql(f, &mut params)
+        }
+        None if function == "count" => "*".to_owned(),
+        None => {
+            return Err(NodeError::invalid_parameter(
+                "field",
+                format!("{function} needs a field"),
+            ))
+        }
+    };
+    let value_of = |v: Sql| match v {
+        Sql::Integer(i) => json!(i),
+        Sql::Real(f) => plugin_abi::sdk::value::number(f).unwrap_or(Value::Null),
+        Sql::Text(t) => json!(t),
+        _ => Value::Null,
+    };
+    match request.param("groupBy") {
+        None => {
+            let statement = format!("SELECT {sql_fn}({target}) FROM \"{table}\" {where_sql}");
+            let value: Sql = conn
+                .query_row(&statement, params_from_iter(params.iter()), |r| r.get(0))
+                .map_err(sql)?;
+            Ok(NodeOutput::new(json!({"value": value_of(value)})))
+        }
+        Some(group) => {
+            let group = group
+                .as_str()
+                .filter(|g| filter::valid_field(g))
+                .ok_or_else(|| NodeError::invalid_parameter("groupBy", "expected a field name"))?;
+            let key = filter::field_sql(group, &mut params);
+            let statement = format!("SELECT {key}, {sql_fn}({target}) FROM \"{table}\" {where_sql} GROUP BY 1 ORDER BY 1");
+            let mut stmt = conn.prepare(&statement).map_err(sql)?;
+            let groups = stmt
+                .query_map(params_from_iter(params.iter()), |r| {
+                    Ok((r.get::<_, Sql>(0)?, r.get::<_, Sql>(1)?))
+                })
+                .map_err(sql)?
+                .map(|row| row.map(|(k, v)| json!({"key": value_of(k), "value": value_of(v)})))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?;
+            Ok(NodeOutput::new(json!({"groups": groups})))
+        }
+    }
+}
+
+/// The document stored for `data`: without the columns, which the store
+/// owns (the tenant especially: it always comes from the context).
+fn document(data: &Map<String, Value>) -> String {
+    let mut doc = data.clone();
+    for column in ["id", "tenantId", "createdAt", "updatedAt"] {
+        doc.remove(column);
+    }
+    Value::Object(doc).to_string()
+}
+
+fn new_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+fn write(request: &NodeRequest) -> NodeResult {
+    let tenant = tenant(request)?;
+    let entity = request.str_param("entity")?.to_owned();
+    let path = store::database_path(request)?;
+    let operation = request
+        .param("operation")
+        .and_then(Value::as_str)
+        .unwrap_or("create")
+        .to_owned();
+    store::with_connection(&path, |conn| {
+        let table = store::table(conn, &entity)?;
+        let tx = conn.transaction().map_err(sql)?;
+        let output = match operation.as_str() {
+            "create" => {
+                let records: Vec<&Map<String, Value>> = match request.required_param("data")? {
+                    Value::Object(o) => vec![o],
+                    Value::Array(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            v.as_object().ok_or_else(|| {
+                                NodeError::invalid_parameter(
+                                    &format!("data/{i}"),
+                                    format!("expected an object, got {}", kind(v)),
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    other => {
+                        return Err(NodeError::invalid_parameter(
+                            "data",
+                            format!("expected an object or a list, got {}", kind(other)),
+                        ))
+                    }
+                };
+                let mut created = Vec::with_capacity(records.len());
+                for data in records {
+                    let id = data.get("id").and_then(id_of).unwrap_or_else(new_id);
+                    let row = tx
+                        .query_row(
+                            &format!("INSERT INTO \"{table}\" (id, tenantId, data, createdAt, updatedAt) VALUES (?1, ?2, ?3, {NOW}, {NOW}) RETURNING createdAt, updatedAt"),
+                            rusqlite::params![id, tenant, document(data)],
+                            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                        )
+                        .map_err(|e| match e.sqlite_error_code() {
+                            Some(rusqlite::ErrorCode::ConstraintViolation) => NodeError::invalid_parameter("data", format!("a record with id `{id}` already exists")),
+                            _ => sql(e),
+                        })?;
+                    created.push(record(id, tenant.clone(), &document(data), row.0, row.1));
+                }
+                let count = created.len();
+                json!({"records": created, "count": count})
+            }
+            "update" => {
+                let data = request.required_param("data")?.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter("data", "update takes an object to merge")
+                })?;
+                if request.param("id").is_none() && request.param("filter").is_none() {
+                    return Err(NodeError::invalid_parameter(
+                        "id",
+                        "update needs an id or a filter",
+                    ));
+                }
+                let (where_sql, mut params) = scoped_where(&tenant, request)?;
+                params.push(Sql::Text(document(data)));
+                let patch = params.len();
+                let count = tx
+                    .execute(&format!("UPDATE \"{table}\" SET data = json_patch(data, ?{patch}), updatedAt = {NOW} {where_sql}"), params_from_iter(params.iter()))
+                    .map_err(sql)?;
+                json!({"count": count})
+            }
+            "delete" => {
+                if request.param("id").is_none() && request.param("filter").is_none() {
+                    return Err(NodeError::invalid_parameter(
+                        "id",
+                        "delete needs an id or a filter",
+                    ));
+                }
+                let (where_sql, params) = scoped_where(&tenant, request)?;
+                let count = tx
+                    .execute(
+                        &format!("DELETE FROM \"{table}\" {where_sql}"),
+                        params_from_iter(params.iter()),
+                    )
+                    .map_err(sql)?;
+                json!({"count": count})
+            }
+            "upsert" => {
+                let data = request.required_param("data")?.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter("data", "upsert takes an object")
+                })?;
+                let id = request
+                    .param("id")
+                    .and_then(id_of)
+                    .or_else(|| data.get("id").and_then(id_of))
+                    .ok_or_else(|| {
+                        NodeError::invalid_parameter(
+                            "id",
+                            "upsert needs an id (in `id` or `data.id`)",
+                        )
+                    })?;
+                let (doc, created, updated): (String, String, String) = tx
+                    .query_row(
+                        &format!(
+                            "INSERT INTO \"{table}\" (id, tenantId, data, createdAt, updatedAt) VALUES (?1, ?2, ?3, {NOW}, {NOW})
+                             ON CONFLICT (tenantId, id) DO UPDATE SET data = json_patch(data, excluded.data), updatedAt = {NOW}
+                             RETURNING data, createdAt, updatedAt"
+                        ),
+                        rusqlite::params![id, tenant, document(data)],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .map_err(sql)?;
+                json!({"record": record(id, tenant.clone(), &doc, created, updated)})
+            }
+            other => {
+                return Err(NodeError::invalid_parameter(
+                    "operation",
+                    format!("`{other}` is not create, update, delete or upsert"),
+                ))
+            }
+        };
+        tx.commit().map_err(sql)?;
+        Ok(NodeOutput::new(output))
+    })
+}

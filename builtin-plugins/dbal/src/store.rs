@@ -1,0 +1,138 @@
+//! Connections, tables and records.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use plugin_abi::sdk::{NodeError, NodeRequest};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+/// SQLite's current time as RFC 3339 with milliseconds.
+pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+type Shared = Arc<Mutex<Connection>>;
+
+fn connections() -> &'static Mutex<HashMap<PathBuf, Shared>> {
+    static CONNECTIONS: OnceLock<Mutex<HashMap<PathBuf, Shared>>> = OnceLock::new();
+    CONNECTIONS.get_or_init(Mutex::default)
+}
+
+/// The database file: the host's `config.database`, else `PLUGFLOW_DB`,
+/// else `plugflow.db` under the user's data directory.
+pub fn database_path(request: &NodeRequest) -> Result<PathBuf, NodeError> {
+    if let Some(path) = request.config.get("database") {
+        return path
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| NodeError::execution("host configuration `database` must be a path"));
+    }
+    if let Some(path) = std::env::var_os("PLUGFLOW_DB") {
+        return Ok(PathBuf::from(path));
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(base.join("plugflow").join("plugflow.db"))
+}
+
+fn db_error(e: rusqlite::Error) -> NodeError {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    let error = NodeError::execution(format!("database error: {e}"));
+    if busy {
+        error.retryable()
+    } else {
+        error
+    }
+}
+
+/// Runs `f` with the connection to `path` (one per file, serialised).
+pub fn with_connection<T>(
+    path: &Path,
+    f: impl FnOnce(&mut Connection) -> Result<T, NodeError>,
+) -> Result<T, NodeError> {
+    let shared = {
+        let mut map = connections().lock().unwrap_or_else(PoisonError::into_inner);
+        match map.get(path) {
+            Some(c) => c.clone(),
+            None => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        NodeError::execution(format!(
+                            "cannot create database directory {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                let conn = Connection::open(path).map_err(db_error)?;
+                conn.pragma_update(None, "journal_mode", "WAL")
+                    .map_err(db_error)?;
+                conn.pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(db_error)?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(db_error)?;
+                let shared = Arc::new(Mutex::new(conn));
+                map.insert(path.to_owned(), shared.clone());
+                shared
+            }
+        }
+    };
+    let mut conn = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    f(&mut conn)
+}
+
+/// The table of `entity` (validated: letters, digits, `_`), created on
+/// first use with an index on the tenant.
+pub fn table(conn: &Connection, entity: &str) -> Result<String, NodeError> {
+    let valid = !entity.is_empty()
+        && entity.len() <= 64
+        && entity
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && entity
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(NodeError::invalid_parameter(
+            "entity",
+            format!("`{entity}` is not a valid entity name: use letters, digits and `_`"),
+        ));
+    }
+    let table = format!("e_{entity}");
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS \"{table}\" (
+            id TEXT NOT NULL,
+            tenantId TEXT NOT NULL,
+            data TEXT NOT NULL CHECK (json_valid(data)),
+            createdAt TEXT NOT NULL,
+            updatedAt TEXT NOT NULL,
+            PRIMARY KEY (tenantId, id)
+        );
+        CREATE INDEX IF NOT EXISTS \"{table}_tenant\" ON \"{table}\" (tenantId);"
+    ))
+    .map_err(db_error)?;
+    Ok(table)
+}
+
+/// A stored row as a record: the document plus its columns.
+pub fn record(id: String, tenant: String, data: &str, created: String, updated: String) -> Value {
+    let mut object = match serde_json::from_str::<Value>(data) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    object.insert("id".into(), Value::String(id));
+    object.insert("tenantId".into(), Value::String(tenant));
+    object.insert("createdAt".into(), Value::String(created));
+    object.insert("updatedAt".into(), Value::String(updated));
+    Value::Object(object)
+}
+
+/// Maps rusqlite errors for the handlers.
+pub fn sql(e: rusqlite::Error) -> NodeError {
+    db_error(e)
+}
