@@ -400,3 +400,51 @@ fn stats_prints_metrics_as_json_or_prometheus() {
     ]);
     assert_eq!(json_of(&out)["execution"]["successes"], 7);
 }
+
+#[test]
+fn the_order_pipeline_keeps_two_tenants_apart_in_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orders.db");
+    let run = |tenant: &str, orders: Value| {
+        let input = json!({"orders": orders}).to_string();
+        let out = plugflow(&[
+            "run",
+            &example("order-pipeline.json"),
+            "--input",
+            &input,
+            "--tenant",
+            tenant,
+            "--db",
+            db.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_of(&out)["nodes"]["respond"]["output"]["body"].clone()
+    };
+    let a = run(
+        "acme",
+        json!([{"item": "apple", "qty": 2}, {"item": "pear", "qty": 1}]),
+    );
+    assert_eq!(a["orders"], 2);
+    let b = run("globex", json!([{"item": "apple", "qty": 10}]));
+    assert_eq!(
+        b,
+        json!({"tenant": "globex", "stored": 1, "orders": 1, "totals": [{"key": "apple", "value": 10}]})
+    );
+    let a = run("acme", json!([{"item": "apple", "qty": 3}]));
+    assert_eq!(a["orders"], 3);
+    assert_eq!(
+        a["totals"],
+        json!([{"key": "apple", "value": 5}, {"key": "pear", "value": 1}])
+    );
+    let no_tenant = plugflow(&[
+        "run",
+        &example("order-pipeline.json"),
+        "--input",
+        r#"{"orders": [{"item": "x"}]}"#,
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_fails(&no_tenant, 1, "tenant");
+}
