@@ -128,9 +128,21 @@ pub fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> {
 /// [`crate::Registry`] caches compiled schemas in
 /// [`crate::Registry::check_manifest`]). Every problem is reported at once.
 pub fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+    check_manifest_with(manifest, |schema| {
+        jsonschema::validator_for(schema)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Checks a manifest entry, compiling its schema with `compile`.
+pub(crate) fn check_manifest_with(
+    manifest: &NodeTypeManifest,
+    compile: impl FnOnce(&serde_json::Value) -> Result<CompiledSchema, String>,
+) -> Result<CompiledSchema, RegistryError> {
     let mut problems = check_manifest_fields(manifest);
-    let schema = match jsonschema::validator_for(&manifest.parameter_schema) {
-        Ok(validator) => Some(Arc::new(validator)),
+    let schema = match compile(&manifest.parameter_schema) {
+        Ok(schema) => Some(schema),
         Err(e) => {
             problems.push(format!("parameter schema does not compile: {e}"));
             None

@@ -66,6 +66,18 @@ pub struct ExecState<'a> {
     pub variables: &'a Map<String, Value>,
 }
 
+/// One execution as the internal stages see it: what runs, for whom, under
+/// which policy.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    node_type: &'a str,
+    node: &'a NodeInvocation<'a>,
+    context: &'a ExecContext,
+    state: &'a ExecState<'a>,
+    policy: Option<&'a TenantPolicy>,
+    tenant_field: &'a str,
+}
+
 /// A node's final status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -240,36 +252,22 @@ impl Registry {
         policy: Option<&TenantPolicy>,
         tenant_field: &str,
     ) -> NodeExecution {
+        let job = Job {
+            node_type,
+            node,
+            context,
+            state,
+            policy,
+            tenant_field,
+        };
         let started = Instant::now();
         let mut secrets = Secrets::default();
-        let first = self
-            .attempt(
-                node_type,
-                node,
-                context,
-                state,
-                policy,
-                tenant_field,
-                &mut secrets,
-            )
-            .await;
+        let first = self.attempt(job, &mut secrets).await;
         let mut execution = NodeExecution::from_attempt(first);
         let recovery = self
-            .recover(
-                &mut execution,
-                strategy,
-                node_type,
-                node,
-                context,
-                state,
-                policy,
-                tenant_field,
-                &mut secrets,
-            )
+            .recover(&mut execution, strategy, job, &mut secrets)
             .await;
-        self.conclude(
-            node_type, node, context, policy, execution, recovery, &secrets, started,
-        )
+        self.conclude(job, execution, recovery, &secrets, started)
     }
 
     /// Runs the node synchronously when nothing in it can wait: a `pure`
@@ -295,15 +293,15 @@ impl Registry {
         }
         let started = Instant::now();
         let mut secrets = Secrets::default();
-        let first = self.attempt_inline(
+        let job = Job {
             node_type,
             node,
             context,
             state,
             policy,
             tenant_field,
-            &mut secrets,
-        )?;
+        };
+        let first = self.attempt_inline(job, &mut secrets)?;
         let mut execution = NodeExecution::from_attempt(first);
         let recovery =
             if execution.status == ExecStatus::Error && *strategy == RecoveryStrategy::Skip {
@@ -312,19 +310,13 @@ impl Registry {
             } else {
                 None
             };
-        Some(self.conclude(
-            node_type, node, context, policy, execution, recovery, &secrets, started,
-        ))
+        Some(self.conclude(job, execution, recovery, &secrets, started))
     }
 
     /// Masks secrets, then stages 8 and 9 (audit, metrics).
-    #[allow(clippy::too_many_arguments)]
     fn conclude(
         &self,
-        node_type: &str,
-        node: &NodeInvocation<'_>,
-        context: &ExecContext,
-        policy: Option<&TenantPolicy>,
+        job: Job<'_>,
         mut execution: NodeExecution,
         recovery: Option<(bool, Duration)>,
         secrets: &Secrets,
@@ -340,7 +332,13 @@ impl Registry {
         }
         execution.duration = started.elapsed();
 
-        self.audit_stage(node_type, node, context, policy, &execution);
+        self.audit_stage(job, &execution);
+        let Job {
+            node_type,
+            node,
+            context,
+            ..
+        } = job;
         self.metrics.observe(Observation {
             node_type,
             status: execution.status,
@@ -365,15 +363,19 @@ impl Registry {
 
     /// Stages 1 to 4: tenant check, lookup, validation, isolation rewrite,
     /// credentials.
-    fn prepare_attempt<'p>(
+    fn prepare_attempt<'a>(
         &self,
-        node_type: &str,
-        node: &NodeInvocation<'p>,
-        context: &ExecContext,
-        policy: Option<&TenantPolicy>,
-        tenant_field: &str,
+        job: Job<'a>,
         secrets: &mut Secrets,
-    ) -> Result<Prepared<'p>, NodeFailure> {
+    ) -> Result<Prepared<'a>, NodeFailure> {
+        let Job {
+            node_type,
+            node,
+            context,
+            policy,
+            tenant_field,
+            ..
+        } = job;
         // 1. Tenant check.
         if let Some(policy) = policy {
             policy.check(node_type)?;
@@ -394,19 +396,18 @@ impl Registry {
     }
 
     /// Stages 1 to 6 for one attempt.
-    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
-        node_type: &str,
-        node: &NodeInvocation<'_>,
-        context: &ExecContext,
-        state: &ExecState<'_>,
-        policy: Option<&TenantPolicy>,
-        tenant_field: &str,
+        job: Job<'_>,
         secrets: &mut Secrets,
     ) -> Result<ExecResponse, NodeFailure> {
-        let (registered, parameters, credentials) =
-            self.prepare_attempt(node_type, node, context, policy, tenant_field, secrets)?;
+        let (registered, parameters, credentials) = self.prepare_attempt(job, secrets)?;
+        let Job {
+            node,
+            context,
+            state,
+            ..
+        } = job;
         // 5. Execute.
         let call = NodeCall {
             node_id: node.node_id,
@@ -419,28 +420,28 @@ impl Registry {
             .run(&registered, call, &credentials, node.timeout)
             .await?;
         // 6. Output check.
-        self.check_output(&registered, &response, context, policy, tenant_field)?;
+        self.check_output(&registered, &response, job)?;
         Ok(response)
     }
 
     /// Stages 1 to 6, synchronously; `None` when the node type must run on
     /// the blocking pool.
-    #[allow(clippy::too_many_arguments)]
     fn attempt_inline(
         &self,
-        node_type: &str,
-        node: &NodeInvocation<'_>,
-        context: &ExecContext,
-        state: &ExecState<'_>,
-        policy: Option<&TenantPolicy>,
-        tenant_field: &str,
+        job: Job<'_>,
         secrets: &mut Secrets,
     ) -> Option<Result<ExecResponse, NodeFailure>> {
-        let (registered, parameters, credentials) =
-            match self.prepare_attempt(node_type, node, context, policy, tenant_field, secrets) {
-                Ok(prepared) => prepared,
-                Err(failure) => return Some(Err(failure)),
-            };
+        let Job {
+            node_type,
+            node,
+            context,
+            state,
+            ..
+        } = job;
+        let (registered, parameters, credentials) = match self.prepare_attempt(job, secrets) {
+            Ok(prepared) => prepared,
+            Err(failure) => return Some(Err(failure)),
+        };
         if registered.metadata().manifest.execution != ExecutionClass::Pure {
             return None;
         }
@@ -455,7 +456,7 @@ impl Registry {
             let text = request_text(node_type, call, &credentials, &registered.config())?;
             let answer = registered.executor().execute(text.as_str().into());
             let response = parse_response(node_type, answer, self.config.max_output_bytes)?;
-            self.check_output(&registered, &response, context, policy, tenant_field)?;
+            self.check_output(&registered, &response, job)?;
             Ok(response)
         })())
     }
@@ -504,10 +505,14 @@ impl Registry {
         &self,
         node: &RegisteredNode,
         response: &ExecResponse,
-        context: &ExecContext,
-        policy: Option<&TenantPolicy>,
-        tenant_field: &str,
+        job: Job<'_>,
     ) -> Result<(), NodeFailure> {
+        let Job {
+            context,
+            policy,
+            tenant_field,
+            ..
+        } = job;
         let (Some(policy), Some(tenant)) = (policy, context.tenant_id.as_deref()) else {
             return Ok(());
         };
@@ -540,17 +545,11 @@ impl Registry {
 
     /// Stage 7: applies the recovery strategy to a failed execution. Returns
     /// whether recovery ran and whether it succeeded, with its duration.
-    #[allow(clippy::too_many_arguments)]
     async fn recover(
         &self,
         execution: &mut NodeExecution,
         strategy: &RecoveryStrategy,
-        node_type: &str,
-        node: &NodeInvocation<'_>,
-        context: &ExecContext,
-        state: &ExecState<'_>,
-        policy: Option<&TenantPolicy>,
-        tenant_field: &str,
+        job: Job<'_>,
         secrets: &mut Secrets,
     ) -> Option<(bool, Duration)> {
         if execution.status != ExecStatus::Error {
@@ -574,17 +573,7 @@ impl Registry {
                 {
                     execution.retries += 1;
                     tokio::time::sleep(backoff.delay(execution.retries)).await;
-                    let result = self
-                        .attempt(
-                            node_type,
-                            node,
-                            context,
-                            state,
-                            policy,
-                            tenant_field,
-                            secrets,
-                        )
-                        .await;
+                    let result = self.attempt(job, secrets).await;
                     let retries = execution.retries;
                     *execution = NodeExecution::from_attempt(result);
                     execution.retries = retries;
@@ -596,17 +585,11 @@ impl Registry {
                 }
             }
             RecoveryStrategy::Fallback { fallback_node_type } => {
-                let result = self
-                    .attempt(
-                        fallback_node_type,
-                        node,
-                        context,
-                        state,
-                        policy,
-                        tenant_field,
-                        secrets,
-                    )
-                    .await;
+                let fallback = Job {
+                    node_type: fallback_node_type,
+                    ..job
+                };
+                let result = self.attempt(fallback, secrets).await;
                 match result {
                     Ok(response) => {
                         let mut recovered = NodeExecution::from_attempt(Ok(response));
@@ -633,14 +616,14 @@ impl Registry {
     }
 
     /// Stage 8: one audit record when the tenant's policy asks for it.
-    fn audit_stage(
-        &self,
-        node_type: &str,
-        node: &NodeInvocation<'_>,
-        context: &ExecContext,
-        policy: Option<&TenantPolicy>,
-        execution: &NodeExecution,
-    ) {
+    fn audit_stage(&self, job: Job<'_>, execution: &NodeExecution) {
+        let Job {
+            node_type,
+            node,
+            context,
+            policy,
+            ..
+        } = job;
         if !policy.is_some_and(|p| p.audit_logging) {
             return;
         }

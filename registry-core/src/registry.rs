@@ -17,7 +17,7 @@ use crate::cache::{CacheConfig, CacheStats, StatCache};
 use crate::credentials::CredentialStore;
 use crate::error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
 use crate::hashing::value_hash;
-use crate::metadata::{check_manifest_fields, CompiledSchema, NodeMetadata};
+use crate::metadata::{CompiledSchema, NodeMetadata};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::tenant::TenantPolicy;
 
@@ -287,21 +287,7 @@ impl Registry {
         &self,
         manifest: &NodeTypeManifest,
     ) -> Result<CompiledSchema, RegistryError> {
-        let mut problems = check_manifest_fields(manifest);
-        let schema = match self.compile_schema(&manifest.parameter_schema) {
-            Ok(schema) => Some(schema),
-            Err(e) => {
-                problems.push(format!("parameter schema does not compile: {e}"));
-                None
-            }
-        };
-        match schema {
-            Some(schema) if problems.is_empty() => Ok(schema),
-            _ => Err(RegistryError::InvalidMetadata {
-                node_type: manifest.node_type.clone(),
-                problems,
-            }),
-        }
+        crate::metadata::check_manifest_with(manifest, |schema| self.compile_schema(schema))
     }
 
     /// Registers `executor` under its metadata's node type after checking
@@ -618,29 +604,11 @@ impl Registry {
         // A separate key space from `validate_parameters`, whose entries also
         // include the plugin's own check.
         const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
-        let node_type = node.metadata.node_type();
-        let hash = value_hash(parameters) ^ SCHEMA_ONLY;
-        let key = ValidationKeyRef { node_type, hash };
-        if let Some(entry) = self
-            .caches
-            .validation
-            .get(&key)
-            .filter(|e| e.parameters == *parameters)
-        {
-            return entry.issues.clone();
-        }
-        let issues = crate::invoke::parameter_issues(node, parameters);
-        self.caches.validation.insert(
-            ValidationKey {
-                node_type: node_type.to_owned(),
-                hash,
-            },
-            Arc::new(ValidationEntry {
-                parameters: parameters.clone(),
-                issues: issues.clone(),
-            }),
-        );
-        issues
+        let outcome: Result<_, NodeFailure> =
+            self.cached_issues(node, parameters, SCHEMA_ONLY, || {
+                Ok(crate::invoke::parameter_issues(node, parameters))
+            });
+        outcome.unwrap_or_default()
     }
 
     /// Validates `parameters` for `node` (schema, required fields, the
@@ -652,39 +620,54 @@ impl Registry {
         node_id: &str,
         parameters: &Value,
     ) -> Result<(), NodeFailure> {
-        let node_type = node.metadata.node_type();
-        let hash = value_hash(parameters);
-        let key = ValidationKeyRef { node_type, hash };
-        let cached = self
-            .caches
-            .validation
-            .get(&key)
-            .filter(|entry| entry.parameters == *parameters);
-        let issues = match cached {
-            Some(entry) => entry.issues.clone(),
-            None => {
-                let mut issues = crate::invoke::parameter_issues(node, parameters);
-                if issues.is_empty() {
-                    issues.extend(self.plugin_validation(node, node_id, parameters)?);
-                }
-                self.caches.validation.insert(
-                    ValidationKey {
-                        node_type: node_type.to_owned(),
-                        hash,
-                    },
-                    Arc::new(ValidationEntry {
-                        parameters: parameters.clone(),
-                        issues: issues.clone(),
-                    }),
-                );
-                issues
+        let issues = self.cached_issues(node, parameters, 0, || {
+            let mut issues = crate::invoke::parameter_issues(node, parameters);
+            if issues.is_empty() {
+                issues.extend(self.plugin_validation(node, node_id, parameters)?);
             }
-        };
+            Ok(issues)
+        })?;
         if issues.is_empty() {
             Ok(())
         } else {
-            Err(NodeFailure::validation(node_type, issues))
+            Err(NodeFailure::validation(node.metadata.node_type(), issues))
         }
+    }
+
+    /// The issues of `parameters` from the validation cache, or computed and
+    /// cached. `space` separates kinds of checks sharing the cache. Entries
+    /// keep the parameters and compare them on a hit, so a hash collision
+    /// can never skip a check.
+    fn cached_issues(
+        &self,
+        node: &RegisteredNode,
+        parameters: &Value,
+        space: u64,
+        compute: impl FnOnce() -> Result<Vec<ValidationIssue>, NodeFailure>,
+    ) -> Result<Vec<ValidationIssue>, NodeFailure> {
+        let node_type = node.metadata.node_type();
+        let hash = value_hash(parameters) ^ space;
+        let key = ValidationKeyRef { node_type, hash };
+        if let Some(entry) = self
+            .caches
+            .validation
+            .get(&key)
+            .filter(|e| e.parameters == *parameters)
+        {
+            return Ok(entry.issues.clone());
+        }
+        let issues = compute()?;
+        self.caches.validation.insert(
+            ValidationKey {
+                node_type: node_type.to_owned(),
+                hash,
+            },
+            Arc::new(ValidationEntry {
+                parameters: parameters.clone(),
+                issues: issues.clone(),
+            }),
+        );
+        Ok(issues)
     }
 
     fn plugin_validation(

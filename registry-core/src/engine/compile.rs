@@ -214,6 +214,20 @@ impl CompiledWorkflow {
         }
     }
 
+    /// Node `index` as the registry pipeline runs it, with `parameters`.
+    pub(crate) fn invocation<'a>(
+        &'a self,
+        index: usize,
+        parameters: &'a Value,
+    ) -> crate::pipeline::NodeInvocation<'a> {
+        crate::pipeline::NodeInvocation {
+            node_id: &self.workflow.nodes[index].id,
+            parameters,
+            credentials: &self.credentials[index],
+            timeout: self.timeouts[index],
+        }
+    }
+
     /// The recovery strategy compiled for node `index`.
     pub fn strategy(&self, index: usize) -> &RecoveryStrategy {
         &self.strategies[index]

@@ -16,7 +16,7 @@ use super::compile::CompiledWorkflow;
 use super::result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus};
 use crate::error::{ErrorCode, NodeFailure};
 use crate::expr::{Scope, StepSource, StepView};
-use crate::pipeline::{ExecState, ExecStatus, NodeExecution, NodeInvocation};
+use crate::pipeline::{ExecState, ExecStatus, NodeExecution};
 use crate::registry::Registry;
 use crate::tenant::TenantPolicy;
 use crate::workflow::graph::{Port, Problem};
@@ -694,12 +694,7 @@ impl Engine {
             }
         };
         // Pure nodes run here and now: no future, no task, no wake-up.
-        let invocation = NodeInvocation {
-            node_id: &node.id,
-            parameters: &parameters,
-            credentials: &compiled.credentials[i],
-            timeout: compiled.timeouts[i],
-        };
+        let invocation = compiled.invocation(i, &parameters);
         let state = ExecState {
             input: &input,
             variables: &run.vars,
@@ -819,12 +814,7 @@ impl Engine {
                 Ok(p) => p,
                 Err(failure) => return (i, failed(failure)),
             };
-            let invocation = NodeInvocation {
-                node_id: &node.id,
-                parameters: &parameters,
-                credentials: &compiled.credentials[i],
-                timeout: compiled.timeouts[i],
-            };
+            let invocation = compiled.invocation(i, &parameters);
             let state = ExecState {
                 input: &input,
                 variables: &vars,
