@@ -11,5 +11,6 @@ pub fn modules() -> Vec<PluginModuleRef> {
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),
+        plugflow_var::plugflow_module(),
     ]
 }

@@ -11,11 +11,12 @@ use plugin_abi::PluginModuleRef;
 use registry_core::{ErrorCode, NodeCall, NodeFailure, Registry};
 use serde_json::{json, Map, Value};
 
-const LIBRARIES: [&str; 4] = [
+const LIBRARIES: [&str; 5] = [
     "plugflow_core",
     "plugflow_logic",
     "plugflow_math",
     "plugflow_string",
+    "plugflow_var",
 ];
 
 fn statics() -> Vec<PluginModuleRef> {
@@ -24,6 +25,7 @@ fn statics() -> Vec<PluginModuleRef> {
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),
+        plugflow_var::plugflow_module(),
     ]
 }
 
@@ -132,6 +134,7 @@ fn every_node_type_declares_schema_description_category_tags_and_version() {
     assert_eq!(families("string."), 15);
     assert_eq!(families("math."), 17);
     assert_eq!(families("logic."), 17);
+    assert_eq!(families("var."), 14);
 }
 
 fn semver_like(v: &str) -> bool {
@@ -432,5 +435,93 @@ fn core() {
         json!({"output": 1, "groupBy": "k"}),
         ErrorCode::InvalidParameters,
         "groupBy",
+    );
+}
+
+#[tokio::test]
+async fn var_nodes_change_the_execution_variables_in_order() {
+    use registry_core::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
+    let step = |id: &str, node_type: &str, parameters: Value| json!({"id": id, "nodeType": node_type, "parameters": parameters});
+    let nodes = vec![
+        step("a", "var.set", json!({"name": "count", "value": 1})),
+        step("b", "var.increment", json!({"name": "count", "by": 4})),
+        step("c", "var.decrement", json!({"name": "count"})),
+        step("d", "var.append", json!({"name": "log", "value": "x"})),
+        step("e", "var.append", json!({"name": "log", "value": "y"})),
+        step("f", "var.merge", json!({"name": "cfg", "value": {"a": 1}})),
+        step("g", "var.concat", json!({"name": "s", "value": "ab"})),
+        step("h", "var.toggle", json!({"name": "flag"})),
+        step(
+            "i",
+            "var.setMultiple",
+            json!({"variables": {"m1": 1, "m2": 2}}),
+        ),
+        step("j", "var.delete", json!({"name": "m1"})),
+        step("k", "var.exists", json!({"name": "m1"})),
+        step(
+            "l",
+            "var.get",
+            json!({"name": "missing", "default": "dflt"}),
+        ),
+        step("m", "var.list", json!({})),
+        step("n", "var.getAll", json!({})),
+        step("o", "var.clear", json!({})),
+        step("p", "var.getAll", json!({})),
+    ];
+    let mut connections = serde_json::Map::new();
+    for pair in nodes.windows(2) {
+        connections.insert(
+            pair[0]["id"].as_str().unwrap().to_owned(),
+            json!({"main": [[{"node": pair[1]["id"]}]]}),
+        );
+    }
+    let workflow = Workflow::from_json_str(
+        &json!({"nodes": nodes, "connections": connections}).to_string(),
+        "vars.json",
+    )
+    .unwrap();
+    let compiled = CompiledWorkflow::compile(workflow);
+    let mut outputs = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &["plugflow_var"]);
+    for dynamic in [true, false] {
+        let registry = Registry::new();
+        if dynamic {
+            let report =
+                Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+            assert_eq!(report.totals.loaded, 1);
+        } else {
+            loader::register_static_plugin(&registry, plugflow_var::plugflow_module()).unwrap();
+        }
+        let engine = Engine::new(std::sync::Arc::new(registry));
+        let result = engine.run(&compiled, RunOptions::default()).await.unwrap();
+        assert_eq!(result.status, RunStatus::Success, "{result:#?}");
+        let r = |id: &str| result.nodes[id].output["result"].clone();
+        assert_eq!(r("c"), json!(4));
+        assert_eq!(r("e"), json!(["x", "y"]));
+        assert_eq!(r("f"), json!({"a": 1}));
+        assert_eq!(r("g"), json!("ab"));
+        assert_eq!(r("h"), json!(true));
+        assert_eq!(r("j"), json!(true));
+        assert_eq!(r("k"), json!(false));
+        assert_eq!(r("l"), json!("dflt"));
+        assert_eq!(r("m"), json!(["cfg", "count", "flag", "log", "m2", "s"]));
+        assert_eq!(r("n")["count"], json!(4));
+        assert_eq!(r("o"), json!(6));
+        assert_eq!(r("p"), json!({}));
+        outputs.push(
+            result
+                .nodes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.output.clone()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    fails(
+        "var.increment",
+        json!({"name": "x", "by": "lots"}),
+        ErrorCode::InvalidParameters,
+        "by",
     );
 }
