@@ -24,6 +24,8 @@ pub fn builtin_modules() -> Vec<PluginModuleRef> {
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),
+        plugflow_var::plugflow_module(),
+        plugflow_dbal::plugflow_module(),
     ]
 }
 

@@ -18,6 +18,7 @@ use plugin_abi::manifest::ExecutionClass;
 use plugin_abi::request::{ExecContext, ExecResponse, VariablesPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::audit::AuditRecord;
 use crate::credentials::{CredentialRef, Secrets};
@@ -260,14 +261,19 @@ impl Registry {
             policy,
             tenant_field,
         };
-        let started = Instant::now();
-        let mut secrets = Secrets::default();
-        let first = self.attempt(job, &mut secrets).await;
-        let mut execution = NodeExecution::from_attempt(first);
-        let recovery = self
-            .recover(&mut execution, strategy, job, &mut secrets)
-            .await;
-        self.conclude(job, execution, recovery, &secrets, started)
+        let span = node_span(job);
+        async {
+            let started = Instant::now();
+            let mut secrets = Secrets::default();
+            let first = self.attempt(job, &mut secrets).await;
+            let mut execution = NodeExecution::from_attempt(first);
+            let recovery = self
+                .recover(&mut execution, strategy, job, &mut secrets)
+                .await;
+            self.conclude(job, execution, recovery, &secrets, started)
+        }
+        .instrument(span)
+        .await
     }
 
     /// Runs the node synchronously when nothing in it can wait: a `pure`
@@ -301,6 +307,7 @@ impl Registry {
             policy,
             tenant_field,
         };
+        let _span = node_span(job).entered();
         let first = self.attempt_inline(job, &mut secrets)?;
         let mut execution = NodeExecution::from_attempt(first);
         let recovery =
@@ -669,6 +676,18 @@ impl Registry {
 /// What stages 1 to 4 hand to the call: the node type, its (possibly
 /// rewritten) parameters and its resolved credentials.
 type Prepared<'p> = (RegisteredNode, Cow<'p, Value>, Map<String, Value>);
+
+/// The span around one node execution, with the structured-log fields.
+fn node_span(job: Job<'_>) -> tracing::Span {
+    tracing::debug_span!(
+        "node",
+        component = "registry",
+        node_type = job.node_type,
+        node_id = job.node.node_id,
+        tenant_id = job.context.tenant_id.as_deref().unwrap_or(""),
+        execution_id = %job.context.execution_id,
+    )
+}
 
 /// The `skip` strategy: status skipped, empty output.
 fn skip(execution: &mut NodeExecution) {
