@@ -10,11 +10,13 @@ use registry_core::{CompiledWorkflow, Registry, Workflow};
 use serde_json::{json, Value};
 
 /// Every built-in plugin library.
-pub const BUILTIN_LIBRARIES: [&str; 4] = [
+pub const BUILTIN_LIBRARIES: [&str; 6] = [
     "plugflow_core",
+    "plugflow_dbal",
     "plugflow_logic",
     "plugflow_math",
     "plugflow_string",
+    "plugflow_var",
 ];
 
 /// The built-in plugins' modules, for static linking.
