@@ -10,7 +10,8 @@ use registry_core::{CompiledWorkflow, Registry, Workflow};
 use serde_json::{json, Value};
 
 /// Every built-in plugin library.
-pub const BUILTIN_LIBRARIES: [&str; 6] = [
+pub const BUILTIN_LIBRARIES: [&str; 7] = [
+    "plugflow_convert",
     "plugflow_core",
     "plugflow_dbal",
     "plugflow_logic",
@@ -22,6 +23,7 @@ pub const BUILTIN_LIBRARIES: [&str; 6] = [
 /// The built-in plugins' modules, for static linking.
 pub fn builtin_modules() -> Vec<PluginModuleRef> {
     vec![
+        plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),

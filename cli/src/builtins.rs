@@ -6,6 +6,7 @@ use plugin_abi::PluginModuleRef;
 /// Root modules of every built-in plugin.
 pub fn modules() -> Vec<PluginModuleRef> {
     vec![
+        plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
         plugflow_dbal::plugflow_module(),
         plugflow_logic::plugflow_module(),

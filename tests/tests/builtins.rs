@@ -11,7 +11,8 @@ use plugin_abi::PluginModuleRef;
 use registry_core::{ErrorCode, NodeCall, NodeFailure, Registry};
 use serde_json::{json, Map, Value};
 
-const LIBRARIES: [&str; 5] = [
+const LIBRARIES: [&str; 6] = [
+    "plugflow_convert",
     "plugflow_core",
     "plugflow_logic",
     "plugflow_math",
@@ -21,6 +22,7 @@ const LIBRARIES: [&str; 5] = [
 
 fn statics() -> Vec<PluginModuleRef> {
     vec![
+        plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
@@ -135,6 +137,7 @@ fn every_node_type_declares_schema_description_category_tags_and_version() {
     assert_eq!(families("math."), 17);
     assert_eq!(families("logic."), 17);
     assert_eq!(families("var."), 14);
+    assert_eq!(families("convert."), 15);
 }
 
 fn semver_like(v: &str) -> bool {
@@ -523,5 +526,118 @@ async fn var_nodes_change_the_execution_variables_in_order() {
         json!({"name": "x", "by": "lots"}),
         ErrorCode::InvalidParameters,
         "by",
+    );
+}
+
+#[test]
+fn convert() {
+    ok(
+        "convert.toString",
+        json!({"value": {"a": [1, 2.0]}}),
+        json!("{\"a\":[1,2.0]}"),
+    );
+    ok("convert.toString", json!({"value": 3.0}), json!("3"));
+    ok("convert.toNumber", json!({"value": " 42.5 "}), json!(42.5));
+    ok("convert.toFloat", json!({"value": 2}), json!(2.0));
+    ok("convert.toInteger", json!({"value": "12px"}), json!(12));
+    ok("convert.toInteger", json!({"value": -3.9}), json!(-3));
+    ok("convert.toBoolean", json!({"value": "false"}), json!(false));
+    ok("convert.toBoolean", json!({"value": []}), json!(true));
+    ok("convert.toArray", json!({"value": 1}), json!([1]));
+    ok(
+        "convert.toObject",
+        json!({"value": [["a", 1], ["b", 2]]}),
+        json!({"a": 1, "b": 2}),
+    );
+    ok(
+        "convert.toObject",
+        json!({"value": "{\"k\": true}"}),
+        json!({"k": true}),
+    );
+    ok(
+        "convert.parseJson",
+        json!({"value": "[1, {\"x\": null}]"}),
+        json!([1, {"x": null}]),
+    );
+    ok(
+        "convert.toJson",
+        json!({"value": {"b": 1}}),
+        json!("{\"b\":1}"),
+    );
+    ok(
+        "convert.parseDate",
+        json!({"value": "2026-11-26T10:00:00+01:00"}),
+        json!({"iso": "2026-11-26T09:00:00.000Z", "epochMs": 1_795_683_600_000_i64}),
+    );
+    ok(
+        "convert.parseDate",
+        json!({"value": "26/11/2026", "format": "%d/%m/%Y"}),
+        json!({"iso": "2026-11-26T00:00:00.000Z", "epochMs": 1_795_651_200_000_i64}),
+    );
+    ok(
+        "convert.formatDate",
+        json!({"value": 0, "format": "%Y-%m-%d %H:%M"}),
+        json!("1970-01-01 00:00"),
+    );
+    ok(
+        "convert.formatDate",
+        json!({"value": "2026-01-02"}),
+        json!("2026-01-02T00:00:00.000Z"),
+    );
+    ok(
+        "convert.base64Encode",
+        json!({"value": "héllo"}),
+        json!("aMOpbGxv"),
+    );
+    ok(
+        "convert.base64Decode",
+        json!({"value": "aMOpbGxv"}),
+        json!("héllo"),
+    );
+    ok(
+        "convert.urlEncode",
+        json!({"value": "a b&c/é"}),
+        json!("a%20b%26c%2F%C3%A9"),
+    );
+    ok(
+        "convert.urlDecode",
+        json!({"value": "a%20b+c%C3%A9"}),
+        json!("a b cé"),
+    );
+    fails(
+        "convert.toNumber",
+        json!({"value": "twelve"}),
+        ErrorCode::InvalidParameters,
+        "twelve",
+    );
+    fails(
+        "convert.parseJson",
+        json!({"value": "{oops"}),
+        ErrorCode::InvalidParameters,
+        "not valid JSON",
+    );
+    fails(
+        "convert.parseDate",
+        json!({"value": "yesterday"}),
+        ErrorCode::InvalidParameters,
+        "ISO 8601",
+    );
+    fails(
+        "convert.base64Decode",
+        json!({"value": "***"}),
+        ErrorCode::InvalidParameters,
+        "base64",
+    );
+    fails(
+        "convert.base64Decode",
+        json!({"value": "//79"}),
+        ErrorCode::InvalidParameters,
+        "UTF-8",
+    );
+    fails(
+        "convert.toObject",
+        json!({"value": [[1]]}),
+        ErrorCode::InvalidParameters,
+        "value/0",
     );
 }
