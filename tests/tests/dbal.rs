@@ -289,3 +289,21 @@ async fn hostile_field_names_and_bad_parameters_are_clear_errors() {
         assert_eq!(count["count"], 1, "the transaction rolled back");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_the_input_against_metabuilder_rules() {
+    for (_, db) in setups() {
+        let rules = json!({"amount": "required|number|min:1|max:1000000", "email": "required|email", "code": "regex:^[A-Z]{2}-\\d+$"});
+        let fine = ok(&db, "a", "dbal-read", json!({"entity": "X", "operation": "validate", "rules": rules, "input": {"amount": 5, "email": "a@b.io", "code": "AB-12"}})).await;
+        assert_eq!(fine["amount"], 5);
+        let done = exec(&db, "a", "dbal-read", json!({"entity": "X", "operation": "validate", "rules": rules, "input": {"amount": 0, "email": "nope", "code": "ab"}})).await;
+        assert_eq!(done.error_code(), Some(ErrorCode::ValidationFailed));
+        let error = done.error.unwrap();
+        assert_eq!(
+            error.details.unwrap()["errors"].as_array().unwrap().len(),
+            3,
+            "{}",
+            error.message
+        );
+    }
+}

@@ -14,8 +14,7 @@
 //! written: `metabuilder.transform`, `metabuilder.condition`,
 //! `metabuilder.validate`, `metabuilder.action`, `metabuilder.trigger`.
 
-mod rules;
-
+use plugin_abi::sdk::rules;
 use plugin_abi::sdk::value::{to_display_string, truthy};
 use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
 use serde_json::{json, Map, Value};
@@ -251,13 +250,7 @@ fn validate(request: &NodeRequest) -> NodeResult {
     if problems.is_empty() {
         return Ok(NodeOutput::new(input.clone()));
     }
-    let summary = problems
-        .iter()
-        .map(|(f, m)| format!("{f}: {m}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(NodeError::new(plugin_abi::codes::VALIDATION_FAILED, format!("input is invalid: {summary}"))
-        .with_details(json!({"errors": problems.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()})))
+    Err(rules::failure(&problems))
 }
 
 fn wait(request: &NodeRequest) -> NodeResult {

@@ -30,9 +30,11 @@ pub fn definition() -> PluginDefinition {
     PluginDefinition::new("plugflow-dbal", env!("CARGO_PKG_VERSION"))
         .description("Tenant-scoped records in an embedded SQLite database.")
         .node(
-            NodeSpec::new("dbal-read", "1.0.0", "data", "Reads records of `entity` for the execution's tenant. `operation`: read (default; `filter`, `sort` as \"field\", \"-field\" or a list, `limit` default 100 max 10000, `offset`) → {records, count}; get (`id`) → {record}; count (`filter`) → {count}; aggregate (`function` count|sum|avg|min|max, `field`, optional `groupBy`, `filter`) → {value} or {groups: [{key, value}]}.")
+            NodeSpec::new("dbal-read", "1.0.0", "data", "Reads records of `entity` for the execution's tenant. `operation`: validate (`input`, default the node's input, against `rules` such as {\"amount\": \"required|number|min:1|max:1000000\"}; every failing field in one VALIDATION_FAILED) → the input; read (default; `filter`, `sort` as \"field\", \"-field\" or a list, `limit` default 100 max 10000, `offset`) → {records, count}; get (`id`) → {record}; count (`filter`) → {count}; aggregate (`function` count|sum|avg|min|max, `field`, optional `groupBy`, `filter`) → {value} or {groups: [{key, value}]}.")
                 .schema(json!({"type": "object", "properties": {
-                    "operation": {"enum": ["read", "get", "count", "aggregate"], "default": "read"},
+                    "operation": {"enum": ["validate", "read", "get", "count", "aggregate"], "default": "read"},
+                    "input": {},
+                    "rules": {"type": "object", "additionalProperties": {"type": "string"}},
                     "entity": {"type": "string"},
                     "filter": filter,
                     "sort": {"type": ["string", "array"]},
@@ -177,6 +179,17 @@ fn int_param(request: &NodeRequest, name: &str, default: i64, max: i64) -> Resul
 }
 
 fn read(request: &NodeRequest) -> NodeResult {
+    if request.param("operation").and_then(Value::as_str) == Some("validate") {
+        let input = request.param("input").unwrap_or(&request.input);
+        let rules = request
+            .required_param("rules")?
+            .as_object()
+            .ok_or_else(|| {
+                NodeError::invalid_parameter("rules", "expected an object of field → rule string")
+            })?;
+        plugin_abi::sdk::rules::enforce(input, rules)?;
+        return Ok(NodeOutput::new(input.clone()));
+    }
     let tenant = tenant(request)?;
     let entity = request.str_param("entity")?.to_owned();
     let path = store::database_path(request)?;

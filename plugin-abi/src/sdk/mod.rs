@@ -5,6 +5,8 @@
 mod adapter;
 mod log;
 mod macros;
+#[cfg(feature = "rules")]
+pub mod rules;
 #[doc(hidden)]
 pub mod runtime;
 pub mod value;

@@ -1,9 +1,21 @@
-//! MetaBuilder-style validation rules: `"required|string|min:1|max:10"`.
+//! MetaBuilder-style validation rules: `"required|string|min:1|max:10"`
+//! (feature `rules`).
+//!
+//! Rules: required, string, number, integer, boolean, array, object, email,
+//! uuid, url, min:N, max:N (numbers; lengths of strings and arrays),
+//! minLength:N, maxLength:N, in:a,b, regex:PATTERN (the rest of the text).
+//!
+//! ```
+//! use plugin_abi::sdk::rules::check_object;
+//! let rules = serde_json::json!({"amount": "required|number|min:1"});
+//! let problems = check_object(&serde_json::json!({"amount": 0}), rules.as_object().unwrap()).unwrap();
+//! assert_eq!(problems, [("amount".to_owned(), "must be at least 1".to_owned())]);
+//! ```
 
 use serde_json::{Map, Value};
 
-use plugin_abi::sdk::value::to_number;
-use plugin_abi::sdk::NodeError;
+use super::value::to_number;
+use super::NodeError;
 
 fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
@@ -34,7 +46,8 @@ fn is_url(s: &str) -> bool {
         && !s.contains(char::is_whitespace)
 }
 
-/// Checks one value against a rule string; returns the problems.
+/// Checks one value against a rule string; returns (field, problem) pairs.
+/// An unknown rule or a malformed argument is an `INVALID_PARAMETERS` error.
 pub fn check_value(
     field: &str,
     value: Option<&Value>,
@@ -113,7 +126,7 @@ pub fn check_value(
                 }
             }
             "in" => {
-                let shown = plugin_abi::sdk::value::to_display_string(value);
+                let shown = super::value::to_display_string(value);
                 (!arg.split(',').any(|option| option == shown))
                     .then(|| format!("must be one of {arg}"))
             }
@@ -141,7 +154,7 @@ pub fn check_value(
     Ok(problems)
 }
 
-/// Checks every field of `input` named in `rules`.
+/// Checks every field of `input` named in `rules` (field → rule string).
 pub fn check_object(
     input: &Value,
     rules: &Map<String, Value>,
@@ -154,4 +167,27 @@ pub fn check_object(
         problems.extend(check_value(field, input.get(field), rule)?);
     }
     Ok(problems)
+}
+
+/// Checks `input` against `rules`: `Ok` when every rule passes, else one
+/// `VALIDATION_FAILED` error naming every failing field (its details list
+/// them as `{"errors": [{"field", "message"}]}`).
+pub fn enforce(input: &Value, rules: &Map<String, Value>) -> Result<(), NodeError> {
+    let problems = check_object(input, rules)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(failure(&problems))
+}
+
+/// The `VALIDATION_FAILED` error for `problems`.
+pub fn failure(problems: &[(String, String)]) -> NodeError {
+    let summary = problems
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    NodeError::new(crate::codes::VALIDATION_FAILED, format!("input is invalid: {summary}")).with_details(serde_json::json!({
+        "errors": problems.iter().map(|(f, m)| serde_json::json!({"field": f, "message": m})).collect::<Vec<_>>()
+    }))
 }
