@@ -3,6 +3,8 @@
 //! [`crate::export_plugin!`]. Nothing `unsafe` is required.
 
 mod adapter;
+#[cfg(feature = "js")]
+pub mod js;
 mod log;
 mod macros;
 #[cfg(feature = "rules")]

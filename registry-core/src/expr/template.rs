@@ -154,6 +154,14 @@ impl Compiled {
                     message,
                 };
                 let parts = split(text).map_err(|m| err(text, m))?;
+                // `$item` and `$index` exist only inside a list or dict node,
+                // which evaluates such a template per item: leave it as written.
+                if parts
+                    .iter()
+                    .any(|(is_expr, p)| *is_expr && (p.contains("$item") || p.contains("$index")))
+                {
+                    return Ok(Compiled::Literal(value.clone()));
+                }
                 if let [(true, source)] = parts.as_slice() {
                     let expr = Expr::compile(source).map_err(|m| err(source, m))?;
                     return Ok(Compiled::Single(expr, source.trim().to_owned()));
@@ -313,6 +321,17 @@ mod tests {
         assert_eq!(
             render(json!("{{ '}}' + $json.n }}"), json!({"n": 1})),
             json!("}}1")
+        );
+    }
+
+    #[test]
+    fn per_item_templates_are_left_for_the_node() {
+        assert_eq!(
+            render(
+                json!({"condition": "{{ $item.age > 18 }}", "n": "{{ $json.n }}"}),
+                json!({"n": 1})
+            ),
+            json!({"condition": "{{ $item.age > 18 }}", "n": 1})
         );
     }
 
