@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 fn load(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
     for (label, libs) in [
-        ("1", &BUILTIN_LIBRARIES[5..6]),
+        ("1", &BUILTIN_LIBRARIES[7..8]),
         ("all", &BUILTIN_LIBRARIES[..]),
     ] {
         group.bench_function(format!("discover_register/{label}"), |b| {

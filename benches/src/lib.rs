@@ -10,10 +10,12 @@ use registry_core::{CompiledWorkflow, Registry, Workflow};
 use serde_json::{json, Value};
 
 /// Every built-in plugin library.
-pub const BUILTIN_LIBRARIES: [&str; 7] = [
+pub const BUILTIN_LIBRARIES: [&str; 9] = [
     "plugflow_convert",
     "plugflow_core",
     "plugflow_dbal",
+    "plugflow_dict",
+    "plugflow_list",
     "plugflow_logic",
     "plugflow_math",
     "plugflow_string",
@@ -25,6 +27,8 @@ pub fn builtin_modules() -> Vec<PluginModuleRef> {
     vec![
         plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
+        plugflow_dict::plugflow_module(),
+        plugflow_list::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),

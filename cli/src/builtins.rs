@@ -9,6 +9,8 @@ pub fn modules() -> Vec<PluginModuleRef> {
         plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
         plugflow_dbal::plugflow_module(),
+        plugflow_dict::plugflow_module(),
+        plugflow_list::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),

@@ -11,9 +11,11 @@ use plugin_abi::PluginModuleRef;
 use registry_core::{ErrorCode, NodeCall, NodeFailure, Registry};
 use serde_json::{json, Map, Value};
 
-const LIBRARIES: [&str; 6] = [
+const LIBRARIES: [&str; 8] = [
     "plugflow_convert",
     "plugflow_core",
+    "plugflow_dict",
+    "plugflow_list",
     "plugflow_logic",
     "plugflow_math",
     "plugflow_string",
@@ -24,6 +26,8 @@ fn statics() -> Vec<PluginModuleRef> {
     vec![
         plugflow_convert::plugflow_module(),
         plugflow_core::plugflow_module(),
+        plugflow_dict::plugflow_module(),
+        plugflow_list::plugflow_module(),
         plugflow_logic::plugflow_module(),
         plugflow_math::plugflow_module(),
         plugflow_string::plugflow_module(),
@@ -138,6 +142,8 @@ fn every_node_type_declares_schema_description_category_tags_and_version() {
     assert_eq!(families("logic."), 17);
     assert_eq!(families("var."), 14);
     assert_eq!(families("convert."), 15);
+    assert_eq!(families("list."), 22);
+    assert_eq!(families("dict."), 16);
 }
 
 fn semver_like(v: &str) -> bool {
@@ -639,5 +645,249 @@ fn convert() {
         json!({"value": [[1]]}),
         ErrorCode::InvalidParameters,
         "value/0",
+    );
+}
+
+#[test]
+fn list() {
+    let people =
+        json!([{"name": "Ada", "age": 36}, {"name": "Bo", "age": 12}, {"name": "Cy", "age": 36}]);
+    ok(
+        "list.concat",
+        json!({"arrays": [[1], [2, 3], []]}),
+        json!([1, 2, 3]),
+    );
+    ok("list.length", json!({"array": [1, 2]}), json!(2));
+    ok(
+        "list.reverse",
+        json!({"array": [1, 2, 3]}),
+        json!([3, 2, 1]),
+    );
+    assert_eq!(
+        both("list.pop", json!({"array": [1, 2, 3]})).unwrap(),
+        json!({"result": 3, "rest": [1, 2]})
+    );
+    assert_eq!(
+        both("list.shift", json!({"array": [1, 2, 3]})).unwrap(),
+        json!({"result": 1, "rest": [2, 3]})
+    );
+    ok(
+        "list.slice",
+        json!({"array": [1, 2, 3, 4], "start": -3, "end": -1}),
+        json!([2, 3]),
+    );
+    ok(
+        "list.find",
+        json!({"array": people, "condition": "$item.age < 18"}),
+        json!({"name": "Bo", "age": 12}),
+    );
+    ok(
+        "list.findIndex",
+        json!({"array": people, "condition": "{{ $item.name === 'Cy' }}"}),
+        json!(2),
+    );
+    ok(
+        "list.filter",
+        json!({"array": people, "condition": "$item.age >= 18 && $index > 0"}),
+        json!([{"name": "Cy", "age": 36}]),
+    );
+    ok(
+        "list.every",
+        json!({"array": [], "condition": "false"}),
+        json!(true),
+    );
+    ok(
+        "list.some",
+        json!({"array": [1, 2], "condition": "$item > 1"}),
+        json!(true),
+    );
+    ok(
+        "list.map",
+        json!({"array": people, "expression": "$item.name.toUpperCase() + $index"}),
+        json!(["ADA0", "BO1", "CY2"]),
+    );
+    ok(
+        "list.reduce",
+        json!({"array": [1, 2, 3, 4], "expression": "$acc + $item", "initial": 10}),
+        json!(20),
+    );
+    ok(
+        "list.sort",
+        json!({"array": people, "key": "age", "order": "desc"}),
+        json!([{"name": "Ada", "age": 36}, {"name": "Cy", "age": 36}, {"name": "Bo", "age": 12}]),
+    );
+    ok(
+        "list.sort",
+        json!({"array": [3, "b", null, 1, "a"]}),
+        json!([1, 3, "a", "b", null]),
+    );
+    ok(
+        "list.unique",
+        json!({"array": people, "key": "age"}),
+        json!([{"name": "Ada", "age": 36}, {"name": "Bo", "age": 12}]),
+    );
+    ok(
+        "list.flatten",
+        json!({"array": [1, [2, [3, [4]]]], "depth": 2}),
+        json!([1, 2, 3, [4]]),
+    );
+    ok(
+        "list.push",
+        json!({"array": [1], "value": {"x": 1}}),
+        json!([1, {"x": 1}]),
+    );
+    ok(
+        "list.unshift",
+        json!({"array": [1], "value": 0}),
+        json!([0, 1]),
+    );
+    ok(
+        "list.includes",
+        json!({"array": [{"a": 1}], "value": {"a": 1}}),
+        json!(true),
+    );
+    ok(
+        "list.indexOf",
+        json!({"array": ["a", "b"], "value": "c"}),
+        json!(-1),
+    );
+    ok(
+        "list.at",
+        json!({"array": [1, 2, 3], "index": -1}),
+        json!(3),
+    );
+    ok(
+        "list.groupBy",
+        json!({"array": people, "key": "age"}),
+        json!({"12": [{"name": "Bo", "age": 12}], "36": [{"name": "Ada", "age": 36}, {"name": "Cy", "age": 36}]}),
+    );
+    fails(
+        "list.filter",
+        json!({"array": [1], "condition": "$item.nope.deeper"}),
+        ErrorCode::ValidationFailed,
+        "$item.nope.deeper",
+    );
+    fails(
+        "list.map",
+        json!({"array": [1], "expression": "(() => { while (true) {} })()"}),
+        ErrorCode::ValidationFailed,
+        "stopped",
+    );
+    fails(
+        "list.concat",
+        json!({"arrays": [1]}),
+        ErrorCode::ValidationFailed,
+        "/arrays/0",
+    );
+}
+
+#[test]
+fn dict() {
+    let o = json!({"a": 1, "b": {"c": 2}, "d": "x"});
+    ok("dict.get", json!({"object": o, "path": "b.c"}), json!(2));
+    ok(
+        "dict.get",
+        json!({"object": o, "path": "b.zz", "default": 0}),
+        json!(0),
+    );
+    ok(
+        "dict.set",
+        json!({"object": o, "path": "b.e.f", "value": true}),
+        json!({"a": 1, "b": {"c": 2, "e": {"f": true}}, "d": "x"}),
+    );
+    ok(
+        "dict.delete",
+        json!({"object": o, "path": "b.c"}),
+        json!({"a": 1, "b": {}, "d": "x"}),
+    );
+    ok("dict.has", json!({"object": o, "path": "d"}), json!(true));
+    ok("dict.keys", json!({"object": o}), json!(["a", "b", "d"]));
+    ok(
+        "dict.values",
+        json!({"object": {"x": 1, "y": 2}}),
+        json!([1, 2]),
+    );
+    ok(
+        "dict.entries",
+        json!({"object": {"x": 1}}),
+        json!([["x", 1]]),
+    );
+    ok("dict.size", json!({"object": o}), json!(3));
+    ok(
+        "dict.invert",
+        json!({"object": {"a": 1, "b": "z"}}),
+        json!({"1": "a", "z": "b"}),
+    );
+    ok(
+        "dict.fromEntries",
+        json!({"entries": [["a", 1], {"key": "b", "value": 2}]}),
+        json!({"a": 1, "b": 2}),
+    );
+    ok(
+        "dict.merge",
+        json!({"objects": [{"a": {"x": 1}}, {"a": {"y": 2}, "b": 3}]}),
+        json!({"a": {"y": 2}, "b": 3}),
+    );
+    ok(
+        "dict.deepMerge",
+        json!({"objects": [{"a": {"x": 1}, "l": [1]}, {"a": {"y": 2}, "l": [2]}]}),
+        json!({"a": {"x": 1, "y": 2}, "l": [2]}),
+    );
+    ok(
+        "dict.pick",
+        json!({"object": o, "keys": ["a", "zz"]}),
+        json!({"a": 1}),
+    );
+    ok(
+        "dict.omit",
+        json!({"object": o, "keys": ["a", "b"]}),
+        json!({"d": "x"}),
+    );
+    ok(
+        "dict.mapValues",
+        json!({"object": {"a": 1, "b": 2}, "expression": "$value * 10 + $key.length"}),
+        json!({"a": 11, "b": 21}),
+    );
+    ok(
+        "dict.filterEntries",
+        json!({"object": {"a": 1, "b": 2}, "condition": "{{ $value > 1 }}"}),
+        json!({"b": 2}),
+    );
+    fails(
+        "dict.set",
+        json!({"object": {"a": 1}, "path": "a.b", "value": 1}),
+        ErrorCode::InvalidParameters,
+        "path",
+    );
+    fails(
+        "dict.get",
+        json!({"object": {}, "path": "a..b"}),
+        ErrorCode::InvalidParameters,
+        "empty segment",
+    );
+}
+
+#[tokio::test]
+async fn per_item_templates_reach_list_nodes_unrendered_through_the_engine() {
+    use registry_core::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
+    let registry = Registry::new();
+    loader::register_static_plugin(&registry, plugflow_list::plugflow_module()).unwrap();
+    let workflow = json!({"nodes": [{"id": "adults", "nodeType": "list.filter",
+        "parameters": {"array": "{{ $json.people }}", "condition": "{{ $item.age >= $json.minimum }}"}}], "connections": {}});
+    let compiled = CompiledWorkflow::compile(
+        Workflow::from_json_str(&workflow.to_string(), "w.json").unwrap(),
+    );
+    let options = RunOptions {
+        trigger: json!({"minimum": 18, "people": [{"age": 30}, {"age": 9}]}),
+        ..Default::default()
+    };
+    let result = Engine::new(std::sync::Arc::new(registry))
+        .run(&compiled, options)
+        .await
+        .unwrap();
+    assert_eq!(result.status, RunStatus::Success, "{result:#?}");
+    assert_eq!(
+        result.nodes["adults"].output,
+        json!({"result": [{"age": 30}]})
     );
 }
