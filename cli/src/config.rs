@@ -21,6 +21,9 @@ use crate::error::CliError;
 /// [registry]
 /// maxOutputBytes = 1048576
 ///
+/// [http-egress]
+/// acme = ["api.example.com", "*.acme.test"]
+///
 /// [[policies]]
 /// tenantId = "acme"
 /// restrictedNodeTypes = ["http-request"]
@@ -40,6 +43,9 @@ pub struct Config {
     /// The audit log file.
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
+    /// http-request egress allowlist: tenant id (or `*`) → host patterns.
+    #[serde(default)]
+    pub http_egress: Option<serde_json::Map<String, serde_json::Value>>,
     /// The dbal nodes' SQLite database file.
     #[serde(default)]
     pub database: Option<PathBuf>,

@@ -57,6 +57,11 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             registry.set_node_config(node_type, settings.clone());
         }
     }
+    if let Some(egress) = &config.http_egress {
+        let mut settings = serde_json::Map::new();
+        settings.insert("egress".into(), serde_json::Value::Object(egress.clone()));
+        registry.set_node_config("http-request", settings);
+    }
     let discovery = discovery_config(&config, &global.plugins)?;
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()

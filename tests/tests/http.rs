@@ -1,0 +1,274 @@
+//! http-request against a real HTTP server on 127.0.0.1 started by the
+//! test, through the `.so` and statically linked: methods, JSON, status
+//! classes, redirects, timeouts, size limits and the egress allowlist.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use loader::{DiscoveryConfig, Loader};
+use plugflow_tests::install;
+use plugin_abi::request::ExecContext;
+use registry_core::{
+    ErrorCode, ExecState, NodeExecution, NodeInvocation, RecoveryStrategy, Registry,
+};
+use serde_json::{json, Map, Value};
+
+/// A small HTTP/1.1 server: one thread per connection, `Connection: close`.
+fn serve() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || handle(stream, port));
+        }
+    });
+    port
+}
+
+fn handle(mut stream: TcpStream, port: u16) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or("").to_owned(),
+        parts.next().unwrap_or("").to_owned(),
+    );
+    let mut headers = Map::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim().split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            headers.insert(k.trim().to_ascii_lowercase(), json!(v.trim()));
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let path = target.split('?').next().unwrap_or("").to_owned();
+    let (status, content_type, extra, payload): (u16, &str, String, String) = match path.as_str() {
+        "/echo" => (200, "application/json", String::new(), json!({"method": method, "target": target, "headers": headers, "body": String::from_utf8_lossy(&body)}).to_string()),
+        "/text" => (200, "text/plain", String::new(), "plain words".into()),
+        "/missing" => (404, "application/json", String::new(), json!({"error": "no such thing"}).to_string()),
+        "/broken" => (503, "text/plain", String::new(), "try later".into()),
+        "/limited" => (429, "text/plain", String::new(), "slow down".into()),
+        "/hop" => (302, "text/plain", "Location: /echo\r\n".into(), String::new()),
+        "/see-other" => (303, "text/plain", "Location: /echo\r\n".into(), String::new()),
+        "/escape" => (302, "text/plain", format!("Location: http://127.0.0.2:{port}/echo\r\n"), String::new()),
+        "/loop" => (302, "text/plain", "Location: /loop\r\n".into(), String::new()),
+        "/slow" => {
+            std::thread::sleep(Duration::from_millis(1500));
+            (200, "text/plain", String::new(), "late".into())
+        }
+        "/big" => (200, "text/plain", String::new(), "x".repeat(200_000)),
+        _ => (500, "text/plain", String::new(), "unknown path".into()),
+    };
+    let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{payload}", payload.len());
+}
+
+fn registries(egress: Option<Value>) -> Vec<(Registry, Option<tempfile::TempDir>)> {
+    let mut out = Vec::new();
+    for dynamic in [true, false] {
+        let registry = Registry::new();
+        let dir = if dynamic {
+            let dir = tempfile::tempdir().unwrap();
+            install(dir.path(), &["plugflow_http"]);
+            let report =
+                Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+            assert_eq!(report.totals.loaded, 1, "{report:#?}");
+            Some(dir)
+        } else {
+            loader::register_static_plugin(&registry, plugflow_http::plugflow_module()).unwrap();
+            None
+        };
+        if let Some(egress) = &egress {
+            let mut config = Map::new();
+            config.insert("egress".into(), egress.clone());
+            registry.set_node_config("http-request", config);
+        }
+        out.push((registry, dir));
+    }
+    out
+}
+
+async fn call(registry: &Registry, tenant: &str, params: Value) -> NodeExecution {
+    let context = ExecContext {
+        tenant_id: Some(tenant.into()),
+        ..Default::default()
+    };
+    let variables = Map::new();
+    let state = ExecState {
+        input: &Value::Null,
+        variables: &variables,
+    };
+    registry
+        .execute(
+            "http-request",
+            &NodeInvocation::new("h", &params),
+            &context,
+            &state,
+            &RecoveryStrategy::Fail,
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_responses_and_status_classes() {
+    let port = serve();
+    let base = format!("http://127.0.0.1:{port}");
+    for (registry, _dir) in registries(None) {
+        let done = call(&registry, "a", json!({"method": "post", "url": format!("{base}/echo"), "query": {"q": "a b", "n": 1}, "headers": {"X-Token": "t1"}, "body": {"k": [1, 2]}})).await;
+        let out = done.output;
+        assert_eq!(out["status"], 200, "{:?}", done.error);
+        assert_eq!(out["body"]["method"], "POST");
+        assert_eq!(
+            out["body"]["target"], "/echo?n=1&q=a+b",
+            "query keys in order, values encoded"
+        );
+        assert_eq!(out["body"]["headers"]["x-token"], "t1");
+        assert_eq!(out["body"]["headers"]["content-type"], "application/json");
+        assert_eq!(out["body"]["body"], "{\"k\":[1,2]}");
+        assert_eq!(
+            call(&registry, "a", json!({"url": format!("{base}/text")}))
+                .await
+                .output["body"],
+            "plain words"
+        );
+
+        let missing = call(&registry, "a", json!({"url": format!("{base}/missing")})).await;
+        let error = missing.error.unwrap();
+        assert_eq!(
+            (error.code, error.retryable),
+            (ErrorCode::ExecutionError, false)
+        );
+        assert_eq!(
+            error.details.unwrap()["body"]["error"],
+            "no such thing",
+            "the response rides along"
+        );
+        for path in ["/broken", "/limited"] {
+            let error = call(&registry, "a", json!({"url": format!("{base}{path}")}))
+                .await
+                .error
+                .unwrap();
+            assert!(error.retryable, "{path} is retryable");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_timeouts_and_size_limits() {
+    let port = serve();
+    let base = format!("http://127.0.0.1:{port}");
+    for (registry, _dir) in registries(None) {
+        assert_eq!(
+            call(&registry, "a", json!({"url": format!("{base}/hop")}))
+                .await
+                .output["body"]["method"],
+            "GET"
+        );
+        let after_303 = call(
+            &registry,
+            "a",
+            json!({"method": "POST", "url": format!("{base}/see-other"), "body": "x"}),
+        )
+        .await;
+        assert_eq!(
+            after_303.output["body"]["method"], "GET",
+            "303 turns into GET"
+        );
+        let not_followed = call(
+            &registry,
+            "a",
+            json!({"url": format!("{base}/hop"), "followRedirects": false}),
+        )
+        .await;
+        assert_eq!(not_followed.output["status"], 302);
+        let looping = call(
+            &registry,
+            "a",
+            json!({"url": format!("{base}/loop"), "maxRedirects": 3}),
+        )
+        .await;
+        assert!(looping
+            .error
+            .unwrap()
+            .message
+            .contains("more than 3 redirects"));
+
+        let started = std::time::Instant::now();
+        let slow = call(
+            &registry,
+            "a",
+            json!({"url": format!("{base}/slow"), "timeout": 0.2}),
+        )
+        .await;
+        assert_eq!(slow.error_code(), Some(ErrorCode::ExecutionTimeout));
+        assert!(started.elapsed() < Duration::from_millis(1200));
+
+        let big = call(
+            &registry,
+            "a",
+            json!({"url": format!("{base}/big"), "maxResponseBytes": 1000}),
+        )
+        .await;
+        assert!(big
+            .error
+            .unwrap()
+            .message
+            .contains("larger than 1000 bytes"));
+        let refused = call(&registry, "a", json!({"url": "http://127.0.0.1:1/nothing"})).await;
+        assert_eq!(refused.error_code(), Some(ErrorCode::ExecutionError));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_egress_allowlist_applies_per_tenant_and_to_every_redirect() {
+    let port = serve();
+    let base = format!("http://127.0.0.1:{port}");
+    let egress = json!({"a": [format!("127.0.0.1:{port}")], "b": ["*.example.com"]});
+    for (registry, _dir) in registries(Some(egress.clone())) {
+        assert_eq!(
+            call(&registry, "a", json!({"url": format!("{base}/echo")}))
+                .await
+                .output["status"],
+            200
+        );
+        let b = call(&registry, "b", json!({"url": format!("{base}/echo")})).await;
+        assert!(b
+            .error
+            .unwrap()
+            .message
+            .contains("not allowed for tenant `b`"));
+        let nobody = call(&registry, "c", json!({"url": format!("{base}/echo")})).await;
+        assert!(
+            nobody.error.is_some(),
+            "a tenant without an entry reaches nothing"
+        );
+        let escape = call(&registry, "a", json!({"url": format!("{base}/escape")})).await;
+        assert!(
+            escape.error.unwrap().message.contains("127.0.0.2"),
+            "a redirect off the allowlist is refused"
+        );
+        for url in [
+            "file:///etc/passwd",
+            "ftp://127.0.0.1/x",
+            "gopher://127.0.0.1/",
+        ] {
+            let done = call(&registry, "a", json!({"url": url})).await;
+            assert_eq!(
+                done.error_code(),
+                Some(ErrorCode::InvalidParameters),
+                "{url}"
+            );
+        }
+    }
+}
