@@ -10,6 +10,7 @@ pub fn modules() -> Vec<PluginModuleRef> {
         plugflow_core::plugflow_module(),
         plugflow_dbal::plugflow_module(),
         plugflow_dict::plugflow_module(),
+        plugflow_email::plugflow_module(),
         plugflow_http::plugflow_module(),
         plugflow_list::plugflow_module(),
         plugflow_logic::plugflow_module(),

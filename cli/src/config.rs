@@ -46,6 +46,12 @@ pub struct Config {
     /// http-request egress allowlist: tenant id (or `*`) → host patterns.
     #[serde(default)]
     pub http_egress: Option<serde_json::Map<String, serde_json::Value>>,
+    /// email-send's SMTP server: `{host, port, starttls, from}`.
+    #[serde(default)]
+    pub smtp: Option<serde_json::Map<String, serde_json::Value>>,
+    /// email-send's template directory (`<name>.txt` files).
+    #[serde(default)]
+    pub email_templates: Option<PathBuf>,
     /// The dbal nodes' SQLite database file.
     #[serde(default)]
     pub database: Option<PathBuf>,
@@ -72,6 +78,11 @@ impl Config {
                 if dir.is_relative() {
                     *dir = base.join(&*dir);
                 }
+            }
+        }
+        if let Some(dir) = &mut config.email_templates {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
             }
         }
         if let Some(db) = &mut config.database {

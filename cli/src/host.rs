@@ -62,6 +62,19 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         settings.insert("egress".into(), serde_json::Value::Object(egress.clone()));
         registry.set_node_config("http-request", settings);
     }
+    if config.smtp.is_some() || config.email_templates.is_some() {
+        let mut settings = serde_json::Map::new();
+        if let Some(smtp) = &config.smtp {
+            settings.insert("smtp".into(), serde_json::Value::Object(smtp.clone()));
+        }
+        if let Some(dir) = &config.email_templates {
+            settings.insert(
+                "templateDir".into(),
+                serde_json::Value::String(dir.display().to_string()),
+            );
+        }
+        registry.set_node_config("email-send", settings);
+    }
     let discovery = discovery_config(&config, &global.plugins)?;
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()

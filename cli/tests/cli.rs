@@ -448,3 +448,34 @@ fn the_order_pipeline_keeps_two_tenants_apart_in_one_database() {
     ]);
     assert_fails(&no_tenant, 1, "tenant");
 }
+
+#[test]
+fn the_documented_configuration_file_is_accepted() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/OPERATIONS.md"),
+    )
+    .unwrap();
+    let start = doc.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    // The example's plugin directory does not exist here.
+    let toml = doc[start..end].replace("directories = [\"plugins\"]", "directories = []");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "plugflow.toml", &toml);
+    let out = plugflow(&[
+        "plugins",
+        "list",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let types = json_of(&out)["nodeTypes"].as_array().unwrap().len();
+    assert_eq!(types, 133, "every built-in node type is listed");
+    let bad = write(dir.path(), "bad.toml", "no-such-setting = 1\n");
+    assert_fails(
+        &plugflow(&["plugins", "list", "--config", bad.to_str().unwrap()]),
+        2,
+        "no-such-setting",
+    );
+}

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 pub struct CacheSettings {
     /// Maximum number of entries.
     pub capacity: usize,
-    /// Entries older than this are misses; `None` keeps them until evicted.
+    /// Entries older than this (seconds in configuration) are misses;
+    /// `None` (left out) keeps them until evicted.
     #[serde(default, with = "opt_secs")]
     pub ttl: Option<Duration>,
 }
@@ -39,9 +40,9 @@ mod opt_secs {
     }
 }
 
-/// Settings of all four caches.
+/// Settings of all four caches; a cache left out keeps its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct CacheConfig {
     /// Executor instances (default 1,000, no TTL).
     pub executors: CacheSettings,

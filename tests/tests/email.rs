@@ -1,0 +1,239 @@
+//! email-send against a small real SMTP server on 127.0.0.1 run by the test.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use plugin_abi::request::ExecContext;
+use registry_core::{
+    Credential, CredentialRef, ErrorCode, ExecState, NodeExecution, NodeInvocation,
+    RecoveryStrategy, Registry,
+};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Default, Clone)]
+struct Received {
+    auth: Option<String>,
+    from: String,
+    recipients: Vec<String>,
+    data: String,
+}
+
+/// Speaks just enough SMTP: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT.
+fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let store = inbox.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut mail = Received::default();
+                let _ = write!(out, "220 localhost ready\r\n");
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    let cmd = line.trim_end().to_owned();
+                    line.clear();
+                    let upper = cmd.to_ascii_uppercase();
+                    let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        "250-localhost\r\n250 AUTH PLAIN LOGIN\r\n".to_owned()
+                    } else if upper.starts_with("AUTH PLAIN") {
+                        mail.auth = cmd.split_whitespace().nth(2).map(str::to_owned);
+                        "235 ok\r\n".to_owned()
+                    } else if upper.starts_with("MAIL FROM") {
+                        mail.from = cmd.clone();
+                        "250 ok\r\n".to_owned()
+                    } else if upper.starts_with("RCPT TO") {
+                        mail.recipients.push(cmd.clone());
+                        "250 ok\r\n".to_owned()
+                    } else if upper == "DATA" {
+                        let _ = write!(out, "354 go\r\n");
+                        let mut data = String::new();
+                        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                            if line == ".\r\n" {
+                                break;
+                            }
+                            data.push_str(&line);
+                            line.clear();
+                        }
+                        line.clear();
+                        mail.data = data;
+                        store.lock().unwrap().push(mail.clone());
+                        "250 queued\r\n".to_owned()
+                    } else if upper == "QUIT" {
+                        let _ = write!(out, "221 bye\r\n");
+                        break;
+                    } else {
+                        "250 ok\r\n".to_owned()
+                    };
+                    let _ = out.write_all(reply.as_bytes());
+                }
+            });
+        }
+    });
+    (port, inbox)
+}
+
+fn registry(port: u16, templates: &std::path::Path) -> Registry {
+    let registry = Registry::new();
+    loader::register_static_plugin(&registry, plugflow_email::plugflow_module()).unwrap();
+    let mut config = Map::new();
+    config.insert(
+        "smtp".into(),
+        json!({"host": "127.0.0.1", "port": port, "from": "Flow <flow@example.test>"}),
+    );
+    config.insert("templateDir".into(), json!(templates.display().to_string()));
+    registry.set_node_config("email-send", config);
+    registry.credentials().insert(
+        "a",
+        Credential {
+            id: "mail".into(),
+            kind: "smtp".into(),
+            fields: json!({"username": "alice", "password": "s3cret-pass"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        },
+    );
+    registry
+}
+
+async fn send(registry: &Registry, tenant: &str, params: Value) -> NodeExecution {
+    let context = ExecContext {
+        tenant_id: Some(tenant.into()),
+        ..Default::default()
+    };
+    let variables = Map::new();
+    let state = ExecState {
+        input: &Value::Null,
+        variables: &variables,
+    };
+    let refs = [CredentialRef {
+        slot: "smtp".into(),
+        id: "mail".into(),
+    }];
+    let node = NodeInvocation {
+        credentials: &refs,
+        ..NodeInvocation::new("mail", &params)
+    };
+    registry
+        .execute(
+            "email-send",
+            &node,
+            &context,
+            &state,
+            &RecoveryStrategy::Fail,
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_mail_with_the_tenants_login_and_templates() {
+    let (port, inbox) = smtp_server();
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("welcome.txt"),
+        "Subject: Welcome, {name}!\nHello {name}, your plan is {plan}.\n",
+    )
+    .unwrap();
+    let registry = registry(port, templates.path());
+
+    let done = send(&registry, "a", json!({"to": "bob@example.test", "cc": ["carol@example.test"], "bcc": "dave@example.test", "subject": "Hi", "body": "Plain text."})).await;
+    assert!(done.error.is_none(), "{:?}", done.error);
+    assert_eq!(
+        done.output["accepted"],
+        json!([
+            "bob@example.test",
+            "carol@example.test",
+            "dave@example.test"
+        ])
+    );
+    let done = send(&registry, "a", json!({"to": "eve@example.test", "template": "welcome", "data": {"name": "Eve", "plan": "pro"}})).await;
+    assert_eq!(done.output["subject"], "Welcome, Eve!");
+
+    let mails = inbox.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[0].recipients.len(), 3, "bcc is a recipient");
+    assert!(mails[0].from.contains("flow@example.test"));
+    assert!(mails[0].data.contains("Subject: Hi") && mails[0].data.contains("Plain text."));
+    assert!(
+        !mails[0].data.to_ascii_lowercase().contains("bcc:"),
+        "bcc is not in the headers"
+    );
+    assert!(
+        mails[0].auth.is_some(),
+        "logged in with the tenant's credential"
+    );
+    assert!(mails[1].data.contains("Hello Eve, your plan is pro."));
+    assert!(!serde_json::to_string(&done)
+        .unwrap()
+        .contains("s3cret-pass"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_missing_configuration_are_clear_errors() {
+    let (port, _inbox) = smtp_server();
+    let templates = tempfile::tempdir().unwrap();
+    let registry = registry(port, templates.path());
+    let bad = send(&registry, "a", json!({"to": "not an address", "body": "x"})).await;
+    assert_eq!(bad.error_code(), Some(ErrorCode::InvalidParameters));
+    assert!(bad.error.unwrap().message.contains("to/0"));
+    let traversal = send(
+        &registry,
+        "a",
+        json!({"to": "x@example.test", "template": "../../etc/passwd"}),
+    )
+    .await;
+    assert_eq!(traversal.error_code(), Some(ErrorCode::ValidationFailed));
+    let missing = send(
+        &registry,
+        "a",
+        json!({"to": "x@example.test", "template": "nope"}),
+    )
+    .await;
+    assert!(missing.error.unwrap().message.contains("template `nope`"));
+    let other_tenant = send(&registry, "b", json!({"to": "x@example.test", "body": "x"})).await;
+    assert_eq!(
+        other_tenant.error_code(),
+        Some(ErrorCode::CredentialMissing)
+    );
+
+    let unconfigured = Registry::new();
+    loader::register_static_plugin(&unconfigured, plugflow_email::plugflow_module()).unwrap();
+    let done = send(
+        &unconfigured,
+        "none",
+        json!({"to": "x@example.test", "body": "x"}),
+    )
+    .await;
+    let done_error = done.error.unwrap();
+    assert!(
+        done_error.code == ErrorCode::InvalidParameters
+            || done_error.code == ErrorCode::CredentialMissing,
+        "{done_error:?}"
+    );
+    let params = json!({"to": "x@example.test", "body": "x"});
+    let context = ExecContext::default();
+    let variables = Map::new();
+    let state = ExecState {
+        input: &Value::Null,
+        variables: &variables,
+    };
+    let done = unconfigured
+        .execute(
+            "email-send",
+            &NodeInvocation::new("m", &params),
+            &context,
+            &state,
+            &RecoveryStrategy::Fail,
+        )
+        .await;
+    assert!(done
+        .error
+        .unwrap()
+        .message
+        .contains("no SMTP server is configured"));
+}
