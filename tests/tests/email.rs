@@ -77,9 +77,27 @@ fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
     (port, inbox)
 }
 
-fn registry(port: u16, templates: &std::path::Path) -> Registry {
-    let registry = Registry::new();
-    loader::register_static_plugin(&registry, plugflow_email::plugflow_module()).unwrap();
+/// The plugin loaded from its `.so` (with the directory to keep) and
+/// linked statically.
+fn registries(
+    port: u16,
+    templates: &std::path::Path,
+) -> Vec<(Registry, Option<tempfile::TempDir>)> {
+    let plugins = tempfile::tempdir().unwrap();
+    plugflow_tests::install(plugins.path(), &["plugflow_email"]);
+    let dynamic = Registry::new();
+    let report = loader::Loader::new(loader::DiscoveryConfig::with_directories([plugins.path()]))
+        .discover(&dynamic);
+    assert_eq!(report.totals.loaded, 1, "{report:#?}");
+    let linked = Registry::new();
+    loader::register_static_plugin(&linked, plugflow_email::plugflow_module()).unwrap();
+    vec![
+        (configure(dynamic, port, templates), Some(plugins)),
+        (configure(linked, port, templates), None),
+    ]
+}
+
+fn configure(registry: Registry, port: u16, templates: &std::path::Path) -> Registry {
     let mut config = Map::new();
     config.insert(
         "smtp".into(),
@@ -139,67 +157,69 @@ async fn sends_mail_with_the_tenants_login_and_templates() {
         "Subject: Welcome, {name}!\nHello {name}, your plan is {plan}.\n",
     )
     .unwrap();
-    let registry = registry(port, templates.path());
+    for (registry, _dir) in registries(port, templates.path()) {
+        inbox.lock().unwrap().clear();
+        let done = send(&registry, "a", json!({"to": "bob@example.test", "cc": ["carol@example.test"], "bcc": "dave@example.test", "subject": "Hi", "body": "Plain text."})).await;
+        assert!(done.error.is_none(), "{:?}", done.error);
+        assert_eq!(
+            done.output["accepted"],
+            json!([
+                "bob@example.test",
+                "carol@example.test",
+                "dave@example.test"
+            ])
+        );
+        let done = send(&registry, "a", json!({"to": "eve@example.test", "template": "welcome", "data": {"name": "Eve", "plan": "pro"}})).await;
+        assert_eq!(done.output["subject"], "Welcome, Eve!");
 
-    let done = send(&registry, "a", json!({"to": "bob@example.test", "cc": ["carol@example.test"], "bcc": "dave@example.test", "subject": "Hi", "body": "Plain text."})).await;
-    assert!(done.error.is_none(), "{:?}", done.error);
-    assert_eq!(
-        done.output["accepted"],
-        json!([
-            "bob@example.test",
-            "carol@example.test",
-            "dave@example.test"
-        ])
-    );
-    let done = send(&registry, "a", json!({"to": "eve@example.test", "template": "welcome", "data": {"name": "Eve", "plan": "pro"}})).await;
-    assert_eq!(done.output["subject"], "Welcome, Eve!");
-
-    let mails = inbox.lock().unwrap().clone();
-    assert_eq!(mails.len(), 2);
-    assert_eq!(mails[0].recipients.len(), 3, "bcc is a recipient");
-    assert!(mails[0].from.contains("flow@example.test"));
-    assert!(mails[0].data.contains("Subject: Hi") && mails[0].data.contains("Plain text."));
-    assert!(
-        !mails[0].data.to_ascii_lowercase().contains("bcc:"),
-        "bcc is not in the headers"
-    );
-    assert!(
-        mails[0].auth.is_some(),
-        "logged in with the tenant's credential"
-    );
-    assert!(mails[1].data.contains("Hello Eve, your plan is pro."));
-    assert!(!serde_json::to_string(&done)
-        .unwrap()
-        .contains("s3cret-pass"));
+        let mails = inbox.lock().unwrap().clone();
+        assert_eq!(mails.len(), 2);
+        assert_eq!(mails[0].recipients.len(), 3, "bcc is a recipient");
+        assert!(mails[0].from.contains("flow@example.test"));
+        assert!(mails[0].data.contains("Subject: Hi") && mails[0].data.contains("Plain text."));
+        assert!(
+            !mails[0].data.to_ascii_lowercase().contains("bcc:"),
+            "bcc is not in the headers"
+        );
+        assert!(
+            mails[0].auth.is_some(),
+            "logged in with the tenant's credential"
+        );
+        assert!(mails[1].data.contains("Hello Eve, your plan is pro."));
+        assert!(!serde_json::to_string(&done)
+            .unwrap()
+            .contains("s3cret-pass"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_and_missing_configuration_are_clear_errors() {
     let (port, _inbox) = smtp_server();
     let templates = tempfile::tempdir().unwrap();
-    let registry = registry(port, templates.path());
-    let bad = send(&registry, "a", json!({"to": "not an address", "body": "x"})).await;
-    assert_eq!(bad.error_code(), Some(ErrorCode::InvalidParameters));
-    assert!(bad.error.unwrap().message.contains("to/0"));
-    let traversal = send(
-        &registry,
-        "a",
-        json!({"to": "x@example.test", "template": "../../etc/passwd"}),
-    )
-    .await;
-    assert_eq!(traversal.error_code(), Some(ErrorCode::ValidationFailed));
-    let missing = send(
-        &registry,
-        "a",
-        json!({"to": "x@example.test", "template": "nope"}),
-    )
-    .await;
-    assert!(missing.error.unwrap().message.contains("template `nope`"));
-    let other_tenant = send(&registry, "b", json!({"to": "x@example.test", "body": "x"})).await;
-    assert_eq!(
-        other_tenant.error_code(),
-        Some(ErrorCode::CredentialMissing)
-    );
+    for (registry, _dir) in registries(port, templates.path()) {
+        let bad = send(&registry, "a", json!({"to": "not an address", "body": "x"})).await;
+        assert_eq!(bad.error_code(), Some(ErrorCode::InvalidParameters));
+        assert!(bad.error.unwrap().message.contains("to/0"));
+        let traversal = send(
+            &registry,
+            "a",
+            json!({"to": "x@example.test", "template": "../../etc/passwd"}),
+        )
+        .await;
+        assert_eq!(traversal.error_code(), Some(ErrorCode::ValidationFailed));
+        let missing = send(
+            &registry,
+            "a",
+            json!({"to": "x@example.test", "template": "nope"}),
+        )
+        .await;
+        assert!(missing.error.unwrap().message.contains("template `nope`"));
+        let other_tenant = send(&registry, "b", json!({"to": "x@example.test", "body": "x"})).await;
+        assert_eq!(
+            other_tenant.error_code(),
+            Some(ErrorCode::CredentialMissing)
+        );
+    }
 
     let unconfigured = Registry::new();
     loader::register_static_plugin(&unconfigured, plugflow_email::plugflow_module()).unwrap();
