@@ -118,24 +118,6 @@ fn keys(request: &NodeRequest) -> Result<Vec<String>, NodeError> {
         .collect()
 }
 
-/// The expression in parameter `name` without surrounding `{{ }}`.
-fn expression(request: &NodeRequest, name: &str) -> Result<String, NodeError> {
-    let text = request.str_param(name)?.trim();
-    let inner = text
-        .strip_prefix("{{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .filter(|t| !t.contains("{{"))
-        .unwrap_or(text)
-        .trim();
-    if inner.is_empty() {
-        return Err(NodeError::invalid_parameter(
-            name,
-            "the expression is empty",
-        ));
-    }
-    Ok(inner.to_owned())
-}
-
 fn eval(expr: &str, key: &str, value: &Value, input: &Value) -> Result<Value, NodeError> {
     js::eval(expr, "$key,$value,$json", &mut |i| {
         let text = match i {
@@ -233,7 +215,7 @@ pub fn definition() -> PluginDefinition {
             ok(Value::Object(object(r, "object")?.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()))
         }))
         .node(spec("dict.mapValues", "Each value replaced by `expression` over `$key` and `$value`. Output: {result: object}.", json!({"object": {"type": "object"}, "expression": {"type": "string"}}), &["object", "expression"], |r| {
-            let expr = expression(r, "expression")?;
+            let expr = js::expression_param(r, "expression")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {
                 out.insert(k.clone(), eval(&expr, k, v, &r.input)?);
@@ -241,7 +223,7 @@ pub fn definition() -> PluginDefinition {
             ok(Value::Object(out))
         }))
         .node(spec("dict.filterEntries", "Only the entries for which `condition` over `$key` and `$value` is truthy. Output: {result: object}.", json!({"object": {"type": "object"}, "condition": {"type": "string"}}), &["object", "condition"], |r| {
-            let expr = expression(r, "condition")?;
+            let expr = js::expression_param(r, "condition")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {
                 if truthy(&eval(&expr, k, v, &r.input)?) {

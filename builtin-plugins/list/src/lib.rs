@@ -25,25 +25,6 @@ fn ok(value: Value) -> NodeResult {
     Ok(NodeOutput::result(value))
 }
 
-/// The expression in parameter `name`, with `{{ }}` removed when the whole
-/// text is one template.
-fn expression(request: &NodeRequest, name: &str) -> Result<String, NodeError> {
-    let text = request.str_param(name)?.trim();
-    let inner = text
-        .strip_prefix("{{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .filter(|t| !t.contains("{{"))
-        .unwrap_or(text)
-        .trim();
-    if inner.is_empty() {
-        return Err(NodeError::invalid_parameter(
-            name,
-            "the expression is empty",
-        ));
-    }
-    Ok(inner.to_owned())
-}
-
 /// Evaluates `expr` for one item.
 fn eval(
     expr: &str,
@@ -71,7 +52,10 @@ fn eval(
 }
 
 fn predicate(request: &NodeRequest) -> Result<(String, &Vec<Value>), NodeError> {
-    Ok((expression(request, "condition")?, array(request, "array")?))
+    Ok((
+        js::expression_param(request, "condition")?,
+        array(request, "array")?,
+    ))
 }
 
 /// The value at dot-path `key` inside `item` (`""`: the item itself).
@@ -222,13 +206,13 @@ pub fn definition() -> PluginDefinition {
             ok(json!(false))
         }))
         .node(spec("list.map", "`expression` evaluated for every item. Output: {result: array}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}}), &["array", "expression"], |r| {
-            let expr = expression(r, "expression")?;
+            let expr = js::expression_param(r, "expression")?;
             let items = array(r, "array")?;
             let mapped = items.iter().enumerate().map(|(i, item)| eval(&expr, item, i, &r.input, None)).collect::<Result<Vec<_>, _>>()?;
             ok(Value::Array(mapped))
         }))
         .node(spec("list.reduce", "Folds the items with `expression` over `$acc` (starting at `initial`), `$item` and `$index`. Output: {result: any}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}, "initial": {}}), &["array", "expression"], |r| {
-            let expr = expression(r, "expression")?;
+            let expr = js::expression_param(r, "expression")?;
             let mut acc = r.param("initial").cloned().unwrap_or(Value::Null);
             for (i, item) in array(r, "array")?.iter().enumerate() {
                 acc = eval(&expr, item, i, &r.input, Some(&acc))?;

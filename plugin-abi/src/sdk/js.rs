@@ -186,3 +186,25 @@ pub fn eval(
         })
     })
 }
+
+/// The expression in parameter `name`: written bare (`$item.age > 18`) or
+/// as one template (`{{ $item.age > 18 }}`), whose braces are removed.
+pub fn expression_param(
+    request: &super::NodeRequest,
+    name: &str,
+) -> Result<String, super::NodeError> {
+    let text = request.str_param(name)?.trim();
+    let inner = text
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .filter(|t| !t.contains("{{"))
+        .unwrap_or(text)
+        .trim();
+    if inner.is_empty() {
+        return Err(super::NodeError::invalid_parameter(
+            name,
+            "the expression is empty",
+        ));
+    }
+    Ok(inner.to_owned())
+}
