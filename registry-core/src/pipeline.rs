@@ -368,38 +368,36 @@ impl Registry {
         execution
     }
 
-    /// Stages 1 to 4: tenant check, lookup, validation, isolation rewrite,
-    /// credentials.
-    fn prepare_attempt<'a>(
+    /// Stages 1 and 2: tenant check, lookup.
+    fn admit(&self, job: Job<'_>) -> Result<RegisteredNode, NodeFailure> {
+        if let Some(policy) = job.policy {
+            policy.check(job.node_type)?;
+        }
+        self.get(job.node_type)
+            .ok_or_else(|| NodeFailure::not_found(job.node_type))
+    }
+
+    /// Stages 3 and 4: validation, isolation rewrite, credentials.
+    fn prepare_call<'a>(
         &self,
         job: Job<'a>,
+        registered: &RegisteredNode,
         secrets: &mut Secrets,
     ) -> Result<Prepared<'a>, NodeFailure> {
         let Job {
-            node_type,
             node,
             context,
             policy,
             tenant_field,
             ..
         } = job;
-        // 1. Tenant check.
-        if let Some(policy) = policy {
-            policy.check(node_type)?;
-        }
-        // 2. Lookup.
-        let registered = self
-            .get(node_type)
-            .ok_or_else(|| NodeFailure::not_found(node_type))?;
-        // 3. Validation.
-        self.validate_parameters(&registered, node.node_id, node.parameters)?;
-        // 4. Isolation and credentials.
-        let parameters = isolate(&registered, node.parameters, context, policy, tenant_field)?;
+        self.validate_parameters(registered, node.node_id, node.parameters)?;
+        let parameters = isolate(registered, node.parameters, context, policy, tenant_field)?;
         let (credentials, found) = self
             .credentials
             .resolve(context.tenant_id.as_deref(), node.credentials)?;
         *secrets = found;
-        Ok((registered, parameters, credentials))
+        Ok((parameters, credentials))
     }
 
     /// Stages 1 to 6 for one attempt.
@@ -408,7 +406,8 @@ impl Registry {
         job: Job<'_>,
         secrets: &mut Secrets,
     ) -> Result<ExecResponse, NodeFailure> {
-        let (registered, parameters, credentials) = self.prepare_attempt(job, secrets)?;
+        let registered = self.admit(job)?;
+        let (parameters, credentials) = self.prepare_call(job, &registered, secrets)?;
         let Job {
             node,
             context,
@@ -445,13 +444,19 @@ impl Registry {
             state,
             ..
         } = job;
-        let (registered, parameters, credentials) = match self.prepare_attempt(job, secrets) {
-            Ok(prepared) => prepared,
+        let registered = match self.admit(job) {
+            Ok(registered) => registered,
             Err(failure) => return Some(Err(failure)),
         };
+        // Decided before validation and credentials, so a blocking node
+        // handed to the async path is not prepared twice.
         if registered.metadata().manifest.execution != ExecutionClass::Pure {
             return None;
         }
+        let (parameters, credentials) = match self.prepare_call(job, &registered, secrets) {
+            Ok(prepared) => prepared,
+            Err(failure) => return Some(Err(failure)),
+        };
         let call = NodeCall {
             node_id: node.node_id,
             parameters: &parameters,
@@ -673,9 +678,9 @@ impl Registry {
     }
 }
 
-/// What stages 1 to 4 hand to the call: the node type, its (possibly
-/// rewritten) parameters and its resolved credentials.
-type Prepared<'p> = (RegisteredNode, Cow<'p, Value>, Map<String, Value>);
+/// What stages 3 and 4 hand to the call: the (possibly rewritten)
+/// parameters and the resolved credentials.
+type Prepared<'p> = (Cow<'p, Value>, Map<String, Value>);
 
 /// The span around one node execution, with the structured-log fields.
 fn node_span(job: Job<'_>) -> tracing::Span {
