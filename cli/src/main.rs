@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod host;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -84,6 +84,24 @@ fn run_executes_the_example_and_prints_the_result() {
 }
 
 #[test]
+fn a_long_run_draws_no_progress_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = write(
+        dir.path(),
+        "slow.json",
+        r#"{"name": "slow", "nodes": [
+            {"id": "a", "name": "a", "type": "operation", "nodeType": "wait", "typeVersion": 1, "position": [0, 0], "parameters": {"duration": 500, "unit": "ms"}},
+            {"id": "b", "name": "b", "type": "operation", "nodeType": "wait", "typeVersion": 1, "position": [0, 0], "parameters": {"duration": 200, "unit": "ms"}}],
+          "connections": {"a": {"main": [[{"node": "b", "type": "main", "index": 0}]]}}}"#,
+    );
+    let out = plugflow(&["run", wf.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no bar, no escape codes on a pipe");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("success in"), "{stdout}");
+}
+
+#[test]
 fn a_failing_run_exits_1_with_the_reason() {
     let out = plugflow(&[
         "run",

@@ -38,7 +38,7 @@ pub use cache::{CacheConfig, CacheSettings, CacheStats};
 pub use credentials::{Credential, CredentialRef, CredentialStore};
 pub use engine::{
     CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, InvalidWorkflow,
-    NodeResult, NodeStatus, RunOptions, RunStatus,
+    NodeProgress, NodeResult, NodeStatus, Progress, ProgressObserver, RunOptions, RunStatus,
 };
 pub use error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
 pub use hashing::value_hash;

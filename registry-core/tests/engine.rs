@@ -616,3 +616,49 @@ fn metabuilder_shaped_workflows_parse_and_name_their_unknown_types() {
     let err = Workflow::from_json_str("{\"nodes\": [", "broken.json").unwrap_err();
     assert!(err.to_string().contains("broken.json"), "{err}");
 }
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, NodeStatus, usize, usize)>>);
+
+impl ProgressObserver for Recorder {
+    fn node_finished(&self, p: NodeProgress<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((p.node_id.to_owned(), p.status, p.done, p.total));
+    }
+}
+
+#[tokio::test]
+async fn progress_is_reported_once_per_node_as_it_reaches_its_final_status() {
+    let (engine, _) = setup();
+    let mut disabled = node("off", "t.echo", json!({}));
+    disabled["disabled"] = json!(true);
+    let wf = json!({"nodes": [node("c", "t.cond", json!({"value": true})), node("yes", "t.echo", json!({})),
+                              node("no", "t.echo", json!({})), node("after_no", "t.echo", json!({})), disabled],
+        "connections": {"c": {"main": [edge(&["yes"]), edge(&["no"])]}, "no": {"main": [edge(&["after_no"])]},
+                        "yes": {"main": [edge(&["off"])]}}});
+    let recorder = Arc::new(Recorder::default());
+    let result = engine
+        .run(
+            &compile(wf),
+            RunOptions {
+                context: context(),
+                progress: Some(Progress(recorder.clone())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let events = recorder.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 5, "{events:?}");
+    for (k, (id, status, done, total)) in events.iter().enumerate() {
+        assert_eq!((*done, *total), (k + 1, 5));
+        assert_eq!(*status, result.nodes[id].status, "{id}");
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids[0], "c", "the condition finishes first");
+    for id in ["yes", "no", "after_no", "off"] {
+        assert!(ids.contains(&id), "{id} reported: {ids:?}");
+    }
+}

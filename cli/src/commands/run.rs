@@ -60,8 +60,10 @@ async fn execute(
     host: &Host,
     path: &Path,
     args: &RunOptionsArgs,
+    quiet: bool,
 ) -> Result<ExecutionResult, CliError> {
     let compiled = load_workflow(path)?;
+    let display = crate::progress::Display::start(compiled.workflow.nodes.len(), quiet);
     let trigger = parse_input(&args.input)?;
     let mut env_allowlist = host.env_allowlist.clone();
     env_allowlist.extend(args.allow_env.iter().cloned());
@@ -84,8 +86,13 @@ async fn execute(
         context: context(args.tenant.as_deref(), args.user.as_deref()),
         cancel: None,
         timeout,
+        progress: display.as_ref().map(crate::progress::Display::observer),
     };
-    engine.run(&compiled, options).await.map_err(|invalid| {
+    let outcome = engine.run(&compiled, options).await;
+    if let Some(display) = display {
+        display.finish();
+    }
+    outcome.map_err(|invalid| {
         let first = invalid
             .problems
             .first()
@@ -172,7 +179,7 @@ fn outcome(result: &ExecutionResult) -> Result<(), CliError> {
 /// `plugflow run`.
 pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<(), CliError> {
     let host = crate::host::build(global)?;
-    let result = execute(&host, path, args).await?;
+    let result = execute(&host, path, args, global.quiet).await?;
     let json = serde_json::to_value(&result).map_err(|e| CliError::failed(e.to_string()))?;
     Output {
         json,
@@ -190,7 +197,7 @@ pub async fn stats(
     format: MetricsFormat,
 ) -> Result<(), CliError> {
     let host = crate::host::build(global)?;
-    let result = execute(&host, path, args).await?;
+    let result = execute(&host, path, args, global.quiet).await?;
     let snapshot = host.registry.stats();
     match format {
         MetricsFormat::Prometheus => print!("{}", snapshot.to_prometheus()),

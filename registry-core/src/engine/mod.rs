@@ -11,9 +11,11 @@
 
 mod check;
 mod compile;
+mod progress;
 mod result;
 mod run;
 
 pub use compile::CompiledWorkflow;
+pub use progress::{NodeProgress, Progress, ProgressObserver};
 pub use result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus};
 pub use run::{CancelHandle, Engine, EngineOptions, InvalidWorkflow, RunOptions};

@@ -13,6 +13,7 @@ use plugin_abi::request::ExecContext;
 use serde_json::{Map, Value};
 
 use super::compile::CompiledWorkflow;
+use super::progress::{NodeProgress, Progress};
 use super::result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus};
 use crate::error::{ErrorCode, NodeFailure};
 use crate::expr::{Scope, StepSource, StepView};
@@ -91,6 +92,8 @@ pub struct RunOptions {
     pub cancel: Option<CancelHandle>,
     /// Overrides `settings.executionTimeout`.
     pub timeout: Option<Duration>,
+    /// Told as each node reaches its final status.
+    pub progress: Option<Progress>,
 }
 
 /// A workflow that cannot run, with every problem found.
@@ -156,6 +159,8 @@ struct Run<'c> {
     ready: VecDeque<usize>,
     vars: Arc<Map<String, Value>>,
     stopped: Option<String>,
+    progress: Option<Progress>,
+    done: usize,
 }
 
 impl StepSource for Run<'_> {
@@ -247,10 +252,24 @@ impl<'c> Run<'c> {
         }
     }
 
+    /// Counts node `i` as final and tells the progress observer.
+    fn finished(&mut self, i: usize) {
+        self.done += 1;
+        if let Some(progress) = &self.progress {
+            progress.0.node_finished(NodeProgress {
+                node_id: &self.compiled.graph.ids[i],
+                status: self.results[i].status,
+                done: self.done,
+                total: self.results.len(),
+            });
+        }
+    }
+
     fn skip(&mut self, i: usize, reason: &str) {
         self.state[i] = State::Done;
         self.results[i].status = NodeStatus::Skipped;
         self.results[i].reason = Some(reason.to_owned());
+        self.finished(i);
         self.steps[i] = Some(Step {
             output: Arc::new(Value::Null),
             status: "skipped",
@@ -263,6 +282,12 @@ impl<'c> Run<'c> {
 
     /// Records a finished node and returns how its edges resolve.
     fn record(&mut self, i: usize, started: SystemTime, execution: NodeExecution) -> Flow {
+        let flow = self.record_result(i, started, execution);
+        self.finished(i);
+        flow
+    }
+
+    fn record_result(&mut self, i: usize, started: SystemTime, execution: NodeExecution) -> Flow {
         let finished = SystemTime::now();
         self.state[i] = State::Done;
         let r = &mut self.results[i];
@@ -448,6 +473,8 @@ impl Engine {
             ready: VecDeque::new(),
             vars: Arc::new(compiled.variables.clone()),
             stopped: None,
+            progress: options.progress.clone(),
+            done: 0,
         };
         let mut is_start = vec![false; n];
         for &s in &graph.start {
@@ -634,6 +661,7 @@ impl Engine {
                 status: "skipped",
                 error: None,
             });
+            run.finished(i);
             run.resolve(i, Flow::Main(None));
             return None;
         }
