@@ -110,7 +110,11 @@ impl Backoff {
 
 /// What to do when a node fails.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "strategy")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "strategy"
+)]
 pub enum RecoveryStrategy {
     /// Report the error (default).
     #[default]

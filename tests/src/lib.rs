@@ -1,5 +1,8 @@
 //! Helpers for the integration tests: locating the plugin libraries cargo
-//! built for this test run and laying them out in temporary directories.
+//! built for this test run and laying them out in temporary directories,
+//! and a small HTTP server for tests that need a real one.
+
+pub mod http_server;
 
 use std::path::{Path, PathBuf};
 

@@ -2,11 +2,10 @@
 //! test, through the `.so` and statically linked: methods, JSON, status
 //! classes, redirects, timeouts, size limits and the egress allowlist.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use loader::{DiscoveryConfig, Loader};
+use plugflow_tests::http_server::{self, Response};
 use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
 use registry_core::{
@@ -14,64 +13,25 @@ use registry_core::{
 };
 use serde_json::{json, Map, Value};
 
-/// A small HTTP/1.1 server: one thread per connection, `Connection: close`.
+/// The test server's routes.
 fn serve() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || handle(stream, port));
-        }
-    });
-    port
-}
-
-fn handle(mut stream: TcpStream, port: u16) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or("").to_owned(),
-        parts.next().unwrap_or("").to_owned(),
-    );
-    let mut headers = Map::new();
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.trim().split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            headers.insert(k.trim().to_ascii_lowercase(), json!(v.trim()));
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let path = target.split('?').next().unwrap_or("").to_owned();
-    let (status, content_type, extra, payload): (u16, &str, String, String) = match path.as_str() {
-        "/echo" => (200, "application/json", String::new(), json!({"method": method, "target": target, "headers": headers, "body": String::from_utf8_lossy(&body)}).to_string()),
-        "/text" => (200, "text/plain", String::new(), "plain words".into()),
-        "/missing" => (404, "application/json", String::new(), json!({"error": "no such thing"}).to_string()),
-        "/broken" => (503, "text/plain", String::new(), "try later".into()),
-        "/limited" => (429, "text/plain", String::new(), "slow down".into()),
-        "/hop" => (302, "text/plain", "Location: /echo\r\n".into(), String::new()),
-        "/see-other" => (303, "text/plain", "Location: /echo\r\n".into(), String::new()),
-        "/escape" => (302, "text/plain", format!("Location: http://127.0.0.2:{port}/echo\r\n"), String::new()),
-        "/loop" => (302, "text/plain", "Location: /loop\r\n".into(), String::new()),
+    http_server::serve(|request, port| match request.path.as_str() {
+        "/echo" => Response::json(200, &request.to_json()),
+        "/text" => Response::new(200, "text/plain", "plain words"),
+        "/missing" => Response::json(404, &json!({"error": "no such thing"})),
+        "/broken" => Response::new(503, "text/plain", "try later"),
+        "/limited" => Response::new(429, "text/plain", "slow down"),
+        "/hop" => Response::redirect(302, "/echo"),
+        "/see-other" => Response::redirect(303, "/echo"),
+        "/escape" => Response::redirect(302, &format!("http://127.0.0.2:{port}/echo")),
+        "/loop" => Response::redirect(302, "/loop"),
         "/slow" => {
             std::thread::sleep(Duration::from_millis(1500));
-            (200, "text/plain", String::new(), "late".into())
+            Response::new(200, "text/plain", "late")
         }
-        "/big" => (200, "text/plain", String::new(), "x".repeat(200_000)),
-        _ => (500, "text/plain", String::new(), "unknown path".into()),
-    };
-    let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{payload}", payload.len());
+        "/big" => Response::new(200, "text/plain", "x".repeat(200_000)),
+        _ => Response::new(500, "text/plain", "unknown path"),
+    })
 }
 
 fn registries(egress: Option<Value>) -> Vec<(Registry, Option<tempfile::TempDir>)> {
