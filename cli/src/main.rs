@@ -16,6 +16,9 @@ use clap::Parser;
 use args::{AuditCommand, Cli, Command, LogFormat, OutputFormat, PluginsCommand};
 use error::{CliError, EXIT_FAILED};
 
+/// The message of the last panic, printed if it ends the program.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 fn init_logging(global: &args::Global) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&global.log_level))
@@ -49,6 +52,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
     // A bug must never end in a backtrace and exit code 101: one line, 1.
+    // The hook only remembers the message: a panic that is caught (a
+    // plugin's, contained by the SDK or a task boundary) is not a crash.
     std::panic::set_hook(Box::new(|info| {
         let message = info
             .payload()
@@ -56,7 +61,14 @@ fn main() -> ExitCode {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
-        eprintln!("plugflow: internal error: {message} (please report this bug)");
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::debug!(component = "cli", event = "panic", "{message}{location}");
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(message);
+        }
     }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -80,6 +92,14 @@ fn main() -> ExitCode {
             eprintln!("plugflow: {}", error.message);
             ExitCode::from(error.code)
         }
-        Err(_) => ExitCode::from(EXIT_FAILED),
+        Err(_) => {
+            let message = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|mut last| last.take())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            eprintln!("plugflow: internal error: {message} (please report this bug)");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }

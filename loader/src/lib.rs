@@ -18,16 +18,25 @@
 //!
 //! Libraries are never unloaded.
 //!
-//! ```no_run
-//! use loader::{DiscoveryConfig, Loader};
+//! ```
+//! use loader::{DiscoveryConfig, Loader, RejectReason};
 //! use registry_core::Registry;
 //!
+//! // A plugin directory holding one file that is not a library at all.
+//! let dir = std::env::temp_dir().join(format!("plugflow-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(dir.join("libjunk.so"), b"not an ELF file")?;
+//!
 //! let registry = Registry::new();
-//! let config = DiscoveryConfig::with_directories(["/opt/plugflow/plugins"]).with_env().unwrap();
+//! // Directories from code; `with_env` adds PLUGFLOW_PLUGIN_DIRS.
+//! let config = DiscoveryConfig::with_directories([&dir]);
 //! let report = Loader::new(config).discover(&registry);
-//! for file in &report.files {
-//!     println!("{}: {:?}", file.path.display(), file.reason());
-//! }
+//! assert_eq!(report.totals.rejected, 1);
+//! assert_eq!(report.files[0].reason(), Some(RejectReason::NotALibrary));
+//! // Rejected before any of its code could run; the registry is untouched.
+//! assert!(registry.is_empty());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(())
 //! ```
 #![warn(missing_docs)]
 

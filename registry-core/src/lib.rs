@@ -14,6 +14,111 @@
 //! `registry-core` never opens a shared library: executors come from the
 //! `loader` crate, from statically linked plugin crates, or from
 //! [`plugin_abi::sdk::executor_box`] in-process.
+//!
+//! # Register a node type and execute it
+//!
+//! ```
+//! use plugin_abi::manifest::NodeTypeManifest;
+//! use plugin_abi::request::ExecContext;
+//! use plugin_abi::sdk::{executor_box, Node, NodeError, NodeOutput, NodeRequest};
+//! use registry_core::{ExecState, ExecStatus, NodeInvocation, NodeMetadata, NodeSource, RecoveryStrategy, Registry};
+//! use serde_json::{json, Map};
+//!
+//! struct Shout;
+//! impl Node for Shout {
+//!     fn execute(&self, request: &NodeRequest) -> Result<NodeOutput, NodeError> {
+//!         Ok(NodeOutput::result(json!(request.str_param("text")?.to_uppercase())))
+//!     }
+//! }
+//!
+//! let registry = Registry::new();
+//! let mut manifest = NodeTypeManifest::new("demo.shout", "1.0.0");
+//! manifest.parameter_schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
+//! manifest.required_fields = vec!["text".into()];
+//! registry.register_with_metadata(executor_box(Shout), NodeMetadata::new(manifest, NodeSource::InProcess))?;
+//!
+//! let parameters = json!({"text": "hello"});
+//! let context = ExecContext { tenant_id: Some("acme".into()), ..Default::default() };
+//! let variables = Map::new();
+//! let state = ExecState { input: &json!(null), variables: &variables };
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let done = registry
+//!     .execute("demo.shout", &NodeInvocation::new("n1", &parameters), &context, &state, &RecoveryStrategy::Fail)
+//!     .await;
+//! assert_eq!(done.status, ExecStatus::Success);
+//! assert_eq!(done.output, json!({"result": "HELLO"}));
+//!
+//! // A parameter of the wrong type never reaches the plugin.
+//! let bad = json!({"text": 42});
+//! let refused = registry
+//!     .execute("demo.shout", &NodeInvocation::new("n2", &bad), &context, &state, &RecoveryStrategy::Fail)
+//!     .await;
+//! assert_eq!(refused.error.map(|e| e.code.as_str()), Some("VALIDATION_FAILED"));
+//! # });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Set a tenant policy
+//!
+//! ```
+//! use registry_core::{DataIsolation, Registry, TenantPolicy};
+//!
+//! let registry = Registry::new();
+//! registry.set_tenant_policy(TenantPolicy {
+//!     tenant_id: "acme".into(),
+//!     allowed_node_types: vec!["string.*".into(), "dbal-read".into()],
+//!     restricted_node_types: vec!["http-request".into()],
+//!     data_isolation: DataIsolation::Strict,
+//!     audit_logging: true,
+//!     ..Default::default()
+//! });
+//! let policy = registry.effective_policy(Some("acme"), None).expect("a tenant has a policy");
+//! assert!(policy.allows("string.upper"));
+//! assert!(!policy.allows("http-request"));
+//! assert!(!policy.allows("email-send"), "not on the allow list");
+//! ```
+//!
+//! # Run a workflow
+//!
+//! ```
+//! use std::sync::Arc;
+//! use plugin_abi::manifest::NodeTypeManifest;
+//! use plugin_abi::sdk::{executor_box, Node, NodeError, NodeOutput, NodeRequest};
+//! use registry_core::{CompiledWorkflow, Engine, NodeMetadata, NodeSource, Registry, RunOptions, RunStatus, Workflow};
+//! use serde_json::json;
+//!
+//! struct Double;
+//! impl Node for Double {
+//!     fn execute(&self, request: &NodeRequest) -> Result<NodeOutput, NodeError> {
+//!         let n = request.required_param("n")?.as_f64().unwrap_or(0.0);
+//!         Ok(NodeOutput::result(json!(n * 2.0)))
+//!     }
+//! }
+//!
+//! let registry = Registry::new();
+//! registry.register_with_metadata(
+//!     executor_box(Double),
+//!     NodeMetadata::new(NodeTypeManifest::new("demo.double", "1.0.0"), NodeSource::InProcess),
+//! )?;
+//! let workflow = Workflow::from_json_str(r#"{
+//!     "nodes": [
+//!       {"id": "a", "name": "a", "type": "operation", "nodeType": "demo.double", "typeVersion": 1, "position": [0, 0], "parameters": {"n": "{{ $json.start }}"}},
+//!       {"id": "b", "name": "b", "type": "operation", "nodeType": "demo.double", "typeVersion": 1, "position": [0, 0], "parameters": {"n": "{{ $json.result }}"}}],
+//!     "connections": {"a": {"main": [[{"node": "b", "type": "main", "index": 0}]]}}
+//! }"#, "inline.json")?;
+//! // Templates are parsed once here; the compiled workflow can run many times.
+//! let compiled = CompiledWorkflow::compile(workflow);
+//! let engine = Engine::new(Arc::new(registry));
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let result = engine
+//!     .run(&compiled, RunOptions { trigger: json!({"start": 5}), ..Default::default() })
+//!     .await
+//!     .expect("the workflow is valid");
+//! assert_eq!(result.status, RunStatus::Success);
+//! assert_eq!(result.nodes["b"].output, json!({"result": 20.0}));
+//! # });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod audit;

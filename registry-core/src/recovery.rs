@@ -108,7 +108,18 @@ impl Backoff {
     }
 }
 
-/// What to do when a node fails.
+/// What to do when a node fails. In workflow JSON (a node's `recovery`):
+///
+/// ```
+/// use registry_core::{BackoffKind, RecoveryStrategy};
+/// let retry: RecoveryStrategy = serde_json::from_str(r#"{"strategy": "retry", "maxRetries": 3,
+///     "backoff": {"kind": "exponential", "initial": 100, "max": 2000}, "retryCodes": ["EXECUTION_TIMEOUT"]}"#).unwrap();
+/// let RecoveryStrategy::Retry { max_retries, backoff, .. } = retry else { panic!() };
+/// assert_eq!((max_retries, backoff.kind), (3, BackoffKind::Exponential));
+/// let fallback: RecoveryStrategy =
+///     serde_json::from_str(r#"{"strategy": "fallback", "fallbackNodeType": "transform"}"#).unwrap();
+/// assert_eq!(fallback, RecoveryStrategy::Fallback { fallback_node_type: "transform".into() });
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(
     rename_all = "camelCase",
