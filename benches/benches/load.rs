@@ -72,14 +72,18 @@ fn main() {
     latencies_us.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies_us[((latencies_us.len() as f64 - 1.0) * p) as usize];
     let nodes = latencies_us.len();
-    println!(
-        "load: {executions} executions of a 10-node workflow, {concurrency} at once, {workers} workers\n\
-         executions/s: {:.0}\nnodes/s: {:.0}\nnode latency p50: {:.1} µs, p95: {:.1} µs, p99: {:.1} µs\npeak RSS: {:.1} MB",
-        executions as f64 / elapsed,
-        nodes as f64 / elapsed,
-        pct(0.50),
-        pct(0.95),
-        pct(0.99),
-        plugflow_benches::peak_rss_bytes().map_or(f64::NAN, |b| b as f64 / 1e6)
-    );
+    let document = serde_json::json!({
+        "executions": executions,
+        "concurrency": concurrency,
+        "workers": workers,
+        "nodesPerExecution": 10,
+        "executionsPerSec": executions as f64 / elapsed,
+        "nodesPerSec": nodes as f64 / elapsed,
+        "p50Us": pct(0.50),
+        "p95Us": pct(0.95),
+        "p99Us": pct(0.99),
+        "peakRssMb": plugflow_benches::peak_rss_bytes().map_or(f64::NAN, |b| b as f64 / 1e6),
+    });
+    println!("load: {document}");
+    plugflow_benches::write_result("load", &document);
 }

@@ -117,3 +117,40 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Where benchmark binaries that are not criterion benchmarks (the load
+/// generator, the memory probe) write their JSON results:
+/// `<target>/plugflow-bench/`, next to criterion's `<target>/criterion/`.
+pub fn results_dir() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            // <target>/release/deps/<bench executable>
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.parent()?.to_path_buf())
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("target"));
+    target.join("plugflow-bench")
+}
+
+/// Writes one result document to [`results_dir`]`/<name>.json`.
+pub fn write_result(name: &str, document: &Value) {
+    let dir = results_dir();
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(document).unwrap_or_default(),
+        )
+    });
+    if let Err(e) = written {
+        eprintln!("cannot write {}: {e}", dir.display());
+    }
+}
+
+/// Current resident set size of this process in bytes (Linux), if known.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

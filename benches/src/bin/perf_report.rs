@@ -1,0 +1,343 @@
+//! Writes `docs/PERFORMANCE.md` from the benchmark results: criterion's
+//! `<target>/criterion/**/new/{benchmark,estimates,sample}.json` and the
+//! load generator's and memory probe's `<target>/plugflow-bench/*.json`.
+//!
+//! Run after the benchmarks (`benches/run.sh` does both):
+//! `cargo run --release -p plugflow-benches --bin perf-report > docs/PERFORMANCE.md`
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// One criterion benchmark: median and the fastest / slowest sample, in ns
+/// per iteration.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Measured {
+    fn scaled(self, divisor: f64) -> Self {
+        Self {
+            median: self.median / divisor,
+            min: self.min / divisor,
+            max: self.max / divisor,
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn collect(dir: &Path, found: &mut BTreeMap<String, Measured>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "new") {
+            if let Some(m) = measured(&path) {
+                found.insert(m.0, m.1);
+            }
+        } else {
+            collect(&path, found);
+        }
+    }
+}
+
+fn measured(new: &Path) -> Option<(String, Measured)> {
+    let id = read_json(&new.join("benchmark.json"))?["full_id"]
+        .as_str()?
+        .to_owned();
+    let median = read_json(&new.join("estimates.json"))?["median"]["point_estimate"].as_f64()?;
+    let sample = read_json(&new.join("sample.json"))?;
+    let per_iter: Vec<f64> = sample["iters"]
+        .as_array()?
+        .iter()
+        .zip(sample["times"].as_array()?)
+        .filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()?))
+        .collect();
+    let min = per_iter.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = per_iter.iter().copied().fold(0.0, f64::max);
+    Some((id, Measured { median, min, max }))
+}
+
+fn time(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+fn range(m: Measured) -> String {
+    format!("{} ({} – {})", time(m.median), time(m.min), time(m.max))
+}
+
+/// A table row: what, target, measured, ratio to target, met, command.
+struct Row {
+    what: String,
+    target: String,
+    measured: String,
+    ratio: Option<f64>,
+    command: String,
+}
+
+fn verdict(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(r) if r <= 1.0 => format!("{r:.2} ✅"),
+        Some(r) => format!("{r:.2} ❌"),
+        None => "not measured".into(),
+    }
+}
+
+const BENCH: &str = "cargo bench -p plugflow-benches --bench";
+
+fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Value>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut time_row =
+        |what: &str, id: &str, divisor: f64, target_ns: f64, target: &str, bench: &str| {
+            let m = c.get(id).map(|m| m.scaled(divisor));
+            rows.push(Row {
+                what: what.into(),
+                target: target.into(),
+                measured: m.map_or_else(|| "—".into(), range),
+                ratio: m.map(|m| m.median / target_ns),
+                command: format!("`{BENCH} {bench} -- '{id}'`"),
+            });
+        };
+    time_row(
+        "registry lookup, cache hit",
+        "registry/lookup_hit",
+        1.0,
+        100.0,
+        "≤ 100 ns",
+        "registry",
+    );
+    time_row(
+        "register one node type with metadata and a compiled schema",
+        "registry/register_one_compiled_schema",
+        1.0,
+        50e3,
+        "≤ 50 µs",
+        "registry",
+    );
+    time_row(
+        "one `execute` of a trivial pure node, whole pipeline (static)",
+        "registry/execute_pipeline/static",
+        1.0,
+        2e3,
+        "≤ 2 µs",
+        "registry",
+    );
+    time_row(
+        "one `execute` of a trivial pure node, whole pipeline (`.so`)",
+        "registry/execute_pipeline/dynamic",
+        1.0,
+        2e3,
+        "≤ 2 µs",
+        "registry",
+    );
+    time_row(
+        "engine per node, 1,000-node chain, `.so` plugin, templated",
+        "engine/chain/1000/dynamic",
+        1000.0,
+        3e3,
+        "≤ 3 µs",
+        "engine",
+    );
+    time_row(
+        "engine per node, 1,000-wide fan-out + join",
+        "engine/fan_out_in/1000/static",
+        1002.0,
+        3e3,
+        "≤ 3 µs",
+        "engine",
+    );
+    time_row(
+        "discover + load + register, per built-in library (9 libraries)",
+        "load/discover_register/all",
+        9.0,
+        2e6,
+        "≤ 2 ms",
+        "plugins",
+    );
+    time_row(
+        "`plugflow run`, 3-node workflow, whole process, cold",
+        "cli/cold_run/3_nodes",
+        1.0,
+        20e6,
+        "≤ 20 ms",
+        "cold_start",
+    );
+
+    let ratio_row = |what: &str, a: &str, b: &str, target: f64, bench: &str| {
+        let r = match (c.get(a), c.get(b)) {
+            (Some(x), Some(y)) => Some(x.median / y.median),
+            _ => None,
+        };
+        Row {
+            what: what.into(),
+            target: format!("≤ {target:.2}"),
+            measured: r.map_or_else(
+                || "—".into(),
+                |r| format!("{r:.2} ({} / {})", time(c[a].median), time(c[b].median)),
+            ),
+            ratio: r.map(|r| r / target),
+            command: format!("`{BENCH} {bench}`"),
+        }
+    };
+    rows.push(ratio_row(
+        "chain per node vs dagrs, same chain, same run",
+        "engine/chain/1000/dynamic",
+        "engine/chain/1000/dagrs",
+        0.5,
+        "engine",
+    ));
+    rows.push(ratio_row(
+        "chain: plugin from `.so` vs linked statically",
+        "engine/chain/1000/dynamic",
+        "engine/chain/1000/static",
+        1.10,
+        "engine",
+    ));
+    rows.push(ratio_row(
+        "fan-out + join vs dagrs (information)",
+        "engine/fan_out_in/1000/static",
+        "engine/fan_out_in/1000/dagrs",
+        1.0,
+        "engine",
+    ));
+
+    let load_row = |what: &str, key: &str, target: f64, at_least: bool, unit: &str| {
+        let v = load.and_then(|l| l[key].as_f64());
+        Row {
+            what: what.into(),
+            target: format!("{} {target} {unit}", if at_least { "≥" } else { "≤" }),
+            measured: v.map_or_else(|| "—".into(), |v| format!("{v:.1} {unit}")),
+            ratio: v.map(|v| if at_least { target / v } else { v / target }),
+            command: format!("`{BENCH} load`"),
+        }
+    };
+    rows.push(load_row(
+        "1,000 concurrent executions of a 10-node workflow: throughput",
+        "nodesPerSec",
+        200_000.0,
+        true,
+        "nodes/s",
+    ));
+    rows.push(load_row(
+        "… p95 per-node latency",
+        "p95Us",
+        1000.0,
+        false,
+        "µs",
+    ));
+    rows.push(load_row("… peak RSS", "peakRssMb", 100.0, false, "MB"));
+    let rss = memory.and_then(|m| m["rssAfterMb"].as_f64());
+    rows.push(Row {
+        what: "registry holding 1,000 node types (process RSS)".into(),
+        target: "≤ 20 MB".into(),
+        measured: rss.map_or_else(
+            || "—".into(),
+            |v| {
+                let own = memory
+                    .and_then(|m| m["registryMb"].as_f64())
+                    .unwrap_or(f64::NAN);
+                format!("{v:.1} MB ({own:.1} MB of it the registry)")
+            },
+        ),
+        ratio: rss.map(|v| v / 20.0),
+        command: format!("`{BENCH} memory`"),
+    });
+    rows
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cores} cores ({cpu}), {} {}, {rustc}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+fn target_dir() -> PathBuf {
+    plugflow_benches::results_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+fn main() {
+    let target = target_dir();
+    let mut found = BTreeMap::new();
+    collect(&target.join("criterion"), &mut found);
+    let results = plugflow_benches::results_dir();
+    let load = read_json(&results.join("load.json"));
+    let memory = read_json(&results.join("memory.json"));
+    let notes = std::fs::read_to_string("benches/PERFORMANCE-NOTES.md").unwrap_or_default();
+
+    let mut out = String::new();
+    let _ = writeln!(out, "# Performance\n");
+    let _ = writeln!(out, "Generated by `benches/run.sh` (`perf-report`) from the benchmark output of one run; do not edit by hand — edit `benches/PERFORMANCE-NOTES.md`, which is appended.\n");
+    let _ = writeln!(out, "Machine: {}.\n", machine());
+    let _ = writeln!(out, "Times are criterion medians, with the fastest and slowest sample in brackets; per-node rows divide by the node count. Ratio = measured / target (for throughput: target / measured); ≤ 1 meets the target.\n");
+    let _ = writeln!(
+        out,
+        "| what | target | measured | ratio | command |\n|---|---|---|---|---|"
+    );
+    for row in rows(&found, load.as_ref(), memory.as_ref()) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.what,
+            row.target,
+            row.measured,
+            verdict(row.ratio),
+            row.command
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n## Every benchmark of the run\n\n| benchmark | median (min – max) |\n|---|---|"
+    );
+    for (id, m) in &found {
+        let _ = writeln!(out, "| `{id}` | {} |", range(*m));
+    }
+    if let Some(load) = &load {
+        let _ = writeln!(out, "\nLoad generator: `{load}`");
+    }
+    if let Some(memory) = &memory {
+        let _ = writeln!(out, "\nMemory probe: `{memory}`");
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{notes}");
+    }
+    print!("{out}");
+}
