@@ -125,9 +125,14 @@ pub fn results_dir() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .or_else(|| {
-            // <target>/release/deps/<bench executable>
+            // Benches live in <target>/release/deps/, binaries in
+            // <target>/release/.
             let exe = std::env::current_exe().ok()?;
-            Some(exe.parent()?.parent()?.parent()?.to_path_buf())
+            let mut dir = exe.parent()?;
+            if dir.file_name().is_some_and(|n| n == "deps") {
+                dir = dir.parent()?;
+            }
+            Some(dir.parent()?.to_path_buf())
         })
         .unwrap_or_else(|| std::path::PathBuf::from("target"));
     target.join("plugflow-bench")

@@ -1,6 +1,42 @@
 //! Host-side helpers: the log sink handed to plugins.
 
+use std::borrow::Cow;
+use std::sync::{PoisonError, RwLock};
+
 use crate::ffi::{HostServices, LogLevel, LogRecord};
+
+/// Values no forwarded plugin log line may show (credential secrets).
+static LOG_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Adds `secret` to the values masked as `***` in every log line a plugin
+/// loaded from a shared library forwards to the host. Strings shorter than
+/// four bytes are ignored: they would mask unrelated text.
+///
+/// ```
+/// plugin_abi::host::redact_in_plugin_logs("sk-live-42");
+/// assert_eq!(plugin_abi::host::redacted("key sk-live-42 used"), "key *** used");
+/// ```
+pub fn redact_in_plugin_logs(secret: &str) {
+    if secret.len() < 4 {
+        return;
+    }
+    let mut secrets = LOG_SECRETS.write().unwrap_or_else(PoisonError::into_inner);
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_owned());
+    }
+}
+
+/// `message` with every registered secret masked.
+pub fn redacted(message: &str) -> Cow<'_, str> {
+    let secrets = LOG_SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    let mut out = Cow::Borrowed(message);
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = Cow::Owned(out.replace(secret.as_str(), "***"));
+        }
+    }
+    out
+}
 
 /// Re-emits a plugin's log record as a host `tracing` event with target
 /// `plugflow::plugin`, tagged with the plugin's name and inner target.
@@ -10,7 +46,7 @@ pub extern "C" fn tracing_log_sink(record: LogRecord<'_>) {
     let _ = std::panic::catch_unwind(|| {
         let plugin = record.plugin.as_str();
         let target = record.target.as_str();
-        let message = record.message.as_str();
+        let message = redacted(record.message.as_str());
         match record.level {
             LogLevel::Error => {
                 tracing::error!(target: "plugflow::plugin", plugin, plugin_target = target, "{message}")

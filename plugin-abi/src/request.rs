@@ -70,6 +70,7 @@ pub struct ExecRequestRef<'a> {
     /// See [`ExecRequest::context`].
     pub context: &'a ExecContext,
     /// See [`ExecRequest::variables`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
     pub variables: &'a Map<String, Value>,
     /// See [`ExecRequest::credentials`].
     #[serde(skip_serializing_if = "Map::is_empty")]

@@ -48,6 +48,12 @@ pub struct Secrets(Vec<String>);
 impl CredentialStore {
     /// Stores `credential` for `tenant`, replacing one with the same id.
     pub fn insert(&self, tenant: &str, credential: Credential) {
+        // Plugins' forwarded log lines never show a secret either.
+        let mut secrets = Secrets::default();
+        secrets.collect(&Value::Object(credential.fields.clone()));
+        for secret in &secrets.0 {
+            plugin_abi::host::redact_in_plugin_logs(secret);
+        }
         self.by_tenant
             .write()
             .unwrap_or_else(PoisonError::into_inner)

@@ -35,8 +35,9 @@ impl crate::Registry {
             .get(node_type)
             .ok_or_else(|| NodeFailure::not_found(node_type))?;
         self.validate_parameters(&node, call.node_id, call.parameters)?;
-        let text = request_text(node_type, call, &Map::new(), &node.config())?;
-        let answer = node.executor().execute(text.as_str().into());
+        let answer = with_request_text(node_type, call, &Map::new(), &node.config(), |text| {
+            node.executor().execute(text.into())
+        })?;
         parse_response(node_type, answer, self.config().max_output_bytes)
     }
 }
@@ -48,6 +49,60 @@ pub fn request_text(
     credentials: &Map<String, Value>,
     config: &Map<String, Value>,
 ) -> Result<String, NodeFailure> {
+    let mut buffer = Vec::with_capacity(TYPICAL_REQUEST_BYTES);
+    write_request(&mut buffer, node_type, call, credentials, config)?;
+    String::from_utf8(buffer).map_err(|e| not_serialisable(node_type, e))
+}
+
+/// A request of a small node fits without the buffer growing.
+const TYPICAL_REQUEST_BYTES: usize = 512;
+/// A per-thread buffer larger than this is not kept after a call.
+const KEPT_BUFFER_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The serialised request of the call in progress on this thread:
+    /// reused, so an inline call allocates nothing for its request text.
+    static REQUEST_BUFFER: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(TYPICAL_REQUEST_BYTES));
+}
+
+/// Serialises the request into this thread's reused buffer and hands the
+/// text to `call_plugin` (for inline calls; a call moved to another thread
+/// takes [`request_text`]).
+pub fn with_request_text<R>(
+    node_type: &str,
+    call: NodeCall<'_>,
+    credentials: &Map<String, Value>,
+    config: &Map<String, Value>,
+    call_plugin: impl FnOnce(&str) -> R,
+) -> Result<R, NodeFailure> {
+    REQUEST_BUFFER.with(|cell| {
+        // Re-entered on this thread (a node run from inside a node):
+        // fall back to a buffer of its own.
+        let Ok(mut buffer) = cell.try_borrow_mut() else {
+            let text = request_text(node_type, call, credentials, config)?;
+            return Ok(call_plugin(&text));
+        };
+        buffer.clear();
+        write_request(&mut buffer, node_type, call, credentials, config)?;
+        let outcome = match std::str::from_utf8(&buffer) {
+            Ok(text) => Ok(call_plugin(text)),
+            Err(e) => Err(not_serialisable(node_type, e)),
+        };
+        if buffer.capacity() > KEPT_BUFFER_BYTES {
+            *buffer = Vec::with_capacity(TYPICAL_REQUEST_BYTES);
+        }
+        outcome
+    })
+}
+
+fn write_request(
+    buffer: &mut Vec<u8>,
+    node_type: &str,
+    call: NodeCall<'_>,
+    credentials: &Map<String, Value>,
+    config: &Map<String, Value>,
+) -> Result<(), NodeFailure> {
     let request = ExecRequestRef {
         node_type,
         node_id: call.node_id,
@@ -58,12 +113,14 @@ pub fn request_text(
         credentials,
         config,
     };
-    serde_json::to_string(&request).map_err(|e| {
-        NodeFailure::new(
-            ErrorCode::InvalidParameters,
-            format!("request for `{node_type}` cannot be serialised: {e}"),
-        )
-    })
+    serde_json::to_writer(buffer, &request).map_err(|e| not_serialisable(node_type, e))
+}
+
+fn not_serialisable(node_type: &str, e: impl std::fmt::Display) -> NodeFailure {
+    NodeFailure::new(
+        ErrorCode::InvalidParameters,
+        format!("request for `{node_type}` cannot be serialised: {e}"),
+    )
 }
 
 /// Parses an executor's answer; output larger than `max_output_bytes` or

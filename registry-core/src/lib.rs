@@ -148,7 +148,8 @@ pub use engine::{
 pub use error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
 pub use hashing::value_hash;
 pub use invoke::{
-    check_parameters, from_plugin_error, parameter_issues, parse_response, request_text, NodeCall,
+    check_parameters, from_plugin_error, parameter_issues, parse_response, request_text,
+    with_request_text, NodeCall,
 };
 pub use metadata::{
     check_manifest_fields, is_valid_node_type, validate_manifest, CompiledSchema, NodeMetadata,

@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::audit::AuditRecord;
 use crate::credentials::{CredentialRef, Secrets};
 use crate::error::{ErrorCode, NodeFailure};
-use crate::invoke::{parse_response, request_text, NodeCall};
+use crate::invoke::{parse_response, request_text, with_request_text, NodeCall};
 use crate::isolation::{foreign_record, scope_parameters};
 use crate::metrics::Observation;
 use crate::recovery::{should_retry, RecoveryStrategy};
@@ -373,8 +373,56 @@ impl Registry {
         if let Some(policy) = job.policy {
             policy.check(job.node_type)?;
         }
-        self.get(job.node_type)
-            .ok_or_else(|| NodeFailure::not_found(job.node_type))
+        let registered = self
+            .get(job.node_type)
+            .ok_or_else(|| NodeFailure::not_found(job.node_type))?;
+        if let Some(policy) = job.policy {
+            self.check_dependencies(policy, &registered)?;
+        }
+        Ok(registered)
+    }
+
+    /// A node type is only as allowed as everything it depends on: a
+    /// tenant refused `x` is refused every node type depending on `x`,
+    /// directly or through others.
+    pub fn check_dependencies(
+        &self,
+        policy: &crate::tenant::TenantPolicy,
+        registered: &RegisteredNode,
+    ) -> Result<(), NodeFailure> {
+        let root = registered.metadata().node_type();
+        let mut pending: Vec<String> = registered
+            .metadata()
+            .manifest
+            .dependencies
+            .iter()
+            .map(|d| d.node_type.clone())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(dependency) = pending.pop() {
+            if !seen.insert(dependency.clone()) {
+                continue;
+            }
+            if !policy.allows(&dependency) {
+                return Err(NodeFailure::new(
+                    ErrorCode::NodeTypeDisabledForTenant,
+                    format!(
+                        "node type `{root}` depends on `{dependency}`, which is not allowed for tenant `{}`; a node type is only allowed when everything it depends on is",
+                        policy.tenant_id
+                    ),
+                ));
+            }
+            if let Some(next) = self.get(&dependency) {
+                pending.extend(
+                    next.metadata()
+                        .manifest
+                        .dependencies
+                        .iter()
+                        .map(|d| d.node_type.clone()),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Stages 3 and 4: validation, isolation rewrite, credentials.
@@ -465,8 +513,13 @@ impl Registry {
             variables: state.variables,
         };
         Some((|| {
-            let text = request_text(node_type, call, &credentials, &registered.config())?;
-            let answer = registered.executor().execute(text.as_str().into());
+            let answer = with_request_text(
+                node_type,
+                call,
+                &credentials,
+                &registered.config(),
+                |text| registered.executor().execute(text.into()),
+            )?;
             let response = parse_response(node_type, answer, self.config.max_output_bytes)?;
             self.check_output(&registered, &response, job)?;
             Ok(response)
@@ -484,13 +537,15 @@ impl Registry {
         timeout: Option<Duration>,
     ) -> Result<ExecResponse, NodeFailure> {
         let node_type = node.metadata().node_type();
-        let text = request_text(node_type, call, credentials, &node.config())?;
         let limit = self.config.max_output_bytes;
         let class = node.metadata().manifest.execution;
         if class == ExecutionClass::Pure && timeout.is_none() {
-            let answer = node.executor().execute(text.as_str().into());
+            let answer = with_request_text(node_type, call, credentials, &node.config(), |text| {
+                node.executor().execute(text.into())
+            })?;
             return parse_response(node_type, answer, limit);
         }
+        let text = request_text(node_type, call, credentials, &node.config())?;
         let timeout = timeout.unwrap_or(self.config.default_timeout);
         let executor = Arc::clone(node.executor());
         let task = tokio::task::spawn_blocking(move || executor.execute(text.as_str().into()));

@@ -69,7 +69,11 @@ impl NodeExecutor for Adapter {
                 )
             })?;
             let response = self.node.execute(&request).map_err(PluginError::from)?;
-            serde_json::to_string(&response)
+            // Sized for a small output, so it rarely grows.
+            let mut text = Vec::with_capacity(128);
+            serde_json::to_writer(&mut text, &response)
+                .map_err(|e| e.to_string())
+                .and_then(|()| String::from_utf8(text).map_err(|e| e.to_string()))
                 .map(RString::from)
                 .map_err(|e| {
                     PluginError::new(codes::EXECUTION_ERROR, format!("output is not JSON: {e}"))

@@ -253,6 +253,7 @@ type Factory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 pub struct NodeSpec {
     manifest: NodeTypeManifest,
     factory: Option<Factory>,
+    raw: Option<fn() -> crate::NodeExecutorBox>,
 }
 
 impl NodeSpec {
@@ -264,7 +265,18 @@ impl NodeSpec {
         Self {
             manifest,
             factory: None,
+            raw: None,
         }
+    }
+
+    /// An executor implementing the ABI trait [`crate::NodeExecutor`]
+    /// itself, bypassing the SDK's adapter: no JSON parsing, no panic
+    /// containment but the ABI's. For adapters of other runtimes and for
+    /// test fixtures that must misbehave at the byte level; use
+    /// [`NodeSpec::executor`] otherwise.
+    pub fn raw_executor(mut self, factory: fn() -> crate::NodeExecutorBox) -> Self {
+        self.raw = Some(factory);
+        self
     }
 
     /// The JSON Schema of the node's parameters.
@@ -411,5 +423,19 @@ impl PluginDefinition {
             .iter()
             .find(|n| n.manifest.node_type == node_type)
             .and_then(NodeSpec::create)
+    }
+
+    /// Creates the ABI executor for `node_type`: a raw one when the node
+    /// type has [`NodeSpec::raw_executor`], else its [`Node`] behind the
+    /// SDK's adapter.
+    pub fn create_executor(&self, node_type: &str) -> Option<crate::NodeExecutorBox> {
+        let spec = self
+            .nodes
+            .iter()
+            .find(|n| n.manifest.node_type == node_type)?;
+        match spec.raw {
+            Some(raw) => Some(raw()),
+            None => spec.create().map(adapter::boxed),
+        }
     }
 }

@@ -71,8 +71,7 @@ pub fn new_executor(
     contained("new_executor", || {
         let node_type = node_type.as_str();
         definition()
-            .create(node_type)
-            .map(super::adapter::boxed)
+            .create_executor(node_type)
             .ok_or_else(|| {
                 PluginError::new(
                     codes::NODE_TYPE_NOT_FOUND,

@@ -81,6 +81,12 @@ impl CompiledWorkflow {
                 ));
                 continue;
             };
+            if let Some(policy) = policy {
+                if let Err(failure) = registry.check_dependencies(policy, &registered) {
+                    problems.push(Problem::new(id, failure.code, "/nodeType", failure.message));
+                    continue;
+                }
+            }
             let templated = &self.templated[i];
             for issue in self.registry_issues(registry, &registered, i) {
                 let templated_here = templated.iter().any(|t| under(&issue.path, t));
