@@ -83,6 +83,9 @@ fn main() -> ExitCode {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(dispatch(&cli))
     }));
+    // A plugin call abandoned at its timeout may still hold a blocking
+    // thread; it must not keep the process from exiting.
+    runtime.shutdown_background();
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
