@@ -790,3 +790,68 @@ async fn metrics_serialise_as_json_and_prometheus() {
     );
     assert!(text.contains("# TYPE plugflow_cache_hits_total counter"));
 }
+
+#[tokio::test]
+async fn a_node_type_depending_on_a_forbidden_one_is_refused_too() {
+    let registry = Registry::new();
+    register(
+        &registry,
+        manifest("base.secret", json!({"type": "object"})),
+        |_| Ok(NodeOutput::new(json!("secret"))),
+    );
+    let mut wrapper = manifest("wrap.middle", json!({"type": "object"}));
+    wrapper.dependencies = vec![plugin_abi::manifest::NodeDependency {
+        node_type: "base.secret".into(),
+        version: "^1".into(),
+    }];
+    register(&registry, wrapper, |_| Ok(NodeOutput::new(json!("middle"))));
+    let mut outer = manifest("wrap.outer", json!({"type": "object"}));
+    outer.dependencies = vec![plugin_abi::manifest::NodeDependency {
+        node_type: "wrap.middle".into(),
+        version: "^1".into(),
+    }];
+    register(&registry, outer, |_| Ok(NodeOutput::new(json!("outer"))));
+    registry.set_tenant_policy(TenantPolicy {
+        restricted_node_types: vec!["base.*".into()],
+        ..TenantPolicy::new("a")
+    });
+    for node_type in ["wrap.middle", "wrap.outer"] {
+        let done = run(
+            &registry,
+            node_type,
+            json!({}),
+            &tenant("a"),
+            &RecoveryStrategy::Fail,
+        )
+        .await;
+        assert_eq!(
+            done.error_code(),
+            Some(ErrorCode::NodeTypeDisabledForTenant),
+            "{node_type}"
+        );
+        let message = done.error.unwrap().message;
+        assert!(message.contains("base.secret"), "{message}");
+        // Another tenant, without the restriction, runs it.
+        let done = run(
+            &registry,
+            node_type,
+            json!({}),
+            &tenant("b"),
+            &RecoveryStrategy::Fail,
+        )
+        .await;
+        assert_eq!(done.status, ExecStatus::Success, "{node_type}");
+    }
+    // And the pre-run validation of a workflow says so before anything runs.
+    let workflow = Workflow::from_json_str(
+        &json!({"nodes": [{"id": "w", "name": "w", "type": "operation", "nodeType": "wrap.outer",
+                           "typeVersion": 1, "position": [0, 0], "parameters": {}}]})
+        .to_string(),
+        "dep.json",
+    )
+    .unwrap();
+    let engine = Engine::new(std::sync::Arc::new(registry));
+    let problems = engine.validate(&CompiledWorkflow::compile(workflow), &tenant("a"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
+}

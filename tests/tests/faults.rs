@@ -9,8 +9,8 @@ use loader::{DiscoveryConfig, Loader};
 use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
 use registry_core::{
-    AuditLog, AuditRecord, ExecState, ExecStatus, NodeExecution, NodeInvocation,
-    RecoveryStrategy, Registry, RegistryConfig, TenantPolicy,
+    AuditLog, AuditRecord, ExecState, ExecStatus, NodeExecution, NodeInvocation, RecoveryStrategy,
+    Registry, RegistryConfig, TenantPolicy,
 };
 use serde_json::{json, Map, Value};
 
@@ -176,7 +176,9 @@ async fn every_fault() {
     assert_eq!(foreign.status, ExecStatus::Error);
     assert_eq!(foreign.output, Value::Null, "the output is withheld");
     assert!(
-        !serde_json::to_string(&foreign.error).unwrap().contains("theirs"),
+        !serde_json::to_string(&foreign.error)
+            .unwrap()
+            .contains("theirs"),
         "the foreign record does not leak through the error"
     );
 
@@ -235,7 +237,12 @@ async fn every_fault() {
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,13 +250,27 @@ async fn ten_thousand_panics_neither_abort_nor_grow_memory() {
     let host = host();
     // Warm up: caches, the panic machinery, allocator arenas.
     for i in 0..1_000 {
-        let done = run(&host.registry, "fault.panic", &format!("w{}", i % 10), json!({}), None).await;
+        let done = run(
+            &host.registry,
+            "fault.panic",
+            &format!("w{}", i % 10),
+            json!({}),
+            None,
+        )
+        .await;
         assert_eq!(done.status, ExecStatus::Error);
     }
     host.registry.set_audit_log(None);
     let before = rss_bytes();
     for i in 0..10_000 {
-        let done = run(&host.registry, "fault.panic", &format!("n{}", i % 10), json!({}), None).await;
+        let done = run(
+            &host.registry,
+            "fault.panic",
+            &format!("n{}", i % 10),
+            json!({}),
+            None,
+        )
+        .await;
         assert_eq!(code(&done), "EXECUTION_ERROR");
     }
     let grown = rss_bytes().saturating_sub(before);
@@ -265,11 +286,25 @@ async fn ten_thousand_panics_neither_abort_nor_grow_memory() {
 async fn oversized_outputs_do_not_accumulate_in_the_host() {
     let host = host();
     let parameters = json!({"bytes": 8 * OUTPUT_LIMIT});
-    let done = run(&host.registry, "fault.oversized", "o", parameters.clone(), None).await;
+    let done = run(
+        &host.registry,
+        "fault.oversized",
+        "o",
+        parameters.clone(),
+        None,
+    )
+    .await;
     assert_eq!(code(&done), "EXECUTION_ERROR");
     let before = rss_bytes();
     for _ in 0..50 {
-        let done = run(&host.registry, "fault.oversized", "o", parameters.clone(), None).await;
+        let done = run(
+            &host.registry,
+            "fault.oversized",
+            "o",
+            parameters.clone(),
+            None,
+        )
+        .await;
         assert_eq!(code(&done), "EXECUTION_ERROR");
     }
     let grown = rss_bytes().saturating_sub(before);
@@ -278,4 +313,104 @@ async fn oversized_outputs_do_not_accumulate_in_the_host() {
         "50 refused 8 MiB outputs left {} KiB behind",
         grown >> 10
     );
+}
+
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_credential_value_reaches_a_result_a_log_line_or_an_audit_record() {
+    const SECRET: &str = "sk-live-SECRET-4242";
+    const LOGIN: &str = "svc-account-7";
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let (result, audit) = tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let Host {
+            registry,
+            audit,
+            _dirs,
+        } = host();
+        registry.credentials().insert(
+            "acme",
+            registry_core::Credential {
+                id: "api".into(),
+                kind: "api-key".into(),
+                fields: json!({"key": SECRET, "user": LOGIN})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+        );
+        let engine = registry_core::Engine::new(std::sync::Arc::new(registry));
+        let node = |id: &str, mode: &str| {
+            json!({"id": id, "name": id, "type": "operation", "nodeType": "fault.leaky", "typeVersion": 1,
+                   "position": [0, 0], "onError": "continueRegularOutput",
+                   "credentials": {"api": {"id": "api"}}, "parameters": {"mode": mode}})
+        };
+        let workflow = json!({"id": "leak", "name": "leak",
+            "nodes": [node("out", "output"), node("err", "error")],
+            "connections": {"out": {"main": [[{"node": "err", "type": "main", "index": 0}]]}}});
+        let compiled = registry_core::CompiledWorkflow::compile(
+            registry_core::Workflow::from_json_str(&workflow.to_string(), "leak.json").unwrap(),
+        );
+        let result = runtime
+            .block_on(engine.run(
+                &compiled,
+                registry_core::RunOptions {
+                    context: ExecContext {
+                        tenant_id: Some("acme".into()),
+                        execution_id: "leak".into(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+        let audit_text = std::fs::read_to_string(&audit).unwrap();
+        drop(_dirs);
+        (result, audit_text)
+    });
+    let result_text = serde_json::to_string(&result).unwrap();
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    // Not vacuous: the plugin did put its credentials everywhere it could.
+    assert!(
+        result_text.contains("***"),
+        "masked in the result: {result_text}"
+    );
+    assert_eq!(result.nodes["err"].status, registry_core::NodeStatus::Error);
+    assert!(
+        logs.contains("my credentials are"),
+        "the plugin's log line reached the host:\n{logs}"
+    );
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+    for (what, text) in [("result", &result_text), ("logs", &logs), ("audit", &audit)] {
+        for secret in [SECRET, LOGIN] {
+            assert!(
+                !text.contains(secret),
+                "{secret} appears in the {what}:\n{text}"
+            );
+        }
+    }
 }

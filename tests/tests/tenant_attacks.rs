@@ -8,9 +8,9 @@
 //!
 //! 10,000 cases by default; `PROPTEST_CASES=1000000` for a long run.
 
+use plugin_abi::request::ExecContext;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use plugin_abi::request::ExecContext;
 use registry_core::{ExecState, ExecStatus, NodeInvocation, RecoveryStrategy, Registry};
 use serde_json::{json, Map, Value};
 
@@ -42,7 +42,10 @@ fn leaf() -> impl Strategy<Value = Value> {
         Just(json!({})),
         prop::sample::select(&IDS[..]).prop_map(|id| json!({"id": id})),
         (0..4usize).prop_map(|n| json!({"secret": format!("{MARK}-{n}")})),
-        (prop::sample::select(&HOSTILE_FIELDS[..]), prop_oneof![Just(json!(VICTIM)), Just(json!(1)), Just(json!(null))])
+        (
+            prop::sample::select(&HOSTILE_FIELDS[..]),
+            prop_oneof![Just(json!(VICTIM)), Just(json!(1)), Just(json!(null))]
+        )
             .prop_map(|(field, value)| {
                 let mut m = Map::new();
                 m.insert(field.to_owned(), value);
@@ -87,7 +90,12 @@ fn context(tenant: &str) -> ExecContext {
     }
 }
 
-async fn exec(registry: &Registry, tenant: &str, node_type: &str, params: &Value) -> registry_core::NodeExecution {
+async fn exec(
+    registry: &Registry,
+    tenant: &str,
+    node_type: &str,
+    params: &Value,
+) -> registry_core::NodeExecution {
     let variables = Map::new();
     let state = ExecState {
         input: &Value::Null,
@@ -106,7 +114,13 @@ async fn exec(registry: &Registry, tenant: &str, node_type: &str, params: &Value
 
 /// The victim's rows as the victim sees them, in id order.
 async fn victim_rows(registry: &Registry) -> Value {
-    let done = exec(registry, VICTIM, "dbal-read", &json!({"entity": "Doc", "sort": "id"})).await;
+    let done = exec(
+        registry,
+        VICTIM,
+        "dbal-read",
+        &json!({"entity": "Doc", "sort": "id"}),
+    )
+    .await;
     assert_eq!(done.status, ExecStatus::Success, "{:?}", done.error);
     done.output["records"].clone()
 }
@@ -121,7 +135,10 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
     let registry = Registry::new();
     loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
     let mut config = Map::new();
-    config.insert("database".into(), json!(data.path().join("shared.db").display().to_string()));
+    config.insert(
+        "database".into(),
+        json!(data.path().join("shared.db").display().to_string()),
+    );
     registry.set_node_config("dbal-read", config.clone());
     registry.set_node_config("dbal-write", config);
 
@@ -131,7 +148,12 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
             .enumerate()
             .map(|(n, id)| json!({"id": id, "secret": format!("{secret}-{n}"), "n": n}))
             .collect();
-        let done = runtime.block_on(exec(&registry, tenant, "dbal-write", &json!({"entity": "Doc", "data": rows})));
+        let done = runtime.block_on(exec(
+            &registry,
+            tenant,
+            "dbal-write",
+            &json!({"entity": "Doc", "data": rows}),
+        ));
         assert_eq!(done.status, ExecStatus::Success, "{:?}", done.error);
     };
     seed(VICTIM, MARK);
@@ -152,9 +174,18 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
     let result = runner.run(&attack(), |(node_type, params)| {
         let done = runtime.block_on(exec(&registry, ATTACKER, node_type, &params));
         let seen = serde_json::to_string(&done).unwrap_or_default();
-        prop_assert!(!seen.contains(MARK), "{node_type} {params} returned the victim's data: {seen}");
+        prop_assert!(
+            !seen.contains(MARK),
+            "{node_type} {params} returned the victim's data: {seen}"
+        );
         let after = runtime.block_on(victim_rows(&registry));
-        prop_assert_eq!(&after, &before, "{} {} changed the victim's rows", node_type, params);
+        prop_assert_eq!(
+            &after,
+            &before,
+            "{} {} changed the victim's rows",
+            node_type,
+            params
+        );
         *outcomes
             .borrow_mut()
             .entry(format!("{node_type} {}", done.status.as_str()))
@@ -170,6 +201,12 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
     eprintln!("tenant attacks by outcome: {outcomes:?}");
     let ran: u32 = outcomes.values().sum();
     assert_eq!(ran, cases);
-    assert!(outcomes.get("dbal-read success").copied().unwrap_or(0) > cases / 10, "{outcomes:?}");
-    assert!(outcomes.get("dbal-write success").copied().unwrap_or(0) > cases / 10, "{outcomes:?}");
+    assert!(
+        outcomes.get("dbal-read success").copied().unwrap_or(0) > cases / 10,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.get("dbal-write success").copied().unwrap_or(0) > cases / 10,
+        "{outcomes:?}"
+    );
 }

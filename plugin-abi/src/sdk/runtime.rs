@@ -70,17 +70,15 @@ pub fn new_executor(
 ) -> RResult<NodeExecutorBox, PluginError> {
     contained("new_executor", || {
         let node_type = node_type.as_str();
-        definition()
-            .create_executor(node_type)
-            .ok_or_else(|| {
-                PluginError::new(
-                    codes::NODE_TYPE_NOT_FOUND,
-                    format!(
-                        "plugin `{}` has no executor for node type `{node_type}`",
-                        definition().name()
-                    ),
-                )
-            })
+        definition().create_executor(node_type).ok_or_else(|| {
+            PluginError::new(
+                codes::NODE_TYPE_NOT_FOUND,
+                format!(
+                    "plugin `{}` has no executor for node type `{node_type}`",
+                    definition().name()
+                ),
+            )
+        })
     })
 }
 

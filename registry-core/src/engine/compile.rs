@@ -167,8 +167,9 @@ impl CompiledWorkflow {
             on_error.push(handling);
             timeouts.push(
                 node.timeout
-                    .filter(|t| t.is_finite() && *t > 0.0)
-                    .map(Duration::from_secs_f64),
+                    .filter(|t| *t > 0.0)
+                    // Too large to represent: no timeout at all.
+                    .and_then(|t| Duration::try_from_secs_f64(t).ok()),
             );
             credentials.push(
                 node.credentials

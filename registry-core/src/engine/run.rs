@@ -504,7 +504,8 @@ impl Engine {
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs)
         });
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout too far away to represent is no deadline.
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         tracing::info!(component = "engine", event = "execution_started", workflow = %compiled.workflow.id, execution_id = %context.execution_id, nodes = n);
 
         let mut in_flight: FuturesUnordered<NodeFuture<'_>> = FuturesUnordered::new();
