@@ -232,3 +232,60 @@ async fn the_egress_allowlist_applies_per_tenant_and_to_every_redirect() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_resolving_to_internal_addresses_are_refused() {
+    let port = http_server::serve(move |request, port| match request.path.as_str() {
+        "/to-localhost" => Response::redirect(302, &format!("http://localhost:{port}/echo")),
+        _ => Response::json(200, &request.to_json()),
+    });
+    // Tenant a may reach `localhost` by name, but the name resolves to a
+    // loopback address the allowlist does not name: refused. Tenant b names
+    // the address itself: allowed.
+    let egress = json!({"a": [format!("localhost:{port}"), format!("127.0.0.1:{port}")],
+                        "b": [format!("localhost:{port}")], "c": ["127.0.0.1", "localhost"]});
+    for (registry, _dir) in registries(Some(egress.clone())) {
+        let by_name = call(
+            &registry,
+            "b",
+            json!({"url": format!("http://localhost:{port}/echo")}),
+        )
+        .await;
+        let message = by_name.error.map(|e| e.message).unwrap_or_default();
+        assert!(
+            message.contains("resolves to the internal address"),
+            "{message}"
+        );
+        // Tenant a names 127.0.0.1 too, so `localhost` reaches it (when it
+        // resolves to IPv4; a ::1 answer is refused just the same).
+        let named = call(
+            &registry,
+            "a",
+            json!({"url": format!("http://localhost:{port}/echo")}),
+        )
+        .await;
+        match named.error {
+            None => assert_eq!(named.output["status"], 200),
+            Some(e) => assert!(e.message.contains("::1"), "{}", e.message),
+        }
+        // A redirect from an allowed address to a name resolving inside is
+        // checked on its hop as well.
+        let hop = call(
+            &registry,
+            "b",
+            json!({"url": format!("http://127.0.0.1:{port}/to-localhost")}),
+        )
+        .await;
+        assert!(hop.error.is_some(), "b may not even start at 127.0.0.1");
+        let hop = call(
+            &registry,
+            "c",
+            json!({"url": format!("http://127.0.0.1:{port}/to-localhost")}),
+        )
+        .await;
+        assert!(
+            hop.error.is_none() || !hop.error.as_ref().unwrap().retryable,
+            "refusals are final, not retried"
+        );
+    }
+}

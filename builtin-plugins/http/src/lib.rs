@@ -6,7 +6,11 @@
 //! `api.example.com`, `*.example.com`, `127.0.0.1:8080`). Without an
 //! `egress` entry every host is allowed; with one, a tenant may reach only
 //! its hosts. Every redirect hop is checked too, and only `http` and
-//! `https` URLs are followed.
+//! `https` URLs are followed. With an allowlist, the addresses a name
+//! resolves to are checked as well ([`resolve`]): an internal address is
+//! reached only when the allowlist names it literally.
+
+pub mod resolve;
 
 use std::time::Duration;
 
@@ -68,8 +72,28 @@ fn host_allowed(url: &Url, patterns: &[String]) -> bool {
     })
 }
 
+/// The egress patterns for the request's tenant, or `None` when no
+/// allowlist is configured (every host allowed).
+fn egress_patterns(request: &NodeRequest) -> Option<Vec<String>> {
+    let egress = request.config.get("egress").and_then(Value::as_object)?;
+    let tenant = request.context.tenant_id.as_deref().unwrap_or("");
+    Some(
+        [egress.get(tenant), egress.get("*")]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
 /// Refuses `url` unless its scheme is http(s) and its host is allowed.
-fn check_egress(url: &Url, request: &NodeRequest) -> Result<(), NodeError> {
+fn check_egress(
+    url: &Url,
+    request: &NodeRequest,
+    patterns: Option<&[String]>,
+) -> Result<(), NodeError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(NodeError::invalid_parameter(
             "url",
@@ -79,20 +103,13 @@ fn check_egress(url: &Url, request: &NodeRequest) -> Result<(), NodeError> {
             ),
         ));
     }
-    let Some(egress) = request.config.get("egress").and_then(Value::as_object) else {
+    let Some(patterns) = patterns else {
         return Ok(());
     };
-    let tenant = request.context.tenant_id.as_deref().unwrap_or("");
-    let patterns: Vec<String> = [egress.get(tenant), egress.get("*")]
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    if host_allowed(url, &patterns) {
+    if host_allowed(url, patterns) {
         Ok(())
     } else {
+        let tenant = request.context.tenant_id.as_deref().unwrap_or("");
         Err(NodeError::new(
             codes::EXECUTION_ERROR,
             format!(
@@ -113,6 +130,9 @@ fn transport_error(error: ureq::Error, url: &Url) -> NodeError {
         ureq::Error::BodyExceedsLimit(limit) => NodeError::execution(format!(
             "response from {url} is larger than {limit} bytes (maxResponseBytes)"
         )),
+        ureq::Error::Io(e) if e.to_string().starts_with(resolve::REFUSED) => {
+            NodeError::execution(format!("request to {url} refused: {e}"))
+        }
         ureq::Error::Io(e) => {
             NodeError::execution(format!("request to {url} failed: {e}")).retryable()
         }
@@ -190,15 +210,23 @@ fn request(request: &NodeRequest) -> NodeResult {
     };
     // Redirects are followed here, not by the client, so every hop passes
     // the egress check.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let patterns = egress_patterns(request);
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .max_redirects(0)
         .http_status_as_error(false)
-        .build()
-        .into();
+        .build();
+    let agent = match &patterns {
+        Some(patterns) => ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolve::GuardedResolver::new(patterns),
+        ),
+        None => config.into(),
+    };
     let mut hops = 0;
     loop {
-        check_egress(&url, request)?;
+        check_egress(&url, request, patterns.as_deref())?;
         let mut builder = ureq::http::Request::builder()
             .method(method.as_str())
             .uri(url.as_str());
