@@ -51,6 +51,28 @@ pub struct DiscoveryConfig {
     /// When set, only libraries whose SHA-256 (lower-case hex) is listed are
     /// opened; anything else is rejected before any of its code runs.
     pub trusted_digests: Option<BTreeSet<String>>,
+    /// Where candidates are first opened: `in-process` (default), or
+    /// `process`: in a scanner child process, so a library that crashes,
+    /// aborts, exits or hangs while loading is quarantined instead of
+    /// taking the host down (see [`crate::isolate`]).
+    pub isolation: Isolation,
+    /// The scanner command for `isolation = "process"`: a program and its
+    /// leading arguments; the files to scan are appended. Default: this
+    /// executable with the argument `__scan-plugins`, which the host must
+    /// dispatch to [`crate::isolate::child_main`] (the `plugflow` binary does).
+    pub scanner: Option<Vec<String>>,
+}
+
+/// Where plugin candidates are first opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// In the host process (fast; a crashing library takes the host down).
+    #[default]
+    InProcess,
+    /// In a scanner child process first; only libraries that passed there
+    /// are opened in the host.
+    Process,
 }
 
 mod millis {
@@ -77,6 +99,8 @@ impl Default for DiscoveryConfig {
             validate_on_load: true,
             host_version: env!("CARGO_PKG_VERSION").to_owned(),
             trusted_digests: None,
+            isolation: Isolation::InProcess,
+            scanner: None,
         }
     }
 }

@@ -49,6 +49,12 @@ pub enum RejectReason {
     DuplicateNodeType,
     /// The registry refused a node type.
     RegistrationFailed,
+    /// Opened in an isolated scanner process, the library killed it (a
+    /// signal, an abort, an exit of its own): it is never opened in the host.
+    PluginCrashed,
+    /// Opened in an isolated scanner process, the library did not finish
+    /// loading in time; the scanner was killed.
+    PluginLoadTimeout,
 }
 
 impl RejectReason {
@@ -74,6 +80,8 @@ impl RejectReason {
             RejectReason::DependencyCycle => "DEPENDENCY_CYCLE",
             RejectReason::DuplicateNodeType => "DUPLICATE_NODE_TYPE",
             RejectReason::RegistrationFailed => "REGISTRATION_FAILED",
+            RejectReason::PluginCrashed => "PLUGIN_CRASHED",
+            RejectReason::PluginLoadTimeout => "PLUGIN_LOAD_TIMEOUT",
         }
     }
 }
