@@ -56,6 +56,31 @@ pub struct Global {
     /// No progress display.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Where plugin libraries are first opened: `process` checks each in a
+    /// scanner child process first, so one that crashes, aborts, exits or
+    /// hangs while loading is quarantined instead of ending plugflow.
+    /// Default: the configuration file's, else `in-process`; `plugins
+    /// check` defaults to `process`.
+    #[arg(long, value_enum, global = true, env = "PLUGFLOW_ISOLATION")]
+    pub isolation: Option<IsolationArg>,
+}
+
+/// `--isolation` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// Open libraries in the plugflow process.
+    InProcess,
+    /// Check them in a scanner child process first.
+    Process,
+}
+
+impl From<IsolationArg> for loader::Isolation {
+    fn from(arg: IsolationArg) -> Self {
+        match arg {
+            IsolationArg::InProcess => loader::Isolation::InProcess,
+            IsolationArg::Process => loader::Isolation::Process,
+        }
+    }
 }
 
 /// Result formats.

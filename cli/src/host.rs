@@ -34,9 +34,23 @@ pub fn config(global: &Global) -> Result<Config, CliError> {
 pub fn discovery_config(config: &Config, extra: &[PathBuf]) -> Result<DiscoveryConfig, CliError> {
     let mut discovery = config.plugins.clone().unwrap_or_default();
     discovery.directories.extend(extra.iter().cloned());
+    scanner_in_this_binary(&mut discovery);
     discovery
         .with_env()
         .map_err(|e| CliError::input(e.to_string()))
+}
+
+/// The scanner child of process isolation is this binary in scanner mode
+/// (see `main`), unless the configuration names another.
+pub fn scanner_in_this_binary(discovery: &mut DiscoveryConfig) {
+    if discovery.scanner.is_none() {
+        if let Ok(exe) = std::env::current_exe() {
+            discovery.scanner = Some(vec![
+                exe.display().to_string(),
+                loader::isolate::SCAN_ARG.to_owned(),
+            ]);
+        }
+    }
 }
 
 /// Builds the host for `global`.
@@ -75,7 +89,10 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         }
         registry.set_node_config("email-send", settings);
     }
-    let discovery = discovery_config(&config, &global.plugins)?;
+    let mut discovery = discovery_config(&config, &global.plugins)?;
+    if let Some(isolation) = global.isolation {
+        discovery.isolation = isolation.into();
+    }
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()
     } else {

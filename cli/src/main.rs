@@ -49,6 +49,19 @@ async fn dispatch(cli: &Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    // Scanner mode of process isolation: `plugflow __scan-plugins CONFIG
+    // FILE...` opens and checks each file and reports on stdout. A library
+    // that crashes takes only this child process down.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == loader::isolate::SCAN_ARG) {
+        let config = args
+            .next()
+            .and_then(|c| c.into_string().ok())
+            .unwrap_or_default();
+        let files: Vec<std::path::PathBuf> = args.map(Into::into).collect();
+        let code = loader::isolate::child_main(&config, &files);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     init_logging(&cli.global);
     // A bug must never end in a backtrace and exit code 101: one line, 1.

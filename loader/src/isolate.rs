@@ -83,7 +83,10 @@ pub fn child_main(config_json: &str, paths: &[PathBuf]) -> i32 {
     0
 }
 
-fn check_in_this_process(path: &Path, config: &DiscoveryConfig) -> Result<PluginManifest, Rejection> {
+fn check_in_this_process(
+    path: &Path,
+    config: &DiscoveryConfig,
+) -> Result<PluginManifest, Rejection> {
     let checked = precheck::precheck(path, config)?;
     let module = open::open_library(path, &checked.root_symbol)?;
     let scratch = Registry::new();
@@ -137,7 +140,10 @@ fn run_child(config: &DiscoveryConfig, paths: &[PathBuf]) -> ChildRun {
         Err(e) => {
             return ChildRun {
                 reported,
-                died: Some((RejectReason::PluginCrashed, format!("cannot start the plugin scanner: {e}"))),
+                died: Some((
+                    RejectReason::PluginCrashed,
+                    format!("cannot start the plugin scanner: {e}"),
+                )),
             }
         }
     };
@@ -152,7 +158,9 @@ fn run_child(config: &DiscoveryConfig, paths: &[PathBuf]) -> ChildRun {
             }
         });
     }
-    let budget = config.max_load_time.saturating_mul(u32::try_from(paths.len()).unwrap_or(u32::MAX))
+    let budget = config
+        .max_load_time
+        .saturating_mul(u32::try_from(paths.len()).unwrap_or(u32::MAX))
         + Duration::from_secs(1);
     let deadline = Instant::now() + budget;
     let mut timed_out = false;
@@ -187,7 +195,10 @@ fn run_child(config: &DiscoveryConfig, paths: &[PathBuf]) -> ChildRun {
     let died = match child.wait() {
         Ok(status) if status.success() && reported.len() == paths.len() => None,
         Ok(status) => Some((RejectReason::PluginCrashed, describe_exit(status))),
-        Err(e) => Some((RejectReason::PluginCrashed, format!("the scanner could not be waited for: {e}"))),
+        Err(e) => Some((
+            RejectReason::PluginCrashed,
+            format!("the scanner could not be waited for: {e}"),
+        )),
     };
     ChildRun { reported, died }
 }
@@ -230,13 +241,19 @@ pub fn scan_isolated(
     }
     if first.died.is_some() || !pending.is_empty() {
         if pending.len() == 1 {
-            let (reason, message) = first
-                .died
-                .unwrap_or((RejectReason::PluginCrashed, "the scanner ended without a report".to_owned()));
+            let (reason, message) = first.died.unwrap_or((
+                RejectReason::PluginCrashed,
+                "the scanner ended without a report".to_owned(),
+            ));
             outcomes.insert(pending[0].clone(), Err(Rejection::new(reason, message)));
             return outcomes;
         }
-        tracing::warn!(component = "loader", event = "scanner_died", pending = pending.len(), "the plugin scanner died; rescanning the unreported files one at a time");
+        tracing::warn!(
+            component = "loader",
+            event = "scanner_died",
+            pending = pending.len(),
+            "the plugin scanner died; rescanning the unreported files one at a time"
+        );
         for path in pending {
             let alone = run_child(config, std::slice::from_ref(&path));
             let outcome = match (alone.reported.get(&path), alone.died) {

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod isolate;
 pub mod open;
 pub mod precheck;
 mod reason;
@@ -55,7 +56,7 @@ use std::time::Instant;
 use plugin_abi::{HostServices, NodeExecutorBox, PluginModuleRef};
 use registry_core::{NodeMetadata, NodeSource, Registry};
 
-pub use config::{ConfigError, DiscoveryConfig};
+pub use config::{ConfigError, DiscoveryConfig, Isolation};
 pub use reason::{RejectReason, Rejection};
 pub use report::{DiscoveryReport, FileOutcome, FileReport, StepTimings, Totals};
 
@@ -106,8 +107,22 @@ impl Loader {
             tracing::warn!(component = "loader", event = "scan_issue", path = %issue.path.display(), "{}", issue.message);
         }
 
+        // Process isolation: every candidate is opened in a scanner child
+        // first; only those that passed there are opened here.
+        let isolated = (self.config.isolation == config::Isolation::Process).then(|| {
+            let paths: Vec<PathBuf> = scanned.candidates.iter().map(|c| c.path.clone()).collect();
+            isolate::scan_isolated(&self.config, &paths)
+        });
         let mut pending = Vec::new();
         for candidate in scanned.candidates {
+            if let Some(Some(Err(rejection))) = isolated.as_ref().map(|i| i.get(&candidate.path)) {
+                report.files.push(FileReport::rejected(
+                    candidate.path,
+                    rejection.clone(),
+                    StepTimings::default(),
+                ));
+                continue;
+            }
             match self.load_one(&candidate.path, registry) {
                 Ok((opened, executors, timings)) => pending.push(Pending {
                     path: candidate.path,

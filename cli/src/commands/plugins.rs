@@ -85,6 +85,11 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
     let config = crate::host::config(global)?;
     let mut discovery = config.plugins.unwrap_or_default();
     discovery.directories = vec![dir.to_owned()];
+    crate::host::scanner_in_this_binary(&mut discovery);
+    // Checking unknown files is what isolation is for: on by default here.
+    discovery.isolation = global
+        .isolation
+        .map_or(loader::Isolation::Process, Into::into);
     // The files are judged on their own: a library providing the same node
     // types as a built-in is still reported loaded here.
     let registry = Registry::new();
