@@ -63,6 +63,18 @@ pub struct Global {
     /// check` defaults to `process`.
     #[arg(long, value_enum, global = true, env = "PLUGFLOW_ISOLATION")]
     pub isolation: Option<IsolationArg>,
+    /// The persistent plugin cache file, or `off`. Default: the
+    /// configuration's `cache-file`, else plugflow/plugin-cache.json under
+    /// the user's cache directory. With a cache, unchanged libraries are
+    /// not opened at start-up (only when one of their node types first
+    /// runs), and new or changed ones are checked in a scanner process.
+    #[arg(
+        long,
+        global = true,
+        env = "PLUGFLOW_PLUGIN_CACHE",
+        value_name = "FILE|off"
+    )]
+    pub plugin_cache: Option<String>,
 }
 
 /// `--isolation` values.
@@ -183,6 +195,18 @@ pub enum PluginsCommand {
         /// The directory.
         dir: PathBuf,
     },
+    /// The persistent plugin cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `plugflow plugins cache`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Every cached plugin file: outcome, node types, hash, when checked.
+    Show,
+    /// Deletes the cache: every library is checked again at the next start.
+    Clear,
 }
 
 /// `plugflow graph`.

@@ -53,6 +53,19 @@ pub fn scanner_in_this_binary(discovery: &mut DiscoveryConfig) {
     }
 }
 
+/// The plugin cache file: `--plugin-cache` / `PLUGFLOW_PLUGIN_CACHE`
+/// (`off` disables it), else the configuration's, else the default.
+pub fn cache_file(global: &Global, discovery: &DiscoveryConfig) -> Option<PathBuf> {
+    match global.plugin_cache.as_deref() {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => discovery
+            .cache_file
+            .clone()
+            .or_else(loader::cache::default_path),
+    }
+}
+
 /// Builds the host for `global`.
 pub fn build(global: &Global) -> Result<Host, CliError> {
     let config = config(global)?;
@@ -90,9 +103,14 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         registry.set_node_config("email-send", settings);
     }
     let mut discovery = discovery_config(&config, &global.plugins)?;
-    if let Some(isolation) = global.isolation {
-        discovery.isolation = isolation.into();
-    }
+    discovery.cache_file = cache_file(global, &discovery);
+    discovery.isolation = match (global.isolation, &discovery.cache_file) {
+        (Some(isolation), _) => isolation.into(),
+        // New or changed files are checked in a scanner process; cached
+        // ones are not opened at all.
+        (None, Some(_)) => loader::Isolation::Process,
+        (None, None) => discovery.isolation,
+    };
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()
     } else {

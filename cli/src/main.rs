@@ -43,6 +43,7 @@ async fn dispatch(cli: &Cli) -> Result<(), CliError> {
             commands::plugins::inspect(g, node_type)
         }
         Command::Plugins(PluginsCommand::Check { dir }) => commands::plugins::check(g, dir),
+        Command::Plugins(PluginsCommand::Cache(c)) => commands::plugins::cache(g, c),
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
     }

@@ -10,6 +10,7 @@ fn plugflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_plugflow"))
         .args(args)
         .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .env_remove("RUST_LOG")
         .output()
         .expect("plugflow runs")

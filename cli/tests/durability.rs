@@ -20,6 +20,7 @@ fn plugflow() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_plugflow"));
     command
         .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .env_remove("RUST_LOG");
     command
 }

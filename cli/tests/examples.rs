@@ -31,6 +31,7 @@ fn run(workflow: &str, input: &str, extra: &[&str]) -> Value {
         ])
         .args(extra)
         .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .env_remove("RUST_LOG")
         .output()
         .expect("plugflow runs");
@@ -233,6 +234,7 @@ fn a_third_party_plugin_builds_loads_and_runs_a_workflow() {
     let dir = plugins.path().to_str().unwrap();
 
     let check = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .args(["plugins", "check", dir, "--output", "json"])
         .output()
         .unwrap();
@@ -266,6 +268,7 @@ fn a_third_party_plugin_builds_loads_and_runs_a_workflow() {
             &example("third-party-plugin/nearest-store.json"),
         ])
         .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -22,6 +22,7 @@ fn plugflow(args: &[&str], dir: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_plugflow"))
         .args(args)
         .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .env_remove("PLUGFLOW_ISOLATION")
         // Arms the crash fixtures' initialisers, in this process's children.
         .env("PLUGFLOW_FIXTURE_ARMED", "1")

@@ -61,6 +61,12 @@ pub struct DiscoveryConfig {
     /// executable with the argument `__scan-plugins`, which the host must
     /// dispatch to [`crate::isolate::child_main`] (the `plugflow` binary does).
     pub scanner: Option<Vec<String>>,
+    /// The persistent plugin cache file (see [`crate::cache`]); `None`: no
+    /// cache, every library is opened at every start.
+    pub cache_file: Option<PathBuf>,
+    /// Trust a cached file whose size and modification time are unchanged
+    /// without hashing it again. Off by default: the content hash decides.
+    pub trust_size_mtime: bool,
 }
 
 /// Where plugin candidates are first opened.
@@ -101,6 +107,8 @@ impl Default for DiscoveryConfig {
             trusted_digests: None,
             isolation: Isolation::InProcess,
             scanner: None,
+            cache_file: None,
+            trust_size_mtime: false,
         }
     }
 }

@@ -40,8 +40,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod config;
+mod digest;
 pub mod isolate;
+pub mod lazy;
 pub mod open;
 pub mod precheck;
 mod reason;
@@ -72,9 +75,23 @@ pub struct Loader {
 struct Pending {
     path: PathBuf,
     canonical: PathBuf,
-    opened: OpenedModule,
-    executors: Vec<(String, NodeExecutorBox)>,
+    manifest: plugin_abi::manifest::PluginManifest,
+    kind: PendingKind,
     timings: StepTimings,
+}
+
+/// How a plugin that passed its checks gets its executors.
+enum PendingKind {
+    /// Opened now: its executors exist.
+    Opened(Vec<(String, NodeExecutorBox)>),
+    /// Known from the cache: executors that open the library on first use.
+    Cached(std::sync::Arc<lazy::LazyLibrary>),
+}
+
+/// A file not answered by the cache, with what the cache will record.
+struct Fresh {
+    candidate: scan::Candidate,
+    identity: Option<(u64, u128, String)>,
 }
 
 impl Loader {
@@ -107,28 +124,122 @@ impl Loader {
             tracing::warn!(component = "loader", event = "scan_issue", path = %issue.path.display(), "{}", issue.message);
         }
 
-        // Process isolation: every candidate is opened in a scanner child
-        // first; only those that passed there are opened here.
-        let isolated = (self.config.isolation == config::Isolation::Process).then(|| {
-            let paths: Vec<PathBuf> = scanned.candidates.iter().map(|c| c.path.clone()).collect();
-            isolate::scan_isolated(&self.config, &paths)
+        // The persistent cache answers for files whose content it knows.
+        let mut cache = self.config.cache_file.as_ref().map(|path| {
+            let (cache, discarded) = cache::CacheFile::load(path);
+            if let Some(why) = discarded {
+                tracing::warn!(component = "loader", event = "plugin_cache_discarded", path = %path.display(), "the plugin cache is discarded and rebuilt: {why}");
+            }
+            cache
         });
         let mut pending = Vec::new();
+        let mut fresh = Vec::new();
         for candidate in scanned.candidates {
-            if let Some(Some(Err(rejection))) = isolated.as_ref().map(|i| i.get(&candidate.path)) {
-                report.files.push(FileReport::rejected(
-                    candidate.path,
-                    rejection.clone(),
-                    StepTimings::default(),
-                ));
+            let Some(cache) = cache.as_mut() else {
+                fresh.push(Fresh {
+                    candidate,
+                    identity: None,
+                });
                 continue;
+            };
+            let t = Instant::now();
+            let identity = self.identify(&candidate.canonical, cache);
+            let hit = identity.as_ref().and_then(|(size, mtime, sha)| {
+                let entry = cache.entries.get_mut(&candidate.canonical)?;
+                (entry.sha256 == *sha).then(|| {
+                    entry.size = *size;
+                    entry.mtime_ns = *mtime;
+                    entry.outcome.clone()
+                })
+            });
+            let timings = StepTimings {
+                precheck_us: micros(t.elapsed()),
+                ..StepTimings::default()
+            };
+            match (hit, identity) {
+                (
+                    Some(cache::CachedOutcome::Loaded {
+                        manifest,
+                        root_symbol,
+                    }),
+                    Some((_, _, sha)),
+                ) => {
+                    let library =
+                        lazy::LazyLibrary::new(candidate.canonical.clone(), root_symbol, sha);
+                    pending.push(Pending {
+                        path: candidate.path,
+                        canonical: candidate.canonical,
+                        manifest,
+                        kind: PendingKind::Cached(library),
+                        timings,
+                    });
+                }
+                (Some(cache::CachedOutcome::Rejected { rejection }), _) => {
+                    let mut file = FileReport::rejected(
+                        candidate.path,
+                        Rejection::new(rejection.reason, format!("{} (known from the plugin cache; checked again when the file changes)", rejection.message)),
+                        timings,
+                    );
+                    file.from_cache = true;
+                    report.files.push(file);
+                }
+                (_, identity) => fresh.push(Fresh {
+                    candidate,
+                    identity,
+                }),
             }
-            match self.load_one(&candidate.path, registry) {
-                Ok((opened, executors, timings)) => pending.push(Pending {
+        }
+
+        // Process isolation: every file not known from the cache is opened
+        // in a scanner child first; only those that passed are opened here.
+        let isolated = (self.config.isolation == config::Isolation::Process).then(|| {
+            let paths: Vec<PathBuf> = fresh.iter().map(|f| f.candidate.path.clone()).collect();
+            isolate::scan_isolated(&self.config, &paths)
+        });
+        for Fresh {
+            candidate,
+            identity,
+        } in fresh
+        {
+            let outcome = match isolated.as_ref().and_then(|i| i.get(&candidate.path)) {
+                Some(Err(rejection)) => Err((rejection.clone(), StepTimings::default())),
+                _ => self.load_one(&candidate.path, registry),
+            };
+            let cached = match &outcome {
+                Ok((opened, _, _, root_symbol)) => Some(cache::CachedOutcome::Loaded {
+                    manifest: opened.manifest.clone(),
+                    root_symbol: root_symbol.clone(),
+                }),
+                // A file that could not be read may be readable next time.
+                Err((rejection, _)) if rejection.reason != RejectReason::ReadFailed => {
+                    Some(cache::CachedOutcome::Rejected {
+                        rejection: rejection.clone(),
+                    })
+                }
+                Err(_) => None,
+            };
+            if let (Some(cache), Some((size, mtime_ns, sha256)), Some(outcome)) =
+                (cache.as_mut(), identity, cached)
+            {
+                cache.entries.insert(
+                    candidate.canonical.clone(),
+                    cache::CacheEntry {
+                        path: candidate.canonical.clone(),
+                        size,
+                        mtime_ns,
+                        sha256,
+                        host: cache::HostFingerprint::current(),
+                        outcome,
+                        checked_at: cache::now(),
+                    },
+                );
+            }
+            match outcome {
+                Ok((opened, executors, timings, _)) => pending.push(Pending {
                     path: candidate.path,
                     canonical: candidate.canonical,
-                    opened,
-                    executors,
+                    manifest: opened.manifest,
+                    kind: PendingKind::Opened(executors),
                     timings,
                 }),
                 Err((rejection, timings)) => {
@@ -136,6 +247,11 @@ impl Loader {
                         .files
                         .push(FileReport::rejected(candidate.path, rejection, timings))
                 }
+            }
+        }
+        if let (Some(cache), Some(path)) = (&cache, &self.config.cache_file) {
+            if let Err(e) = cache.save(path) {
+                tracing::warn!(component = "loader", event = "plugin_cache_not_saved", path = %path.display(), "cannot write the plugin cache: {e}");
             }
         }
 
@@ -152,7 +268,7 @@ impl Loader {
             .iter()
             .map(|p| resolve::Contender {
                 label: p.path.display().to_string(),
-                manifest: &p.opened.manifest,
+                manifest: &p.manifest,
             })
             .collect();
         let resolution = resolve::resolve(&contenders, &existing);
@@ -212,8 +328,15 @@ impl Loader {
         &self,
         path: &std::path::Path,
         registry: &Registry,
-    ) -> Result<(OpenedModule, Vec<(String, NodeExecutorBox)>, StepTimings), (Rejection, StepTimings)>
-    {
+    ) -> Result<
+        (
+            OpenedModule,
+            Vec<(String, NodeExecutorBox)>,
+            StepTimings,
+            String,
+        ),
+        (Rejection, StepTimings),
+    > {
         let mut timings = StepTimings::default();
         let t = Instant::now();
         let checked = precheck::precheck(path, &self.config);
@@ -247,7 +370,31 @@ impl Loader {
                 timings,
             ));
         }
-        Ok((opened, executors, timings))
+        Ok((opened, executors, timings, checked.root_symbol))
+    }
+
+    /// Size, modification time and SHA-256 of a candidate; the hash is
+    /// taken from the cache when trusting size and time is configured and
+    /// they match. `None` when the file cannot be read (it is then loaded,
+    /// or rejected, without the cache).
+    fn identify(
+        &self,
+        canonical: &std::path::Path,
+        cache: &cache::CacheFile,
+    ) -> Option<(u64, u128, String)> {
+        let (size, mtime) = cache::stat(canonical).ok()?;
+        let known = cache.entries.get(canonical);
+        let sha = match known {
+            Some(entry)
+                if self.config.trust_size_mtime
+                    && entry.size == size
+                    && entry.mtime_ns == mtime =>
+            {
+                entry.sha256.clone()
+            }
+            _ => digest::sha256_file(canonical).ok()?,
+        };
+        Some((size, mtime, sha))
     }
 }
 
@@ -256,27 +403,37 @@ fn register_plugin(registry: &Registry, pending: Pending, shadowed: Vec<String>)
     let Pending {
         path,
         canonical,
-        opened,
-        executors,
+        manifest,
+        kind,
         mut timings,
     } = pending;
     let source = NodeSource::Library {
-        plugin: opened.manifest.name.clone(),
-        plugin_version: opened.manifest.version.clone(),
+        plugin: manifest.name.clone(),
+        plugin_version: manifest.version.clone(),
         path: canonical,
     };
-    let outcome = register_executors(registry, &opened, executors, &shadowed, source);
+    let from_cache = matches!(kind, PendingKind::Cached(_));
+    let executors = match kind {
+        PendingKind::Opened(executors) => executors,
+        PendingKind::Cached(library) => manifest
+            .node_types
+            .iter()
+            .map(|n| (n.node_type.clone(), lazy::executor(&library, &n.node_type)))
+            .collect(),
+    };
+    let outcome = register_executors(registry, &manifest, executors, &shadowed, source);
     timings.register_us = micros(t.elapsed());
     match outcome {
         Ok(node_types) => FileReport {
             path,
             outcome: FileOutcome::Loaded {
-                plugin: opened.manifest.name,
-                version: opened.manifest.version,
+                plugin: manifest.name,
+                version: manifest.version,
                 node_types,
                 shadowed,
             },
             timings,
+            from_cache,
         },
         Err(rejection) => FileReport::rejected(path, rejection, timings),
     }
@@ -285,7 +442,7 @@ fn register_plugin(registry: &Registry, pending: Pending, shadowed: Vec<String>)
 /// Registers every non-shadowed node type; all or nothing.
 fn register_executors(
     registry: &Registry,
-    opened: &OpenedModule,
+    manifest: &plugin_abi::manifest::PluginManifest,
     executors: Vec<(String, NodeExecutorBox)>,
     shadowed: &[String],
     source: NodeSource,
@@ -295,8 +452,7 @@ fn register_executors(
         if shadowed.contains(&node_type) {
             continue;
         }
-        let Some(manifest) = opened
-            .manifest
+        let Some(manifest) = manifest
             .node_types
             .iter()
             .find(|n| n.node_type == node_type)
@@ -331,5 +487,5 @@ pub fn register_static_plugin(
         plugin: opened.manifest.name.clone(),
         plugin_version: opened.manifest.version.clone(),
     };
-    register_executors(registry, &opened, executors, &[], source)
+    register_executors(registry, &opened.manifest, executors, &[], source)
 }

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use object::{Object, ObjectSymbol};
-use sha2::{Digest, Sha256};
 
 use crate::config::{DiscoveryConfig, PLATFORM_EXTENSION};
 use crate::reason::{RejectReason, Rejection};
@@ -43,17 +42,7 @@ pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Reject
         |e: std::io::Error| Rejection::new(RejectReason::ReadFailed, format!("cannot read: {e}"));
     let digest = match &config.trusted_digests {
         Some(trusted) => {
-            let mut hasher = Sha256::new();
-            let mut file = std::fs::File::open(path).map_err(read_failed)?;
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                let n = std::io::Read::read(&mut file, &mut buffer).map_err(read_failed)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..n]);
-            }
-            let digest = hex::encode(hasher.finalize());
+            let digest = crate::digest::sha256_file(path).map_err(read_failed)?;
             if !trusted.contains(&digest) {
                 return Err(Rejection::new(
                     RejectReason::Untrusted,

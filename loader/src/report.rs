@@ -64,6 +64,10 @@ pub struct FileReport {
     pub outcome: FileOutcome,
     /// Per-step timings.
     pub timings: StepTimings,
+    /// Known from the persistent cache: not opened at start-up (its node
+    /// types open the library on first use), or skipped as quarantined.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_cache: bool,
 }
 
 impl FileReport {
@@ -88,6 +92,7 @@ impl FileReport {
                 message: rejection.message,
             },
             timings,
+            from_cache: false,
         }
     }
 }

@@ -86,6 +86,8 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
     let mut discovery = config.plugins.unwrap_or_default();
     discovery.directories = vec![dir.to_owned()];
     crate::host::scanner_in_this_binary(&mut discovery);
+    // Every file is judged afresh here, whatever the cache remembers.
+    discovery.cache_file = None;
     // Checking unknown files is what isolation is for: on by default here.
     discovery.isolation = global
         .isolation
@@ -164,5 +166,78 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
         )))
     } else {
         Ok(())
+    }
+}
+
+/// `plugflow plugins cache show|clear`.
+pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<(), CliError> {
+    let config = crate::host::config(global)?;
+    let discovery = config.plugins.unwrap_or_default();
+    let Some(path) = crate::host::cache_file(global, &discovery) else {
+        return Err(CliError::input(
+            "the plugin cache is off (--plugin-cache off / PLUGFLOW_PLUGIN_CACHE=off)",
+        ));
+    };
+    match command {
+        crate::args::CacheCommand::Clear => {
+            let existed = match std::fs::remove_file(&path) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => {
+                    return Err(CliError::failed(format!(
+                        "cannot delete {}: {e}",
+                        path.display()
+                    )))
+                }
+            };
+            Output {
+                json: json!({"cache": path, "cleared": existed}),
+                pretty: if existed {
+                    format!("deleted {}\n", path.display())
+                } else {
+                    format!("{} did not exist\n", path.display())
+                },
+            }
+            .print(global.output);
+            Ok(())
+        }
+        crate::args::CacheCommand::Show => {
+            let (cache, discarded) = loader::cache::CacheFile::load(&path);
+            let mut pretty = format!("{}\n", path.display());
+            if let Some(why) = &discarded {
+                pretty.push_str(&format!("(not usable: {why}; it will be rebuilt)\n"));
+            }
+            let entries: Vec<Value> = cache
+                .entries
+                .values()
+                .map(|e| {
+                    let (status, reason, node_types) = match &e.outcome {
+                        loader::cache::CachedOutcome::Loaded { manifest, .. } => (
+                            "loaded",
+                            Value::Null,
+                            manifest.node_types.iter().map(|n| n.node_type.clone()).collect::<Vec<_>>(),
+                        ),
+                        loader::cache::CachedOutcome::Rejected { rejection } => {
+                            ("rejected", json!(rejection.reason), Vec::new())
+                        }
+                    };
+                    pretty.push_str(&format!(
+                        "{status:8} {:24} {}  sha256 {}…\n",
+                        reason.as_str().unwrap_or("-"),
+                        e.path.display(),
+                        &e.sha256[..e.sha256.len().min(12)]
+                    ));
+                    json!({"path": e.path, "status": status, "reason": reason, "nodeTypes": node_types,
+                           "size": e.size, "sha256": e.sha256, "checkedAt": e.checked_at, "host": e.host})
+                })
+                .collect();
+            pretty.push_str(&format!("{} files\n", entries.len()));
+            Output {
+                json: json!({"cache": path, "discarded": discarded, "entries": entries}),
+                pretty,
+            }
+            .print(global.output);
+            Ok(())
+        }
     }
 }
