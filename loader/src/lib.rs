@@ -277,9 +277,9 @@ impl Loader {
         let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
         for (&index, rejection) in &resolution.rejected {
             if let Some(p) = slots[index].take() {
-                report
-                    .files
-                    .push(FileReport::rejected(p.path, rejection.clone(), p.timings));
+                let mut file = FileReport::rejected(p.path, rejection.clone(), p.timings);
+                file.from_cache = matches!(p.kind, PendingKind::Cached(_));
+                report.files.push(file);
             }
         }
         for &index in &resolution.order {
