@@ -69,7 +69,8 @@ fn startup(c: &mut Criterion) {
             },
             |dir| {
                 let registry = Registry::new();
-                let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+                let report = Loader::new(DiscoveryConfig::with_directories([dir.path()]))
+                    .discover(&registry);
                 assert_eq!(report.files.len(), 59);
                 (registry, dir)
             },
@@ -90,7 +91,10 @@ fn startup(c: &mut Criterion) {
             b.iter(|| {
                 let registry = Registry::new();
                 let report = Loader::new(config.clone()).discover(&registry);
-                assert!(report.files.iter().all(|f| f.from_cache), "warm starts open nothing");
+                assert!(
+                    report.files.iter().all(|f| f.from_cache),
+                    "warm starts open nothing"
+                );
                 registry
             });
         });

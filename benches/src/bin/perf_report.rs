@@ -181,6 +181,13 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         "≤ 20 ms",
         "cold_start",
     );
+    for (what, id) in [
+        ("start-up, 59 plugin files (9 built-ins + 50 copies of one plugin), no cache: every library opened", "startup/cold"),
+        ("start-up, same files, warm plugin cache, every file hashed, nothing opened", "startup/warm_hash"),
+        ("start-up, same files, warm plugin cache, unchanged size+mtime trusted", "startup/warm_trust_mtime"),
+    ] {
+        time_row(what, id, 1.0, f64::INFINITY, "information", "plugins");
+    }
 
     let ratio_row = |what: &str, a: &str, b: &str, target: f64, bench: &str| {
         let r = match (c.get(a), c.get(b)) {
