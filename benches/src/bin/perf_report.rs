@@ -95,7 +95,7 @@ struct Row {
 
 fn verdict(ratio: Option<f64>) -> String {
     match ratio {
-        Some(r) if r == 0.0 => "—".into(),
+        Some(0.0) => "—".into(),
         Some(r) if r <= 1.0 => format!("{r:.2} ✅"),
         Some(r) => format!("{r:.2} ❌"),
         None => "not measured".into(),
