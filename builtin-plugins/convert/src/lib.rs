@@ -54,10 +54,7 @@ fn spec(
     if let (Some(p), Some(e)) = (properties.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
     }
-    NodeSpec::new(node_type, "1.0.0", "convert", description)
-        .schema(json!({"type": "object", "properties": properties}))
-        .tags(["convert", "function"])
-        .handler(handler)
+    NodeSpec::function("convert", node_type, description, properties, &[]).handler(handler)
 }
 
 /// Parses a date: RFC 3339 / ISO 8601 text (a date alone is midnight UTC),

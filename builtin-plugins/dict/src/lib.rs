@@ -143,11 +143,7 @@ fn spec(
     required: &[&str],
     handler: fn(&NodeRequest) -> NodeResult,
 ) -> NodeSpec {
-    NodeSpec::new(node_type, "1.0.0", "dict", description)
-        .schema(json!({"type": "object", "properties": properties}))
-        .required(required.iter().copied())
-        .tags(["dict", "function"])
-        .handler(handler)
+    NodeSpec::function("dict", node_type, description, properties, required).handler(handler)
 }
 
 /// The plugin's definition.

@@ -121,11 +121,7 @@ fn spec(
     required: &[&str],
     handler: fn(&NodeRequest) -> NodeResult,
 ) -> NodeSpec {
-    NodeSpec::new(node_type, "1.0.0", "list", description)
-        .schema(json!({"type": "object", "properties": properties}))
-        .required(required.iter().copied())
-        .tags(["list", "function"])
-        .handler(handler)
+    NodeSpec::function("list", node_type, description, properties, required).handler(handler)
 }
 
 /// The plugin's definition.

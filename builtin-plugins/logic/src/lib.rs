@@ -56,10 +56,7 @@ impl plugin_abi::sdk::Node for Compare {
 }
 
 fn spec(name: &str, description: &str, properties: Value, required: &[&str]) -> NodeSpec {
-    NodeSpec::new(name, "1.0.0", "logic", description)
-        .schema(json!({"type": "object", "properties": properties}))
-        .required(required.iter().copied())
-        .tags(["logic", "function"])
+    NodeSpec::function("logic", name, description, properties, required)
 }
 
 fn values(request: &NodeRequest) -> Result<&Vec<Value>, NodeError> {

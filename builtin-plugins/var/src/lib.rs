@@ -36,11 +36,7 @@ fn spec(
     required: &[&str],
     handler: fn(&NodeRequest) -> NodeResult,
 ) -> NodeSpec {
-    NodeSpec::new(node_type, "1.0.0", "variables", description)
-        .schema(json!({"type": "object", "properties": properties}))
-        .required(required.iter().copied())
-        .tags(["variables", "function"])
-        .handler(handler)
+    NodeSpec::function("variables", node_type, description, properties, required).handler(handler)
 }
 
 fn add(request: &NodeRequest, sign: f64) -> NodeResult {

@@ -279,6 +279,22 @@ impl NodeSpec {
         self
     }
 
+    /// A node type of a function family (`dict.get`, `logic.and`, ...):
+    /// version 1.0.0, category `family`, tags `[family, "function"]`, an
+    /// object schema of `properties` with the `required` ones.
+    pub fn function(
+        family: &str,
+        node_type: &str,
+        description: &str,
+        properties: Value,
+        required: &[&str],
+    ) -> Self {
+        Self::new(node_type, "1.0.0", family, description)
+            .schema(serde_json::json!({"type": "object", "properties": properties}))
+            .required(required.iter().copied())
+            .tags([family, "function"])
+    }
+
     /// The JSON Schema of the node's parameters.
     pub fn schema(mut self, schema: Value) -> Self {
         self.manifest.parameter_schema = schema;
