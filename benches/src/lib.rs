@@ -110,13 +110,7 @@ pub fn compile(workflow: Value) -> CompiledWorkflow {
     CompiledWorkflow::compile(workflow)
 }
 
-/// Peak resident set size of this process in bytes (Linux), if known.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+pub use plugflow_tests::{peak_rss_bytes, rss_bytes};
 
 /// Where benchmark binaries that are not criterion benchmarks (the load
 /// generator, the memory probe) write their JSON results:
@@ -150,12 +144,4 @@ pub fn write_result(name: &str, document: &Value) {
     if let Err(e) = written {
         eprintln!("cannot write {}: {e}", dir.display());
     }
-}
-
-/// Current resident set size of this process in bytes (Linux), if known.
-pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

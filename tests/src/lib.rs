@@ -2,7 +2,10 @@
 //! built for this test run and laying them out in temporary directories,
 //! and a small HTTP server for tests that need a real one.
 
+pub mod host;
 pub mod http_server;
+
+pub use host::{load_libraries, peak_rss_bytes, rss_bytes, set_database, AuditedHost};
 
 use std::path::{Path, PathBuf};
 

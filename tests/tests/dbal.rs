@@ -31,13 +31,7 @@ fn setups() -> Vec<(&'static str, Db)> {
         } else {
             loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
         }
-        let mut config = Map::new();
-        config.insert(
-            "database".into(),
-            json!(data.path().join("shared.db").display().to_string()),
-        );
-        registry.set_node_config("dbal-read", config.clone());
-        registry.set_node_config("dbal-write", config);
+        plugflow_tests::set_database(&registry, &data.path().join("shared.db"));
         dirs.push(data);
         out.push((
             label,

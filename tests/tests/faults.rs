@@ -2,49 +2,26 @@
 //! contained, carries its stable error code, and the metrics and the audit
 //! log agree with the results. The host survives all of it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use loader::{DiscoveryConfig, Loader};
-use plugflow_tests::install;
+use plugflow_tests::AuditedHost;
 use plugin_abi::request::ExecContext;
 use registry_core::{
-    AuditLog, AuditRecord, ExecState, ExecStatus, NodeExecution, NodeInvocation, RecoveryStrategy,
-    Registry, RegistryConfig, TenantPolicy,
+    AuditRecord, ExecState, ExecStatus, NodeExecution, NodeInvocation, RecoveryStrategy, Registry,
+    RegistryConfig,
 };
 use serde_json::{json, Map, Value};
 
 /// Outputs over this many bytes are refused.
 const OUTPUT_LIMIT: usize = 1 << 20;
 
-struct Host {
-    registry: Registry,
-    audit: PathBuf,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
-
-fn host() -> Host {
-    let plugins = tempfile::tempdir().unwrap();
-    install(plugins.path(), &["fixture_faults"]);
+fn host() -> AuditedHost {
     let registry = Registry::with_config(RegistryConfig {
         max_output_bytes: OUTPUT_LIMIT,
         ..RegistryConfig::default()
     });
-    let report =
-        Loader::new(DiscoveryConfig::with_directories([plugins.path()])).discover(&registry);
-    assert_eq!(report.totals.loaded, 1, "{report:#?}");
-    let state = tempfile::tempdir().unwrap();
-    let audit = state.path().join("audit.jsonl");
-    registry.set_audit_log(Some(AuditLog::open(&audit, false).unwrap()));
-    registry.set_tenant_policy(TenantPolicy {
-        audit_logging: true,
-        ..TenantPolicy::new("acme")
-    });
-    Host {
-        registry,
-        audit,
-        _dirs: (plugins, state),
-    }
+    AuditedHost::new(registry, &["fixture_faults"], "acme")
 }
 
 async fn run(
@@ -233,16 +210,8 @@ async fn every_fault() {
     assert_eq!(after.status, ExecStatus::Success);
 }
 
-/// Peak-independent current RSS in bytes.
 fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
+    plugflow_tests::rss_bytes().expect("RSS readable on Linux")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

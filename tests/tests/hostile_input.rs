@@ -41,13 +41,7 @@ fn registry() -> &'static (Arc<Registry>, tempfile::TempDir) {
             loader::register_static_plugin(&registry, module).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Map::new();
-        config.insert(
-            "database".into(),
-            json!(dir.path().join("fuzz.db").display().to_string()),
-        );
-        registry.set_node_config("dbal-read", config.clone());
-        registry.set_node_config("dbal-write", config);
+        plugflow_tests::set_database(&registry, &dir.path().join("fuzz.db"));
         (Arc::new(registry), dir)
     })
 }

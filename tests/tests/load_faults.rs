@@ -9,8 +9,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use loader::{DiscoveryConfig, Loader};
-use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
 use registry_core::{
     AuditLog, AuditRecord, CompiledWorkflow, Engine, NodeStatus, Registry, RunOptions, RunStatus,
@@ -86,12 +84,8 @@ fn a_thousand_concurrent_executions_with_seeded_faults_lose_nothing() {
         .enable_all()
         .build()
         .unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    install(plugins.path(), &["fixture_faults"]);
     let registry = Registry::new();
-    let report =
-        Loader::new(DiscoveryConfig::with_directories([plugins.path()])).discover(&registry);
-    assert_eq!(report.totals.loaded, 1, "{report:#?}");
+    let _plugins = plugflow_tests::load_libraries(&registry, &["fixture_faults"]);
     let state = tempfile::tempdir().unwrap();
     let audit = state.path().join("audit.jsonl");
     registry.set_audit_log(Some(AuditLog::open(&audit, false).unwrap()));

@@ -5,39 +5,13 @@
 //! Its own test binary: a `tracing` subscriber scoped to one thread is
 //! only reliable when no other test runs in the process.
 
-use std::path::PathBuf;
-
-use loader::{DiscoveryConfig, Loader};
-use plugflow_tests::install;
+use plugflow_tests::AuditedHost;
 use plugin_abi::request::ExecContext;
-use registry_core::{AuditLog, Registry, TenantPolicy};
+use registry_core::Registry;
 use serde_json::json;
 
-struct Host {
-    registry: Registry,
-    audit: PathBuf,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
-
-fn host() -> Host {
-    let plugins = tempfile::tempdir().unwrap();
-    install(plugins.path(), &["fixture_faults"]);
-    let registry = Registry::new();
-    let report =
-        Loader::new(DiscoveryConfig::with_directories([plugins.path()])).discover(&registry);
-    assert_eq!(report.totals.loaded, 1, "{report:#?}");
-    let state = tempfile::tempdir().unwrap();
-    let audit = state.path().join("audit.jsonl");
-    registry.set_audit_log(Some(AuditLog::open(&audit, false).unwrap()));
-    registry.set_tenant_policy(TenantPolicy {
-        audit_logging: true,
-        ..TenantPolicy::new("acme")
-    });
-    Host {
-        registry,
-        audit,
-        _dirs: (plugins, state),
-    }
+fn host() -> AuditedHost {
+    AuditedHost::new(Registry::new(), &["fixture_faults"], "acme")
 }
 
 #[derive(Clone, Default)]
@@ -72,10 +46,10 @@ fn no_credential_value_reaches_a_result_a_log_line_or_an_audit_record() {
             .enable_all()
             .build()
             .unwrap();
-        let Host {
+        let AuditedHost {
             registry,
             audit,
-            _dirs,
+            dirs,
         } = host();
         registry.credentials().insert(
             "acme",
@@ -114,7 +88,7 @@ fn no_credential_value_reaches_a_result_a_log_line_or_an_audit_record() {
             ))
             .unwrap();
         let audit_text = std::fs::read_to_string(&audit).unwrap();
-        drop(_dirs);
+        drop(dirs);
         (result, audit_text)
     });
     let result_text = serde_json::to_string(&result).unwrap();

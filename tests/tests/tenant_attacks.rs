@@ -134,13 +134,7 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::new();
     loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
-    let mut config = Map::new();
-    config.insert(
-        "database".into(),
-        json!(data.path().join("shared.db").display().to_string()),
-    );
-    registry.set_node_config("dbal-read", config.clone());
-    registry.set_node_config("dbal-write", config);
+    plugflow_tests::set_database(&registry, &data.path().join("shared.db"));
 
     let seed = |tenant: &str, secret: &str| {
         let rows: Vec<Value> = IDS

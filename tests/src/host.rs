@@ -1,0 +1,76 @@
+//! Registries the integration tests share: plugin libraries loaded from a
+//! temporary directory, an audited tenant, the dbal database.
+
+use std::path::{Path, PathBuf};
+
+use loader::{DiscoveryConfig, Loader};
+use registry_core::{AuditLog, Registry, TenantPolicy};
+use serde_json::{json, Map};
+
+use crate::install;
+
+/// Copies `libraries` into a new temporary directory and loads them into
+/// `registry`; every one must load. Keep the directory while the registry
+/// is in use.
+pub fn load_libraries(registry: &Registry, libraries: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    install(dir.path(), libraries);
+    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(registry);
+    assert_eq!(report.totals.loaded, libraries.len(), "{report:#?}");
+    dir
+}
+
+/// A registry with plugin libraries loaded and tenant `tenant` audited to
+/// a log file of its own.
+pub struct AuditedHost {
+    /// The registry.
+    pub registry: Registry,
+    /// The audit log file.
+    pub audit: PathBuf,
+    /// The plugin and audit directories, kept for the registry's lifetime.
+    pub dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl AuditedHost {
+    /// `registry` with `libraries` loaded and `tenant` audited.
+    pub fn new(registry: Registry, libraries: &[&str], tenant: &str) -> Self {
+        let plugins = load_libraries(&registry, libraries);
+        let state = tempfile::tempdir().expect("temp dir");
+        let audit = state.path().join("audit.jsonl");
+        registry.set_audit_log(Some(AuditLog::open(&audit, false).expect("audit log")));
+        registry.set_tenant_policy(TenantPolicy {
+            audit_logging: true,
+            ..TenantPolicy::new(tenant)
+        });
+        Self {
+            registry,
+            audit,
+            dirs: (plugins, state),
+        }
+    }
+}
+
+/// Points `dbal-read` and `dbal-write` of `registry` at the SQLite file
+/// `path`.
+pub fn set_database(registry: &Registry, path: &Path) {
+    let mut config = Map::new();
+    config.insert("database".into(), json!(path.display().to_string()));
+    registry.set_node_config("dbal-read", config.clone());
+    registry.set_node_config("dbal-write", config);
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Current resident set size of this process in bytes (Linux).
+pub fn rss_bytes() -> Option<u64> {
+    status_kib("VmRSS:").map(|kb| kb * 1024)
+}
+
+/// Peak resident set size of this process in bytes (Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_kib("VmHWM:").map(|kb| kb * 1024)
+}
