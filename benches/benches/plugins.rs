@@ -120,6 +120,8 @@ fn boundary(c: &mut Criterion) {
         node_id: "n",
         parameters: &parameters,
         input: &input,
+        trigger: None,
+        deadline_ms: None,
         context: &context,
         variables: &variables,
     };

@@ -98,10 +98,7 @@ fn execute(c: &mut Criterion) {
     for (label, registry) in [("static", &linked), ("dynamic", &dynamic)] {
         group.bench_function(label, |b| {
             b.to_async(&runtime).iter(|| async {
-                let state = ExecState {
-                    input: &input,
-                    variables: &variables,
-                };
+                let state = ExecState::new(&input, &variables);
                 let done = registry
                     .execute(
                         "noop.pass",

@@ -153,21 +153,38 @@ pub struct RunArgs {
 /// Options shared by `run` and `stats`.
 #[derive(Debug, Args)]
 pub struct RunOptionsArgs {
-    /// Trigger data: JSON text, or @FILE.
+    /// Trigger data (`$json`): JSON text, or @FILE.
     #[arg(long, default_value = "{}")]
     pub input: String,
-    /// The tenant to run as.
-    #[arg(long, env = "PLUGFLOW_TENANT")]
-    pub tenant: Option<String>,
-    /// The user to run as (`$context.user.id`).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Execution timeout in seconds (overrides settings.executionTimeout).
-    #[arg(long)]
-    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub who: WhoArgs,
     /// Environment variables templates may read as `$env.NAME` (repeatable).
     #[arg(long = "allow-env", value_name = "NAME")]
     pub allow_env: Vec<String>,
+    /// Execution timeout in seconds (overrides settings.executionTimeout).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+}
+
+/// Who a run is for and what it is given: shared by `run`, `stats` and
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct WhoArgs {
+    /// The tenant to run as (default: the workflow's `tenantId`).
+    #[arg(long, env = "PLUGFLOW_TENANT")]
+    pub tenant: Option<String>,
+    /// The user to run as (`$context.user`): an id, a JSON object
+    /// (`{"id": "u1", "level": 3, "roles": ["admin"]}`) or @FILE.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A workflow variable's value (`$workflow.variables.NAME`): NAME=VALUE,
+    /// VALUE as JSON when it parses, else as text (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// References that resolve to nothing are errors, as with
+    /// `settings.strictTemplates`.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `plugflow validate`.
@@ -175,9 +192,22 @@ pub struct RunOptionsArgs {
 pub struct ValidateArgs {
     /// The workflow file.
     pub workflow: PathBuf,
-    /// Validate for this tenant's policy.
-    #[arg(long, env = "PLUGFLOW_TENANT")]
-    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub who: WhoArgs,
+}
+
+/// Whether `text` is a log level, or a filter of `target=level` directives
+/// whose levels are all valid.
+pub fn is_log_level(text: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let level = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
+    !text.trim().is_empty()
+        && text
+            .split(',')
+            .all(|directive| match directive.split_once('=') {
+                Some((target, l)) => !target.trim().is_empty() && level(l),
+                None => level(directive),
+            })
 }
 
 /// `plugflow plugins ...`.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use loader::DiscoveryConfig;
-use registry_core::{RegistryConfig, TenantPolicy};
+use registry_core::{CredentialConfig, RegistryConfig, TenantPolicy};
 use serde::Deserialize;
 
 use crate::error::CliError;
@@ -27,6 +27,13 @@ use crate::error::CliError;
 /// [[policies]]
 /// tenantId = "acme"
 /// restrictedNodeTypes = ["http-request"]
+///
+/// [[credentials]]
+/// tenantId = "acme"
+/// id = "cred-fraud-api"
+/// name = "Fraud API Key"
+/// type = "bearer"
+/// secret = { env = "FRAUD_API_KEY" }
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -58,15 +65,18 @@ pub struct Config {
     /// Environment variables `$env` may read.
     #[serde(default)]
     pub env_allowlist: Vec<String>,
+    /// Tenants' credentials, bound by nodes' `credentials` by id.
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
 }
 
 impl Config {
     /// Reads `path`; relative paths inside are taken relative to the file.
     pub fn load(path: &Path) -> Result<Self, CliError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::input(format!("cannot read config {}: {e}", path.display())))?;
+            .map_err(|e| CliError::config(format!("cannot read config {}: {e}", path.display())))?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
-            CliError::input(format!(
+            CliError::config(format!(
                 "config {}: {}",
                 path.display(),
                 e.to_string().replace('\n', " ")
@@ -89,6 +99,9 @@ impl Config {
             if db.is_relative() {
                 *db = base.join(&*db);
             }
+        }
+        for credential in &mut config.credentials {
+            credential.secret = credential.secret.clone().relative_to(base);
         }
         if let Some(log) = &mut config.audit_log {
             if log.is_relative() {

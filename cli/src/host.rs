@@ -124,6 +124,14 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             )));
         }
     }
+    for credential in &config.credentials {
+        let resolved = credential
+            .resolve()
+            .map_err(|e| CliError::config(format!("configuration: {e}")))?;
+        registry
+            .credentials()
+            .insert(&credential.tenant_id, resolved);
+    }
     let mut policies = config.policies.clone();
     if let Some(path) = &global.policy {
         policies.extend(load_policies(path)?);

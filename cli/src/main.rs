@@ -9,35 +9,54 @@ mod host;
 mod output;
 mod progress;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use args::{AuditCommand, Cli, Command, LogFormat, OutputFormat, PluginsCommand};
-use error::{CliError, EXIT_FAILED};
+use error::{CliError, EXIT_FAILED, EXIT_INVALID};
+use output::{sanitize, write_stdout, Output};
 
 /// The message of the last panic, printed if it ends the program.
 static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
-fn init_logging(global: &args::Global) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&global.log_level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+fn init_logging(global: &args::Global) -> Result<(), CliError> {
+    let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(filter) => filter,
+        Err(_) => tracing_subscriber::EnvFilter::try_new(&global.log_level).map_err(|e| {
+            CliError::input(format!(
+                "--log-level `{}` is not a level (error, warn, info, debug, trace) or a filter: {e}",
+                global.log_level
+            ))
+            .kind("USAGE")
+        })?,
+    };
+    if !args::is_log_level(&global.log_level) {
+        return Err(CliError::input(format!(
+            "--log-level `{}` is not a level: use error, warn, info, debug or trace (or a filter such as `plugflow=debug`)",
+            global.log_level
+        ))
+        .kind("USAGE"));
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match global.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Ok(())
 }
 
-async fn dispatch(cli: &Cli) -> Result<(), CliError> {
+async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
     let g = &cli.global;
     match &cli.command {
         Command::Run(a) => commands::run::run(g, &a.workflow, &a.run).await,
         Command::Stats(a) => commands::run::stats(g, &a.workflow, &a.run, a.metrics).await,
-        Command::Validate(a) => commands::validate::validate(g, &a.workflow, a.tenant.as_deref()),
+        Command::Validate(a) => commands::validate::validate(g, a),
         Command::Plugins(PluginsCommand::List) => commands::plugins::list(g),
         Command::Plugins(PluginsCommand::Inspect { node_type }) => {
             commands::plugins::inspect(g, node_type)
@@ -47,6 +66,38 @@ async fn dispatch(cli: &Cli) -> Result<(), CliError> {
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
     }
+}
+
+/// Whether the raw arguments (or the environment) ask for JSON output:
+/// used when the arguments themselves cannot be parsed.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json")
+        || std::env::var("PLUGFLOW_OUTPUT").is_ok_and(|v| v == "json")
+}
+
+/// Reports `error` (one JSON document or the pretty text on stdout, one
+/// line on stderr) and returns its exit code.
+fn report(error: &CliError, format: OutputFormat) -> ExitCode {
+    let stdout = match format {
+        OutputFormat::Json => serde_json::to_string_pretty(&error.json()).unwrap_or_default(),
+        OutputFormat::Pretty => error
+            .pretty
+            .clone()
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned(),
+    };
+    let _ = write_stdout(&stdout);
+    eprint_line(&format!("plugflow: {}", sanitize(&error.message)));
+    ExitCode::from(error.code)
+}
+
+fn eprint_line(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 fn main() -> ExitCode {
@@ -63,8 +114,42 @@ fn main() -> ExitCode {
         let code = loader::isolate::child_main(&config, &files);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    let cli = Cli::parse();
-    init_logging(&cli.global);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = write_stdout(e.to_string().trim_end());
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(EXIT_INVALID)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            let message = e.to_string();
+            let first = message
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            if json_requested() {
+                let error = CliError::input(first.to_owned()).kind("USAGE");
+                let _ =
+                    write_stdout(&serde_json::to_string_pretty(&error.json()).unwrap_or_default());
+            }
+            eprint_line(message.trim_end());
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let format = cli.global.output;
+    if let Err(error) = init_logging(&cli.global) {
+        return report(&error, format);
+    }
     // A bug must never end in a backtrace and exit code 101: one line, 1.
     // The hook only remembers the message: a panic that is caught (a
     // plugin's, contained by the SDK or a task boundary) is not a crash.
@@ -90,8 +175,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("plugflow: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
+            return report(
+                &CliError::failed(format!("cannot start the async runtime: {e}")).kind("INTERNAL"),
+                format,
+            )
         }
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -101,22 +188,25 @@ fn main() -> ExitCode {
     // thread; it must not keep the process from exiting.
     runtime.shutdown_background();
     match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(error)) => {
-            if let (OutputFormat::Json, Some(doc)) = (cli.global.output, &error.document) {
-                println!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
-            }
-            eprintln!("plugflow: {}", error.message);
-            ExitCode::from(error.code)
+        Ok(Ok(output)) => {
+            let _ = write_stdout(&output.render(format));
+            ExitCode::SUCCESS
         }
+        Ok(Err(error)) => report(&error, format),
         Err(_) => {
             let message = LAST_PANIC
                 .lock()
                 .ok()
                 .and_then(|mut last| last.take())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            eprintln!("plugflow: internal error: {message} (please report this bug)");
-            ExitCode::from(EXIT_FAILED)
+            report(
+                &CliError::new(
+                    EXIT_FAILED,
+                    "INTERNAL",
+                    format!("internal error: {message} (please report this bug)"),
+                ),
+                format,
+            )
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Printing results: pretty for people, one JSON document for scripts.
+//! Text from workflows is escaped before it reaches a terminal.
+
+use std::io::Write as _;
 
 use serde_json::Value;
 
 use crate::args::OutputFormat;
 
-/// What a command prints on success.
+/// What a command prints on stdout.
 pub struct Output {
     /// The JSON document (`--output json`).
     pub json: Value,
@@ -13,32 +16,56 @@ pub struct Output {
 }
 
 impl Output {
-    /// Prints the output in `format` on stdout.
-    pub fn print(&self, format: OutputFormat) {
+    /// The text to print in `format`.
+    pub fn render(&self, format: OutputFormat) -> String {
         match format {
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&self.json).unwrap_or_default()
-            ),
-            OutputFormat::Pretty => {
-                if !self.pretty.is_empty() {
-                    println!("{}", self.pretty.trim_end());
-                }
-            }
+            OutputFormat::Json => serde_json::to_string_pretty(&self.json).unwrap_or_default(),
+            OutputFormat::Pretty => self.pretty.trim_end().to_owned(),
         }
     }
 }
 
-/// A value shortened to one line of at most `max` characters.
-pub fn brief(value: &Value, max: usize) -> String {
+/// Writes `text` and a newline to stdout. A closed stdout (`plugflow ... |
+/// head -1`) is not an error: the reader has what it wanted.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Control characters in `text` shown as escapes (`\n`, `\u{1b}`), so text
+/// from a workflow can neither forge a line nor drive the terminal.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A value shortened to one line of at most `max` characters (`None`:
+/// whole).
+pub fn brief(value: &Value, max: Option<usize>) -> String {
     let text = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let line = text.replace('\n', " ");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line
+    let line = sanitize(&text);
+    match max {
+        Some(max) if line.chars().count() > max => {
+            format!("{}…", line.chars().take(max).collect::<String>())
+        }
+        _ => line,
     }
 }

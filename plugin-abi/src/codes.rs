@@ -20,8 +20,14 @@ pub const CREDENTIAL_MISSING: &str = "CREDENTIAL_MISSING";
 /// The node type depends on a node type that is not loaded.
 pub const DEPENDENCY_NOT_LOADED: &str = "DEPENDENCY_NOT_LOADED";
 
+/// A workflow that declares its tenant was run as another tenant.
+pub const TENANT_MISMATCH: &str = "TENANT_MISMATCH";
+/// A template expression threw, or ran past its time limit, while the
+/// node's parameters were rendered.
+pub const EXPRESSION_ERROR: &str = "EXPRESSION_ERROR";
+
 /// Every stable error code, for documentation and exhaustive tests.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 10] = [
     NODE_TYPE_NOT_FOUND,
     NODE_TYPE_DISABLED_FOR_TENANT,
     VALIDATION_FAILED,
@@ -30,4 +36,6 @@ pub const ALL: [&str; 8] = [
     INVALID_PARAMETERS,
     CREDENTIAL_MISSING,
     DEPENDENCY_NOT_LOADED,
+    TENANT_MISMATCH,
+    EXPRESSION_ERROR,
 ];

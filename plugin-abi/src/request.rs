@@ -35,9 +35,20 @@ pub struct ExecRequest {
     /// The node's parameters, templates already resolved.
     #[serde(default)]
     pub parameters: Value,
-    /// The node's input item (`$json`).
+    /// The node's input from its predecessors (`$input`): the single
+    /// predecessor's output, or an object keyed by predecessor id at a
+    /// join; the trigger data for a start node.
     #[serde(default)]
     pub input: Value,
+    /// The execution's trigger data (`$json` in templates). Sent only to
+    /// nodes whose parameters hold per-item expressions that read `$json`.
+    #[serde(default)]
+    pub trigger: Value,
+    /// The execution's deadline, milliseconds since the Unix epoch: long
+    /// loops inside a node should stop (with `EXECUTION_TIMEOUT`) once it
+    /// has passed. `None`: no deadline.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
     /// Tenant, user and execution.
     #[serde(default)]
     pub context: ExecContext,
@@ -67,6 +78,12 @@ pub struct ExecRequestRef<'a> {
     pub parameters: &'a Value,
     /// See [`ExecRequest::input`].
     pub input: &'a Value,
+    /// See [`ExecRequest::trigger`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<&'a Value>,
+    /// See [`ExecRequest::deadline_ms`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
     /// See [`ExecRequest::context`].
     pub context: &'a ExecContext,
     /// See [`ExecRequest::variables`].

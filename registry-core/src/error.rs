@@ -25,11 +25,15 @@ pub enum ErrorCode {
     CredentialMissing,
     /// A dependency of the node type is not loaded.
     DependencyNotLoaded,
+    /// The workflow declares another tenant than the one running it.
+    TenantMismatch,
+    /// A template expression threw or ran out of time while rendering.
+    ExpressionError,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::NodeTypeNotFound,
         ErrorCode::NodeTypeDisabledForTenant,
         ErrorCode::ValidationFailed,
@@ -38,6 +42,8 @@ impl ErrorCode {
         ErrorCode::InvalidParameters,
         ErrorCode::CredentialMissing,
         ErrorCode::DependencyNotLoaded,
+        ErrorCode::TenantMismatch,
+        ErrorCode::ExpressionError,
     ];
 
     /// The stable string, such as `"NODE_TYPE_NOT_FOUND"`.
@@ -51,6 +57,8 @@ impl ErrorCode {
             ErrorCode::InvalidParameters => codes::INVALID_PARAMETERS,
             ErrorCode::CredentialMissing => codes::CREDENTIAL_MISSING,
             ErrorCode::DependencyNotLoaded => codes::DEPENDENCY_NOT_LOADED,
+            ErrorCode::TenantMismatch => codes::TENANT_MISMATCH,
+            ErrorCode::ExpressionError => codes::EXPRESSION_ERROR,
         }
     }
 

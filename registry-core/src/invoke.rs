@@ -17,8 +17,12 @@ pub struct NodeCall<'a> {
     pub node_id: &'a str,
     /// Parameters, templates resolved.
     pub parameters: &'a Value,
-    /// The input item (`$json`).
+    /// The node's input (`$input`).
     pub input: &'a Value,
+    /// The trigger data, sent to nodes whose per-item expressions read it.
+    pub trigger: Option<&'a Value>,
+    /// The execution's deadline, milliseconds since the Unix epoch.
+    pub deadline_ms: Option<u64>,
     /// Tenant, user, execution.
     pub context: &'a ExecContext,
     /// The execution's variables.
@@ -108,6 +112,8 @@ fn write_request(
         node_id: call.node_id,
         parameters: call.parameters,
         input: call.input,
+        trigger: call.trigger,
+        deadline_ms: call.deadline_ms,
         context: call.context,
         variables: call.variables,
         credentials,

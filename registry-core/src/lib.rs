@@ -40,7 +40,7 @@
 //! let parameters = json!({"text": "hello"});
 //! let context = ExecContext { tenant_id: Some("acme".into()), ..Default::default() };
 //! let variables = Map::new();
-//! let state = ExecState { input: &json!(null), variables: &variables };
+//! let state = ExecState::new(&json!(null), &variables);
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! let done = registry
 //!     .execute("demo.shout", &NodeInvocation::new("n1", &parameters), &context, &state, &RecoveryStrategy::Fail)
@@ -103,7 +103,7 @@
 //! let workflow = Workflow::from_json_str(r#"{
 //!     "nodes": [
 //!       {"id": "a", "name": "a", "type": "operation", "nodeType": "demo.double", "typeVersion": 1, "position": [0, 0], "parameters": {"n": "{{ $json.start }}"}},
-//!       {"id": "b", "name": "b", "type": "operation", "nodeType": "demo.double", "typeVersion": 1, "position": [0, 0], "parameters": {"n": "{{ $json.result }}"}}],
+//!       {"id": "b", "name": "b", "type": "operation", "nodeType": "demo.double", "typeVersion": 1, "position": [0, 0], "parameters": {"n": "{{ $input.result }}"}}],
 //!     "connections": {"a": {"main": [[{"node": "b", "type": "main", "index": 0}]]}}
 //! }"#, "inline.json")?;
 //! // Templates are parsed once here; the compiled workflow can run many times.
@@ -140,10 +140,13 @@ pub mod workflow;
 
 pub use audit::{AuditLog, AuditRecord, VerifyReport};
 pub use cache::{CacheConfig, CacheSettings, CacheStats};
-pub use credentials::{Credential, CredentialRef, CredentialStore};
+pub use credentials::{
+    Credential, CredentialConfig, CredentialKind, CredentialRef, CredentialStore, SecretSource,
+};
 pub use engine::{
-    CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, InvalidWorkflow,
-    NodeProgress, NodeResult, NodeStatus, Progress, ProgressObserver, RunOptions, RunStatus,
+    new_execution_id, CancelHandle, CompiledWorkflow, Engine, EngineOptions, ExecutionResult,
+    InvalidWorkflow, NodeProgress, NodeResult, NodeStatus, Progress, ProgressObserver, Report,
+    RunOptions, RunStatus, RunWarning, Warning, WarningKind,
 };
 pub use error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
 pub use hashing::value_hash;
@@ -162,6 +165,6 @@ pub use registry::{
     CacheKind, ExecutorCheck, ListFilter, RegisteredNode, Registry, RegistryConfig, Replaced,
 };
 pub use tenant::{DataIsolation, TenantPolicy};
-pub use workflow::{Problem, Workflow};
+pub use workflow::{ParseError, Problem, Workflow};
 
 pub use plugin_abi;

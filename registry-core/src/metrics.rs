@@ -28,7 +28,7 @@ pub struct Metrics {
     skipped: AtomicU64,
     retries: AtomicU64,
     tenant_violations: AtomicU64,
-    by_code: [AtomicU64; 8],
+    by_code: [AtomicU64; ErrorCode::ALL.len()],
     recovery_attempts: AtomicU64,
     recovery_successes: AtomicU64,
     recovery_failures: AtomicU64,

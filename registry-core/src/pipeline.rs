@@ -61,10 +61,26 @@ impl<'a> NodeInvocation<'a> {
 /// The execution state a node sees.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecState<'a> {
-    /// The input item (`$json`).
+    /// The node's input from its predecessors (`$input`).
     pub input: &'a Value,
     /// The execution's variables (`$vars`).
     pub variables: &'a Map<String, Value>,
+    /// The trigger data, for nodes whose per-item expressions read `$json`.
+    pub trigger: Option<&'a Value>,
+    /// The execution's deadline, milliseconds since the Unix epoch.
+    pub deadline_ms: Option<u64>,
+}
+
+impl<'a> ExecState<'a> {
+    /// A state with `input` and `variables`, no trigger data, no deadline.
+    pub fn new(input: &'a Value, variables: &'a Map<String, Value>) -> Self {
+        Self {
+            input,
+            variables,
+            trigger: None,
+            deadline_ms: None,
+        }
+    }
 }
 
 /// One execution as the internal stages see it: what runs, for whom, under
@@ -204,7 +220,8 @@ impl Registry {
     ///
     /// let params = json!({"n": 21});
     /// let context = ExecContext { tenant_id: Some("acme".into()), ..Default::default() };
-    /// let state = ExecState { input: &Value::Null, variables: &Map::new() };
+    /// let variables = Map::new();
+    /// let state = ExecState::new(&Value::Null, &variables);
     /// let done = registry
     ///     .execute("demo.double", &NodeInvocation::new("n1", &params), &context, &state, &RecoveryStrategy::Fail)
     ///     .await;
@@ -467,6 +484,8 @@ impl Registry {
             node_id: node.node_id,
             parameters: &parameters,
             input: state.input,
+            trigger: state.trigger,
+            deadline_ms: state.deadline_ms,
             context,
             variables: state.variables,
         };
@@ -509,6 +528,8 @@ impl Registry {
             node_id: node.node_id,
             parameters: &parameters,
             input: state.input,
+            trigger: state.trigger,
+            deadline_ms: state.deadline_ms,
             context,
             variables: state.variables,
         };

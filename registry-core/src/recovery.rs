@@ -176,7 +176,9 @@ pub fn is_retryable(failure: &NodeFailure) -> bool {
         | ErrorCode::ValidationFailed
         | ErrorCode::InvalidParameters
         | ErrorCode::CredentialMissing
-        | ErrorCode::DependencyNotLoaded => false,
+        | ErrorCode::DependencyNotLoaded
+        | ErrorCode::TenantMismatch
+        | ErrorCode::ExpressionError => false,
     }
 }
 

@@ -170,7 +170,15 @@ impl Equivalent<ValidationKey> for ValidationKeyRef<'_> {
 /// on every hit, so a hash collision can never skip validation).
 pub(crate) struct ValidationEntry {
     parameters: Value,
-    issues: Vec<ValidationIssue>,
+    issues: Issues,
+}
+
+/// Problems with a node's parameters: against its schema, or from the node
+/// type's own `validate`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Issues {
+    schema: Vec<ValidationIssue>,
+    plugin: Vec<ValidationIssue>,
 }
 
 pub(crate) struct Caches {
@@ -541,6 +549,15 @@ impl Registry {
             .map(|p| (*p).clone())
     }
 
+    /// The tenant's own policy, if one was set.
+    pub fn tenant_policy(&self, tenant: Option<&str>) -> Option<Arc<TenantPolicy>> {
+        self.policies
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tenant?)
+            .cloned()
+    }
+
     /// The policy in force for `tenant` (its own, or the default), tightened
     /// by `workflow` when given. `None` when there is no tenant and no
     /// workflow policy: nothing to enforce.
@@ -606,14 +623,38 @@ impl Registry {
         const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
         let outcome: Result<_, NodeFailure> =
             self.cached_issues(node, parameters, SCHEMA_ONLY, || {
-                Ok(crate::invoke::parameter_issues(node, parameters))
+                Ok(Issues {
+                    schema: crate::invoke::parameter_issues(node, parameters),
+                    plugin: Vec::new(),
+                })
             });
-        outcome.unwrap_or_default()
+        outcome.map(|i| i.schema).unwrap_or_default()
     }
 
-    /// Validates `parameters` for `node` (schema, required fields, the
-    /// plugin's own `validate`), answering from the validation cache when
-    /// the same parameters were validated before.
+    /// The node type's own `validate` of `parameters` as written: its
+    /// errors (each becomes an `INVALID_PARAMETERS` problem) and warnings.
+    pub fn plugin_checks(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> (Vec<ValidationIssue>, Vec<String>) {
+        match self.plugin_validation(node, node_id, parameters) {
+            Ok(report) => report,
+            Err(failure) => (
+                vec![ValidationIssue {
+                    path: String::new(),
+                    message: failure.message,
+                }],
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// Validates `parameters` for `node`: its schema and required fields
+    /// (`VALIDATION_FAILED`), then the node type's own `validate`
+    /// (`INVALID_PARAMETERS`), answering from the validation cache when the
+    /// same parameters were validated before.
     pub fn validate_parameters(
         &self,
         node: &RegisteredNode,
@@ -621,16 +662,24 @@ impl Registry {
         parameters: &Value,
     ) -> Result<(), NodeFailure> {
         let issues = self.cached_issues(node, parameters, 0, || {
-            let mut issues = crate::invoke::parameter_issues(node, parameters);
-            if issues.is_empty() {
-                issues.extend(self.plugin_validation(node, node_id, parameters)?);
-            }
-            Ok(issues)
+            let schema = crate::invoke::parameter_issues(node, parameters);
+            let plugin = if schema.is_empty() {
+                self.plugin_validation(node, node_id, parameters)?.0
+            } else {
+                Vec::new()
+            };
+            Ok(Issues { schema, plugin })
         })?;
-        if issues.is_empty() {
-            Ok(())
+        let node_type = node.metadata.node_type();
+        if !issues.schema.is_empty() {
+            Err(NodeFailure::validation(node_type, issues.schema))
+        } else if !issues.plugin.is_empty() {
+            Err(NodeFailure {
+                code: ErrorCode::InvalidParameters,
+                ..NodeFailure::validation(node_type, issues.plugin)
+            })
         } else {
-            Err(NodeFailure::validation(node.metadata.node_type(), issues))
+            Ok(())
         }
     }
 
@@ -643,8 +692,8 @@ impl Registry {
         node: &RegisteredNode,
         parameters: &Value,
         space: u64,
-        compute: impl FnOnce() -> Result<Vec<ValidationIssue>, NodeFailure>,
-    ) -> Result<Vec<ValidationIssue>, NodeFailure> {
+        compute: impl FnOnce() -> Result<Issues, NodeFailure>,
+    ) -> Result<Issues, NodeFailure> {
         let node_type = node.metadata.node_type();
         let hash = value_hash(parameters) ^ space;
         let key = ValidationKeyRef { node_type, hash };
@@ -675,21 +724,24 @@ impl Registry {
         node: &RegisteredNode,
         node_id: &str,
         parameters: &Value,
-    ) -> Result<Vec<ValidationIssue>, NodeFailure> {
+    ) -> Result<(Vec<ValidationIssue>, Vec<String>), NodeFailure> {
         let text = serde_json::json!({
             "id": node_id, "name": node_id,
             "nodeType": node.metadata.node_type(), "parameters": parameters,
         })
         .to_string();
         match node.executor.validate(text.as_str().into()) {
-            abi_stable::std_types::RResult::ROk(report) => Ok(report
-                .errors
-                .iter()
-                .map(|e| ValidationIssue {
-                    path: String::new(),
-                    message: e.to_string(),
-                })
-                .collect()),
+            abi_stable::std_types::RResult::ROk(report) => Ok((
+                report
+                    .errors
+                    .iter()
+                    .map(|e| ValidationIssue {
+                        path: String::new(),
+                        message: e.to_string(),
+                    })
+                    .collect(),
+                report.warnings.iter().map(ToString::to_string).collect(),
+            )),
             abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
                 code: ErrorCode::parse(e.code.as_str()).unwrap_or(ErrorCode::ExecutionError),
                 message: format!(

@@ -48,6 +48,10 @@ pub struct TenantPolicy {
     /// Write one audit record per node execution.
     #[serde(default)]
     pub audit_logging: bool,
+    /// May run workflows that declare another tenant, when the workflow's
+    /// `multiTenancy.allowCrossTenantAccess` is true as well.
+    #[serde(default)]
+    pub allow_cross_tenant_access: bool,
     /// Further allow lists that must all admit a node type too (set by
     /// [`TenantPolicy::tightened_by`]; an empty list admits everything).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -138,6 +142,8 @@ impl TenantPolicy {
                 DataIsolation::Relaxed
             },
             audit_logging: self.audit_logging || other.audit_logging,
+            allow_cross_tenant_access: self.allow_cross_tenant_access
+                && other.allow_cross_tenant_access,
             also_allowed,
         }
     }

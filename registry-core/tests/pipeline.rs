@@ -72,10 +72,8 @@ async fn run(
     strategy: &RecoveryStrategy,
 ) -> NodeExecution {
     let variables = Map::new();
-    let state = ExecState {
-        input: &json!({"in": 1}),
-        variables: &variables,
-    };
+    let input = json!({"in": 1});
+    let state = ExecState::new(&input, &variables);
     registry
         .execute(
             node_type,
@@ -204,7 +202,8 @@ async fn validation_reports_every_error_with_its_path_and_runs_the_plugins_own_c
         &RecoveryStrategy::Fail,
     )
     .await;
-    assert_eq!(reserved.error_code(), Some(ErrorCode::ValidationFailed));
+    // The node type's own check: INVALID_PARAMETERS, as `validate` reports it.
+    assert_eq!(reserved.error_code(), Some(ErrorCode::InvalidParameters));
     assert!(reserved.error.unwrap().message.contains("reserved"));
     let fine = run(
         &registry,
@@ -520,10 +519,7 @@ async fn credentials_resolve_per_tenant_and_secrets_are_masked_everywhere() {
         id: "api".into(),
     }];
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     for (t, fail) in [("a", false), ("a", true), ("b", false)] {
         let params = json!({"fail": fail});
         let node = NodeInvocation {
@@ -679,10 +675,7 @@ async fn a_blocking_node_that_overruns_its_timeout_times_out() {
     });
     let params = json!({});
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     let node = NodeInvocation {
         timeout: Some(Duration::from_millis(50)),
         ..NodeInvocation::new("n1", &params)
@@ -851,7 +844,13 @@ async fn a_node_type_depending_on_a_forbidden_one_is_refused_too() {
     )
     .unwrap();
     let engine = Engine::new(std::sync::Arc::new(registry));
-    let problems = engine.validate(&CompiledWorkflow::compile(workflow), &tenant("a"));
+    let options = registry_core::RunOptions {
+        context: tenant("a"),
+        ..Default::default()
+    };
+    let problems = engine
+        .validate(&CompiledWorkflow::compile(workflow), &options)
+        .problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
 }

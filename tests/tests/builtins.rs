@@ -74,6 +74,8 @@ fn call(registry: &Registry, node_type: &str, parameters: &Value) -> Result<Valu
                 node_id: "n",
                 parameters,
                 input: &input,
+                trigger: Some(&input),
+                deadline_ms: None,
                 context: &context,
                 variables: &variables,
             },
@@ -514,7 +516,11 @@ async fn var_nodes_change_the_execution_variables_in_order() {
         assert_eq!(r("j"), json!(true));
         assert_eq!(r("k"), json!(false));
         assert_eq!(r("l"), json!("dflt"));
-        assert_eq!(r("m"), json!(["cfg", "count", "flag", "log", "m2", "s"]));
+        assert_eq!(
+            r("m"),
+            json!(["count", "log", "cfg", "s", "flag", "m2"]),
+            "in the order they were set"
+        );
         assert_eq!(r("n")["count"], json!(4));
         assert_eq!(r("o"), json!(6));
         assert_eq!(r("p"), json!({}));
@@ -764,13 +770,13 @@ fn list() {
     fails(
         "list.filter",
         json!({"array": [1], "condition": "$item.nope.deeper"}),
-        ErrorCode::ValidationFailed,
+        ErrorCode::ExpressionError,
         "$item.nope.deeper",
     );
     fails(
         "list.map",
         json!({"array": [1], "expression": "(() => { while (true) {} })()"}),
-        ErrorCode::ValidationFailed,
+        ErrorCode::ExecutionTimeout,
         "stopped",
     );
     fails(

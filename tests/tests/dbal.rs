@@ -51,10 +51,7 @@ async fn exec(db: &Db, tenant: &str, node_type: &str, params: Value) -> NodeExec
         ..Default::default()
     };
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     db.registry
         .execute(
             node_type,

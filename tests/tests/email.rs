@@ -125,10 +125,7 @@ async fn send(registry: &Registry, tenant: &str, params: Value) -> NodeExecution
         ..Default::default()
     };
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     let refs = [CredentialRef {
         slot: "smtp".into(),
         id: "mail".into(),
@@ -238,10 +235,7 @@ async fn bad_input_and_missing_configuration_are_clear_errors() {
     let params = json!({"to": "x@example.test", "body": "x"});
     let context = ExecContext::default();
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     let done = unconfigured
         .execute(
             "email-send",

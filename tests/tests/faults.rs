@@ -37,10 +37,7 @@ async fn run(
         ..Default::default()
     };
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     let mut invocation = NodeInvocation::new(node_id, &parameters);
     invocation.timeout = timeout;
     registry

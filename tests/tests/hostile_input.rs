@@ -151,23 +151,24 @@ fn workflowish() -> impl Strategy<Value = Value> {
 
 /// Parses, compiles and validates `text`: any outcome but a panic.
 fn parse_and_validate(text: &str) {
-    let Ok(workflow) = Workflow::from_json_str(text, "fuzz.json") else {
+    let Ok(workflow) = Workflow::parse(text, "fuzz.json") else {
         return;
     };
     let compiled = CompiledWorkflow::compile(workflow);
     let engine = Engine::new(registry().0.clone());
-    let context = ExecContext {
-        tenant_id: Some("fuzz".into()),
+    let options = registry_core::RunOptions {
+        context: ExecContext {
+            tenant_id: Some("fuzz".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let _ = engine.validate(&compiled, &context);
+    let _ = engine.validate(&compiled, &options);
 }
 
 /// Compiles and renders a template: any outcome but a panic.
 fn render(template: &str) {
-    let Ok(compiled) = Compiled::compile(&Value::String(template.to_owned()), "/p") else {
-        return;
-    };
+    let compiled = Compiled::compile(&Value::String(template.to_owned()), "/p", &mut Vec::new());
     let (json, context, workflow, trigger) = (
         json!({"x": [1, {"y": "z"}]}),
         json!({"tenantId": "t"}),
@@ -177,6 +178,7 @@ fn render(template: &str) {
     let (vars, env) = (Map::new(), Map::new());
     let scope = Scope {
         json: &json,
+        input: &json,
         steps: &NoSteps,
         context: &context,
         workflow: &workflow,
@@ -185,8 +187,9 @@ fn render(template: &str) {
         env: &env,
         item: None,
         index: None,
+        deadline: None,
     };
-    let _ = compiled.render(&scope);
+    let _ = compiled.render(&scope, &mut Vec::new());
 }
 
 /// Runs dbal-read with `filter`: a result or a clear error, never a panic
@@ -198,10 +201,7 @@ fn dbal_filter(filter: &Value) {
         .unwrap();
     let params = json!({"entity": "Fuzz", "filter": filter});
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     let context = ExecContext {
         tenant_id: Some("fuzz".into()),
         ..Default::default()

@@ -65,10 +65,7 @@ async fn call(registry: &Registry, tenant: &str, params: Value) -> NodeExecution
         ..Default::default()
     };
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     registry
         .execute(
             "http-request",
@@ -90,8 +87,8 @@ async fn requests_responses_and_status_classes() {
         assert_eq!(out["status"], 200, "{:?}", done.error);
         assert_eq!(out["body"]["method"], "POST");
         assert_eq!(
-            out["body"]["target"], "/echo?n=1&q=a+b",
-            "query keys in order, values encoded"
+            out["body"]["target"], "/echo?q=a+b&n=1",
+            "query keys in the order written, values encoded"
         );
         assert_eq!(out["body"]["headers"]["x-token"], "t1");
         assert_eq!(out["body"]["headers"]["content-type"], "application/json");

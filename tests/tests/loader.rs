@@ -38,6 +38,8 @@ fn call(
                 node_id: "n1",
                 parameters: &parameters,
                 input: &input,
+                trigger: None,
+                deadline_ms: None,
                 context: &context,
                 variables: &variables,
             },

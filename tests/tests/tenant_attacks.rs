@@ -97,10 +97,7 @@ async fn exec(
     params: &Value,
 ) -> registry_core::NodeExecution {
     let variables = Map::new();
-    let state = ExecState {
-        input: &Value::Null,
-        variables: &variables,
-    };
+    let state = ExecState::new(&Value::Null, &variables);
     registry
         .execute(
             node_type,

@@ -440,7 +440,7 @@ mod tests {
         let csv = run("transform", json!({"output": [{"name": "Ada, L.", "n": 1}, {"name": "Bob", "extra": true}], "format": "csv"}), Value::Null).unwrap();
         assert_eq!(
             csv.output,
-            json!("n,name,extra\n1,\"Ada, L.\",\n,Bob,true\n")
+            json!("name,n,extra\n\"Ada, L.\",1,\nBob,,true\n")
         );
         assert!(run(
             "transform",

@@ -10,6 +10,7 @@
 //! a strict pattern. Multi-record writes run in one transaction.
 
 mod filter;
+mod metabuilder;
 mod store;
 
 use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
@@ -30,14 +31,14 @@ pub fn definition() -> PluginDefinition {
     PluginDefinition::new("plugflow-dbal", env!("CARGO_PKG_VERSION"))
         .description("Tenant-scoped records in an embedded SQLite database.")
         .node(
-            NodeSpec::new("dbal-read", "1.0.0", "data", "Reads records of `entity` for the execution's tenant. `operation`: validate (`input`, default the node's input, against `rules` such as {\"amount\": \"required|number|min:1|max:1000000\"}; every failing field in one VALIDATION_FAILED) → the input; read (default; `filter`, `sort` as \"field\", \"-field\" or a list, `limit` default 100 max 10000, `offset`) → {records, count}; get (`id`) → {record}; count (`filter`) → {count}; aggregate (`function` count|sum|avg|min|max, `field`, optional `groupBy`, `filter`) → {value} or {groups: [{key, value}]}.")
+            NodeSpec::new("dbal-read", "1.0.0", "data", "Reads records of `entity` for the execution's tenant. `operation`: validate (`input`, default the node's input, against `rules` such as {\"amount\": \"required|number|min:1|max:1000000\"}; every failing field in one VALIDATION_FAILED) → the input; read (default; `filter`, `sort` as \"field\", \"-field\", {field: 1 | -1}, {field: \"asc\" | \"desc\"}, {field, order} or a list, `limit` default 100 max 10000, `offset`) → {records, count}; get (`id`) → {record}; count (`filter`) → {count}; aggregate (`function` count|sum|avg|min|max, `field`, optional `groupBy`, `filter`) → {value} or {groups: [{key, value}]}.")
                 .schema(json!({"type": "object", "properties": {
                     "operation": {"enum": ["validate", "read", "get", "count", "aggregate"], "default": "read"},
                     "input": {},
                     "rules": {"type": "object", "additionalProperties": {"type": "string"}},
                     "entity": {"type": "string"},
                     "filter": filter,
-                    "sort": {"type": ["string", "array"]},
+                    "sort": {"type": ["string", "array", "object"]},
                     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                     "offset": {"type": "integer", "minimum": 0},
                     "id": {"type": ["string", "integer"]},
@@ -52,7 +53,7 @@ pub fn definition() -> PluginDefinition {
                 .handler(read),
         )
         .node(
-            NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction. `operation`: create (`data`: a record or a list) → {records, count}; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → {record}.")
+            NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction. `operation`: create (`data`: a record or a list) → {records, count}, and for a single record its fields (with the generated `id`) at the top level too; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → the stored record's fields and {record}.")
                 .schema(json!({"type": "object", "properties": {
                     "operation": {"enum": ["create", "update", "delete", "upsert"], "default": "create"},
                     "entity": {"type": "string"},
@@ -66,6 +67,8 @@ pub fn definition() -> PluginDefinition {
                 .tenant_scoped()
                 .handler(write),
         )
+        .node(metabuilder::spec("metabuilder.database"))
+        .node(metabuilder::spec("metabuilder.operation"))
 }
 
 plugin_abi::export_plugin!(definition);
@@ -119,22 +122,23 @@ fn scoped_where(tenant: &str, request: &NodeRequest) -> Result<(String, Vec<Sql>
     ))
 }
 
-fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, NodeError> {
-    let Some(sort) = request.param("sort") else {
-        return Ok(" ORDER BY createdAt, id".to_owned());
-    };
-    let items: Vec<Value> = match sort {
-        Value::Array(items) => items.clone(),
-        other => vec![other.clone()],
+/// The sort keys of `sort`: `"field"`, `"-field"`, `{field, order}`,
+/// MetaBuilder's `{field: 1 | -1}` and `{field: "asc" | "desc"}` (several
+/// fields in the order written), or a list of any of these.
+fn sort_keys(sort: &Value) -> Result<Vec<(String, bool)>, NodeError> {
+    let items: Vec<&Value> = match sort {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
     };
     let mut keys = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let (field, descending) = match item {
-            Value::String(s) => match s.strip_prefix('-') {
+    for (i, item) in items.into_iter().enumerate() {
+        let at = |message: String| NodeError::invalid_parameter(&format!("sort/{i}"), message);
+        match item {
+            Value::String(s) => keys.push(match s.strip_prefix('-') {
                 Some(f) => (f.to_owned(), true),
                 None => (s.clone(), false),
-            },
-            Value::Object(o) => (
+            }),
+            Value::Object(o) if o.contains_key("field") => keys.push((
                 o.get("field")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
@@ -142,17 +146,41 @@ fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, Node
                 o.get("order")
                     .and_then(Value::as_str)
                     .is_some_and(|d| d.eq_ignore_ascii_case("desc")),
-            ),
-            other => {
-                return Err(NodeError::invalid_parameter(
-                    &format!("sort/{i}"),
-                    format!(
-                        "expected \"field\", \"-field\" or {{field, order}}, got {}",
-                        kind(other)
-                    ),
-                ))
+            )),
+            Value::Object(o) => {
+                for (field, direction) in o {
+                    let descending = match direction {
+                        Value::Number(n) if n.as_i64() == Some(-1) => true,
+                        Value::Number(n) if n.as_i64() == Some(1) => false,
+                        Value::String(d) if d.eq_ignore_ascii_case("desc") => true,
+                        Value::String(d) if d.eq_ignore_ascii_case("asc") => false,
+                        other => {
+                            return Err(at(format!(
+                                "direction of `{field}` must be 1, -1, \"asc\" or \"desc\", got {}",
+                                kind(other)
+                            )))
+                        }
+                    };
+                    keys.push((field.clone(), descending));
+                }
             }
-        };
+            other => {
+                return Err(at(format!(
+                    "expected \"field\", \"-field\", {{field: 1 | -1}} or {{field, order}}, got {}",
+                    kind(other)
+                )))
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, NodeError> {
+    let Some(sort) = request.param("sort") else {
+        return Ok(" ORDER BY createdAt, id".to_owned());
+    };
+    let mut keys = Vec::new();
+    for (i, (field, descending)) in sort_keys(sort)?.into_iter().enumerate() {
         if !filter::valid_field(&field) {
             return Err(NodeError::invalid_parameter(
                 &format!("sort/{i}"),
@@ -178,7 +206,7 @@ fn int_param(request: &NodeRequest, name: &str, default: i64, max: i64) -> Resul
     }
 }
 
-fn read(request: &NodeRequest) -> NodeResult {
+pub(crate) fn read(request: &NodeRequest) -> NodeResult {
     if request.param("operation").and_then(Value::as_str) == Some("validate") {
         let input = request.param("input").unwrap_or(&request.input);
         let rules = request
@@ -336,7 +364,7 @@ fn new_id() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
-fn write(request: &NodeRequest) -> NodeResult {
+pub(crate) fn write(request: &NodeRequest) -> NodeResult {
     let tenant = tenant(request)?;
     let entity = request.str_param("entity")?.to_owned();
     let path = store::database_path(request)?;
@@ -387,7 +415,15 @@ fn write(request: &NodeRequest) -> NodeResult {
                     created.push(record(id, tenant.clone(), &document(data), row.0, row.1));
                 }
                 let count = created.len();
-                json!({"records": created, "count": count})
+                // A single record is also the output itself (with its id),
+                // as MetaBuilder's workflows read it (`$steps.x.output.id`).
+                let mut output = match (request.required_param("data")?, created.first()) {
+                    (Value::Object(_), Some(Value::Object(record))) => record.clone(),
+                    _ => Map::new(),
+                };
+                output.insert("records".into(), Value::Array(created));
+                output.insert("count".into(), json!(count));
+                Value::Object(output)
             }
             "update" => {
                 let data = request.required_param("data")?.as_object().ok_or_else(|| {
@@ -448,7 +484,10 @@ fn write(request: &NodeRequest) -> NodeResult {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .map_err(sql)?;
-                json!({"record": record(id, tenant.clone(), &doc, created, updated)})
+                let stored = record(id, tenant.clone(), &doc, created, updated);
+                let mut output = stored.as_object().cloned().unwrap_or_default();
+                output.insert("record".into(), stored);
+                Value::Object(output)
             }
             other => {
                 return Err(NodeError::invalid_parameter(

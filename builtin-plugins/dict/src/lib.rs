@@ -1,10 +1,11 @@
 //! The `dict.*` node family: 16 object functions. Paths are dot-separated
 //! (`address.city`). Objects are never changed in place: every node returns
 //! a new value as `{ "result": <value> }`. `mapValues` and `filterEntries`
-//! take an expression (bare or `{{ }}`) over `$key`, `$value` and `$json`.
+//! take an expression (bare or `{{ }}`) over `$key`, `$value`, `$input`
+//! (the node's input) and `$json` (the trigger data).
 
 use plugin_abi::sdk::value::{to_display_string, truthy};
-use plugin_abi::sdk::{js, kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
+use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
 use serde_json::{json, Map, Value};
 
 type NodeResult = Result<NodeOutput, NodeError>;
@@ -118,20 +119,32 @@ fn keys(request: &NodeRequest) -> Result<Vec<String>, NodeError> {
         .collect()
 }
 
-fn eval(expr: &str, key: &str, value: &Value, input: &Value) -> Result<Value, NodeError> {
-    js::eval(expr, "$key,$value,$json", &mut |i| {
-        let text = match i {
-            0 => serde_json::to_string(key),
-            1 => serde_json::to_string(value),
-            _ if expr.contains("$json") => serde_json::to_string(input),
-            _ => return Ok(None),
+fn eval(request: &NodeRequest, expr: &str, key: &str, value: &Value) -> Result<Value, NodeError> {
+    request.check_deadline()?;
+    js_sandbox::eval_until(
+        expr,
+        "$key,$value,$input,$json",
+        &mut |i| {
+            let text = match i {
+                0 => serde_json::to_string(key),
+                1 => serde_json::to_string(value),
+                2 if expr.contains("$input") => serde_json::to_string(&request.input),
+                3 if expr.contains("$json") => serde_json::to_string(&request.trigger),
+                _ => return Ok(None),
+            };
+            text.map(Some).map_err(|e| e.to_string())
+        },
+        request.deadline(),
+    )
+    .map(Option::unwrap_or_default)
+    .map_err(|e| {
+        let code = match e {
+            js_sandbox::EvalError::Timeout { .. } => plugin_abi::codes::EXECUTION_TIMEOUT,
+            _ => plugin_abi::codes::EXPRESSION_ERROR,
         };
-        text.map(Some).map_err(|e| e.to_string())
-    })
-    .map_err(|message| {
         NodeError::new(
-            plugin_abi::codes::VALIDATION_FAILED,
-            format!("expression `{expr}` failed on key `{key}`: {message}"),
+            code,
+            format!("expression `{expr}` failed on key `{key}`: {e}"),
         )
     })
 }
@@ -211,18 +224,18 @@ pub fn definition() -> PluginDefinition {
             ok(Value::Object(object(r, "object")?.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()))
         }))
         .node(spec("dict.mapValues", "Each value replaced by `expression` over `$key` and `$value`. Output: {result: object}.", json!({"object": {"type": "object"}, "expression": {"type": "string"}}), &["object", "expression"], |r| {
-            let expr = js::expression_param(r, "expression")?;
+            let expr = r.expression_param("expression")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {
-                out.insert(k.clone(), eval(&expr, k, v, &r.input)?);
+                out.insert(k.clone(), eval(r, &expr, k, v)?);
             }
             ok(Value::Object(out))
         }))
         .node(spec("dict.filterEntries", "Only the entries for which `condition` over `$key` and `$value` is truthy. Output: {result: object}.", json!({"object": {"type": "object"}, "condition": {"type": "string"}}), &["object", "condition"], |r| {
-            let expr = js::expression_param(r, "condition")?;
+            let expr = r.expression_param("condition")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {
-                if truthy(&eval(&expr, k, v, &r.input)?) {
+                if truthy(&eval(r, &expr, k, v)?) {
                     out.insert(k.clone(), v.clone());
                 }
             }

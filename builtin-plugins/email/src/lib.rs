@@ -209,7 +209,18 @@ fn send(request: &NodeRequest) -> NodeResult {
     }
     .port(port)
     .timeout(Some(Duration::from_secs(30)));
-    if let Some(login) = request.credentials.get("smtp").and_then(Value::as_object) {
+    // The `smtp` slot, else any bound credential of type smtp.
+    let login = request
+        .credentials
+        .get("smtp")
+        .or_else(|| {
+            request
+                .credentials
+                .values()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("smtp"))
+        })
+        .and_then(Value::as_object);
+    if let Some(login) = login {
         let user = login
             .get("username")
             .map(to_display_string)

@@ -31,7 +31,7 @@ pub fn definition() -> PluginDefinition {
     PluginDefinition::new("plugflow-http", env!("CARGO_PKG_VERSION"))
         .description("HTTP requests with timeouts, limits and a per-tenant egress allowlist.")
         .node(
-            NodeSpec::new("http-request", "1.0.0", "integration", "Sends an HTTP request: `method` (default GET), `url`, `headers`, `query`, `body` (objects and arrays are sent as JSON, strings as text), `timeout` in seconds (default 30, at most 300), `followRedirects` (default true) up to `maxRedirects` (default 5), `maxResponseBytes` (default 10 MiB). Output: {status, headers, body} with the body parsed when the response is JSON. Status 408, 429 and >= 500 are retryable errors, other >= 400 non-retryable errors; both carry the response in the error details.")
+            NodeSpec::new("http-request", "1.0.0", "integration", "Sends an HTTP request: `method` (default GET), `url`, `headers`, `query`, `body` (objects and arrays are sent as JSON, strings as text), `timeout` in seconds (default 30, at most 300), `followRedirects` (default true) up to `maxRedirects` (default 5), `maxResponseBytes` (default 10 MiB). Output: {status, headers, body} with the body parsed when the response is JSON. Status 408, 429 and >= 500 are retryable errors, other >= 400 non-retryable errors; both carry the response in the error details. A bound credential (the node's `credentials`) of type bearer, basic or header adds its header unless the node sets that header itself.")
                 .schema(json!({"type": "object", "properties": {
                     "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "get", "post", "put", "patch", "delete", "head", "options"], "default": "GET"},
                     "url": {"type": "string", "minLength": 1},
@@ -146,6 +146,52 @@ fn transport_error(error: ureq::Error, url: &Url) -> NodeError {
     }
 }
 
+/// Headers from the node's bound credentials: a `bearer`, `basic` or
+/// `header` credential adds its header unless the node sets that header
+/// itself.
+fn credential_headers(
+    request: &NodeRequest,
+    headers: &Map<String, Value>,
+) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let set = |name: &str| headers.keys().any(|k| k.eq_ignore_ascii_case(name));
+    let mut out: Vec<(String, String)> = Vec::new();
+    for credential in request.credentials.values().filter_map(Value::as_object) {
+        let text = |k: &str| {
+            credential
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let (name, value) = match text("type") {
+            "bearer" => (
+                "authorization".to_owned(),
+                format!("Bearer {}", text("secret")),
+            ),
+            "basic" => (
+                "authorization".to_owned(),
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!(
+                        "{}:{}",
+                        text("user"),
+                        text("secret")
+                    ))
+                ),
+            ),
+            "header" if !text("header").is_empty() => (
+                text("header").to_ascii_lowercase(),
+                text("secret").to_owned(),
+            ),
+            _ => continue,
+        };
+        if !set(&name) && !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
 fn param_f64(request: &NodeRequest, name: &str, default: f64) -> f64 {
     request
         .param(name)
@@ -196,6 +242,7 @@ fn request(request: &NodeRequest) -> NodeResult {
             .as_object()
             .ok_or_else(|| NodeError::invalid_parameter("headers", "expected an object"))?,
     };
+    let from_credentials = credential_headers(request, headers);
     let (mut body, mut content_type): (Option<Vec<u8>>, Option<&str>) = match request.param("body")
     {
         None => (None, None),
@@ -232,6 +279,9 @@ fn request(request: &NodeRequest) -> NodeResult {
             .uri(url.as_str());
         for (k, v) in headers {
             builder = builder.header(k.as_str(), to_display_string(v));
+        }
+        for (k, v) in &from_credentials {
+            builder = builder.header(k.as_str(), v.as_str());
         }
         if let (Some(ct), false) = (
             content_type,

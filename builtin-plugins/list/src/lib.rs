@@ -5,14 +5,15 @@
 //! `some`, `map`, `reduce`) take an expression of the workflow expression
 //! language, written bare (`$item.age >= 18`) or as a template
 //! (`{{ $item.age >= 18 }}`), evaluated per item in the sandboxed engine
-//! with `$item`, `$index`, `$json` (the node's input) and, for `reduce`,
-//! `$acc`. A failing expression is `VALIDATION_FAILED` naming it and the
-//! item.
+//! with `$item`, `$index`, `$input` (the node's input), `$json` (the
+//! execution's trigger data) and, for `reduce`, `$acc`. A failing
+//! expression is `EXPRESSION_ERROR` naming it and the item; the execution's
+//! deadline is checked between items.
 
 use std::cmp::Ordering;
 
 use plugin_abi::sdk::value::{to_display_string, truthy};
-use plugin_abi::sdk::{js, kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
+use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
 use serde_json::{json, Map, Value};
 
 type NodeResult = Result<NodeOutput, NodeError>;
@@ -25,35 +26,48 @@ fn ok(value: Value) -> NodeResult {
     Ok(NodeOutput::result(value))
 }
 
-/// Evaluates `expr` for one item.
+/// Evaluates `expr` for one item, before the execution's deadline.
 fn eval(
+    request: &NodeRequest,
     expr: &str,
     item: &Value,
     index: usize,
-    input: &Value,
     acc: Option<&Value>,
 ) -> Result<Value, NodeError> {
-    js::eval(expr, "$item,$index,$json,$acc", &mut |i| {
-        let text = match i {
-            0 => serde_json::to_string(item),
-            1 => Ok(index.to_string()),
-            2 if expr.contains("$json") => serde_json::to_string(input),
-            3 if expr.contains("$acc") => serde_json::to_string(acc.unwrap_or(&Value::Null)),
-            _ => return Ok(None),
-        };
-        text.map(Some).map_err(|e| e.to_string())
-    })
-    .map_err(|message| {
-        NodeError::new(
-            plugin_abi::codes::VALIDATION_FAILED,
-            format!("expression `{expr}` failed on item {index}: {message}"),
-        )
-    })
+    request.check_deadline()?;
+    js_sandbox::eval_until(
+        expr,
+        "$item,$index,$input,$json,$acc",
+        &mut |i| {
+            let text = match i {
+                0 => serde_json::to_string(item),
+                1 => Ok(index.to_string()),
+                2 if expr.contains("$input") => serde_json::to_string(&request.input),
+                3 if expr.contains("$json") => serde_json::to_string(&request.trigger),
+                4 if expr.contains("$acc") => serde_json::to_string(acc.unwrap_or(&Value::Null)),
+                _ => return Ok(None),
+            };
+            text.map(Some).map_err(|e| e.to_string())
+        },
+        request.deadline(),
+    )
+    .map(Option::unwrap_or_default)
+    .map_err(|e| expression_failed(expr, &format!("item {index}"), &e))
+}
+
+/// A per-item expression that failed: `EXECUTION_TIMEOUT` when the deadline
+/// stopped it, else `EXPRESSION_ERROR`.
+fn expression_failed(expr: &str, at: &str, error: &js_sandbox::EvalError) -> NodeError {
+    let code = match error {
+        js_sandbox::EvalError::Timeout { .. } => plugin_abi::codes::EXECUTION_TIMEOUT,
+        _ => plugin_abi::codes::EXPRESSION_ERROR,
+    };
+    NodeError::new(code, format!("expression `{expr}` failed on {at}: {error}"))
 }
 
 fn predicate(request: &NodeRequest) -> Result<(String, &Vec<Value>), NodeError> {
     Ok((
-        js::expression_param(request, "condition")?,
+        request.expression_param("condition")?,
         array(request, "array")?,
     ))
 }
@@ -158,7 +172,7 @@ pub fn definition() -> PluginDefinition {
         .node(spec("list.find", "The first item for which `condition` is truthy, or null. Output: {result: item}.", arr_cond.clone(), &["array", "condition"], |r| {
             let (expr, items) = predicate(r)?;
             for (i, item) in items.iter().enumerate() {
-                if truthy(&eval(&expr, item, i, &r.input, None)?) {
+                if truthy(&eval(r, &expr, item, i, None)?) {
                     return ok(item.clone());
                 }
             }
@@ -167,7 +181,7 @@ pub fn definition() -> PluginDefinition {
         .node(spec("list.findIndex", "The index of the first item for which `condition` is truthy, or -1. Output: {result: integer}.", arr_cond.clone(), &["array", "condition"], |r| {
             let (expr, items) = predicate(r)?;
             for (i, item) in items.iter().enumerate() {
-                if truthy(&eval(&expr, item, i, &r.input, None)?) {
+                if truthy(&eval(r, &expr, item, i, None)?) {
                     return ok(json!(i));
                 }
             }
@@ -177,7 +191,7 @@ pub fn definition() -> PluginDefinition {
             let (expr, items) = predicate(r)?;
             let mut kept = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                if truthy(&eval(&expr, item, i, &r.input, None)?) {
+                if truthy(&eval(r, &expr, item, i, None)?) {
                     kept.push(item.clone());
                 }
             }
@@ -186,7 +200,7 @@ pub fn definition() -> PluginDefinition {
         .node(spec("list.every", "Whether `condition` is truthy for every item (true when empty). Output: {result: boolean}.", arr_cond.clone(), &["array", "condition"], |r| {
             let (expr, items) = predicate(r)?;
             for (i, item) in items.iter().enumerate() {
-                if !truthy(&eval(&expr, item, i, &r.input, None)?) {
+                if !truthy(&eval(r, &expr, item, i, None)?) {
                     return ok(json!(false));
                 }
             }
@@ -195,23 +209,23 @@ pub fn definition() -> PluginDefinition {
         .node(spec("list.some", "Whether `condition` is truthy for any item. Output: {result: boolean}.", arr_cond, &["array", "condition"], |r| {
             let (expr, items) = predicate(r)?;
             for (i, item) in items.iter().enumerate() {
-                if truthy(&eval(&expr, item, i, &r.input, None)?) {
+                if truthy(&eval(r, &expr, item, i, None)?) {
                     return ok(json!(true));
                 }
             }
             ok(json!(false))
         }))
         .node(spec("list.map", "`expression` evaluated for every item. Output: {result: array}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}}), &["array", "expression"], |r| {
-            let expr = js::expression_param(r, "expression")?;
+            let expr = r.expression_param("expression")?;
             let items = array(r, "array")?;
-            let mapped = items.iter().enumerate().map(|(i, item)| eval(&expr, item, i, &r.input, None)).collect::<Result<Vec<_>, _>>()?;
+            let mapped = items.iter().enumerate().map(|(i, item)| eval(r, &expr, item, i, None)).collect::<Result<Vec<_>, _>>()?;
             ok(Value::Array(mapped))
         }))
         .node(spec("list.reduce", "Folds the items with `expression` over `$acc` (starting at `initial`), `$item` and `$index`. Output: {result: any}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}, "initial": {}}), &["array", "expression"], |r| {
-            let expr = js::expression_param(r, "expression")?;
+            let expr = r.expression_param("expression")?;
             let mut acc = r.param("initial").cloned().unwrap_or(Value::Null);
             for (i, item) in array(r, "array")?.iter().enumerate() {
-                acc = eval(&expr, item, i, &r.input, Some(&acc))?;
+                acc = eval(r, &expr, item, i, Some(&acc))?;
             }
             ok(acc)
         }))

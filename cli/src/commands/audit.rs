@@ -7,7 +7,7 @@ use crate::error::CliError;
 use crate::output::Output;
 
 /// Checks the hash chain and reports the first broken line.
-pub fn verify(global: &Global, log: &Path) -> Result<(), CliError> {
+pub fn verify(_global: &Global, log: &Path) -> Result<Output, CliError> {
     let report = registry_core::audit::verify(log)
         .map_err(|e| CliError::input(format!("cannot read audit log {}: {e}", log.display())))?;
     let json = serde_json::to_value(&report).map_err(|e| CliError::failed(e.to_string()))?;
@@ -26,19 +26,16 @@ pub fn verify(global: &Global, log: &Path) -> Result<(), CliError> {
             report.verified_lines
         ),
     };
-    Output {
-        json: json.clone(),
-        pretty,
-    }
-    .print(global.output);
     match report.first_broken {
-        None => Ok(()),
+        None => Ok(Output { json, pretty }),
         Some(b) => Err(CliError::failed(format!(
             "{}: audit chain broken at line {}: {}",
             log.display(),
             b.line,
             b.reason
         ))
-        .with_document(json)),
+        .kind("AUDIT_CHAIN_BROKEN")
+        .with_document(json)
+        .with_pretty(pretty)),
     }
 }

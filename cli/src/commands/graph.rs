@@ -26,7 +26,7 @@ fn colour(status: &str) -> &'static str {
 }
 
 /// Prints the DAG, nodes coloured by status when a result is given.
-pub fn graph(global: &Global, path: &Path, result: Option<&Path>) -> Result<(), CliError> {
+pub fn graph(_global: &Global, path: &Path, result: Option<&Path>) -> Result<Output, CliError> {
     let compiled = load_workflow(path)?;
     let statuses: Value = match result {
         Some(p) => {
@@ -91,10 +91,8 @@ pub fn graph(global: &Global, path: &Path, result: Option<&Path>) -> Result<(), 
         );
     }
     dot.push_str("}\n");
-    Output {
+    Ok(Output {
         json: json!({"dot": dot}),
         pretty: dot.clone(),
-    }
-    .print(global.output);
-    Ok(())
+    })
 }

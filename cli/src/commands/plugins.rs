@@ -12,7 +12,7 @@ use crate::error::CliError;
 use crate::output::Output;
 
 /// Lists every node type.
-pub fn list(global: &Global) -> Result<(), CliError> {
+pub fn list(global: &Global) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
     let listed = host.registry.list(&ListFilter::default());
     let mut pretty = String::new();
@@ -52,16 +52,14 @@ pub fn list(global: &Global) -> Result<(), CliError> {
             FileOutcome::Loaded { .. } => None,
         })
         .collect();
-    Output {
+    Ok(Output {
         json: json!({"nodeTypes": rows, "rejectedFiles": rejected}),
         pretty,
-    }
-    .print(global.output);
-    Ok(())
+    })
 }
 
 /// Shows one node type in full.
-pub fn inspect(global: &Global, node_type: &str) -> Result<(), CliError> {
+pub fn inspect(global: &Global, node_type: &str) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
     let metadata = host.registry.metadata(node_type).ok_or_else(|| {
         CliError::input(format!(
@@ -70,12 +68,11 @@ pub fn inspect(global: &Global, node_type: &str) -> Result<(), CliError> {
     })?;
     let json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
     let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
-    Output { json, pretty }.print(global.output);
-    Ok(())
+    Ok(Output { json, pretty })
 }
 
 /// Scans `dir` and reports every file.
-pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
+pub fn check(global: &Global, dir: &Path) -> Result<Output, CliError> {
     if !dir.is_dir() {
         return Err(CliError::input(format!(
             "{} is not a directory",
@@ -152,25 +149,24 @@ pub fn check(global: &Global, dir: &Path) -> Result<(), CliError> {
         t.node_types,
         t.elapsed_us as f64 / 1000.0
     );
-    Output {
-        json: json!({"files": files, "totals": t, "issues": report.issues}),
-        pretty,
-    }
-    .print(global.output);
+    let json = json!({"files": files, "totals": t, "issues": report.issues});
     if t.rejected > 0 {
         Err(CliError::failed(format!(
             "{} of {} plugin files in {} were rejected",
             t.rejected,
             t.candidates,
             dir.display()
-        )))
+        ))
+        .kind("PLUGINS_REJECTED")
+        .with_document(json)
+        .with_pretty(pretty))
     } else {
-        Ok(())
+        Ok(Output { json, pretty })
     }
 }
 
 /// `plugflow plugins cache show|clear`.
-pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<(), CliError> {
+pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<Output, CliError> {
     let config = crate::host::config(global)?;
     let discovery = config.plugins.unwrap_or_default();
     let Some(path) = crate::host::cache_file(global, &discovery) else {
@@ -190,16 +186,14 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<(),
                     )))
                 }
             };
-            Output {
+            Ok(Output {
                 json: json!({"cache": path, "cleared": existed}),
                 pretty: if existed {
                     format!("deleted {}\n", path.display())
                 } else {
                     format!("{} did not exist\n", path.display())
                 },
-            }
-            .print(global.output);
-            Ok(())
+            })
         }
         crate::args::CacheCommand::Show => {
             let (cache, discarded) = loader::cache::CacheFile::load(&path);
@@ -232,12 +226,10 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<(),
                 })
                 .collect();
             pretty.push_str(&format!("{} files\n", entries.len()));
-            Output {
+            Ok(Output {
                 json: json!({"cache": path, "discarded": discarded, "entries": entries}),
                 pretty,
-            }
-            .print(global.output);
-            Ok(())
+            })
         }
     }
 }

@@ -2,58 +2,144 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use plugin_abi::request::ExecContext;
 use registry_core::{
-    CompiledWorkflow, Engine, EngineOptions, ExecutionResult, RunOptions, RunStatus, Workflow,
+    new_execution_id, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, Problem,
+    RunOptions, RunStatus, Warning, Workflow,
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::args::{Global, MetricsFormat, RunOptionsArgs};
+use crate::args::{Global, MetricsFormat, RunOptionsArgs, WhoArgs};
 use crate::error::CliError;
 use crate::host::Host;
-use crate::output::{brief, Output};
+use crate::output::{brief, sanitize, Output};
+
+/// Reads `--input`-style text: JSON, or `@FILE`; `what` names it in errors.
+fn json_argument(text: &str, what: &str) -> Result<Value, CliError> {
+    let (text, source) = match text.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::input(format!("{what}: cannot read {path}: {e}")))?,
+            format!("{what} {path}"),
+        ),
+        None => (text.to_owned(), what.to_owned()),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::input(format!(
+            "{source}: not valid JSON at line {}, column {}: {}",
+            e.line(),
+            e.column(),
+            e
+        ))
+    })
+}
 
 /// Parses `--input`: JSON text or `@FILE`.
 pub fn parse_input(input: &str) -> Result<Value, CliError> {
-    let (text, source) = match input.strip_prefix('@') {
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| CliError::input(format!("cannot read input file {path}: {e}")))?,
-            path.to_owned(),
-        ),
-        None => (input.to_owned(), "--input".to_owned()),
+    json_argument(input, "--input")
+}
+
+/// Parses `--user`: an id, a JSON object, or `@FILE` holding one.
+pub fn parse_user(user: Option<&str>) -> Result<Value, CliError> {
+    let Some(user) = user else {
+        return Ok(Value::Null);
     };
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::input(format!("{source}: not valid JSON: {e}")))
-}
-
-/// Reads and compiles a workflow file.
-pub fn load_workflow(path: &Path) -> Result<CompiledWorkflow, CliError> {
-    let workflow = Workflow::from_file(path).map_err(|e| CliError::input(e.to_string()))?;
-    Ok(CompiledWorkflow::compile(workflow))
-}
-
-fn execution_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("exec-{nanos:x}-{}", std::process::id())
-}
-
-/// The context for `--tenant` and `--user`.
-pub fn context(tenant: Option<&str>, user: Option<&str>) -> ExecContext {
-    ExecContext {
-        tenant_id: tenant.map(str::to_owned),
-        user: user.map_or(Value::Null, |u| json!({"id": u})),
-        execution_id: execution_id(),
+    let trimmed = user.trim_start();
+    if !(trimmed.starts_with('@') || trimmed.starts_with('{')) {
+        return Ok(json!({"id": user}));
+    }
+    match json_argument(trimmed, "--user")? {
+        object @ Value::Object(_) => Ok(object),
+        other => Err(CliError::input(format!(
+            "--user: expected an id or a JSON object such as {{\"id\": \"u1\", \"level\": 3}}, got {}",
+            plugin_abi::sdk::kind(&other)
+        ))),
     }
 }
 
-/// Validation problems as the CLI reports them.
-pub fn problems_document(problems: &[registry_core::Problem]) -> Value {
-    json!({"valid": problems.is_empty(), "problems": problems})
+/// Parses `--var NAME=VALUE` (VALUE as JSON when it parses, else text).
+pub fn parse_vars(vars: &[String]) -> Result<Map<String, Value>, CliError> {
+    let mut out = Map::new();
+    for var in vars {
+        let Some((name, value)) = var.split_once('=').filter(|(n, _)| !n.trim().is_empty()) else {
+            return Err(CliError::input(format!(
+                "--var `{}`: expected NAME=VALUE",
+                sanitize(var)
+            )));
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        out.insert(name.trim().to_owned(), value);
+    }
+    Ok(out)
+}
+
+/// The problems document every command prints for a workflow that cannot
+/// run.
+pub fn problems_document(path: &Path, problems: &[Problem], warnings: &[Warning]) -> Value {
+    json!({
+        "file": path.display().to_string(),
+        "valid": problems.is_empty(),
+        "problems": problems,
+        "warnings": warnings,
+    })
+}
+
+/// Reads and compiles a workflow file; a file that cannot be read is one
+/// problem in the problems document.
+pub fn load_workflow(path: &Path) -> Result<CompiledWorkflow, CliError> {
+    let workflow = Workflow::from_file(path).map_err(|e| {
+        let mut problem =
+            json!({"nodeId": null, "code": e.code(), "path": "", "message": e.to_string()});
+        if let registry_core::workflow::ParseError::Syntax { line, column, .. } = &e {
+            problem["line"] = json!(line);
+            problem["column"] = json!(column);
+        }
+        CliError::input(e.to_string())
+            .kind(e.code())
+            .with_document(json!({
+                "file": path.display().to_string(),
+                "valid": false,
+                "problems": [problem],
+                "warnings": [],
+            }))
+    })?;
+    Ok(CompiledWorkflow::compile(workflow))
+}
+
+/// The run options of `who`, with `trigger` as the trigger data.
+pub fn run_options(who: &WhoArgs, trigger: Value) -> Result<RunOptions, CliError> {
+    Ok(RunOptions {
+        trigger,
+        context: ExecContext {
+            tenant_id: who.tenant.clone(),
+            user: parse_user(who.user.as_deref())?,
+            execution_id: new_execution_id(),
+        },
+        variables: parse_vars(&who.vars)?,
+        strict: who.strict,
+        ..RunOptions::default()
+    })
+}
+
+/// The one-line error for a workflow that cannot run, and its document.
+pub fn cannot_run(path: &Path, problems: &[Problem]) -> CliError {
+    let first = problems
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let code = problems
+        .first()
+        .map_or("VALIDATION_FAILED", |p| p.code.as_str());
+    CliError::input(format!(
+        "{}: workflow cannot run ({} problem{}): {first}",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    ))
+    .kind(code)
+    .with_document(problems_document(path, problems, &[]))
 }
 
 async fn execute(
@@ -63,8 +149,16 @@ async fn execute(
     quiet: bool,
 ) -> Result<ExecutionResult, CliError> {
     let compiled = load_workflow(path)?;
+    let mut options = run_options(&args.who, parse_input(&args.input)?)?;
+    options.timeout = match args.timeout {
+        Some(secs) => Some(
+            Duration::try_from_secs_f64(secs)
+                .map_err(|e| CliError::input(format!("--timeout {secs}: {e}")))?,
+        ),
+        None => None,
+    };
     let display = crate::progress::Display::start(compiled.workflow.nodes.len(), quiet);
-    let trigger = parse_input(&args.input)?;
+    options.progress = display.as_ref().map(crate::progress::Display::observer);
     let mut env_allowlist = host.env_allowlist.clone();
     env_allowlist.extend(args.allow_env.iter().cloned());
     let engine = Engine::with_options(
@@ -74,46 +168,21 @@ async fn execute(
             ..EngineOptions::default()
         },
     );
-    let timeout = match args.timeout {
-        Some(secs) => Some(
-            Duration::try_from_secs_f64(secs)
-                .map_err(|e| CliError::input(format!("--timeout {secs}: {e}")))?,
-        ),
-        None => None,
-    };
-    let options = RunOptions {
-        trigger,
-        context: context(args.tenant.as_deref(), args.user.as_deref()),
-        cancel: None,
-        timeout,
-        progress: display.as_ref().map(crate::progress::Display::observer),
-    };
     let outcome = engine.run(&compiled, options).await;
     if let Some(display) = display {
         display.finish();
     }
-    outcome.map_err(|invalid| {
-        let first = invalid
-            .problems
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        CliError::input(format!(
-            "{}: workflow cannot run ({} problem{}): {first}",
-            path.display(),
-            invalid.problems.len(),
-            if invalid.problems.len() == 1 { "" } else { "s" }
-        ))
-        .with_document(problems_document(&invalid.problems))
-    })
+    outcome.map_err(|invalid| cannot_run(path, &invalid.problems))
 }
 
-fn pretty(result: &ExecutionResult) -> String {
+/// The result as a table, nodes in the order they finished, then the ones
+/// never reached.
+fn pretty(result: &ExecutionResult, compiled_order: &[String]) -> String {
     let mut out = String::new();
     let width = result
         .nodes
         .keys()
-        .map(String::len)
+        .map(|k| sanitize(k).len())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -122,26 +191,47 @@ fn pretty(result: &ExecutionResult) -> String {
         "{:width$}  {:9}  {:>9}  output / error",
         "node", "status", "ms"
     );
-    for (id, node) in &result.nodes {
+    let reached: std::collections::HashSet<&str> =
+        result.execution_order.iter().map(String::as_str).collect();
+    let order = result.execution_order.iter().chain(
+        compiled_order
+            .iter()
+            .filter(|id| !reached.contains(id.as_str())),
+    );
+    for id in order {
+        let Some(node) = result.nodes.get(id) else {
+            continue;
+        };
         let detail = match (&node.error, node.status) {
             (Some(e), registry_core::NodeStatus::Error | registry_core::NodeStatus::Cancelled) => {
                 format!(
                     "{}: {}",
                     node.error_code.map(|c| c.as_str()).unwrap_or(""),
-                    e
+                    sanitize(e)
                 )
             }
             _ => node
                 .reason
-                .clone()
-                .unwrap_or_else(|| brief(&node.output, 80)),
+                .as_deref()
+                .map(sanitize)
+                .unwrap_or_else(|| brief(&node.output, Some(80))),
         };
         let _ = writeln!(
             out,
-            "{id:width$}  {:9}  {:>9.3}  {detail}",
+            "{:width$}  {:9}  {:>9.3}  {detail}",
+            sanitize(id),
             node.status.as_str(),
             node.duration_ms
         );
+        for w in &node.warnings {
+            let _ = writeln!(
+                out,
+                "{:width$}  warning: {} at {}",
+                "",
+                sanitize(&w.message),
+                sanitize(&w.path)
+            );
+        }
     }
     let m = &result.metrics;
     let _ = writeln!(
@@ -162,9 +252,9 @@ fn pretty(result: &ExecutionResult) -> String {
     out
 }
 
-fn outcome(result: &ExecutionResult) -> Result<(), CliError> {
+fn outcome(result: &ExecutionResult, output: Output) -> Result<Output, CliError> {
     match result.status {
-        RunStatus::Success => Ok(()),
+        RunStatus::Success => Ok(output),
         _ => Err(CliError::failed(format!(
             "workflow {}: {}",
             match result.status {
@@ -172,21 +262,34 @@ fn outcome(result: &ExecutionResult) -> Result<(), CliError> {
                 _ => "failed",
             },
             result.error.clone().unwrap_or_default()
-        ))),
+        ))
+        .kind(match result.status {
+            RunStatus::Cancelled => "WORKFLOW_CANCELLED",
+            _ => "WORKFLOW_FAILED",
+        })
+        .with_document(output.json)
+        .with_pretty(output.pretty)),
     }
 }
 
 /// `plugflow run`.
-pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<(), CliError> {
+pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
+    let compiled_order = node_order(path);
     let result = execute(&host, path, args, global.quiet).await?;
     let json = serde_json::to_value(&result).map_err(|e| CliError::failed(e.to_string()))?;
-    Output {
+    let output = Output {
         json,
-        pretty: pretty(&result),
-    }
-    .print(global.output);
-    outcome(&result)
+        pretty: pretty(&result, &compiled_order),
+    };
+    outcome(&result, output)
+}
+
+/// Node ids in the file's order (for listing nodes never reached).
+fn node_order(path: &Path) -> Vec<String> {
+    Workflow::from_file(path)
+        .map(|w| w.nodes.into_iter().map(|n| n.id).collect())
+        .unwrap_or_default()
 }
 
 /// `plugflow stats`: runs, then prints the registry's metrics.
@@ -195,18 +298,14 @@ pub async fn stats(
     path: &Path,
     args: &RunOptionsArgs,
     format: MetricsFormat,
-) -> Result<(), CliError> {
+) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
     let result = execute(&host, path, args, global.quiet).await?;
     let snapshot = host.registry.stats();
-    match format {
-        MetricsFormat::Prometheus => print!("{}", snapshot.to_prometheus()),
-        MetricsFormat::Json => {
-            let json =
-                serde_json::to_value(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
-            let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
-            Output { json, pretty }.print(global.output);
-        }
-    }
-    outcome(&result)
+    let json = serde_json::to_value(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
+    let pretty = match format {
+        MetricsFormat::Prometheus => snapshot.to_prometheus(),
+        MetricsFormat::Json => serde_json::to_string_pretty(&json).unwrap_or_default(),
+    };
+    outcome(&result, Output { json, pretty })
 }

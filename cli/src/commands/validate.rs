@@ -1,46 +1,53 @@
 //! `plugflow validate`: the full pre-run validation; nothing runs.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use registry_core::Engine;
 
-use super::run::{context, load_workflow, problems_document};
-use crate::args::Global;
+use super::run::{load_workflow, problems_document, run_options};
+use crate::args::{Global, ValidateArgs};
 use crate::error::CliError;
-use crate::output::Output;
+use crate::output::{sanitize, Output};
 
-/// Validates and reports every problem.
-pub fn validate(global: &Global, path: &Path, tenant: Option<&str>) -> Result<(), CliError> {
+/// Validates and reports every problem and warning.
+pub fn validate(global: &Global, args: &ValidateArgs) -> Result<Output, CliError> {
+    let path = &args.workflow;
     let host = crate::host::build(global)?;
     let compiled = load_workflow(path)?;
     let engine = Engine::new(host.registry.clone());
-    let problems = engine.validate(&compiled, &context(tenant, None));
+    let options = run_options(&args.who, serde_json::Value::Null)?;
+    let report = engine.validate(&compiled, &options);
     let mut pretty = String::new();
-    if problems.is_empty() {
+    let file = sanitize(&path.display().to_string());
+    if report.is_valid() {
         let _ = writeln!(
             pretty,
-            "{}: valid ({} nodes)",
-            path.display(),
+            "{file}: valid ({} nodes)",
             compiled.workflow.nodes.len()
         );
     }
-    for p in &problems {
-        let _ = writeln!(pretty, "{}: {p}", path.display());
+    for p in &report.problems {
+        let _ = writeln!(pretty, "{file}: error: {}", sanitize(&p.to_string()));
     }
-    Output {
-        json: problems_document(&problems),
+    for w in &report.warnings {
+        let _ = writeln!(pretty, "{file}: warning: {}", sanitize(&w.to_string()));
+    }
+    let output = Output {
+        json: problems_document(path, &report.problems, &report.warnings),
         pretty,
-    }
-    .print(global.output);
-    if problems.is_empty() {
-        Ok(())
+    };
+    if report.is_valid() {
+        Ok(output)
     } else {
+        let first = report.problems[0].code.as_str();
         Err(CliError::input(format!(
             "{}: {} problem{} found",
             path.display(),
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        )))
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        ))
+        .kind(first)
+        .with_document(output.json)
+        .with_pretty(output.pretty))
     }
 }

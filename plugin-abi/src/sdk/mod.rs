@@ -3,8 +3,6 @@
 //! [`crate::export_plugin!`]. Nothing `unsafe` is required.
 
 mod adapter;
-#[cfg(feature = "js")]
-pub mod js;
 mod log;
 mod macros;
 #[cfg(feature = "rules")]
@@ -222,6 +220,47 @@ impl NodeRequest {
         value.as_array().ok_or_else(|| {
             NodeError::invalid_parameter(name, format!("expected an array, got {}", kind(value)))
         })
+    }
+
+    /// The expression in parameter `name`: written bare (`$item.age > 18`)
+    /// or as one template (`{{ $item.age > 18 }}`), whose braces are
+    /// removed. Evaluate it with the `js-sandbox` crate.
+    pub fn expression_param(&self, name: &str) -> Result<String, NodeError> {
+        let text = self.str_param(name)?.trim();
+        let inner = text
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .filter(|t| !t.contains("{{"))
+            .unwrap_or(text)
+            .trim();
+        if inner.is_empty() {
+            return Err(NodeError::invalid_parameter(
+                name,
+                "the expression is empty",
+            ));
+        }
+        Ok(inner.to_owned())
+    }
+
+    /// The execution's deadline as an instant on this machine's clock, if
+    /// the host set one.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.deadline_ms?);
+        let now = std::time::SystemTime::now();
+        let left = deadline.duration_since(now).unwrap_or_default();
+        Some(std::time::Instant::now() + left)
+    }
+
+    /// `EXECUTION_TIMEOUT` once the execution's deadline has passed: call
+    /// it between items of a long loop.
+    pub fn check_deadline(&self) -> Result<(), NodeError> {
+        match self.deadline() {
+            Some(deadline) if std::time::Instant::now() >= deadline => Err(NodeError::new(
+                codes::EXECUTION_TIMEOUT,
+                "the execution's deadline passed while this node was running",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

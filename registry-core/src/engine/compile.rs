@@ -1,18 +1,27 @@
 //! Compiling a workflow once: its graph, its templates, each node's
-//! recovery strategy, error handling, timeout and credentials, and the
-//! policy its `multiTenancy` block adds.
+//! recovery strategy, error handling, timeout and credentials, the policy
+//! its `multiTenancy` block adds, and the checks that need no registry
+//! (template text kept literal, references to nodes that cannot have run).
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::references::reference_warnings;
+use super::report::{Warning, WarningKind};
 use crate::credentials::CredentialRef;
 use crate::error::ErrorCode;
-use crate::expr::{Compiled, TemplateError};
+use crate::expr::template::is_per_item;
+use crate::expr::{Compiled, TemplateNote};
 use crate::recovery::{Backoff, BackoffKind, RecoveryStrategy};
 use crate::tenant::{DataIsolation, TenantPolicy};
-use crate::workflow::graph::{Graph, Problem};
+use crate::workflow::graph::Graph;
 use crate::workflow::model::{NodeDef, OnError, RetryPolicy, Workflow};
+use crate::workflow::Problem;
+
+/// The most attempts a node may make (`maxTries`, `retryPolicy.maxAttempts`):
+/// more is almost always a typo, and each attempt may wait.
+pub const MAX_TRIES: u32 = 100;
 
 /// A workflow ready to run many times: parsed, checked for structure,
 /// templates compiled. Compile once, run as often as you like.
@@ -22,17 +31,20 @@ pub struct CompiledWorkflow {
     pub workflow: Workflow,
     /// Its graph.
     pub graph: Graph,
-    pub(crate) params: Vec<Result<Compiled, TemplateError>>,
+    pub(crate) params: Vec<Compiled>,
     pub(crate) templated: Vec<Vec<String>>,
+    /// Nodes whose per-item expressions read `$json`: their requests carry
+    /// the trigger data.
+    pub(crate) wants_trigger: Vec<bool>,
     pub(crate) strategies: Vec<RecoveryStrategy>,
     pub(crate) on_error: Vec<OnError>,
     pub(crate) timeouts: Vec<Option<Duration>>,
     pub(crate) credentials: Vec<Vec<CredentialRef>>,
     pub(crate) workflow_policy: Option<TenantPolicy>,
     pub(crate) tenant_field: String,
-    pub(crate) workflow_value: Value,
-    pub(crate) variables: Map<String, Value>,
+    pub(crate) error_logger: Option<usize>,
     pub(crate) structure: Vec<Problem>,
+    pub(crate) warnings: Vec<Warning>,
     /// The registry generation and tenant this workflow last validated
     /// cleanly for: validation is skipped while both stay the same.
     pub(crate) validated_for: std::sync::Mutex<Option<(usize, u64, Option<String>)>>,
@@ -48,7 +60,7 @@ fn retry_from_policy(policy: &RetryPolicy) -> RecoveryStrategy {
         })
         .collect();
     RecoveryStrategy::Retry {
-        max_retries: policy.max_attempts.unwrap_or(3).saturating_sub(1),
+        max_retries: policy.max_attempts.unwrap_or(3).clamp(1, MAX_TRIES) - 1,
         backoff: Backoff {
             kind: policy.backoff_type.unwrap_or(BackoffKind::Exponential),
             initial: Duration::from_millis(policy.initial_delay.unwrap_or(1000)),
@@ -62,7 +74,7 @@ fn retry_from_policy(policy: &RetryPolicy) -> RecoveryStrategy {
 
 fn fixed_retry(tries: u32, wait_ms: u64) -> RecoveryStrategy {
     RecoveryStrategy::Retry {
-        max_retries: tries.saturating_sub(1),
+        max_retries: tries.clamp(1, MAX_TRIES) - 1,
         backoff: Backoff {
             kind: BackoffKind::Fixed,
             initial: Duration::from_millis(wait_ms),
@@ -125,9 +137,6 @@ fn strategy_of(workflow: &Workflow, node: &NodeDef, on_error: OnError) -> Recove
 
 fn workflow_policy(workflow: &Workflow) -> Option<TenantPolicy> {
     let block = workflow.multi_tenancy.as_ref()?;
-    if block.allow_cross_tenant_access {
-        tracing::warn!(component = "engine", event = "cross_tenant_ignored", workflow = %workflow.id, "multiTenancy.allowCrossTenantAccess is ignored: a workflow cannot loosen its tenant's isolation");
-    }
     Some(TenantPolicy {
         tenant_id: String::new(),
         allowed_node_types: Vec::new(),
@@ -141,27 +150,82 @@ fn workflow_policy(workflow: &Workflow) -> Option<TenantPolicy> {
             DataIsolation::Relaxed
         },
         audit_logging: block.audit_logging.unwrap_or(true),
+        allow_cross_tenant_access: block.allow_cross_tenant_access,
         also_allowed: Vec::new(),
     })
 }
 
+/// JSON Pointers of every string holding a template (iteratively: a hostile
+/// document may nest deeper than the stack allows).
+pub(crate) fn templated_paths(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![(value, String::new())];
+    while let Some((v, path)) = pending.pop() {
+        match v {
+            Value::String(s) if crate::expr::template::has_template(s) => out.push(path),
+            Value::Array(items) => pending.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v, format!("{path}/{i}"))),
+            ),
+            Value::Object(o) => pending.extend(
+                o.iter()
+                    .map(|(k, v)| (v, format!("{path}/{}", crate::expr::template::escape(k)))),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether a per-item template in `value` reads `$json`.
+fn per_item_reads_json(value: &Value) -> bool {
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::String(s) if is_per_item(s) && s.contains("$json") => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(o) => pending.extend(o.values()),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn note_warning(node: &NodeDef, note: TemplateNote) -> Warning {
+    Warning {
+        node_id: Some(node.id.clone()),
+        kind: WarningKind::TemplateKeptAsText,
+        path: format!("/parameters{}", note.path),
+        message: format!("`{{{{ {} }}}}`: {}", note.text, note.message),
+    }
+}
+
 impl CompiledWorkflow {
     /// Builds the graph and compiles every template. Structural problems
-    /// and template errors are kept and reported by validation; nothing
-    /// with a problem ever runs.
+    /// are kept and reported by validation; nothing with a problem ever
+    /// runs. Text in `{{ }}` that is not an expression stays literal and is
+    /// reported as a warning.
     pub fn compile(workflow: Workflow) -> Self {
-        let (graph, structure) = Graph::build(&workflow);
-        let mut params = Vec::with_capacity(workflow.nodes.len());
-        let mut templated = Vec::with_capacity(workflow.nodes.len());
-        let mut strategies = Vec::with_capacity(workflow.nodes.len());
-        let mut on_error = Vec::with_capacity(workflow.nodes.len());
-        let mut timeouts = Vec::with_capacity(workflow.nodes.len());
-        let mut credentials = Vec::with_capacity(workflow.nodes.len());
+        let (graph, graph_problems) = Graph::build(&workflow);
+        let mut structure = workflow.problems.clone();
+        structure.extend(graph_problems);
+        let n = workflow.nodes.len();
+        let mut params = Vec::with_capacity(n);
+        let mut templated = Vec::with_capacity(n);
+        let mut wants_trigger = Vec::with_capacity(n);
+        let mut strategies = Vec::with_capacity(n);
+        let mut on_error = Vec::with_capacity(n);
+        let mut timeouts = Vec::with_capacity(n);
+        let mut credentials = Vec::with_capacity(n);
+        let mut warnings = Vec::new();
         for node in &workflow.nodes {
-            params.push(Compiled::compile(&node.parameters, ""));
-            let mut paths = Vec::new();
-            super::check::templated_paths(&node.parameters, String::new(), &mut paths);
-            templated.push(paths);
+            let mut notes = Vec::new();
+            params.push(Compiled::compile(&node.parameters, "", &mut notes));
+            warnings.extend(notes.into_iter().map(|note| note_warning(node, note)));
+            templated.push(templated_paths(&node.parameters));
+            wants_trigger.push(per_item_reads_json(&node.parameters));
             let handling = on_error_of(&workflow, node);
             strategies.push(strategy_of(&workflow, node, handling));
             on_error.push(handling);
@@ -184,14 +248,24 @@ impl CompiledWorkflow {
                     .collect(),
             );
         }
-        let variables = workflow
-            .variables
-            .iter()
-            .map(|(k, v)| (k.clone(), v.default_value.clone()))
-            .collect();
-        let workflow_value = serde_json::json!({
-            "id": workflow.id, "name": workflow.name, "version": workflow.version,
-        });
+        let error_logger = workflow
+            .error_handling
+            .as_ref()
+            .and_then(|h| h.error_logger.as_deref())
+            .filter(|name| !name.is_empty())
+            .and_then(|name| {
+                let found = graph.index_of(name);
+                if found.is_none() {
+                    structure.push(Problem::new(
+                        None,
+                        ErrorCode::ValidationFailed,
+                        "/errorHandling/errorLogger",
+                        format!("errorLogger `{name}` is not a node of this workflow"),
+                    ));
+                }
+                found
+            });
+        warnings.extend(reference_warnings(&workflow, &graph, &params, error_logger));
         let tenant_field = workflow
             .multi_tenancy
             .as_ref()
@@ -203,14 +277,15 @@ impl CompiledWorkflow {
             graph,
             params,
             templated,
+            wants_trigger,
             strategies,
             on_error,
             timeouts,
             credentials,
             tenant_field,
-            workflow_value,
-            variables,
+            error_logger,
             structure,
+            warnings,
             validated_for: std::sync::Mutex::new(None),
         }
     }
@@ -232,5 +307,26 @@ impl CompiledWorkflow {
     /// The recovery strategy compiled for node `index`.
     pub fn strategy(&self, index: usize) -> &RecoveryStrategy {
         &self.strategies[index]
+    }
+
+    /// The workflow's declared variables with their defaults, overridden by
+    /// `overrides`.
+    pub fn variables(&self, overrides: &Map<String, Value>) -> Map<String, Value> {
+        let mut values: Map<String, Value> = self
+            .workflow
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.default_value.clone()))
+            .collect();
+        for (k, v) in overrides {
+            values.insert(k.clone(), v.clone());
+        }
+        values
+    }
+
+    /// Warnings found without a registry: template text kept literally,
+    /// references to nodes that do not exist or cannot have finished first.
+    pub fn static_warnings(&self) -> &[Warning] {
+        &self.warnings
     }
 }

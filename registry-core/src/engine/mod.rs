@@ -6,16 +6,22 @@
 //! incoming branches have resolved; independent branches run concurrently
 //! up to `settings.maxConcurrency`; a condition's output index picks the
 //! branch, and nodes only reachable through branches not taken are
-//! skipped; `onError`, retries, timeouts, the execution timeout and
-//! cancellation are honoured.
+//! skipped; `onError`, retries, timeouts, the execution timeout, the
+//! error logger and cancellation are honoured.
 
-mod check;
 mod compile;
+mod options;
 mod progress;
+mod references;
+mod report;
 mod result;
 mod run;
+mod state;
+mod validate;
 
-pub use compile::CompiledWorkflow;
+pub use compile::{CompiledWorkflow, MAX_TRIES};
+pub use options::{new_execution_id, CancelHandle, EngineOptions, RunOptions};
 pub use progress::{NodeProgress, Progress, ProgressObserver};
-pub use result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus};
-pub use run::{CancelHandle, Engine, EngineOptions, InvalidWorkflow, RunOptions};
+pub use report::{Report, Warning, WarningKind};
+pub use result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus, RunWarning};
+pub use run::{Engine, InvalidWorkflow};

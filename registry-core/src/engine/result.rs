@@ -77,6 +77,24 @@ pub struct NodeResult {
     /// Why it was skipped or left pending, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// References in its parameters that resolved to nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RunWarning>,
+}
+
+/// A reference that resolved to nothing while a node's parameters were
+/// rendered (it rendered as `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunWarning {
+    /// Always `UNRESOLVED_REFERENCE`.
+    pub code: &'static str,
+    /// JSON Pointer of the parameter, from the node.
+    pub path: String,
+    /// The expression as written.
+    pub expression: String,
+    /// What happened.
+    pub message: String,
 }
 
 impl NodeResult {
@@ -94,6 +112,7 @@ impl NodeResult {
             fallback_node_type: None,
             validation_errors: Vec::new(),
             reason: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -149,6 +168,9 @@ pub struct ExecutionResult {
     pub error: Option<String>,
     /// Per node id.
     pub nodes: BTreeMap<String, NodeResult>,
+    /// Node ids in the order they reached their final status (nodes never
+    /// reached are not listed).
+    pub execution_order: Vec<String>,
     /// Counters.
     pub metrics: RunMetrics,
 }

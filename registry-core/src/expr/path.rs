@@ -7,11 +7,17 @@ use serde_json::Value;
 
 use super::scope::{now_iso, Scope};
 
+/// Longest path evaluated natively; longer ones are no path (and deeper
+/// than any real document).
+pub const MAX_SEGMENTS: usize = 256;
+
 /// A root variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
     /// `$json`
     Json,
+    /// `$input`
+    Input,
     /// `$steps`
     Steps,
     /// `$node`
@@ -36,8 +42,9 @@ pub enum Root {
 
 impl Root {
     /// Every root with its name.
-    pub const ALL: [(&'static str, Root); 11] = [
+    pub const ALL: [(&'static str, Root); 12] = [
         ("$json", Root::Json),
+        ("$input", Root::Input),
         ("$steps", Root::Steps),
         ("$node", Root::Node),
         ("$context", Root::Context),
@@ -84,6 +91,9 @@ pub fn parse_path(text: &str) -> Option<PathExpr> {
     }
     let mut segments = Vec::new();
     while !rest.is_empty() {
+        if segments.len() >= MAX_SEGMENTS {
+            return None;
+        }
         if let Some(after) = rest.strip_prefix('.') {
             let end = after
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
@@ -120,89 +130,84 @@ pub fn parse_path(text: &str) -> Option<PathExpr> {
     })
 }
 
-fn step_into<'v>(value: Cow<'v, Value>, segment: &Segment) -> Cow<'v, Value> {
-    let pick = |v: &Value| -> Option<Value> {
-        match (v, segment) {
-            (Value::Array(a), Segment::Key(k)) if k == "length" => Some(Value::from(a.len())),
-            (Value::String(s), Segment::Key(k)) if k == "length" => {
-                Some(Value::from(s.chars().count()))
-            }
-            _ => None,
+/// One step into a value; `None` when there is nothing there.
+fn step_into<'v>(value: Cow<'v, Value>, segment: &Segment) -> Option<Cow<'v, Value>> {
+    match (&*value, segment) {
+        (Value::Array(a), Segment::Key(k)) if k == "length" => {
+            return Some(Cow::Owned(Value::from(a.len())))
         }
-    };
-    if let Some(special) = pick(&value) {
-        return Cow::Owned(special);
+        (Value::String(s), Segment::Key(k)) if k == "length" => {
+            return Some(Cow::Owned(Value::from(s.chars().count())))
+        }
+        _ => {}
     }
     match value {
-        Cow::Borrowed(v) => Cow::Borrowed(match (v, segment) {
-            (Value::Object(o), Segment::Key(k)) => o.get(k).unwrap_or(&Value::Null),
-            (Value::Array(a), Segment::Index(i)) => a.get(*i).unwrap_or(&Value::Null),
-            (Value::Object(o), Segment::Index(i)) => o.get(&i.to_string()).unwrap_or(&Value::Null),
-            _ => &Value::Null,
-        }),
-        Cow::Owned(mut v) => Cow::Owned(match (&mut v, segment) {
-            (Value::Object(o), Segment::Key(k)) => o.remove(k).unwrap_or(Value::Null),
-            (Value::Array(a), Segment::Index(i)) if *i < a.len() => a.swap_remove(*i),
-            (Value::Object(o), Segment::Index(i)) => {
-                o.remove(&i.to_string()).unwrap_or(Value::Null)
-            }
-            _ => Value::Null,
-        }),
+        Cow::Borrowed(v) => match (v, segment) {
+            (Value::Object(o), Segment::Key(k)) => o.get(k),
+            (Value::Array(a), Segment::Index(i)) => a.get(*i),
+            (Value::Object(o), Segment::Index(i)) => o.get(&i.to_string()),
+            _ => None,
+        }
+        .map(Cow::Borrowed),
+        Cow::Owned(mut v) => match (&mut v, segment) {
+            (Value::Object(o), Segment::Key(k)) => o.remove(k),
+            (Value::Array(a), Segment::Index(i)) if *i < a.len() => Some(a.swap_remove(*i)),
+            (Value::Object(o), Segment::Index(i)) => o.remove(&i.to_string()),
+            _ => None,
+        }
+        .map(Cow::Owned),
     }
 }
 
 impl PathExpr {
-    /// Evaluates the path; anything missing is `null` (JavaScript's
-    /// `undefined`).
-    pub fn eval<'s>(&self, scope: &'s Scope<'s>) -> Cow<'s, Value> {
+    /// Evaluates the path; `None` when it resolves to nothing (JavaScript's
+    /// `undefined`), which a template renders as `null` and reports.
+    pub fn eval<'s>(&self, scope: &'s Scope<'s>) -> Option<Cow<'s, Value>> {
         let mut segments = self.segments.iter();
         let start: Cow<'s, Value> = match self.root {
             Root::Json => Cow::Borrowed(scope.json),
+            Root::Input => Cow::Borrowed(scope.input),
             Root::Context => Cow::Borrowed(scope.context),
             Root::Workflow => Cow::Borrowed(scope.workflow),
             Root::Trigger => Cow::Borrowed(scope.trigger),
-            Root::Item => Cow::Borrowed(scope.item.unwrap_or(&Value::Null)),
-            Root::Index => Cow::Owned(scope.index.map(Value::from).unwrap_or(Value::Null)),
+            Root::Item => Cow::Borrowed(scope.item?),
+            Root::Index => Cow::Owned(Value::from(scope.index?)),
             Root::Now => Cow::Owned(Value::String(now_iso())),
             Root::Vars => match segments.next() {
                 None => Cow::Owned(Value::Object(scope.vars.clone())),
-                Some(Segment::Key(k)) => Cow::Borrowed(scope.vars.get(k).unwrap_or(&Value::Null)),
-                Some(Segment::Index(_)) => Cow::Owned(Value::Null),
+                Some(Segment::Key(k)) => Cow::Borrowed(scope.vars.get(k)?),
+                Some(Segment::Index(_)) => return None,
             },
             Root::Env => match segments.next() {
                 None => Cow::Owned(Value::Object(scope.env.clone())),
-                Some(Segment::Key(k)) => Cow::Borrowed(scope.env.get(k).unwrap_or(&Value::Null)),
-                Some(Segment::Index(_)) => Cow::Owned(Value::Null),
+                Some(Segment::Key(k)) => Cow::Borrowed(scope.env.get(k)?),
+                Some(Segment::Index(_)) => return None,
             },
             Root::Steps => {
                 let Some(Segment::Key(id)) = segments.next() else {
-                    return Cow::Owned(Value::Null);
+                    return None;
                 };
-                let Some(step) = scope.steps.step(id) else {
-                    return Cow::Owned(Value::Null);
-                };
+                let step = scope.steps.step(id)?;
                 match segments.next() {
-                    None => Cow::Owned(serde_json::to_value(step).unwrap_or(Value::Null)),
+                    None => Cow::Owned(serde_json::to_value(step).ok()?),
                     Some(Segment::Key(k)) if k == "output" => Cow::Borrowed(step.output),
-                    Some(Segment::Key(k)) => Cow::Owned(step.field(k).unwrap_or(Value::Null)),
-                    Some(Segment::Index(_)) => Cow::Owned(Value::Null),
+                    Some(Segment::Key(k)) => Cow::Owned(step.field(k)?),
+                    Some(Segment::Index(_)) => return None,
                 }
             }
             Root::Node => {
                 let Some(Segment::Key(name)) = segments.next() else {
-                    return Cow::Owned(Value::Null);
+                    return None;
                 };
-                let Some(step) = scope.steps.step_by_name(name) else {
-                    return Cow::Owned(Value::Null);
-                };
+                let step = scope.steps.step_by_name(name)?;
                 match segments.next() {
                     None => Cow::Owned(serde_json::json!({"json": step.output})),
                     Some(Segment::Key(k)) if k == "json" => Cow::Borrowed(step.output),
-                    Some(_) => Cow::Owned(Value::Null),
+                    Some(_) => return None,
                 }
             }
         };
-        segments.fold(start, step_into)
+        segments.try_fold(start, step_into)
     }
 }
 
@@ -224,6 +229,7 @@ mod tests {
             ]
         );
         assert_eq!(parse_path("  $steps.x.output ").unwrap().root, Root::Steps);
+        assert_eq!(parse_path("$input.result").unwrap().root, Root::Input);
         for js in [
             "$json.a || 1",
             "$json.a.slice(1)",
@@ -235,5 +241,11 @@ mod tests {
         ] {
             assert!(parse_path(js).is_none(), "{js}");
         }
+    }
+
+    #[test]
+    fn a_path_longer_than_the_limit_is_not_a_path() {
+        let long = format!("$json{}", ".a".repeat(MAX_SEGMENTS + 1));
+        assert!(parse_path(&long).is_none());
     }
 }

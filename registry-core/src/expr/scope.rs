@@ -1,14 +1,17 @@
-//! What expressions can see: `$json`, `$steps`, `$node`, `$context`,
-//! `$workflow`, `$vars`, `$trigger`, `$now`, `$env`, `$item`, `$index`.
+//! What expressions can see: `$json`, `$input`, `$steps`, `$node`,
+//! `$context`, `$workflow`, `$vars`, `$trigger`, `$now`, `$env`, `$item`,
+//! `$index`.
+
+use std::time::Instant;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// A finished node as expressions see it.
+/// A finished node as expressions see it (`$steps.<id>`).
 #[derive(Debug, Clone, Copy)]
 pub struct StepView<'a> {
-    /// Its output.
+    /// Its output (`null` when skipped).
     pub output: &'a Value,
     /// `success`, `error` or `skipped`.
     pub status: &'a str,
@@ -17,18 +20,22 @@ pub struct StepView<'a> {
 }
 
 impl StepView<'_> {
-    /// `{output, status, success, error: {message, code}}`.
+    /// One field of `{output, status, success, error: {message, code}}`.
     pub fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
             "output" => self.output.clone(),
             "status" => Value::String(self.status.to_owned()),
             "success" => Value::Bool(self.status == "success"),
-            "error" => match self.error {
-                Some((message, code)) => serde_json::json!({"message": message, "code": code}),
-                None => Value::Null,
-            },
+            "error" => self.error_value(),
             _ => return None,
         })
+    }
+
+    fn error_value(&self) -> Value {
+        match self.error {
+            Some((message, code)) => serde_json::json!({"message": message, "code": code}),
+            None => Value::Null,
+        }
     }
 }
 
@@ -38,13 +45,7 @@ impl Serialize for StepView<'_> {
         map.serialize_entry("output", self.output)?;
         map.serialize_entry("status", self.status)?;
         map.serialize_entry("success", &(self.status == "success"))?;
-        match self.error {
-            Some((message, code)) => map.serialize_entry(
-                "error",
-                &serde_json::json!({"message": message, "code": code}),
-            )?,
-            None => map.serialize_entry("error", &Value::Null)?,
-        }
+        map.serialize_entry("error", &self.error_value())?;
         map.end()
     }
 }
@@ -76,17 +77,23 @@ impl StepSource for NoSteps {
 
 /// Everything an expression can refer to.
 pub struct Scope<'a> {
-    /// `$json`: the node's input.
+    /// `$json`: the execution's trigger data (MetaBuilder's meaning: its
+    /// executor builds every node's template context with `json:
+    /// context.triggerData`).
     pub json: &'a Value,
+    /// `$input`: the node's input from its predecessors — the single
+    /// predecessor's output, or an object keyed by predecessor id when the
+    /// node has several incoming connections.
+    pub input: &'a Value,
     /// `$steps` and `$node`.
     pub steps: &'a dyn StepSource,
-    /// `$context`: tenantId, user, executionId.
+    /// `$context`: tenantId, user, executionId (and `request` for webhooks).
     pub context: &'a Value,
-    /// `$workflow`: id, name, version.
+    /// `$workflow`: id, name, version, variables.
     pub workflow: &'a Value,
-    /// `$vars`.
+    /// `$vars`: the execution's variables.
     pub vars: &'a Map<String, Value>,
-    /// `$trigger`.
+    /// `$trigger`: the trigger data.
     pub trigger: &'a Value,
     /// `$env`: only allow-listed variables.
     pub env: &'a Map<String, Value>,
@@ -94,6 +101,8 @@ pub struct Scope<'a> {
     pub item: Option<&'a Value>,
     /// `$index` in list predicates.
     pub index: Option<usize>,
+    /// No JavaScript runs past this instant (the execution's deadline).
+    pub deadline: Option<Instant>,
 }
 
 /// `$steps` serialised for the JavaScript engine.

@@ -1,50 +1,54 @@
 //! `{{ ... }}` templates in parameter values, compiled once per workflow.
+//!
+//! MetaBuilder's rules: text inside `{{ }}` that is not a valid expression
+//! stays the literal text it was written as (with a [`TemplateNote`] for
+//! `validate`); `\{{` writes a literal `{{`; a `$` right before `{{` is
+//! plain text (`"${{ $json.amount }}"` renders `$2500`). A string that is
+//! exactly one template keeps the value's JSON type.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::js::{EvalError, SyntaxError};
 use super::path::{parse_path, PathExpr};
 use super::scope::Scope;
 use plugin_abi::sdk::value::to_display_string;
 
-/// One compiled expression.
+/// One compiled expression, with the text it was written as.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// A property path, evaluated natively.
-    Path(PathExpr),
+    Path(PathExpr, Arc<str>),
     /// Anything else, evaluated by the JavaScript sandbox.
     Js(Arc<str>),
 }
 
 impl Expr {
-    /// Compiles the text between `{{` and `}}`.
-    pub fn compile(source: &str) -> Result<Expr, String> {
+    /// Compiles the text between `{{` and `}}`: a path, or one JavaScript
+    /// expression (checked by a parser; nothing runs).
+    pub fn compile(source: &str) -> Result<Expr, SyntaxError> {
         let source = source.trim();
-        if source.is_empty() {
-            return Err("empty expression `{{ }}`".to_owned());
-        }
         if let Some(path) = parse_path(source) {
-            return Ok(Expr::Path(path));
+            return Ok(Expr::Path(path, Arc::from(source)));
         }
         super::js::check_syntax(source)?;
         Ok(Expr::Js(Arc::from(source)))
     }
 
-    /// Evaluates the expression.
-    pub fn eval<'s>(&self, scope: &'s Scope<'s>) -> Result<Cow<'s, Value>, String> {
+    /// Evaluates the expression; `Ok(None)` when it resolves to nothing.
+    pub fn eval<'s>(&self, scope: &'s Scope<'s>) -> Result<Option<Cow<'s, Value>>, EvalError> {
         match self {
-            Expr::Path(path) => Ok(path.eval(scope)),
-            Expr::Js(source) => super::js::eval(source, scope).map(Cow::Owned),
+            Expr::Path(path, _) => Ok(path.eval(scope)),
+            Expr::Js(source) => super::js::eval(source, scope).map(|v| v.map(Cow::Owned)),
         }
     }
 
-    /// The expression's source, for messages.
-    pub fn source(&self) -> String {
+    /// The expression as written (trimmed).
+    pub fn source(&self) -> &str {
         match self {
-            Expr::Js(s) => s.to_string(),
-            Expr::Path(p) => format!("{p:?}"),
+            Expr::Path(_, s) | Expr::Js(s) => s,
         }
     }
 }
@@ -55,7 +59,7 @@ pub enum Part {
     /// Literal text.
     Text(String),
     /// An expression whose value is inserted as text.
-    Expr(Expr, String),
+    Expr(Expr),
 }
 
 /// A parameter value with its templates compiled.
@@ -64,7 +68,7 @@ pub enum Compiled {
     /// No template anywhere inside: used as is.
     Literal(Value),
     /// A string that is exactly one template: keeps the value's JSON type.
-    Single(Expr, String),
+    Single(Expr),
     /// Text with templates inside: always a string.
     Interpolated(Vec<Part>),
     /// An array with templates inside.
@@ -73,15 +77,40 @@ pub enum Compiled {
     Object(Vec<(String, Compiled)>),
 }
 
-/// A template error: the expression and what is wrong.
+/// Text in `{{ }}` that is not an expression, kept literally: reported by
+/// `validate` as a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateNote {
+    /// JSON Pointer of the parameter.
+    pub path: String,
+    /// The text as written.
+    pub text: String,
+    /// Why it is not an expression.
+    pub message: String,
+    /// Byte offset of the problem inside the parameter's string, if known.
+    pub offset: Option<usize>,
+}
+
+/// A reference that resolved to nothing while rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// JSON Pointer of the parameter.
+    pub path: String,
+    /// The expression as written.
+    pub expression: String,
+}
+
+/// An expression that failed while rendering (threw, timed out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
     /// JSON Pointer of the parameter.
     pub path: String,
-    /// The expression text.
+    /// The expression as written.
     pub expression: String,
     /// What went wrong.
     pub message: String,
+    /// Whether the deadline stopped it.
+    pub timed_out: bool,
 }
 
 impl std::fmt::Display for TemplateError {
@@ -94,45 +123,77 @@ impl std::fmt::Display for TemplateError {
     }
 }
 
-/// Splits `text` into literal and `{{ }}` parts. Braces and quotes inside
-/// an expression are tracked, so `{{ {a: {b: 1}} }}` is one expression.
-fn split(text: &str) -> Result<Vec<(bool, &str)>, String> {
-    let mut parts = Vec::new();
+/// A piece of a string as split: literal text, or an expression with its
+/// byte offset in the string.
+#[derive(Debug, PartialEq)]
+enum Piece<'t> {
+    Text(Cow<'t, str>),
+    Expr(&'t str, usize),
+    /// `{{` with no closing `}}`: the rest is text.
+    Unclosed(&'t str, usize),
+}
+
+/// The end of the expression starting at `body` (the index of its `}}`).
+/// Braces and quotes inside are tracked, so `{{ {a: {b: 1}} }}` is one
+/// expression and `'}}'` inside quotes does not close it.
+fn expression_end(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let (mut depth, mut quote, mut i) = (0i32, None::<u8>, 0usize);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(_) if c == b'\\' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'{' => depth += 1,
+                b'}' if depth > 0 => depth -= 1,
+                b'}' if bytes.get(i + 1) == Some(&b'}') => return Some(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Splits `text` into literal text and `{{ }}` expressions.
+fn split(text: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
     let mut rest = text;
+    let mut base = 0usize;
     while let Some(open) = rest.find("{{") {
-        if open > 0 {
-            parts.push((false, &rest[..open]));
+        // `\{{` is a literal `{{`.
+        if open > 0 && rest.as_bytes()[open - 1] == b'\\' {
+            literal.push_str(&rest[..open - 1]);
+            literal.push_str("{{");
+            rest = &rest[open + 2..];
+            base += open + 2;
+            continue;
         }
+        literal.push_str(&rest[..open]);
         let body = &rest[open + 2..];
-        let bytes = body.as_bytes();
-        let (mut depth, mut quote, mut i, mut end) = (0i32, None::<u8>, 0usize, None);
-        while i < bytes.len() {
-            let c = bytes[i];
-            match quote {
-                Some(_) if c == b'\\' => i += 1,
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None => match c {
-                    b'\'' | b'"' | b'`' => quote = Some(c),
-                    b'{' => depth += 1,
-                    b'}' if depth > 0 => depth -= 1,
-                    b'}' if bytes.get(i + 1) == Some(&b'}') => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => {}
-                },
+        let Some(end) = expression_end(body) else {
+            if !literal.is_empty() {
+                pieces.push(Piece::Text(Cow::Owned(std::mem::take(&mut literal))));
             }
-            i += 1;
+            pieces.push(Piece::Unclosed(&rest[open..], base + open));
+            return pieces;
+        };
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(Cow::Owned(std::mem::take(&mut literal))));
         }
-        let end = end.ok_or_else(|| "`{{` without a matching `}}`".to_owned())?;
-        parts.push((true, &body[..end]));
+        pieces.push(Piece::Expr(&body[..end], base + open + 2));
         rest = &body[end + 2..];
+        base += open + 2 + end + 2;
     }
-    if !rest.is_empty() {
-        parts.push((false, rest));
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(Cow::Owned(literal)));
     }
-    Ok(parts)
+    pieces
 }
 
 /// Whether `text` holds a template.
@@ -140,111 +201,103 @@ pub fn has_template(text: &str) -> bool {
     text.contains("{{")
 }
 
+/// Whether a string's templates belong to a list or dict node, which
+/// evaluates them per item (`$item`, `$index`, `$key`, `$value`, `$acc`).
+pub fn is_per_item(text: &str) -> bool {
+    ["$item", "$index", "$acc", "$key", "$value"]
+        .iter()
+        .any(|name| text.contains(name))
+}
+
 impl Compiled {
     /// Compiles every template inside `value`; `path` is its JSON Pointer.
-    pub fn compile(value: &Value, path: &str) -> Result<Compiled, TemplateError> {
+    /// Text in `{{ }}` that is not an expression stays literal and is
+    /// reported in `notes`.
+    pub fn compile(value: &Value, path: &str, notes: &mut Vec<TemplateNote>) -> Compiled {
         if !contains_template(value) {
-            return Ok(Compiled::Literal(value.clone()));
+            return Compiled::Literal(value.clone());
         }
         match value {
-            Value::String(text) => {
-                let err = |expression: &str, message: String| TemplateError {
-                    path: path.to_owned(),
-                    expression: expression.trim().to_owned(),
-                    message,
-                };
-                let parts = split(text).map_err(|m| err(text, m))?;
-                // `$item` and `$index` exist only inside a list or dict node,
-                // which evaluates such a template per item: leave it as written.
-                if parts
+            Value::String(text) => compile_string(text, path, notes),
+            Value::Array(items) => Compiled::Array(
+                items
                     .iter()
-                    .any(|(is_expr, p)| *is_expr && (p.contains("$item") || p.contains("$index")))
-                {
-                    return Ok(Compiled::Literal(value.clone()));
-                }
-                if let [(true, source)] = parts.as_slice() {
-                    let expr = Expr::compile(source).map_err(|m| err(source, m))?;
-                    return Ok(Compiled::Single(expr, source.trim().to_owned()));
-                }
-                let mut compiled = Vec::with_capacity(parts.len());
-                for (is_expr, piece) in parts {
-                    compiled.push(if is_expr {
-                        Part::Expr(
-                            Expr::compile(piece).map_err(|m| err(piece, m))?,
-                            piece.trim().to_owned(),
+                    .enumerate()
+                    .map(|(i, v)| Compiled::compile(v, &format!("{path}/{i}"), notes))
+                    .collect(),
+            ),
+            Value::Object(object) => Compiled::Object(
+                object
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            Compiled::compile(v, &format!("{path}/{}", escape(k)), notes),
                         )
-                    } else {
-                        Part::Text(piece.to_owned())
-                    });
-                }
-                Ok(Compiled::Interpolated(compiled))
-            }
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Compiled::compile(v, &format!("{path}/{i}")))
-                .collect::<Result<_, _>>()
-                .map(Compiled::Array),
-            Value::Object(object) => object
-                .iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k.clone(),
-                        Compiled::compile(v, &format!("{path}/{}", escape(k)))?,
-                    ))
-                })
-                .collect::<Result<_, _>>()
-                .map(Compiled::Object),
-            _ => Ok(Compiled::Literal(value.clone())),
+                    })
+                    .collect(),
+            ),
+            _ => Compiled::Literal(value.clone()),
         }
     }
 
-    /// Resolves the templates over `scope`. Paths in errors are JSON
-    /// Pointers relative to this value (built only when something fails).
-    pub fn render(&self, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-        let failed = |source: &String, message: String| TemplateError {
-            path: String::new(),
-            expression: source.clone(),
-            message,
-        };
+    /// Resolves the templates over `scope`. References that resolve to
+    /// nothing render `null` (`""` inside text) and are added to
+    /// `unresolved`.
+    pub fn render(
+        &self,
+        scope: &Scope<'_>,
+        unresolved: &mut Vec<Unresolved>,
+    ) -> Result<Value, TemplateError> {
+        let mut at = PathTrail::default();
+        self.render_at(scope, unresolved, &mut at)
+    }
+
+    fn render_at(
+        &self,
+        scope: &Scope<'_>,
+        unresolved: &mut Vec<Unresolved>,
+        at: &mut PathTrail,
+    ) -> Result<Value, TemplateError> {
         match self {
             Compiled::Literal(v) => Ok(v.clone()),
-            Compiled::Single(expr, source) => expr
-                .eval(scope)
-                .map(Cow::into_owned)
-                .map_err(|m| failed(source, m)),
+            Compiled::Single(expr) => Ok(match eval(expr, scope, at)? {
+                Some(value) => value.into_owned(),
+                None => {
+                    unresolved.push(at.unresolved(expr));
+                    Value::Null
+                }
+            }),
             Compiled::Interpolated(parts) => {
                 let mut out = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => out.push_str(t),
-                        Part::Expr(expr, source) => {
-                            let value = expr.eval(scope).map_err(|m| failed(source, m))?;
-                            out.push_str(&to_display_string(&value));
-                        }
+                        Part::Expr(expr) => match eval(expr, scope, at)? {
+                            Some(value) => out.push_str(&to_display_string(&value)),
+                            None => unresolved.push(at.unresolved(expr)),
+                        },
                     }
                 }
                 Ok(Value::String(out))
             }
-            Compiled::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    c.render(scope).map_err(|mut e| {
-                        e.path.insert_str(0, &format!("/{i}"));
-                        e
-                    })
-                })
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
+            Compiled::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, c) in items.iter().enumerate() {
+                    at.0.push(i.to_string());
+                    let value = c.render_at(scope, unresolved, at);
+                    at.0.pop();
+                    out.push(value?);
+                }
+                Ok(Value::Array(out))
+            }
             Compiled::Object(entries) => {
                 let mut object = Map::new();
                 for (k, c) in entries {
-                    let value = c.render(scope).map_err(|mut e| {
-                        e.path.insert_str(0, &format!("/{}", escape(k)));
-                        e
-                    })?;
-                    object.insert(k.clone(), value);
+                    at.0.push(escape(k));
+                    let value = c.render_at(scope, unresolved, at);
+                    at.0.pop();
+                    object.insert(k.clone(), value?);
                 }
                 Ok(Value::Object(object))
             }
@@ -255,15 +308,137 @@ impl Compiled {
     pub fn is_literal(&self) -> bool {
         matches!(self, Compiled::Literal(_))
     }
+
+    /// Every compiled expression inside, with its JSON Pointer.
+    pub fn expressions(&self) -> Vec<(String, &Expr)> {
+        let mut out = Vec::new();
+        self.collect(&mut String::new(), &mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, path: &mut String, out: &mut Vec<(String, &'a Expr)>) {
+        match self {
+            Compiled::Literal(_) => {}
+            Compiled::Single(e) => out.push((path.clone(), e)),
+            Compiled::Interpolated(parts) => {
+                for part in parts {
+                    if let Part::Expr(e) = part {
+                        out.push((path.clone(), e));
+                    }
+                }
+            }
+            Compiled::Array(items) => {
+                for (i, c) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    c.collect(path, out);
+                    path.truncate(len);
+                }
+            }
+            Compiled::Object(entries) => {
+                for (k, c) in entries {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&escape(k));
+                    c.collect(path, out);
+                    path.truncate(len);
+                }
+            }
+        }
+    }
+}
+
+fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Compiled {
+    if is_per_item(text) {
+        return Compiled::Literal(Value::String(text.to_owned()));
+    }
+    let pieces = split(text);
+    let mut parts: Vec<Part> = Vec::with_capacity(pieces.len());
+    let push_text = |parts: &mut Vec<Part>, t: &str| match parts.last_mut() {
+        Some(Part::Text(last)) => last.push_str(t),
+        _ => parts.push(Part::Text(t.to_owned())),
+    };
+    let single = matches!(pieces.as_slice(), [Piece::Expr(..)]);
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => push_text(&mut parts, &t),
+            Piece::Unclosed(rest, offset) => {
+                notes.push(TemplateNote {
+                    path: path.to_owned(),
+                    text: rest.to_owned(),
+                    message: "`{{` has no matching `}}`; kept as text".to_owned(),
+                    offset: Some(offset),
+                });
+                push_text(&mut parts, rest);
+            }
+            Piece::Expr(source, offset) => match Expr::compile(source) {
+                Ok(expr) => parts.push(Part::Expr(expr)),
+                Err(e) => {
+                    let lead = source.len() - source.trim_start().len();
+                    notes.push(TemplateNote {
+                        path: path.to_owned(),
+                        text: source.trim().to_owned(),
+                        message: format!("not an expression ({e}); kept as text"),
+                        offset: Some(offset + lead + e.offset.unwrap_or(0)),
+                    });
+                    push_text(&mut parts, &format!("{{{{{source}}}}}"));
+                }
+            },
+        }
+    }
+    match parts.as_slice() {
+        [] => Compiled::Literal(Value::String(String::new())),
+        [Part::Text(t)] => Compiled::Literal(Value::String(t.clone())),
+        [Part::Expr(_)] if single => match parts.pop() {
+            Some(Part::Expr(e)) => Compiled::Single(e),
+            _ => Compiled::Interpolated(parts),
+        },
+        _ => Compiled::Interpolated(parts),
+    }
+}
+
+/// The JSON Pointer being rendered, as segments, joined only on a miss.
+#[derive(Default)]
+struct PathTrail(Vec<String>);
+
+impl PathTrail {
+    fn pointer(&self) -> String {
+        self.0.iter().map(|s| format!("/{s}")).collect()
+    }
+
+    fn unresolved(&self, expr: &Expr) -> Unresolved {
+        Unresolved {
+            path: self.pointer(),
+            expression: expr.source().to_owned(),
+        }
+    }
+}
+
+fn eval<'s>(
+    expr: &Expr,
+    scope: &'s Scope<'s>,
+    at: &PathTrail,
+) -> Result<Option<Cow<'s, Value>>, TemplateError> {
+    expr.eval(scope).map_err(|e| TemplateError {
+        path: at.pointer(),
+        expression: expr.source().to_owned(),
+        timed_out: matches!(e, EvalError::Timeout { .. }),
+        message: e.to_string(),
+    })
 }
 
 fn contains_template(value: &Value) -> bool {
-    match value {
-        Value::String(s) => has_template(s),
-        Value::Array(items) => items.iter().any(contains_template),
-        Value::Object(o) => o.values().any(contains_template),
-        _ => false,
+    // Iterative: a hostile document may nest deeper than the stack allows.
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::String(s) if has_template(s) => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(o) => pending.extend(o.values()),
+            _ => {}
+        }
     }
+    false
 }
 
 /// Escapes a key for a JSON Pointer.
@@ -277,10 +452,11 @@ mod tests {
     use crate::expr::scope::NoSteps;
     use serde_json::json;
 
-    fn render(template: Value, json: Value) -> Value {
+    fn render_with(template: Value, json: Value) -> (Value, Vec<Unresolved>, Vec<TemplateNote>) {
         let vars = Map::new();
         let scope = Scope {
             json: &json,
+            input: &Value::Null,
             steps: &NoSteps,
             context: &json!({"tenantId": "acme"}),
             workflow: &Value::Null,
@@ -289,26 +465,25 @@ mod tests {
             env: &vars,
             item: None,
             index: None,
+            deadline: None,
         };
-        Compiled::compile(&template, "")
-            .unwrap()
-            .render(&scope)
-            .unwrap()
+        let mut notes = Vec::new();
+        let compiled = Compiled::compile(&template, "", &mut notes);
+        let mut unresolved = Vec::new();
+        let value = compiled.render(&scope, &mut unresolved).unwrap();
+        (value, unresolved, notes)
+    }
+
+    fn render(template: Value, json: Value) -> Value {
+        render_with(template, json).0
     }
 
     #[test]
-    fn one_template_keeps_its_type_and_text_interpolates_json() {
+    fn one_template_keeps_its_type() {
         assert_eq!(render(json!("{{ $json.n }}"), json!({"n": 5})), json!(5));
         assert_eq!(
             render(json!("{{ $json }}"), json!({"a": [1]})),
             json!({"a": [1]})
-        );
-        assert_eq!(
-            render(
-                json!("n={{ $json.n }}, o={{ $json.o }}"),
-                json!({"n": 5, "o": {"k": 1}})
-            ),
-            json!("n=5, o={\"k\":1}")
         );
         assert_eq!(
             render(json!({"x": ["{{ $json.n + 1 }}"], "y": 2}), json!({"n": 1})),
@@ -318,10 +493,76 @@ mod tests {
             render(json!("{{ {a: {b: $json.n}} }}"), json!({"n": 1})),
             json!({"a": {"b": 1}})
         );
+    }
+
+    #[test]
+    fn text_interpolates_values_as_text() {
+        assert_eq!(
+            render(
+                json!("n={{ $json.n }}, o={{ $json.o }}"),
+                json!({"n": 5, "o": {"k": 1}})
+            ),
+            json!("n=5, o={\"k\":1}")
+        );
         assert_eq!(
             render(json!("{{ '}}' + $json.n }}"), json!({"n": 1})),
             json!("}}1")
         );
+    }
+
+    #[test]
+    fn a_dollar_before_a_template_is_text() {
+        assert_eq!(
+            render(
+                json!("Request: ${{ $json.amount }}"),
+                json!({"amount": 2500})
+            ),
+            json!("Request: $2500")
+        );
+    }
+
+    #[test]
+    fn an_escaped_opening_is_literal() {
+        let (value, _, notes) = render_with(json!("a \\{{ b }} {{ $json.n }}"), json!({"n": 3}));
+        assert_eq!(value, json!("a {{ b }} 3"));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn text_that_is_not_an_expression_stays_literal_with_a_note() {
+        let jsx = "<div style={{ color: 'red'; }}>x</div>";
+        let (value, _, notes) = render_with(json!(jsx), json!({}));
+        assert_eq!(value, json!(jsx));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].text, "color: 'red';");
+    }
+
+    #[test]
+    fn an_unclosed_template_stays_literal_with_a_note() {
+        let (value, _, notes) = render_with(json!("total {{ $json.n"), json!({"n": 1}));
+        assert_eq!(value, json!("total {{ $json.n"));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].offset, Some(6));
+    }
+
+    #[test]
+    fn a_missing_reference_renders_null_and_is_reported() {
+        let (value, unresolved, _) = render_with(json!({"a": "{{ $json.missing }}"}), json!({}));
+        assert_eq!(value, json!({"a": null}));
+        assert_eq!(
+            unresolved,
+            vec![Unresolved {
+                path: "/a".into(),
+                expression: "$json.missing".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn an_explicit_null_is_not_reported() {
+        let (value, unresolved, _) = render_with(json!("{{ $json.n }}"), json!({"n": null}));
+        assert_eq!(value, Value::Null);
+        assert!(unresolved.is_empty());
     }
 
     #[test]
@@ -336,10 +577,25 @@ mod tests {
     }
 
     #[test]
-    fn bad_templates_name_the_expression() {
-        let err = Compiled::compile(&json!({"a": "{{ $json.a + }}"}), "").unwrap_err();
-        assert_eq!(err.path, "/a");
-        assert_eq!(err.expression, "$json.a +");
-        assert!(Compiled::compile(&json!("{{ unclosed"), "").is_err());
+    fn an_expression_that_throws_names_itself_and_its_path() {
+        let mut notes = Vec::new();
+        let compiled = Compiled::compile(&json!({"a": ["{{ null.x }}"]}), "", &mut notes);
+        let vars = Map::new();
+        let scope = Scope {
+            json: &Value::Null,
+            input: &Value::Null,
+            steps: &NoSteps,
+            context: &Value::Null,
+            workflow: &Value::Null,
+            vars: &vars,
+            trigger: &Value::Null,
+            env: &vars,
+            item: None,
+            index: None,
+            deadline: None,
+        };
+        let err = compiled.render(&scope, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.path, "/a/0");
+        assert_eq!(err.expression, "null.x");
     }
 }

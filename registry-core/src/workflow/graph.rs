@@ -8,50 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{Outputs, Workflow};
+use super::problem::Problem;
 use crate::error::ErrorCode;
-
-/// One problem that stops a workflow from running.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Problem {
-    /// The node concerned, if one is.
-    pub node_id: Option<String>,
-    /// The stable error code.
-    pub code: ErrorCode,
-    /// Where: a JSON path into the workflow or the node's parameters.
-    pub path: String,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-impl Problem {
-    pub(crate) fn new(
-        node_id: Option<&str>,
-        code: ErrorCode,
-        path: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            node_id: node_id.map(str::to_owned),
-            code,
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.node_id {
-            Some(id) => write!(
-                f,
-                "node `{id}` at {}: {} ({})",
-                self.path, self.message, self.code
-            ),
-            None => write!(f, "at {}: {} ({})", self.path, self.message, self.code),
-        }
-    }
-}
 
 /// Which output port an edge leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -91,6 +49,8 @@ pub struct Graph {
     pub outgoing: Vec<Vec<usize>>,
     /// Edge indexes entering each node.
     pub incoming: Vec<Vec<usize>>,
+    /// Distinct source nodes of each node's incoming edges, in edge order.
+    pub sources: Vec<Vec<usize>>,
     /// For each `parallel` node, its task nodes.
     pub tasks: Vec<Vec<usize>>,
     /// For each task node, its `parallel` node.
@@ -100,6 +60,46 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// A node's index by id, else by name.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.by_id
+            .get(key)
+            .or_else(|| self.by_name.get(key))
+            .copied()
+    }
+
+    /// The nodes that finish before node `i` starts on every path that
+    /// reaches it: its transitive predecessors, and the tasks of any
+    /// parallel node among them. `target` stops the search early.
+    pub fn finishes_before(&self, target: usize, i: usize) -> bool {
+        let mut seen = vec![false; self.ids.len()];
+        let mut pending: Vec<usize> = self.predecessors(i).collect();
+        while let Some(v) = pending.pop() {
+            if v == target {
+                return true;
+            }
+            if std::mem::replace(&mut seen[v], true) {
+                continue;
+            }
+            if self.tasks[v].contains(&target) {
+                return true;
+            }
+            pending.extend(self.predecessors(v));
+        }
+        false
+    }
+
+    /// Direct predecessors: connection sources, and for a task, its
+    /// parallel node's predecessors.
+    fn predecessors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let owner = self.task_of[i];
+        self.incoming[i].iter().map(|&e| self.edges[e].from).chain(
+            owner
+                .into_iter()
+                .flat_map(|p| self.incoming[p].iter().map(|&e| self.edges[e].from)),
+        )
+    }
+
     /// Builds the graph, reporting dangling connections, duplicate ids,
     /// bad parallel tasks and cycles (naming the nodes on the cycle).
     pub fn build(workflow: &Workflow) -> (Graph, Vec<Problem>) {
@@ -138,6 +138,7 @@ impl Graph {
         }
         g.outgoing = vec![Vec::new(); n];
         g.incoming = vec![Vec::new(); n];
+        g.sources = vec![Vec::new(); n];
         g.tasks = vec![Vec::new(); n];
         g.task_of = vec![None; n];
 
@@ -202,6 +203,9 @@ impl Graph {
                             g.outgoing[from].push(g.edges.len());
                             g.incoming[to].push(g.edges.len());
                             g.edges.push(edge);
+                            if !g.sources[to].contains(&from) {
+                                g.sources[to].push(from);
+                            }
                         }
                     }
                 }

@@ -4,7 +4,9 @@
 pub mod graph;
 pub mod model;
 mod parse;
+mod problem;
 
-pub use graph::{Graph, Problem};
+pub use graph::Graph;
 pub use model::Workflow;
 pub use parse::ParseError;
+pub use problem::Problem;

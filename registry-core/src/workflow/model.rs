@@ -25,6 +25,7 @@ pub struct Workflow {
     #[serde(default)]
     pub tenant_id: Option<String>,
     /// The nodes.
+    #[serde(default)]
     pub nodes: Vec<NodeDef>,
     /// Edges: source node id (or name) → port → output index → targets.
     #[serde(default)]
@@ -47,6 +48,14 @@ pub struct Workflow {
     /// Tenant safety settings that tighten the tenant's policy.
     #[serde(default)]
     pub multi_tenancy: Option<MultiTenancy>,
+    /// Fields of the wrong type found while reading (each was dropped and
+    /// its default used): the workflow cannot run while any is left.
+    #[serde(skip)]
+    pub problems: Vec<super::problem::Problem>,
+    /// JSON Pointers of fields plugflow does not know (MetaBuilder files
+    /// carry extra metadata; these are reported as warnings).
+    #[serde(skip)]
+    pub unknown_fields: Vec<String>,
 }
 
 /// One node.
@@ -54,6 +63,7 @@ pub struct Workflow {
 #[serde(rename_all = "camelCase")]
 pub struct NodeDef {
     /// Unique id.
+    #[serde(default)]
     pub id: String,
     /// Display name (`$node["name"]`).
     #[serde(default)]
@@ -128,7 +138,11 @@ impl NodeDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CredentialBinding {
     /// The credential id (string or number).
+    #[serde(default)]
     pub id: Value,
+    /// Its display name (informational).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A port's outputs: `{"0": [targets]}` or `[[targets]]`.
@@ -145,6 +159,7 @@ pub enum Outputs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// Target node id (or name).
+    #[serde(default)]
     pub node: String,
     /// Target input port type.
     #[serde(rename = "type", default = "main_port")]
@@ -168,6 +183,9 @@ pub struct Settings {
     /// Nodes running at once (default: available parallelism x 4).
     #[serde(default)]
     pub max_concurrency: Option<usize>,
+    /// References that resolve to nothing are errors instead of warnings.
+    #[serde(default)]
+    pub strict_templates: bool,
 }
 
 /// What happens when a node fails.
@@ -199,6 +217,10 @@ pub struct ErrorHandling {
     /// plugflow extension: a default registry recovery strategy.
     #[serde(default)]
     pub recovery: Option<RecoveryStrategy>,
+    /// A node run once, with the error as its input, when the workflow
+    /// stops on a failed node (and it has not run already).
+    #[serde(default)]
+    pub error_logger: Option<String>,
 }
 
 /// A retry policy.
@@ -227,13 +249,16 @@ pub struct RetryPolicy {
     pub retryable_errors: Vec<String>,
 }
 
-/// A workflow variable.
+/// A workflow variable (`$workflow.variables.<name>`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VariableDef {
     /// Its default value.
     #[serde(default)]
     pub default_value: Value,
+    /// A run must give it a value when it has no default.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// A trigger declaration.
@@ -241,6 +266,7 @@ pub struct VariableDef {
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
     /// The node acting as trigger.
+    #[serde(default)]
     pub node_id: String,
     /// Its kind (webhook, manual, schedule, ...).
     #[serde(default)]
@@ -268,7 +294,9 @@ pub struct MultiTenancy {
     /// shell-exec).
     #[serde(default)]
     pub restrict_node_types: Option<Vec<String>>,
-    /// Ignored when true: a workflow cannot loosen its tenant's isolation.
+    /// Lets tenants other than the workflow's `tenantId` run it, when
+    /// their policy allows cross-tenant access too. It never loosens data
+    /// isolation.
     #[serde(default)]
     pub allow_cross_tenant_access: bool,
     /// Audit every node execution (default true).

@@ -1,11 +1,22 @@
-//! Reading workflow files, with errors that name the file, the JSON path
-//! and what was expected.
+//! Reading workflow files: one verdict for every file. A JSON syntax error
+//! names its line and column; a file in another MetaBuilder format is named
+//! as such; a field of the wrong type becomes a problem with its JSON
+//! Pointer while the rest of the file is still read and checked.
 
 use std::path::Path;
 
-use super::model::Workflow;
+use serde::Deserialize;
+use serde_json::Value;
 
-/// A workflow that could not be read or parsed.
+use super::model::Workflow;
+use super::problem::Problem;
+use crate::error::ErrorCode;
+
+/// Fields of the wrong type fixed up per file before giving up: each one is
+/// reported and dropped (its default is used) so the rest can be checked.
+const MAX_FIELD_PROBLEMS: usize = 64;
+
+/// A workflow file that could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// The file could not be read.
@@ -16,45 +27,303 @@ pub enum ParseError {
         /// The I/O error.
         message: String,
     },
-    /// Malformed JSON or a value of the wrong shape.
-    #[error("{file}: at `{path}`: {message}")]
-    Invalid {
+    /// Not JSON.
+    #[error("{file}: not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
         /// The file (or `<input>`).
         file: String,
-        /// The JSON path of the problem (`.` for the document).
-        path: String,
-        /// What was found and what was expected.
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the JSON parser found.
         message: String,
+    },
+    /// JSON, but not a v3 workflow: another MetaBuilder format, or not an
+    /// object at all.
+    #[error("{file}: {message}")]
+    Format {
+        /// The file.
+        file: String,
+        /// Which format was recognised and what to do.
+        message: String,
+    },
+    /// Fields of the wrong type (only from [`Workflow::from_json_str`], the
+    /// strict reader; [`Workflow::parse`] keeps them as problems).
+    #[error("{file}: at `{}`: {}{}", problems[0].path, problems[0].message, more(problems.len()))]
+    Invalid {
+        /// The file.
+        file: String,
+        /// Every problem, with its JSON Pointer.
+        problems: Vec<Problem>,
     },
 }
 
+fn more(count: usize) -> String {
+    match count {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    }
+}
+
+impl ParseError {
+    /// The stable code a CLI reports the error with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ParseError::Read { .. } => "FILE_UNREADABLE",
+            ParseError::Syntax { .. } => "JSON_SYNTAX",
+            ParseError::Format { .. } => "UNSUPPORTED_FORMAT",
+            ParseError::Invalid { .. } => "VALIDATION_FAILED",
+        }
+    }
+}
+
+/// A `serde_ignored` path as a JSON Pointer.
+fn ignored_pointer(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}/{index}", ignored_pointer(parent)),
+        P::Map { parent, key } => format!("{}/{}", ignored_pointer(parent), escape(key)),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            ignored_pointer(parent)
+        }
+    }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// A `serde_path_to_error` path as JSON Pointer segments.
+fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    path.iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {
+                None
+            }
+        })
+        .collect()
+}
+
+enum Segment {
+    Index(usize),
+    Key(String),
+}
+
+fn pointer(segments: &[Segment]) -> String {
+    segments
+        .iter()
+        .map(|s| match s {
+            Segment::Index(i) => format!("/{i}"),
+            Segment::Key(k) => format!("/{}", escape(k)),
+        })
+        .collect()
+}
+
+/// Removes the value at `segments` so its default is used; `false` when
+/// there is nothing left to remove.
+fn remove_at(value: &mut Value, segments: &[Segment]) -> bool {
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for s in parents {
+        at = match (s, at) {
+            (Segment::Key(k), Value::Object(o)) => match o.get_mut(k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Segment::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, at) {
+        (Segment::Key(k), Value::Object(o)) => o.remove(k).is_some(),
+        (Segment::Index(i), Value::Array(a)) if *i < a.len() => {
+            a[*i] = Value::Null;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// MetaBuilder's other formats, recognised so the message can name them.
+fn other_format(value: &Value, unknown: &[String]) -> Option<String> {
+    let Value::Object(doc) = value else {
+        return Some("a workflow is a JSON object with `nodes` and `connections`".to_owned());
+    };
+    let version = doc.get("version").and_then(Value::as_str).unwrap_or("");
+    let v2_marker = unknown.iter().any(|p| {
+        p == "/startNode"
+            || p.ends_with("/op")
+            || p.ends_with("/onSuccess")
+            || p.ends_with("/nextNode")
+    });
+    if version.starts_with("2.") || v2_marker || doc.contains_key("startNode") {
+        return Some(format!(
+            "MetaBuilder workflow format 2.x is not supported: this file has {} ; rewrite it as v3 (`nodes` with `id`, `type`/`nodeType` and `parameters`, and `connections` keyed by source node id, as in metabuilder-workflow-v3.schema.json)",
+            if doc.contains_key("startNode") { "`startNode`".to_owned() } else if version.starts_with("2.") { format!("version `{version}`") } else { "nodes with `op` / `onSuccess.nextNode`".to_owned() }
+        ));
+    }
+    if doc.get("connections").is_some_and(Value::is_array) {
+        return Some("MetaBuilder's editor format (connections as an array of edges) is not supported: export the workflow as v3, whose `connections` is an object keyed by source node id: {\"a\": {\"main\": [[{\"node\": \"b\", \"type\": \"main\", \"index\": 0}]]}}".to_owned());
+    }
+    None
+}
+
 impl Workflow {
-    /// Parses workflow JSON; `source` names it in errors.
+    /// Reads workflow JSON; `source` names it in errors. Fields of the
+    /// wrong type are kept in [`Workflow::problems`] (the workflow then
+    /// cannot run) and the rest of the file is read; unknown fields are
+    /// listed in [`Workflow::unknown_fields`].
+    ///
+    /// ```
+    /// use registry_core::workflow::Workflow;
+    /// let w = Workflow::parse(r#"{"nodes": [{"id": 5}, {"id": "b", "timeout": "soon"}]}"#, "w.json").unwrap();
+    /// let paths: Vec<&str> = w.problems.iter().map(|p| p.path.as_str()).collect();
+    /// assert_eq!(paths, ["/nodes/0/id", "/nodes/1/timeout"]);
+    /// let err = Workflow::parse("{\"nodes\": [", "w.json").unwrap_err();
+    /// assert_eq!(err.to_string(), "w.json: not valid JSON at line 1, column 11: EOF while parsing a list");
+    /// ```
+    pub fn parse(text: &str, source: &str) -> Result<Self, ParseError> {
+        // The happy path: typed, straight from the text.
+        let mut unknown = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut note = |p: serde_ignored::Path<'_>| unknown.push(ignored_pointer(&p));
+        let typed = Workflow::deserialize(serde_ignored::Deserializer::new(&mut de, &mut note))
+            .and_then(|w| de.end().map(|()| w));
+        match typed {
+            Ok(mut workflow) => {
+                if unknown
+                    .iter()
+                    .any(|p| p == "/startNode" || p.ends_with("/op") || p.ends_with("/onSuccess"))
+                    || workflow
+                        .version
+                        .as_deref()
+                        .is_some_and(|v| v.starts_with("2."))
+                {
+                    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    if let Some(message) = other_format(&value, &unknown) {
+                        return Err(ParseError::Format {
+                            file: source.to_owned(),
+                            message,
+                        });
+                    }
+                }
+                workflow.unknown_fields = unknown;
+                Ok(workflow)
+            }
+            Err(e) if e.is_syntax() || e.is_eof() => Err(ParseError::Syntax {
+                file: source.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                message: syntax_message(&e),
+            }),
+            Err(_) => {
+                let value: Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
+                    file: source.to_owned(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: syntax_message(&e),
+                })?;
+                Self::from_value(value, source)
+            }
+        }
+    }
+
+    /// [`Workflow::parse`] of a JSON value already read.
+    pub fn from_value(mut value: Value, source: &str) -> Result<Self, ParseError> {
+        let mut problems = Vec::new();
+        loop {
+            let mut unknown = Vec::new();
+            let mut note = |p: serde_ignored::Path<'_>| unknown.push(ignored_pointer(&p));
+            let de = serde_ignored::Deserializer::new(&value, &mut note);
+            match serde_path_to_error::deserialize::<_, Workflow>(de) {
+                Ok(mut workflow) => {
+                    if let Some(message) = other_format(&value, &unknown) {
+                        return Err(ParseError::Format {
+                            file: source.to_owned(),
+                            message,
+                        });
+                    }
+                    workflow.problems = problems;
+                    workflow.unknown_fields = unknown;
+                    return Ok(workflow);
+                }
+                Err(e) => {
+                    if let Some(message) = other_format(&value, &unknown) {
+                        return Err(ParseError::Format {
+                            file: source.to_owned(),
+                            message,
+                        });
+                    }
+                    let at = segments(e.path());
+                    problems.push(Problem::new(
+                        None,
+                        ErrorCode::ValidationFailed,
+                        if at.is_empty() {
+                            "/".to_owned()
+                        } else {
+                            pointer(&at)
+                        },
+                        e.into_inner().to_string(),
+                    ));
+                    if problems.len() >= MAX_FIELD_PROBLEMS || !remove_at(&mut value, &at) {
+                        let mut workflow = Workflow {
+                            problems,
+                            ..Workflow::default()
+                        };
+                        workflow.nodes.clear();
+                        return Ok(workflow);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Strict reading: like [`Workflow::parse`], but fields of the wrong
+    /// type are an error.
     ///
     /// ```
     /// use registry_core::workflow::Workflow;
     /// let err = Workflow::from_json_str(r#"{"nodes": [{"id": 5}]}"#, "w.json").unwrap_err();
-    /// assert_eq!(err.to_string(), "w.json: at `nodes[0].id`: invalid type: integer `5`, expected a string at line 1 column 19");
+    /// assert_eq!(err.to_string(), "w.json: at `/nodes/0/id`: invalid type: integer `5`, expected a string");
     /// ```
     pub fn from_json_str(text: &str, source: &str) -> Result<Self, ParseError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            ParseError::Invalid {
+        let workflow = Self::parse(text, source)?;
+        if workflow.problems.is_empty() {
+            Ok(workflow)
+        } else {
+            Err(ParseError::Invalid {
                 file: source.to_owned(),
-                path,
-                message: e.into_inner().to_string(),
-            }
-        })
+                problems: workflow.problems,
+            })
+        }
     }
 
-    /// Reads and parses a workflow file.
+    /// Reads and parses a workflow file ([`Workflow::parse`]).
     pub fn from_file(path: &Path) -> Result<Self, ParseError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ParseError::Read {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        Self::from_json_str(&text, &file)
+        Self::parse(&text, &file)
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix (the
+/// error carries those separately).
+fn syntax_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
     }
 }

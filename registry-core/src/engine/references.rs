@@ -1,0 +1,64 @@
+//! References to other nodes in templates (`$steps.<id>`, `$node["name"]`),
+//! checked without running: a reference to a node that does not exist, or
+//! to one that cannot have finished before the referencing node runs,
+//! would resolve to nothing.
+
+use super::report::{Warning, WarningKind};
+use crate::expr::refs::{node_refs, NodeRef};
+use crate::expr::Compiled;
+use crate::workflow::graph::Graph;
+use crate::workflow::model::Workflow;
+
+/// Every such reference, as a warning (an error under strict templates).
+pub(crate) fn reference_warnings(
+    workflow: &Workflow,
+    graph: &Graph,
+    params: &[Compiled],
+    error_logger: Option<usize>,
+) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (i, compiled) in params.iter().enumerate() {
+        let node = &workflow.nodes[i];
+        for (path, expr) in compiled.expressions() {
+            for reference in node_refs(expr.source()) {
+                let (target, written) = match &reference {
+                    NodeRef::Step(id) => (graph.by_id.get(id).copied(), format!("$steps.{id}")),
+                    NodeRef::Named(name) => (
+                        graph.by_name.get(name).copied(),
+                        format!("$node[\"{name}\"]"),
+                    ),
+                };
+                let warn = |kind, message: String| Warning {
+                    node_id: Some(node.id.clone()),
+                    kind,
+                    path: format!("/parameters{path}"),
+                    message,
+                };
+                match target {
+                    None => warnings.push(warn(
+                        WarningKind::UnknownReference,
+                        format!(
+                            "`{written}` in `{{{{ {} }}}}` names no node of this workflow; it resolves to nothing",
+                            expr.source()
+                        ),
+                    )),
+                    Some(t) if t == i => warnings.push(warn(
+                        WarningKind::UnreachableReference,
+                        format!("`{written}` refers to the node itself, which has not finished when its parameters are rendered"),
+                    )),
+                    Some(t) if Some(i) != error_logger && !graph.finishes_before(t, i) => {
+                        warnings.push(warn(
+                            WarningKind::UnreachableReference,
+                            format!(
+                                "`{written}` refers to node `{}`, which cannot have finished before `{}` runs (it is not upstream of it); the reference resolves to nothing",
+                                graph.ids[t], node.id
+                            ),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    warnings
+}

@@ -1,0 +1,191 @@
+//! Validation before anything runs: structure, templates, node types
+//! registered and allowed, parameters against their schemas (templated
+//! values set aside) and the node types' own checks (on parameters without
+//! templates), declared variables, the workflow's tenant. Every problem is
+//! reported at once.
+
+use serde_json::{Map, Value};
+
+use super::compile::CompiledWorkflow;
+use super::report::{Report, Warning, WarningKind};
+use crate::error::ErrorCode;
+use crate::registry::Registry;
+use crate::tenant::TenantPolicy;
+use crate::workflow::Problem;
+
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || (path.len() > prefix.len()
+            && path.starts_with(prefix)
+            && path.as_bytes()[prefix.len()] == b'/')
+}
+
+impl CompiledWorkflow {
+    /// Problems that depend on the registry and the tenant's policy (node
+    /// types, schemas, the node types' own checks), with the node types'
+    /// warnings.
+    pub(crate) fn registry_report(
+        &self,
+        registry: &Registry,
+        policy: Option<&TenantPolicy>,
+    ) -> Report {
+        let mut report = Report {
+            problems: self.structure.clone(),
+            warnings: Vec::new(),
+        };
+        for (i, node) in self.workflow.nodes.iter().enumerate() {
+            let id = Some(node.id.as_str());
+            if node.disabled || node.is_parallel() {
+                continue;
+            }
+            let key = node.executor_key();
+            if let Some(policy) = policy {
+                if let Err(failure) = policy.check(key) {
+                    report.problems.push(Problem::new(
+                        id,
+                        failure.code,
+                        "/nodeType",
+                        failure.message,
+                    ));
+                    continue;
+                }
+            }
+            let Some(registered) = registry.get(key) else {
+                let message = if key.is_empty() {
+                    "node has neither `nodeType` nor `type`; set the node type to run".to_owned()
+                } else {
+                    format!("node type `{key}` is not registered; load the plugin that provides it, or fix the type (`plugflow plugins list` shows what is available)")
+                };
+                report.problems.push(Problem::new(
+                    id,
+                    ErrorCode::NodeTypeNotFound,
+                    "/nodeType",
+                    message,
+                ));
+                continue;
+            };
+            if let Some(policy) = policy {
+                if let Err(failure) = registry.check_dependencies(policy, &registered) {
+                    report.problems.push(Problem::new(
+                        id,
+                        failure.code,
+                        "/nodeType",
+                        failure.message,
+                    ));
+                    continue;
+                }
+            }
+            let templated = &self.templated[i];
+            for issue in registry.schema_issues(&registered, &node.parameters) {
+                if !templated.iter().any(|t| under(&issue.path, t)) {
+                    report.problems.push(Problem::new(
+                        id,
+                        ErrorCode::ValidationFailed,
+                        format!("/parameters{}", issue.path),
+                        issue.message,
+                    ));
+                }
+            }
+            // The node type's own check sees values as written, so it runs
+            // only when no template is left to resolve.
+            if templated.is_empty() {
+                let (errors, warnings) =
+                    registry.plugin_checks(&registered, &node.id, &node.parameters);
+                report.problems.extend(errors.into_iter().map(|issue| {
+                    Problem::new(
+                        id,
+                        ErrorCode::InvalidParameters,
+                        format!("/parameters{}", issue.path),
+                        issue.message,
+                    )
+                }));
+                report
+                    .warnings
+                    .extend(warnings.into_iter().map(|message| Warning {
+                        node_id: Some(node.id.clone()),
+                        kind: WarningKind::NodeTypeWarning,
+                        path: "/parameters".to_owned(),
+                        message,
+                    }));
+            }
+        }
+        report
+    }
+
+    /// Problems that depend on the run: variables it must give, the tenant
+    /// it runs as.
+    pub(crate) fn run_problems(
+        &self,
+        variables: &Map<String, Value>,
+        tenant: Option<&str>,
+        policy: Option<&TenantPolicy>,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (name, def) in &self.workflow.variables {
+            let given = variables.get(name).is_some_and(|v| !v.is_null());
+            if def.required && def.default_value.is_null() && !given {
+                problems.push(Problem::new(
+                    None,
+                    ErrorCode::ValidationFailed,
+                    format!("/variables/{}", crate::expr::template::escape(name)),
+                    format!("variable `{name}` is required and has no default; give it a value (for the CLI: --var {name}=VALUE)"),
+                ));
+            }
+        }
+        if let Some(problem) = self.tenant_problem(tenant, policy) {
+            problems.push(problem);
+        }
+        problems
+    }
+
+    /// `TENANT_MISMATCH` when the workflow declares another tenant than
+    /// `tenant`, unless both the workflow and the tenant's policy allow
+    /// cross-tenant access.
+    fn tenant_problem(
+        &self,
+        tenant: Option<&str>,
+        policy: Option<&TenantPolicy>,
+    ) -> Option<Problem> {
+        let declared = self
+            .workflow
+            .tenant_id
+            .as_deref()
+            .filter(|t| !t.is_empty())?;
+        let tenant = tenant?;
+        if tenant == declared {
+            return None;
+        }
+        let workflow_allows = self
+            .workflow
+            .multi_tenancy
+            .as_ref()
+            .is_some_and(|m| m.allow_cross_tenant_access);
+        if workflow_allows && policy.is_some_and(|p| p.allow_cross_tenant_access) {
+            return None;
+        }
+        Some(Problem::new(
+            None,
+            ErrorCode::TenantMismatch,
+            "/tenantId",
+            format!(
+                "the workflow belongs to tenant `{declared}` and cannot run as tenant `{tenant}`; run it as `{declared}`, or allow cross-tenant access in both the workflow (multiTenancy.allowCrossTenantAccess) and the tenant's policy (allowCrossTenantAccess)"
+            ),
+        ))
+    }
+}
+
+/// Moves the warnings that strict templates make errors into `problems`.
+pub(crate) fn apply_strict(report: &mut Report) {
+    let (errors, warnings): (Vec<Warning>, Vec<Warning>) = std::mem::take(&mut report.warnings)
+        .into_iter()
+        .partition(|w| w.kind.strict_error());
+    report.warnings = warnings;
+    report.problems.extend(errors.into_iter().map(|w| {
+        Problem::new(
+            w.node_id.as_deref(),
+            ErrorCode::ValidationFailed,
+            w.path,
+            format!("{} (strict templates)", w.message),
+        )
+    }));
+}
