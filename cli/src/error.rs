@@ -22,7 +22,7 @@ pub struct CliError {
     pub kind: &'static str,
     /// The JSON document printed with `--output json`, if the command has
     /// its own (a run result, a problems report).
-    pub document: Option<Value>,
+    pub document: Option<Box<Value>>,
     /// Text printed on stdout with `--output pretty` before the message.
     pub pretty: Option<String>,
 }
@@ -63,7 +63,7 @@ impl CliError {
 
     /// Attaches the JSON document printed with `--output json`.
     pub fn with_document(mut self, document: Value) -> Self {
-        self.document = Some(document);
+        self.document = Some(Box::new(document));
         self
     }
 
@@ -75,7 +75,7 @@ impl CliError {
 
     /// The document printed with `--output json`.
     pub fn json(&self) -> Value {
-        self.document.clone().unwrap_or_else(
+        self.document.as_deref().cloned().unwrap_or_else(
             || json!({"status": "error", "error": {"code": self.kind, "message": self.message}}),
         )
     }

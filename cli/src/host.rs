@@ -80,7 +80,12 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             "database".into(),
             serde_json::Value::String(db.display().to_string()),
         );
-        for node_type in ["dbal-read", "dbal-write"] {
+        for node_type in [
+            "dbal-read",
+            "dbal-write",
+            "metabuilder.database",
+            "metabuilder.operation",
+        ] {
             registry.set_node_config(node_type, settings.clone());
         }
     }

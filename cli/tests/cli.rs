@@ -484,20 +484,29 @@ fn the_documented_configuration_file_is_accepted() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/OPERATIONS.md"),
     )
     .unwrap();
-    let start = doc.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+    let section = doc
+        .find("## Configuration file (TOML)")
+        .expect("the configuration section");
+    let start =
+        section + doc[section..].find("```toml\n").expect("a TOML example") + "```toml\n".len();
     let end = start + doc[start..].find("```").unwrap();
     // The example's plugin directory does not exist here.
     let toml = doc[start..end].replace("directories = [\"plugins\"]", "directories = []");
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "plugflow.toml", &toml);
-    let out = plugflow(&[
-        "plugins",
-        "list",
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .args([
+            "plugins",
+            "list",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env("ACME_SMTP_PASSWORD", "documented-secret")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let types = json_of(&out)["nodeTypes"].as_array().unwrap().len();
     assert_eq!(types, 135, "every built-in node type is listed");

@@ -221,6 +221,15 @@ impl CredentialStore {
             .insert(credential.id.clone(), credential);
     }
 
+    /// Whether `tenant` has a credential `id`.
+    pub fn contains(&self, tenant: &str, id: &str) -> bool {
+        self.by_tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tenant)
+            .is_some_and(|m| m.contains_key(id))
+    }
+
     /// Removes a credential.
     pub fn remove(&self, tenant: &str, id: &str) -> Option<Credential> {
         self.by_tenant

@@ -103,7 +103,7 @@ pub struct NodeFailure {
     pub retryable: bool,
     /// Structured details from the plugin, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// Schema and rule violations (for `VALIDATION_FAILED`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validation_errors: Vec<ValidationIssue>,

@@ -202,7 +202,9 @@ pub fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
     let details = if error.details.is_empty() {
         None
     } else {
-        serde_json::from_str(error.details.as_str()).ok()
+        serde_json::from_str(error.details.as_str())
+            .ok()
+            .map(Box::new)
     };
     let (code, message) = match ErrorCode::parse(error.code.as_str()) {
         Some(code) => (code, error.message.into_string()),

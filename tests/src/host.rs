@@ -50,13 +50,23 @@ impl AuditedHost {
     }
 }
 
-/// Points `dbal-read` and `dbal-write` of `registry` at the SQLite file
-/// `path`.
+/// Points the dbal node types of `registry` at the SQLite file `path`.
 pub fn set_database(registry: &Registry, path: &Path) {
     let mut config = Map::new();
     config.insert("database".into(), json!(path.display().to_string()));
-    registry.set_node_config("dbal-read", config.clone());
-    registry.set_node_config("dbal-write", config);
+    for node_type in plugflow_dbal_node_types() {
+        registry.set_node_config(node_type, config.clone());
+    }
+}
+
+/// The node types of the dbal plugin, which share its database setting.
+pub fn plugflow_dbal_node_types() -> [&'static str; 4] {
+    [
+        "dbal-read",
+        "dbal-write",
+        "metabuilder.database",
+        "metabuilder.operation",
+    ]
 }
 
 fn status_kib(field: &str) -> Option<u64> {

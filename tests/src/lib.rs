@@ -4,6 +4,7 @@
 
 pub mod host;
 pub mod http_server;
+pub mod smtp_server;
 
 pub use host::{load_libraries, peak_rss_bytes, rss_bytes, set_database, AuditedHost};
 

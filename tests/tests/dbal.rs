@@ -298,3 +298,238 @@ async fn validate_checks_the_input_against_metabuilder_rules() {
         );
     }
 }
+
+/// Three records of `Item` for tenant `a`, created in the order written.
+async fn items(db: &Db) {
+    ok(
+        db,
+        "a",
+        "dbal-write",
+        json!({"entity": "Item", "data": [
+            {"name": "pear", "price": 3, "kind": "fruit"},
+            {"name": "apple", "price": 1, "kind": "fruit"},
+            {"name": "kale", "price": 2, "kind": "leaf"}]}),
+    )
+    .await;
+}
+
+async fn names_sorted_by(db: &Db, sort: Value) -> Vec<String> {
+    let out = ok(
+        db,
+        "a",
+        "dbal-read",
+        json!({"entity": "Item", "sort": sort}),
+    )
+    .await;
+    out["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_accepts_metabuilder_direction_numbers() {
+    for (label, db) in setups() {
+        items(&db).await;
+        assert_eq!(
+            names_sorted_by(&db, json!({"price": -1})).await,
+            ["pear", "kale", "apple"],
+            "{label}"
+        );
+        assert_eq!(
+            names_sorted_by(&db, json!({"price": 1})).await,
+            ["apple", "kale", "pear"],
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_accepts_asc_and_desc_words_and_lists() {
+    for (label, db) in setups() {
+        items(&db).await;
+        assert_eq!(
+            names_sorted_by(&db, json!({"name": "desc"})).await,
+            ["pear", "kale", "apple"],
+            "{label}"
+        );
+        assert_eq!(
+            names_sorted_by(&db, json!([{"kind": "asc"}, {"price": -1}])).await,
+            ["pear", "apple", "kale"],
+            "{label}"
+        );
+        assert_eq!(
+            names_sorted_by(&db, json!("-price")).await,
+            ["pear", "kale", "apple"],
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_sort_direction_is_invalid_parameters() {
+    for (label, db) in setups() {
+        let done = exec(
+            &db,
+            "a",
+            "dbal-read",
+            json!({"entity": "Item", "sort": {"price": "up"}}),
+        )
+        .await;
+        assert_eq!(
+            done.error_code(),
+            Some(ErrorCode::InvalidParameters),
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_of_one_record_outputs_it_with_its_id_at_the_top_level() {
+    for (label, db) in setups() {
+        let out = ok(
+            &db,
+            "a",
+            "dbal-write",
+            json!({"entity": "Item", "data": {"name": "fig"}}),
+        )
+        .await;
+        assert_eq!(out["name"], "fig", "{label}");
+        assert!(
+            out["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{label}: {out}"
+        );
+        assert_eq!(out["records"][0]["id"], out["id"]);
+        assert_eq!(out["count"], 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_outputs_the_stored_record_at_the_top_level() {
+    for (label, db) in setups() {
+        let out = ok(
+            &db,
+            "a",
+            "dbal-write",
+            json!({"entity": "Item", "operation": "upsert", "data": {"id": "i1", "name": "fig"}}),
+        )
+        .await;
+        assert_eq!(out["id"], "i1", "{label}");
+        assert_eq!(out["name"], "fig");
+        assert_eq!(out["record"]["name"], "fig");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_create_then_read_by_id_gives_the_record() {
+    for (label, db) in setups() {
+        let created = ok(&db, "a", "metabuilder.database", json!({"operation": "database_create", "entity": "ForumThread", "data": {"title": "Hi", "postCount": 1}})).await;
+        let id = created["id"]
+            .as_str()
+            .expect("created record has an id")
+            .to_owned();
+        let read = ok(
+            &db,
+            "a",
+            "metabuilder.database",
+            json!({"operation": "database_read", "entity": "ForumThread", "filter": {"id": id}}),
+        )
+        .await;
+        assert_eq!(
+            read["title"], "Hi",
+            "{label}: pinned by id, one record: {read}"
+        );
+        assert_eq!(read["postCount"], 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_read_without_an_id_gives_a_list() {
+    for (label, db) in setups() {
+        items(&db).await;
+        let read = ok(&db, "a", "metabuilder.database", json!({"operation": "database_read", "entity": "Item", "where": {"kind": "fruit"}, "sort": {"price": 1}})).await;
+        let names: Vec<&str> = read
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["apple", "pear"], "{label}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_count_is_a_number() {
+    for (label, db) in setups() {
+        items(&db).await;
+        let count = ok(
+            &db,
+            "a",
+            "metabuilder.operation",
+            json!({"operation": "database_count", "entity": "Item", "filter": {"kind": "fruit"}}),
+        )
+        .await;
+        assert_eq!(count, json!(2), "{label}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_update_by_id_gives_the_updated_record() {
+    for (label, db) in setups() {
+        let created = ok(&db, "a", "metabuilder.database", json!({"operation": "database_create", "entity": "ForumThread", "data": {"postCount": 1}})).await;
+        let updated = ok(&db, "a", "metabuilder.database", json!({"operation": "database_update", "entity": "ForumThread", "filter": {"id": created["id"]}, "data": {"postCount": 2}})).await;
+        assert_eq!(updated["postCount"], 2, "{label}: {updated}");
+        assert_eq!(updated["id"], created["id"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_aggregate_names_each_aggregation() {
+    for (label, db) in setups() {
+        items(&db).await;
+        let totals = ok(&db, "a", "metabuilder.database", json!({"operation": "database_aggregate", "entity": "Item", "aggregations": {"n": "count", "total": "sum(price)"}})).await;
+        assert_eq!(totals, json!({"n": 3, "total": 6}), "{label}");
+        let grouped = ok(&db, "a", "metabuilder.database", json!({"operation": "database_aggregate", "entity": "Item", "groupBy": "kind", "aggregations": {"n": "count"}})).await;
+        assert_eq!(
+            grouped,
+            json!([{"kind": "fruit", "tenantId": "a", "n": 2}, {"kind": "leaf", "tenantId": "a", "n": 1}]),
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_operation_refuses_operations_it_does_not_run() {
+    for (label, db) in setups() {
+        let done = exec(
+            &db,
+            "a",
+            "metabuilder.operation",
+            json!({"operation": "bcrypt_hash", "input": "pw"}),
+        )
+        .await;
+        assert_eq!(
+            done.error_code(),
+            Some(ErrorCode::InvalidParameters),
+            "{label}"
+        );
+        assert!(done.error.unwrap().message.contains("bcrypt_hash"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metabuilder_database_never_reaches_another_tenants_rows() {
+    for (label, db) in setups() {
+        items(&db).await;
+        let count = ok(
+            &db,
+            "b",
+            "metabuilder.database",
+            json!({"operation": "database_count", "entity": "Item", "filter": {"tenantId": "a"}}),
+        )
+        .await;
+        assert_eq!(count, json!(0), "{label}");
+    }
+}

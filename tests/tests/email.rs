@@ -1,81 +1,12 @@
 //! email-send against a small real SMTP server on 127.0.0.1 run by the test.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
+use plugflow_tests::smtp_server::smtp_server;
 use plugin_abi::request::ExecContext;
 use registry_core::{
     Credential, CredentialRef, ErrorCode, ExecState, NodeExecution, NodeInvocation,
     RecoveryStrategy, Registry,
 };
 use serde_json::{json, Map, Value};
-
-#[derive(Debug, Default, Clone)]
-struct Received {
-    auth: Option<String>,
-    from: String,
-    recipients: Vec<String>,
-    data: String,
-}
-
-/// Speaks just enough SMTP: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT.
-fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let inbox = Arc::new(Mutex::new(Vec::new()));
-    let store = inbox.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let mut out = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
-                let mut mail = Received::default();
-                let _ = write!(out, "220 localhost ready\r\n");
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    let cmd = line.trim_end().to_owned();
-                    line.clear();
-                    let upper = cmd.to_ascii_uppercase();
-                    let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        "250-localhost\r\n250 AUTH PLAIN LOGIN\r\n".to_owned()
-                    } else if upper.starts_with("AUTH PLAIN") {
-                        mail.auth = cmd.split_whitespace().nth(2).map(str::to_owned);
-                        "235 ok\r\n".to_owned()
-                    } else if upper.starts_with("MAIL FROM") {
-                        mail.from = cmd.clone();
-                        "250 ok\r\n".to_owned()
-                    } else if upper.starts_with("RCPT TO") {
-                        mail.recipients.push(cmd.clone());
-                        "250 ok\r\n".to_owned()
-                    } else if upper == "DATA" {
-                        let _ = write!(out, "354 go\r\n");
-                        let mut data = String::new();
-                        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                            if line == ".\r\n" {
-                                break;
-                            }
-                            data.push_str(&line);
-                            line.clear();
-                        }
-                        line.clear();
-                        mail.data = data;
-                        store.lock().unwrap().push(mail.clone());
-                        "250 queued\r\n".to_owned()
-                    } else if upper == "QUIT" {
-                        let _ = write!(out, "221 bye\r\n");
-                        break;
-                    } else {
-                        "250 ok\r\n".to_owned()
-                    };
-                    let _ = out.write_all(reply.as_bytes());
-                }
-            });
-        }
-    });
-    (port, inbox)
-}
 
 /// The plugin loaded from its `.so` (with the directory to keep) and
 /// linked statically.

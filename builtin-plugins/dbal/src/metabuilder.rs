@@ -7,7 +7,7 @@
 //! | `database_read` | the list of records; one record (or `null`) when the filter pins an `id` or `limit` is 1 |
 //! | `database_get` | the record with `id`, or `null` |
 //! | `database_count` | the number |
-//! | `database_aggregate` | `{<name>: value}` for `aggregations` such as `{"total": "sum(likes)", "n": "count"}`; with `groupBy`, a list of `{<groupBy>: key, <name>: value}` |
+//! | `database_aggregate` | `{<name>: value}` for `aggregations` such as `{"total": "sum(likes)", "n": "count"}`; with `groupBy`, a list of `{<groupBy>: key, tenantId, <name>: value}` |
 //! | `database_create` | the stored record (a list for a list of records) |
 //! | `database_update` | the updated record when the filter pins an `id`, else `{count}` |
 //! | `database_update_many`, `database_delete`, `database_delete_many` | `{count}` |
@@ -16,7 +16,9 @@
 //! `where` is accepted for `filter`; `output` (a result name in MetaBuilder's
 //! files) is accepted and ignored.
 
-use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec};
+use plugin_abi::sdk::{
+    kind, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, NodeSpec, Validation,
+};
 use serde_json::{json, Map, Value};
 
 use crate::{read, write};
@@ -27,7 +29,7 @@ type NodeResult = Result<NodeOutput, NodeError>;
 pub fn spec(node_type: &str) -> NodeSpec {
     NodeSpec::new(node_type, "1.0.0", "data", "MetaBuilder's database node: `operation` database_read, database_get, database_count, database_aggregate, database_create, database_update, database_update_many, database_delete, database_delete_many or database_upsert on `entity`, for the execution's tenant, with `filter` (or `where`), `data`, `id`, `sort`, `limit`, `offset`, `aggregations`, `groupBy`. Output: database_read → the list of records, or one record (or null) when the filter pins an `id` or `limit` is 1; database_get → the record or null; database_count → the number; database_aggregate → {name: value} (a list of {groupBy: key, name: value} with `groupBy`); database_create → the stored record (a list for a list); database_update → the updated record when the filter pins an `id`, else {count}; the *_many and delete operations → {count}; database_upsert → the stored record.")
         .schema(json!({"type": "object", "properties": {
-            "operation": {"type": "string", "pattern": "^database_"},
+            "operation": {"type": "string"},
             "entity": {"type": "string"},
             "filter": {}, "where": {}, "data": {"type": ["object", "array"]},
             "id": {"type": ["string", "integer"]},
@@ -37,12 +39,58 @@ pub fn spec(node_type: &str) -> NodeSpec {
             "aggregations": {"type": "object", "additionalProperties": {"type": "string"}},
             "groupBy": {"type": "string"},
             "output": {"type": "string"}}}))
-        .required(["operation", "entity"])
+        .required(["operation"])
         .tags(["data", "database", "metabuilder"])
         .icon("database")
         .blocking()
         .tenant_scoped()
-        .handler(run)
+        .executor(|| Database)
+}
+
+/// The operations this node type runs.
+const OPERATIONS: [&str; 10] = [
+    "database_read",
+    "database_get",
+    "database_count",
+    "database_aggregate",
+    "database_create",
+    "database_update",
+    "database_update_many",
+    "database_delete",
+    "database_delete_many",
+    "database_upsert",
+];
+
+struct Database;
+
+impl Node for Database {
+    /// Unsupported operations and a missing entity are found before the
+    /// run (on parameters written without templates).
+    fn validate(&self, node: &NodeDescription) -> Validation {
+        let p = &node.parameters;
+        match p.get("operation").and_then(Value::as_str) {
+            Some(op) if !OPERATIONS.contains(&op) => Validation::valid().error(unsupported(op)),
+            Some(_)
+                if p.get("entity")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty) =>
+            {
+                Validation::valid().error("`entity` is required: the entity (table) to work on")
+            }
+            _ => Validation::valid(),
+        }
+    }
+
+    fn execute(&self, request: &NodeRequest) -> NodeResult {
+        run(request)
+    }
+}
+
+fn unsupported(operation: &str) -> String {
+    format!(
+        "operation `{operation}` is not a database operation plugflow runs ({}); other MetaBuilder operations need a plugin that provides them",
+        OPERATIONS.join(", ")
+    )
 }
 
 /// `request` with `parameters` changed by `edit`.
@@ -82,13 +130,19 @@ fn records(output: Value) -> Vec<Value> {
 
 fn run(request: &NodeRequest) -> NodeResult {
     let operation = request.str_param("operation")?.to_owned();
+    if OPERATIONS.contains(&operation.as_str()) {
+        request.str_param("entity")?;
+    }
     let filter = request.param("filter").or_else(|| request.param("where"));
     let single = pins_id(filter) || request.param("limit").and_then(Value::as_i64) == Some(1);
     let output = match operation.as_str() {
         "database_read" => {
-            let found = records(read(&with_params(request, |p| {
-                p.insert("operation".into(), json!("read"));
-            }))?.output);
+            let found = records(
+                read(&with_params(request, |p| {
+                    p.insert("operation".into(), json!("read"));
+                }))?
+                .output,
+            );
             if single {
                 found.into_iter().next().unwrap_or(Value::Null)
             } else {
@@ -111,9 +165,12 @@ fn run(request: &NodeRequest) -> NodeResult {
         .unwrap_or(json!(0)),
         "database_aggregate" => aggregate(request)?,
         "database_create" => {
-            let created = records(write(&with_params(request, |p| {
-                p.insert("operation".into(), json!("create"));
-            }))?.output);
+            let created = records(
+                write(&with_params(request, |p| {
+                    p.insert("operation".into(), json!("create"));
+                }))?
+                .output,
+            );
             match request.param("data") {
                 Some(Value::Array(_)) => Value::Array(created),
                 _ => created.into_iter().next().unwrap_or(Value::Null),
@@ -124,11 +181,14 @@ fn run(request: &NodeRequest) -> NodeResult {
                 p.insert("operation".into(), json!("update"));
             }))?;
             if operation == "database_update" && single {
-                let found = records(read(&with_params(request, |p| {
-                    p.insert("operation".into(), json!("read"));
-                    p.remove("data");
-                    p.insert("limit".into(), json!(1));
-                }))?.output);
+                let found = records(
+                    read(&with_params(request, |p| {
+                        p.insert("operation".into(), json!("read"));
+                        p.remove("data");
+                        p.insert("limit".into(), json!(1));
+                    }))?
+                    .output,
+                );
                 found.into_iter().next().unwrap_or(Value::Null)
             } else {
                 done.output
@@ -150,7 +210,7 @@ fn run(request: &NodeRequest) -> NodeResult {
         other => {
             return Err(NodeError::invalid_parameter(
                 "operation",
-                format!("`{other}` is not a database operation plugflow runs (database_read, database_get, database_count, database_aggregate, database_create, database_update, database_update_many, database_delete, database_delete_many, database_upsert); other MetaBuilder operations need a plugin that provides them"),
+                unsupported(other),
             ))
         }
     };
@@ -249,6 +309,12 @@ fn aggregate(request: &NodeRequest) -> Result<Value, NodeError> {
                         None => {
                             let mut row = Map::new();
                             row.insert(key_name.clone(), key.clone());
+                            // Rows summarise the tenant's own records: they
+                            // say so, as records do (the host checks it).
+                            row.insert(
+                                "tenantId".into(),
+                                json!(request.context.tenant_id.clone().unwrap_or_default()),
+                            );
                             row.insert(name.clone(), value);
                             groups.push((key, row));
                         }

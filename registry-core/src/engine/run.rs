@@ -49,7 +49,7 @@ struct Finished {
 }
 
 enum Outcome {
-    Single(NodeExecution, Vec<RunWarning>),
+    Single(Box<NodeExecution>, Vec<RunWarning>),
     Parallel(Vec<(usize, NodeExecution, Vec<RunWarning>)>),
 }
 
@@ -141,6 +141,7 @@ impl Engine {
         let policy = self.policy(compiled, tenant);
         let mut report = compiled.registry_report(&self.registry, policy.as_deref());
         report.problems.extend(compiled.run_problems(
+            &self.registry,
             &options.variables,
             tenant,
             self.registry.tenant_policy(tenant).as_deref(),
@@ -198,6 +199,7 @@ impl Engine {
             }
         }
         problems.extend(compiled.run_problems(
+            &self.registry,
             &options.variables,
             tenant.as_deref(),
             self.registry.tenant_policy(tenant.as_deref()).as_deref(),
@@ -598,7 +600,7 @@ impl<'a> Execution<'a> {
                 index: i,
                 started,
                 input,
-                outcome: Outcome::Single(execution, warnings),
+                outcome: Outcome::Single(Box::new(execution), warnings),
             }
         }))
     }
@@ -676,7 +678,7 @@ impl<'a> Execution<'a> {
         } = finished;
         let execution = match outcome {
             Outcome::Single(execution, warnings) => {
-                self.complete(run, index, started, execution, &input, warnings);
+                self.complete(run, index, started, *execution, &input, warnings);
                 return;
             }
             Outcome::Parallel(tasks) => self.parallel_outcome(run, index, started, &input, tasks),

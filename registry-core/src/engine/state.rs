@@ -99,7 +99,7 @@ pub(crate) fn error_output(input: &Value, failure: &NodeFailure, node_id: &str) 
     error.insert("message".into(), Value::from(failure.message.clone()));
     error.insert("nodeId".into(), Value::from(node_id));
     if let Some(details) = &failure.details {
-        error.insert("details".into(), details.clone());
+        error.insert("details".into(), (**details).clone());
     }
     let mut output = match input {
         Value::Object(o) => o.clone(),

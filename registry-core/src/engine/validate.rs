@@ -116,11 +116,42 @@ impl CompiledWorkflow {
     /// it runs as.
     pub(crate) fn run_problems(
         &self,
+        registry: &Registry,
         variables: &Map<String, Value>,
         tenant: Option<&str>,
         policy: Option<&TenantPolicy>,
     ) -> Vec<Problem> {
+        // Run as the wrong tenant, nothing else about the run matters.
+        if let Some(problem) = self.tenant_problem(tenant, policy) {
+            return vec![problem];
+        }
         let mut problems = Vec::new();
+        for (i, node) in self.workflow.nodes.iter().enumerate() {
+            if node.disabled {
+                continue;
+            }
+            for binding in &self.credentials[i] {
+                let present =
+                    tenant.is_some_and(|t| registry.credentials().contains(t, &binding.id));
+                if !present {
+                    let failure = registry
+                        .credentials()
+                        .resolve(tenant, std::slice::from_ref(binding))
+                        .err();
+                    if let Some(failure) = failure {
+                        problems.push(Problem::new(
+                            Some(&node.id),
+                            failure.code,
+                            format!(
+                                "/credentials/{}",
+                                crate::expr::template::escape(&binding.slot)
+                            ),
+                            failure.message,
+                        ));
+                    }
+                }
+            }
+        }
         for (name, def) in &self.workflow.variables {
             let given = variables.get(name).is_some_and(|v| !v.is_null());
             if def.required && def.default_value.is_null() && !given {
@@ -131,9 +162,6 @@ impl CompiledWorkflow {
                     format!("variable `{name}` is required and has no default; give it a value (for the CLI: --var {name}=VALUE)"),
                 ));
             }
-        }
-        if let Some(problem) = self.tenant_problem(tenant, policy) {
-            problems.push(problem);
         }
         problems
     }
