@@ -470,3 +470,14 @@ async fn validate_runs_the_node_types_own_check_on_parameters_without_templates(
     assert_eq!(report.problems[0].code, ErrorCode::InvalidParameters);
     assert!(report.problems[0].message.contains("reckless"));
 }
+
+#[tokio::test]
+async fn a_placeholder_tenant_id_binds_nothing() {
+    let (engine, _) = setup();
+    let mut wf = tenant_workflow(false);
+    wf["tenantId"] = json!("${TENANT_ID}");
+    let result = run_with(&engine, wf, as_tenant(Some("globex")))
+        .await
+        .unwrap();
+    assert_eq!(params(&result, "a")["t"], "globex");
+}

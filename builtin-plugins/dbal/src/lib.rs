@@ -355,7 +355,7 @@ fn aggregate(
 fn document(data: &Map<String, Value>) -> String {
     let mut doc = data.clone();
     for column in ["id", "tenantId", "createdAt", "updatedAt"] {
-        doc.remove(column);
+        doc.shift_remove(column);
     }
     Value::Object(doc).to_string()
 }

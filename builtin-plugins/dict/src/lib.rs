@@ -76,7 +76,7 @@ fn remove(object: &mut Map<String, Value>, path: &[String]) -> bool {
             None => return false,
         }
     }
-    current.remove(last).is_some()
+    current.shift_remove(last).is_some()
 }
 
 fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {

@@ -324,6 +324,17 @@ impl CompiledWorkflow {
         values
     }
 
+    /// The tenant the workflow declares it belongs to: its `tenantId`,
+    /// unless that is a placeholder filled in at install time
+    /// (`"${TENANT_ID}"`, as MetaBuilder's packages ship) or a template,
+    /// which bind nothing.
+    pub fn declared_tenant(&self) -> Option<&str> {
+        self.workflow
+            .tenant_id
+            .as_deref()
+            .filter(|t| !t.trim().is_empty() && !t.contains("${") && !t.contains("{{"))
+    }
+
     /// Warnings found without a registry: template text kept literally,
     /// references to nodes that do not exist or cannot have finished first.
     pub fn static_warnings(&self) -> &[Warning] {

@@ -129,7 +129,7 @@ impl Engine {
         context
             .tenant_id
             .as_deref()
-            .or(compiled.workflow.tenant_id.as_deref())
+            .or(compiled.declared_tenant())
             .filter(|t| !t.is_empty())
     }
 
@@ -163,11 +163,7 @@ impl Engine {
         mut options: RunOptions,
     ) -> Result<ExecutionResult, InvalidWorkflow> {
         if options.context.tenant_id.is_none() {
-            options.context.tenant_id = compiled
-                .workflow
-                .tenant_id
-                .clone()
-                .filter(|t| !t.is_empty());
+            options.context.tenant_id = compiled.declared_tenant().map(str::to_owned);
         }
         if options.context.execution_id.is_empty() {
             options.context.execution_id = new_execution_id();

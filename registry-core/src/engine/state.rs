@@ -282,7 +282,7 @@ impl<'c> RunState<'c> {
                 vars.clear();
             }
             for name in &patch.delete {
-                vars.remove(name);
+                vars.shift_remove(name);
             }
             vars.extend(patch.set);
         }

@@ -174,11 +174,7 @@ impl CompiledWorkflow {
         tenant: Option<&str>,
         policy: Option<&TenantPolicy>,
     ) -> Option<Problem> {
-        let declared = self
-            .workflow
-            .tenant_id
-            .as_deref()
-            .filter(|t| !t.is_empty())?;
+        let declared = self.declared_tenant()?;
         let tenant = tenant?;
         if tenant == declared {
             return None;
