@@ -122,6 +122,7 @@ fn boundary(c: &mut Criterion) {
         input: &input,
         trigger: None,
         deadline_ms: None,
+        max_output_bytes: None,
         context: &context,
         variables: &variables,
     };

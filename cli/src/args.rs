@@ -164,6 +164,10 @@ pub struct RunOptionsArgs {
     /// Execution timeout in seconds (overrides settings.executionTimeout).
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// Largest `--input` accepted, in bytes (default 16 MiB; also the
+    /// configuration's `max-input-bytes`).
+    #[arg(long, env = "PLUGFLOW_MAX_INPUT_BYTES", value_name = "BYTES")]
+    pub max_input_bytes: Option<u64>,
 }
 
 /// Who a run is for and what it is given: shared by `run`, `stats` and

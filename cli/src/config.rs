@@ -52,10 +52,13 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// http-request egress allowlist: tenant id (or `*`) → host patterns.
     #[serde(default)]
-    pub http_egress: Option<serde_json::Map<String, serde_json::Value>>,
-    /// email-send's SMTP server: `{host, port, starttls, from}`.
+    pub http_egress: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// http-request settings beside the allowlist.
     #[serde(default)]
-    pub smtp: Option<serde_json::Map<String, serde_json::Value>>,
+    pub http: Option<HttpConfig>,
+    /// email-send's SMTP server.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
     /// email-send's template directory (`<name>.txt` files).
     #[serde(default)]
     pub email_templates: Option<PathBuf>,
@@ -68,6 +71,40 @@ pub struct Config {
     /// Tenants' credentials, bound by nodes' `credentials` by id.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// Largest trigger input (`--input`) accepted, in bytes.
+    #[serde(default)]
+    pub max_input_bytes: Option<u64>,
+}
+
+/// `[smtp]`: email-send's server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 25).
+    #[serde(default = "smtp_port")]
+    pub port: u16,
+    /// Upgrade with STARTTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// The default sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+fn smtp_port() -> u16 {
+    25
+}
+
+/// `[http]`: http-request settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Lets http-request reach loopback, private, link-local and metadata
+    /// addresses without naming them in `[http-egress]` (off by default).
+    #[serde(default)]
+    pub allow_internal_addresses: bool,
 }
 
 impl Config {
@@ -112,20 +149,54 @@ impl Config {
     }
 }
 
-/// Reads a policy file: one policy object or a list of them.
+/// Reads a policy file: one policy object or a list of them. Errors name
+/// the policy and field.
 pub fn load_policies(path: &Path) -> Result<Vec<TenantPolicy>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::input(format!("cannot read policy file {}: {e}", path.display())))?;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(TenantPolicy),
-        Many(Vec<TenantPolicy>),
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::config(format!("cannot read policy file {}: {e}", path.display()))
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::config(format!(
+            "policy file {}: not valid JSON: {e}",
+            path.display()
+        ))
+    })?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        one @ serde_json::Value::Object(_) => vec![one],
+        _ => {
+            return Err(CliError::config(format!(
+                "policy file {}: expected a policy object or a list of them",
+                path.display()
+            )))
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_path_to_error::deserialize::<_, TenantPolicy>(item).map_err(|e| {
+                CliError::config(format!(
+                    "policy file {}: policy {i}, field `{}`: {}",
+                    path.display(),
+                    e.path(),
+                    e.inner()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Refuses two policies for one tenant: which one wins would be a guess.
+pub fn check_unique_policies(policies: &[TenantPolicy]) -> Result<(), CliError> {
+    let mut seen = std::collections::HashSet::new();
+    for policy in policies {
+        if !seen.insert(policy.tenant_id.as_str()) {
+            return Err(CliError::config(format!(
+                "tenant `{}` has more than one policy (in the configuration and/or --policy); merge them into one",
+                policy.tenant_id
+            )));
+        }
     }
-    let parsed: OneOrMany = serde_json::from_str(&text)
-        .map_err(|e| CliError::input(format!("policy file {}: {e}", path.display())))?;
-    Ok(match parsed {
-        OneOrMany::One(p) => vec![p],
-        OneOrMany::Many(ps) => ps,
-    })
+    Ok(())
 }

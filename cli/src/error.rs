@@ -1,7 +1,9 @@
 //! CLI errors: a stable code, a one-line message, an exit code, and what
 //! to print on stdout (one JSON document, or the pretty text).
 
-use serde_json::{json, Value};
+use serde_json::json;
+
+use crate::output::Json;
 
 /// Exit code: the workflow ran and failed.
 pub const EXIT_FAILED: u8 = 1;
@@ -22,7 +24,7 @@ pub struct CliError {
     pub kind: &'static str,
     /// The JSON document printed with `--output json`, if the command has
     /// its own (a run result, a problems report).
-    pub document: Option<Box<Value>>,
+    pub document: Option<Box<Json>>,
     /// Text printed on stdout with `--output pretty` before the message.
     pub pretty: Option<String>,
 }
@@ -62,8 +64,8 @@ impl CliError {
     }
 
     /// Attaches the JSON document printed with `--output json`.
-    pub fn with_document(mut self, document: Value) -> Self {
-        self.document = Some(Box::new(document));
+    pub fn with_document(mut self, document: impl Into<Json>) -> Self {
+        self.document = Some(Box::new(document.into()));
         self
     }
 
@@ -73,10 +75,14 @@ impl CliError {
         self
     }
 
-    /// The document printed with `--output json`.
-    pub fn json(&self) -> Value {
-        self.document.as_deref().cloned().unwrap_or_else(
-            || json!({"status": "error", "error": {"code": self.kind, "message": self.message}}),
-        )
+    /// The document printed with `--output json`, as pretty JSON text.
+    pub fn json(&self) -> String {
+        match self.document.as_deref() {
+            Some(document) => document.text(),
+            None => serde_json::to_string_pretty(
+                &json!({"status": "error", "error": {"code": self.kind, "message": self.message}}),
+            )
+            .unwrap_or_default(),
+        }
     }
 }

@@ -19,6 +19,8 @@ pub struct Host {
     pub discovery: DiscoveryReport,
     /// `$env` allowlist from the configuration.
     pub env_allowlist: Vec<String>,
+    /// The configuration's input limit.
+    pub max_input_bytes: Option<u64>,
 }
 
 /// The configuration file, if any.
@@ -89,15 +91,24 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             registry.set_node_config(node_type, settings.clone());
         }
     }
+    let mut http = serde_json::Map::new();
     if let Some(egress) = &config.http_egress {
-        let mut settings = serde_json::Map::new();
-        settings.insert("egress".into(), serde_json::Value::Object(egress.clone()));
-        registry.set_node_config("http-request", settings);
+        http.insert("egress".into(), serde_json::json!(egress));
+    }
+    if config
+        .http
+        .as_ref()
+        .is_some_and(|h| h.allow_internal_addresses)
+    {
+        http.insert("allowInternal".into(), serde_json::Value::Bool(true));
+    }
+    if !http.is_empty() {
+        registry.set_node_config("http-request", http);
     }
     if config.smtp.is_some() || config.email_templates.is_some() {
         let mut settings = serde_json::Map::new();
         if let Some(smtp) = &config.smtp {
-            settings.insert("smtp".into(), serde_json::Value::Object(smtp.clone()));
+            settings.insert("smtp".into(), serde_json::json!(smtp));
         }
         if let Some(dir) = &config.email_templates {
             settings.insert(
@@ -141,6 +152,7 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
     if let Some(path) = &global.policy {
         policies.extend(load_policies(path)?);
     }
+    crate::config::check_unique_policies(&policies)?;
     for policy in policies {
         registry.set_tenant_policy(policy);
     }
@@ -152,5 +164,6 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         registry: Arc::new(registry),
         discovery: report,
         env_allowlist: config.env_allowlist,
+        max_input_bytes: config.max_input_bytes,
     })
 }

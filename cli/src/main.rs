@@ -46,9 +46,24 @@ fn init_logging(global: &args::Global) -> Result<(), CliError> {
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match global.log_format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(escaped_fields()).try_init(),
     };
     Ok(())
+}
+
+/// Text log fields with control characters escaped: a node id or message
+/// from a workflow can neither forge a log line nor drive the terminal.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = sanitize(&format!("{value:?}"));
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
 }
 
 async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
@@ -82,7 +97,7 @@ fn json_requested() -> bool {
 /// line on stderr) and returns its exit code.
 fn report(error: &CliError, format: OutputFormat) -> ExitCode {
     let stdout = match format {
-        OutputFormat::Json => serde_json::to_string_pretty(&error.json()).unwrap_or_default(),
+        OutputFormat::Json => error.json(),
         OutputFormat::Pretty => error
             .pretty
             .clone()
@@ -139,8 +154,7 @@ fn main() -> ExitCode {
                 .trim_start_matches("error: ");
             if json_requested() {
                 let error = CliError::input(first.to_owned()).kind("USAGE");
-                let _ =
-                    write_stdout(&serde_json::to_string_pretty(&error.json()).unwrap_or_default());
+                let _ = write_stdout(&error.json());
             }
             eprint_line(message.trim_end());
             return ExitCode::from(EXIT_INVALID);

@@ -7,10 +7,41 @@ use serde_json::Value;
 
 use crate::args::OutputFormat;
 
+/// A JSON document: a value, or already written text (a large result is
+/// written straight from its types, never built as a value tree first).
+#[derive(Debug, Clone)]
+pub enum Json {
+    /// A value, written when printed.
+    Value(Value),
+    /// Pretty JSON text.
+    Text(String),
+}
+
+impl Json {
+    /// `value` written now as pretty JSON text.
+    pub fn write<T: serde::Serialize>(value: &T) -> Self {
+        Json::Text(serde_json::to_string_pretty(value).unwrap_or_default())
+    }
+
+    /// The pretty JSON text.
+    pub fn text(&self) -> String {
+        match self {
+            Json::Value(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+            Json::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl From<Value> for Json {
+    fn from(value: Value) -> Self {
+        Json::Value(value)
+    }
+}
+
 /// What a command prints on stdout.
 pub struct Output {
     /// The JSON document (`--output json`).
-    pub json: Value,
+    pub json: Json,
     /// The human-readable text (`--output pretty`).
     pub pretty: String,
 }
@@ -19,7 +50,7 @@ impl Output {
     /// The text to print in `format`.
     pub fn render(&self, format: OutputFormat) -> String {
         match format {
-            OutputFormat::Json => serde_json::to_string_pretty(&self.json).unwrap_or_default(),
+            OutputFormat::Json => self.json.text(),
             OutputFormat::Pretty => self.pretty.trim_end().to_owned(),
         }
     }

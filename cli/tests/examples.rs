@@ -154,7 +154,8 @@ fn resilient_fetch_retries_a_flaky_service_and_falls_back_for_a_dead_one() {
     });
     let input =
         json!({"baseUrl": format!("http://127.0.0.1:{port}"), "amountUsd": 100}).to_string();
-    let result = run("resilient-fetch.json", &input, &[]);
+    let config = example("local-services.toml");
+    let result = run("resilient-fetch.json", &input, &["--config", &config]);
     let rates = &result["nodes"]["fetch_rates"];
     assert_eq!(rates["retries"], 2, "{rates:#}");
     assert_eq!(rate_calls.load(Ordering::SeqCst), 3);

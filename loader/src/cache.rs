@@ -124,6 +124,9 @@ impl CacheFile {
     /// corrupt or foreign one is discarded with a warning (and `None` in
     /// the second field says why).
     pub fn load(path: &Path) -> (Self, Option<String>) {
+        if let Some(why) = untrusted_file(path) {
+            return (Self::default(), Some(why));
+        }
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::default(), None),
@@ -153,7 +156,8 @@ impl CacheFile {
         }
     }
 
-    /// Writes the cache to `path` atomically: a temporary file beside it,
+    /// Writes the cache to `path` atomically (readable and writable by its
+    /// owner only): a temporary file beside it,
     /// flushed to disk, then renamed over it.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
@@ -161,7 +165,7 @@ impl CacheFile {
         }
         let temp = path.with_extension(format!("tmp-{}", std::process::id()));
         let written = (|| {
-            let mut file = std::fs::File::create(&temp)?;
+            let mut file = create_private(&temp)?;
             file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
             file.sync_all()?;
             std::fs::rename(&temp, path)
@@ -235,4 +239,49 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
+}
+
+/// Why the cache file at `path` cannot be trusted: someone else owns it, or
+/// others may write it (they could mark any library as checked). `None`
+/// when it is fine or does not exist.
+#[cfg(unix)]
+fn untrusted_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Some(format!(
+            "it is owned by user {} and plugflow runs as user {me}; only a cache the running user owns is trusted",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "others may write it (mode {:o}); only a cache writable by its owner alone is trusted",
+            meta.mode() & 0o777
+        ));
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn untrusted_file(_path: &Path) -> Option<String> {
+    None
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
 }

@@ -67,6 +67,29 @@ pub struct DiscoveryConfig {
     /// Trust a cached file whose size and modification time are unchanged
     /// without hashing it again. Off by default: the content hash decides.
     pub trust_size_mtime: bool,
+    /// What to do with a library that others could replace: the file, its
+    /// directory or a directory above it writable by others (a sticky
+    /// directory owned by root, such as `/tmp`, does not count). `refuse`
+    /// (default) rejects it with `WORLD_WRITABLE`; `warn` loads it with a
+    /// warning.
+    pub world_writable: WritablePolicy,
+    /// Deepest directory level the scan descends to (symlinked directories
+    /// are followed; loops are detected and reported).
+    pub max_depth: usize,
+    /// Most directory entries the scan visits in all; the rest is reported
+    /// as skipped.
+    pub max_entries: usize,
+}
+
+/// What the pre-load checks do with a library others could replace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WritablePolicy {
+    /// Reject it (`WORLD_WRITABLE`).
+    #[default]
+    Refuse,
+    /// Load it, with a warning.
+    Warn,
 }
 
 /// Where plugin candidates are first opened.
@@ -109,6 +132,9 @@ impl Default for DiscoveryConfig {
             scanner: None,
             cache_file: None,
             trust_size_mtime: false,
+            world_writable: WritablePolicy::Refuse,
+            max_depth: 16,
+            max_entries: 100_000,
         }
     }
 }

@@ -29,6 +29,20 @@ pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Reject
         ));
     }
     check_permissions(&metadata)?;
+    if let Some(dir) = replaceable_by_others(path) {
+        let message = format!(
+            "{} is writable by others (and not a root-owned sticky directory like /tmp), so anyone could replace this library; run `chmod o-w` on it, or set `world-writable = \"warn\"` to load it anyway",
+            dir.display()
+        );
+        match config.world_writable {
+            crate::config::WritablePolicy::Refuse => {
+                return Err(Rejection::new(RejectReason::WorldWritable, message))
+            }
+            crate::config::WritablePolicy::Warn => {
+                tracing::warn!(component = "loader", event = "plugin_replaceable", path = %path.display(), "{message}");
+            }
+        }
+    }
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if extension != PLATFORM_EXTENSION {
         return Err(Rejection::new(
@@ -82,6 +96,51 @@ fn check_permissions(_metadata: &std::fs::Metadata) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// The first directory above `path` (as given, and with symlinks resolved)
+/// that others may write to, unless it is sticky and owned by root: there
+/// others cannot rename or replace entries they do not own.
+#[cfg(unix)]
+pub fn replaceable_by_others(path: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let absolute = std::path::absolute(path).ok()?;
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| absolute.clone());
+    for start in [absolute, canonical] {
+        for dir in start.ancestors().skip(1) {
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let mode = meta.mode();
+            let others_write = mode & 0o002 != 0;
+            let sticky_root = mode & 0o1000 != 0 && meta.uid() == 0;
+            if others_write && !sticky_root {
+                return Some(dir.to_owned());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(not(unix))]
+pub fn replaceable_by_others(_path: &Path) -> Option<std::path::PathBuf> {
+    None
+}
+
+/// The host's architecture in `object`'s terms, when the loader knows it.
+fn host_architecture() -> Option<object::Architecture> {
+    use object::Architecture as A;
+    Some(match std::env::consts::ARCH {
+        "x86_64" => A::X86_64,
+        "x86" => A::I386,
+        "aarch64" => A::Aarch64,
+        "arm" => A::Arm,
+        "riscv64" => A::Riscv64,
+        "powerpc64" => A::PowerPc64,
+        "s390x" => A::S390x,
+        "loongarch64" => A::LoongArch64,
+        _ => return None,
+    })
+}
+
 /// Reads the library's export table (without loading it) and returns the
 /// one exported symbol naming a plugflow root module.
 pub fn find_root_symbol<'data, R: object::ReadRef<'data>>(data: R) -> Result<String, Rejection> {
@@ -91,6 +150,18 @@ pub fn find_root_symbol<'data, R: object::ReadRef<'data>>(data: R) -> Result<Str
             format!("not a shared library ({e}); remove it from the plugin directory"),
         )
     })?;
+    if let Some(host) = host_architecture() {
+        let built_for = file.architecture();
+        if built_for != host && built_for != object::Architecture::Unknown {
+            return Err(Rejection::new(
+                RejectReason::WrongArchitecture,
+                format!(
+                    "built for {built_for:?}, but this host is {host:?} ({}); build the plugin for this host's target",
+                    std::env::consts::ARCH
+                ),
+            ));
+        }
+    }
     let prefix = plugin_abi::EXPORT_SYMBOL_PREFIX;
     let mut roots: Vec<String> = Vec::new();
     let consider = |roots: &mut Vec<String>, name: &[u8]| {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum RejectReason {
     /// Not a regular file (a directory, a socket, a dangling link).
     NotAFile,
-    /// Anyone may write the file, so anyone could replace its code.
+    /// Others may write the file or a directory above it, so they could
+    /// replace its code.
     WorldWritable,
     /// The extension is not the platform's shared-library extension.
     WrongExtension,
@@ -55,6 +56,8 @@ pub enum RejectReason {
     /// Opened in an isolated scanner process, the library did not finish
     /// loading in time; the scanner was killed.
     PluginLoadTimeout,
+    /// Built for another processor architecture than the host's.
+    WrongArchitecture,
 }
 
 impl RejectReason {
@@ -82,6 +85,7 @@ impl RejectReason {
             RejectReason::RegistrationFailed => "REGISTRATION_FAILED",
             RejectReason::PluginCrashed => "PLUGIN_CRASHED",
             RejectReason::PluginLoadTimeout => "PLUGIN_LOAD_TIMEOUT",
+            RejectReason::WrongArchitecture => "WRONG_ARCHITECTURE",
         }
     }
 }

@@ -49,6 +49,11 @@ pub struct ExecRequest {
     /// has passed. `None`: no deadline.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
+    /// The largest output (JSON bytes) the host accepts; `None`: the
+    /// default of 16 MiB. A node that can tell its output would be larger
+    /// should refuse before building it.
+    #[serde(default)]
+    pub max_output_bytes: Option<u64>,
     /// Tenant, user and execution.
     #[serde(default)]
     pub context: ExecContext,
@@ -84,6 +89,9 @@ pub struct ExecRequestRef<'a> {
     /// See [`ExecRequest::deadline_ms`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
+    /// See [`ExecRequest::max_output_bytes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<u64>,
     /// See [`ExecRequest::context`].
     pub context: &'a ExecContext,
     /// See [`ExecRequest::variables`].

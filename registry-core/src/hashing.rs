@@ -37,7 +37,8 @@ pub fn hash_value<H: Hasher>(value: &Value, hasher: &mut H) {
         Value::Object(object) => {
             5u8.hash(hasher);
             object.len().hash(hasher);
-            // serde_json's map is ordered by key, so equal objects hash alike.
+            // Keys in document order: equal objects written in another order
+            // hash apart (a cache miss, never a wrong hit).
             for (k, v) in object {
                 k.hash(hasher);
                 hash_value(v, hasher);
@@ -51,4 +52,28 @@ pub fn value_hash(value: &Value) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     hash_value(value, &mut hasher);
     hasher.finish()
+}
+
+/// Whether `value` is small enough to keep a copy of in a cache: at most
+/// `budget` bytes of strings and nodes (walked iteratively, stopping as soon
+/// as the budget is spent).
+pub fn is_small(value: &Value, budget: usize) -> bool {
+    let mut spent = 0usize;
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        spent += 16;
+        match v {
+            Value::String(s) => spent += s.len(),
+            Value::Array(items) => pending.extend(items),
+            Value::Object(o) => {
+                spent += o.keys().map(String::len).sum::<usize>();
+                pending.extend(o.values());
+            }
+            _ => {}
+        }
+        if spent > budget {
+            return false;
+        }
+    }
+    true
 }

@@ -23,6 +23,8 @@ pub struct NodeCall<'a> {
     pub trigger: Option<&'a Value>,
     /// The execution's deadline, milliseconds since the Unix epoch.
     pub deadline_ms: Option<u64>,
+    /// The output limit, when it is not the default.
+    pub max_output_bytes: Option<u64>,
     /// Tenant, user, execution.
     pub context: &'a ExecContext,
     /// The execution's variables.
@@ -114,6 +116,7 @@ fn write_request(
         input: call.input,
         trigger: call.trigger,
         deadline_ms: call.deadline_ms,
+        max_output_bytes: call.max_output_bytes,
         context: call.context,
         variables: call.variables,
         credentials,

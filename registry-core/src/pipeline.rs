@@ -486,6 +486,7 @@ impl Registry {
             input: state.input,
             trigger: state.trigger,
             deadline_ms: state.deadline_ms,
+            max_output_bytes: self.output_limit_to_send(),
             context,
             variables: state.variables,
         };
@@ -530,6 +531,7 @@ impl Registry {
             input: state.input,
             trigger: state.trigger,
             deadline_ms: state.deadline_ms,
+            max_output_bytes: self.output_limit_to_send(),
             context,
             variables: state.variables,
         };
@@ -703,6 +705,14 @@ impl Registry {
         Some((execution.status != ExecStatus::Error, started.elapsed()))
     }
 
+    /// The output limit plugins are told, when it is not the one they
+    /// assume.
+    fn output_limit_to_send(&self) -> Option<u64> {
+        let limit = self.config.max_output_bytes;
+        (limit != plugin_abi::sdk::DEFAULT_OUTPUT_LIMIT)
+            .then(|| u64::try_from(limit).unwrap_or(u64::MAX))
+    }
+
     /// Stage 8: one audit record when the tenant's policy asks for it.
     fn audit_stage(&self, job: Job<'_>, execution: &NodeExecution) {
         let Job {
@@ -742,6 +752,7 @@ impl Registry {
             retries: execution.retries,
             recovery_applied: execution.recovery_applied,
             prev_hash: String::new(),
+            fenced: None,
         };
         if let Err(e) = log.append(record) {
             tracing::error!(

@@ -129,6 +129,10 @@ impl Default for RegistryConfig {
     }
 }
 
+/// Parameters larger than this (bytes, roughly) are validated without being
+/// cached: a cache entry keeps a copy of them.
+const CACHED_PARAMETERS_BUDGET: usize = 64 * 1024;
+
 /// A validation cache key: node type and a hash of the parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ValidationKey {
@@ -694,6 +698,11 @@ impl Registry {
         space: u64,
         compute: impl FnOnce() -> Result<Issues, NodeFailure>,
     ) -> Result<Issues, NodeFailure> {
+        // Large parameters (a whole data set passed by template) are checked
+        // but not copied into the cache.
+        if !crate::hashing::is_small(parameters, CACHED_PARAMETERS_BUDGET) {
+            return compute();
+        }
         let node_type = node.metadata.node_type();
         let hash = value_hash(parameters) ^ space;
         let key = ValidationKeyRef { node_type, hash };

@@ -76,6 +76,7 @@ fn call(registry: &Registry, node_type: &str, parameters: &Value) -> Result<Valu
                 input: &input,
                 trigger: Some(&input),
                 deadline_ms: None,
+                max_output_bytes: None,
                 context: &context,
                 variables: &variables,
             },

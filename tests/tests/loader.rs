@@ -40,6 +40,7 @@ fn call(
                 input: &input,
                 trigger: None,
                 deadline_ms: None,
+                max_output_bytes: None,
                 context: &context,
                 variables: &variables,
             },

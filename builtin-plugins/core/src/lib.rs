@@ -16,7 +16,10 @@
 
 use plugin_abi::sdk::rules;
 use plugin_abi::sdk::value::{to_display_string, truthy};
-use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
+use plugin_abi::sdk::{
+    kind, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition,
+    Validation,
+};
 use serde_json::{json, Map, Value};
 
 type NodeResult = Result<NodeOutput, NodeError>;
@@ -34,7 +37,7 @@ fn condition_spec(node_type: &str) -> NodeSpec {
 }
 
 fn transform_spec(node_type: &str) -> NodeSpec {
-    NodeSpec::new(node_type, "1.0.0", "transform", "Shapes data: the output is `output` (or `mapping`, or else the input); `flatten` flattens one level of nested arrays; `groupBy` groups an array of objects by a field; `format: csv` renders an array of objects as CSV text. Output: the shaped value.")
+    NodeSpec::new(node_type, "1.0.0", "transform", "Shapes data: the output is `output` (or `mapping`, or else the input); `flatten` flattens one level of nested arrays; `groupBy` groups an array of objects by a field; `format: csv` renders an array of objects as CSV text (columns in `columns` order, else in the order the fields are first written). Output: the shaped value.")
         .schema(json!({"type": "object", "properties": {
             "input": {"description": "The value to shape; defaults to the node's input."},
             "output": {"description": "The result (usually templates over the input)."},
@@ -42,6 +45,7 @@ fn transform_spec(node_type: &str) -> NodeSpec {
             "flatten": {"type": "boolean", "default": false},
             "groupBy": {"type": "string"},
             "format": {"enum": ["json", "csv"], "default": "json"},
+            "columns": {"type": "array", "items": {"type": "string"}, "description": "CSV column order (default: the fields in the order first seen)"},
             "operation": {"type": "string"}}}))
         .tags(["transform", "data"])
         .icon("shuffle")
@@ -57,7 +61,39 @@ fn validate_spec(node_type: &str) -> NodeSpec {
             "operation": {"type": "string"}}}))
         .tags(["validation", "data"])
         .icon("check-square")
-        .handler(validate)
+        .executor(|| Rules)
+}
+
+/// `validate`: rules are checked for well-formedness before the run.
+struct Rules;
+
+impl Node for Rules {
+    fn validate(&self, node: &NodeDescription) -> Validation {
+        rules_validation(&node.parameters)
+    }
+
+    fn execute(&self, request: &NodeRequest) -> NodeResult {
+        validate(request)
+    }
+}
+
+/// Problems with `rules` / `validator` as written (unknown rules, bad
+/// arguments, patterns that do not compile).
+pub fn rules_validation(parameters: &Value) -> Validation {
+    let mut validation = Validation::valid();
+    if let Some(Value::Object(rules)) = parameters.get("rules") {
+        for problem in rules::check_rules(rules) {
+            validation = validation.error(problem);
+        }
+    }
+    if let Some(Value::String(rule)) = parameters.get("validator") {
+        let mut one = Map::new();
+        one.insert("input".into(), Value::String(rule.clone()));
+        for problem in rules::check_rules(&one) {
+            validation = validation.error(problem);
+        }
+    }
+    validation
 }
 
 fn trigger_spec(node_type: &str, description: &str) -> NodeSpec {
@@ -182,7 +218,7 @@ fn transform(request: &NodeRequest) -> NodeResult {
         .unwrap_or("json")
     {
         "json" => Ok(NodeOutput::new(value)),
-        "csv" => Ok(NodeOutput::new(Value::String(to_csv(&value)?))),
+        "csv" => Ok(NodeOutput::new(Value::String(to_csv(request, &value)?))),
         other => Err(NodeError::invalid_parameter(
             "format",
             format!("`{other}` is not json or csv"),
@@ -190,42 +226,82 @@ fn transform(request: &NodeRequest) -> NodeResult {
     }
 }
 
-/// Renders an array of objects as CSV: a header of every field seen (each
-/// object's fields in key order, new ones appended), then one row per object.
-fn to_csv(value: &Value) -> Result<String, NodeError> {
+/// Renders an array of objects as CSV: the columns in `columns` order when
+/// given, else every field seen (each object's fields in the order written,
+/// new ones appended), then one row per object. Refused before it is built
+/// when the table would be over the output limit; the deadline is checked
+/// as rows are written.
+fn to_csv(request: &NodeRequest, value: &Value) -> Result<String, NodeError> {
     let rows = value.as_array().ok_or_else(|| {
         NodeError::invalid_parameter(
             "format",
             format!("csv needs an array of objects, got {}", kind(value)),
         )
     })?;
-    let mut header: Vec<String> = Vec::new();
-    for row in rows {
-        let object = row.as_object().ok_or_else(|| {
-            NodeError::invalid_parameter(
-                "format",
-                format!("csv needs an array of objects, found {}", kind(row)),
-            )
-        })?;
-        for key in object.keys() {
-            if !header.contains(key) {
-                header.push(key.clone());
-            }
+    let header: Vec<String> = match request.param("columns") {
+        Some(Value::Array(columns)) => columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.as_str().map(str::to_owned).ok_or_else(|| {
+                    NodeError::invalid_parameter(&format!("columns/{i}"), "expected a field name")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(NodeError::invalid_parameter(
+                "columns",
+                format!("expected a list of field names, got {}", kind(other)),
+            ))
         }
-    }
+        None => {
+            let mut seen = std::collections::HashSet::new();
+            let mut header = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                let object = row.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter(
+                        "format",
+                        format!("csv needs an array of objects, found {} at {i}", kind(row)),
+                    )
+                })?;
+                for key in object.keys() {
+                    if seen.insert(key.as_str()) {
+                        header.push(key.clone());
+                    }
+                }
+            }
+            header
+        }
+    };
+    // Every cell is at least its separator: a lower bound on the size.
+    let cells = rows
+        .len()
+        .saturating_add(1)
+        .saturating_mul(header.len().max(1));
+    request.check_output_size(cells, "the CSV table")?;
+    let limit = request.output_limit();
     let mut writer = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| NodeError::execution(format!("cannot write CSV: {e}"));
     writer.write_record(&header).map_err(csv_error)?;
-    for row in rows {
-        let record: Vec<String> = header
+    for (i, row) in rows.iter().enumerate() {
+        if i % 256 == 0 {
+            request.check_deadline()?;
+            writer
+                .flush()
+                .map_err(|e| NodeError::execution(e.to_string()))?;
+            request.check_output_size(writer.get_ref().len(), "the CSV table")?;
+        }
+        let record = header
             .iter()
-            .map(|k| to_display_string(row.get(k).unwrap_or(&Value::Null)))
-            .collect();
-        writer.write_record(&record).map_err(csv_error)?;
+            .map(|k| to_display_string(row.get(k).unwrap_or(&Value::Null)));
+        writer.write_record(record).map_err(csv_error)?;
     }
     let bytes = writer
         .into_inner()
         .map_err(|e| NodeError::execution(format!("cannot write CSV: {e}")))?;
+    if bytes.len() > limit {
+        request.check_output_size(bytes.len(), "the CSV table")?;
+    }
     String::from_utf8(bytes).map_err(|e| NodeError::execution(format!("CSV is not UTF-8: {e}")))
 }
 

@@ -13,7 +13,10 @@ mod filter;
 mod metabuilder;
 mod store;
 
-use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
+use plugin_abi::sdk::{
+    kind, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition,
+    Validation,
+};
 use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
 use serde_json::{json, Map, Value};
@@ -50,7 +53,7 @@ pub fn definition() -> PluginDefinition {
                 .icon("database")
                 .blocking()
                 .tenant_scoped()
-                .handler(read),
+                .executor(|| Reader),
         )
         .node(
             NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction. `operation`: create (`data`: a record or a list) → {records, count}, and for a single record its fields (with the generated `id`) at the top level too; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → the stored record's fields and {record}.")
@@ -72,6 +75,36 @@ pub fn definition() -> PluginDefinition {
 }
 
 plugin_abi::export_plugin!(definition);
+
+/// `dbal-read`: the rules of its `validate` operation are checked for
+/// well-formedness before the run.
+struct Reader;
+
+impl Node for Reader {
+    fn validate(&self, node: &NodeDescription) -> Validation {
+        let mut validation = Validation::valid();
+        let p = &node.parameters;
+        if p.get("operation").and_then(Value::as_str) == Some("validate") {
+            if let Some(Value::Object(rules)) = p.get("rules") {
+                for problem in plugin_abi::sdk::rules::check_rules(rules) {
+                    validation = validation.error(problem);
+                }
+            }
+        }
+        if let Some(Value::String(entity)) = p.get("entity") {
+            if !entity.contains("{{") && !store::valid_entity(entity) {
+                validation = validation.error(format!(
+                    "`{entity}` is not a valid entity name: a letter or `_`, then letters, digits and `_` (at most 64)"
+                ));
+            }
+        }
+        validation
+    }
+
+    fn execute(&self, request: &NodeRequest) -> NodeResult {
+        read(request)
+    }
+}
 
 fn tenant(request: &NodeRequest) -> Result<String, NodeError> {
     request

@@ -85,10 +85,10 @@ pub fn with_connection<T>(
     f(&mut conn)
 }
 
-/// The table of `entity` (validated: letters, digits, `_`), created on
-/// first use with an index on the tenant.
-pub fn table(conn: &Connection, entity: &str) -> Result<String, NodeError> {
-    let valid = !entity.is_empty()
+/// Whether `entity` is a valid entity name: a letter or `_`, then
+/// letters, digits and `_`, at most 64 characters.
+pub fn valid_entity(entity: &str) -> bool {
+    !entity.is_empty()
         && entity.len() <= 64
         && entity
             .chars()
@@ -96,14 +96,42 @@ pub fn table(conn: &Connection, entity: &str) -> Result<String, NodeError> {
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && entity
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The table and tenant-index names of `entity`. Tables and indexes share
+/// one namespace in SQLite, so each kind has its own prefix (`t_`, `x_`):
+/// no entity name can produce another entity's table or index name, and
+/// nothing one tenant names can collide with what another uses.
+pub fn names(entity: &str) -> (String, String) {
+    (format!("t_{entity}"), format!("x_{entity}__tenant"))
+}
+
+/// The table of `entity`, created on first use with an index on the
+/// tenant. A table from before the naming change (`e_<entity>`) is renamed.
+pub fn table(conn: &Connection, entity: &str) -> Result<String, NodeError> {
+    if !valid_entity(entity) {
         return Err(NodeError::invalid_parameter(
             "entity",
             format!("`{entity}` is not a valid entity name: use letters, digits and `_`"),
         ));
     }
-    let table = format!("e_{entity}");
+    let (table, index) = names(entity);
+    let exists = |name: &str| -> Result<bool, NodeError> {
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(db_error)
+    };
+    if !exists(&table)? && exists(&format!("e_{entity}"))? {
+        conn.execute_batch(&format!(
+            "DROP INDEX IF EXISTS \"e_{entity}_tenant\"; ALTER TABLE \"e_{entity}\" RENAME TO \"{table}\";"
+        ))
+        .map_err(db_error)?;
+    }
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS \"{table}\" (
             id TEXT NOT NULL,
@@ -113,7 +141,7 @@ pub fn table(conn: &Connection, entity: &str) -> Result<String, NodeError> {
             updatedAt TEXT NOT NULL,
             PRIMARY KEY (tenantId, id)
         );
-        CREATE INDEX IF NOT EXISTS \"{table}_tenant\" ON \"{table}\" (tenantId);"
+        CREATE INDEX IF NOT EXISTS \"{index}\" ON \"{table}\" (tenantId);"
     ))
     .map_err(db_error)?;
     Ok(table)

@@ -21,8 +21,19 @@ fn object<'a>(request: &'a NodeRequest, name: &str) -> Result<&'a Map<String, Va
     })
 }
 
+/// Deepest path a node follows or builds: deeper values could not be
+/// written as JSON or freed without exhausting the stack.
+pub const MAX_PATH_SEGMENTS: usize = 64;
+
 fn path(request: &NodeRequest) -> Result<Vec<String>, NodeError> {
     let text = request.str_param("path")?;
+    let segments = text.split('.').count();
+    if segments > MAX_PATH_SEGMENTS {
+        return Err(NodeError::invalid_parameter(
+            "path",
+            format!("has {segments} segments; at most {MAX_PATH_SEGMENTS} are allowed"),
+        ));
+    }
     let parts: Vec<String> = text.split('.').map(str::to_owned).collect();
     if parts.iter().any(String::is_empty) {
         return Err(NodeError::invalid_parameter(

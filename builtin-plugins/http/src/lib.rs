@@ -4,11 +4,17 @@
 //! The allowlist comes from the host configuration of the node type
 //! (`config.egress`: tenant id, or `*`, → host patterns such as
 //! `api.example.com`, `*.example.com`, `127.0.0.1:8080`). Without an
-//! `egress` entry every host is allowed; with one, a tenant may reach only
-//! its hosts. Every redirect hop is checked too, and only `http` and
-//! `https` URLs are followed. With an allowlist, the addresses a name
-//! resolves to are checked as well ([`resolve`]): an internal address is
-//! reached only when the allowlist names it literally.
+//! `egress` entry every public host is allowed; with one, a tenant may
+//! reach only its hosts. Either way the addresses a name resolves to are
+//! checked inside the client's own resolution ([`resolve`]), on every
+//! redirect hop: loopback, private, link-local, unique-local, unspecified
+//! and cloud-metadata addresses — in every spelling, and names that resolve
+//! to them — are refused unless the allowlist names the address literally
+//! (or the operator sets `config.allowInternal`). Only `http` and `https`
+//! URLs are followed. A redirect to another origin (scheme, host or port)
+//! drops `Authorization`, `Cookie`, `Proxy-Authorization` and the headers
+//! a bound credential added, as curl and browsers do. A workflow cannot
+//! set `Host`.
 
 pub mod resolve;
 
@@ -73,7 +79,7 @@ fn host_allowed(url: &Url, patterns: &[String]) -> bool {
 }
 
 /// The egress patterns for the request's tenant, or `None` when no
-/// allowlist is configured (every host allowed).
+/// allowlist is configured (every public host allowed).
 fn egress_patterns(request: &NodeRequest) -> Option<Vec<String>> {
     let egress = request.config.get("egress").and_then(Value::as_object)?;
     let tenant = request.context.tenant_id.as_deref().unwrap_or("");
@@ -192,6 +198,19 @@ fn credential_headers(
     out
 }
 
+/// Headers that carry credentials: dropped on a redirect to another origin.
+const SENSITIVE_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// Scheme, host and port: what a redirect must keep for credentials to
+/// follow it.
+fn origin_of(url: &Url) -> (String, String, Option<u16>) {
+    (
+        url.scheme().to_owned(),
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default(),
+    )
+}
+
 fn param_f64(request: &NodeRequest, name: &str, default: f64) -> f64 {
     request
         .param(name)
@@ -242,6 +261,12 @@ fn request(request: &NodeRequest) -> NodeResult {
             .as_object()
             .ok_or_else(|| NodeError::invalid_parameter("headers", "expected an object"))?,
     };
+    if headers.keys().any(|k| k.eq_ignore_ascii_case("host")) {
+        return Err(NodeError::invalid_parameter(
+            "headers/Host",
+            "a workflow cannot set `Host`; it always names the host of `url`",
+        ));
+    }
     let from_credentials = credential_headers(request, headers);
     let (mut body, mut content_type): (Option<Vec<u8>>, Option<&str>) = match request.param("body")
     {
@@ -258,30 +283,40 @@ fn request(request: &NodeRequest) -> NodeResult {
     // Redirects are followed here, not by the client, so every hop passes
     // the egress check.
     let patterns = egress_patterns(request);
+    let allow_internal = request
+        .config
+        .get("allowInternal")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .max_redirects(0)
         .http_status_as_error(false)
         .build();
-    let agent = match &patterns {
-        Some(patterns) => ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            resolve::GuardedResolver::new(patterns),
-        ),
-        None => config.into(),
-    };
+    let agent = ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        resolve::GuardedResolver::new(patterns.as_deref().unwrap_or_default(), allow_internal),
+    );
+    let origin = origin_of(&url);
     let mut hops = 0;
     loop {
         check_egress(&url, request, patterns.as_deref())?;
+        let cross_origin = origin_of(&url) != origin;
         let mut builder = ureq::http::Request::builder()
             .method(method.as_str())
             .uri(url.as_str());
         for (k, v) in headers {
+            // Credentials never follow a redirect to another origin.
+            if cross_origin && SENSITIVE_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+                continue;
+            }
             builder = builder.header(k.as_str(), to_display_string(v));
         }
-        for (k, v) in &from_credentials {
-            builder = builder.header(k.as_str(), v.as_str());
+        if !cross_origin {
+            for (k, v) in &from_credentials {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
         }
         if let (Some(ct), false) = (
             content_type,

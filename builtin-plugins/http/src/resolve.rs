@@ -1,10 +1,11 @@
 //! Name resolution that enforces the egress policy on addresses, not only
-//! on names: with an allowlist configured, a host name that resolves to a
-//! loopback, private, link-local or otherwise internal address is refused
-//! (DNS rebinding, `localtest.me`, cloud metadata at 169.254.169.254),
-//! unless the allowlist names that address literally. The check runs inside
-//! the client's own resolution, so the address checked is the address
-//! connected to.
+//! on names: a URL whose host is, or resolves to, a loopback, private,
+//! link-local or otherwise internal address is refused (`localhost`,
+//! `127.1`, `2130706433`, `[::ffff:127.0.0.1]`, DNS rebinding,
+//! `localtest.me`, cloud metadata at 169.254.169.254), unless the allowlist
+//! names that address literally or the operator allows internal addresses.
+//! The check runs inside the client's own resolution, so the address
+//! checked is the address connected to.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -43,12 +44,19 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn internal_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let last_32 = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    let compatible = s[..6].iter().all(|&x| x == 0);
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
+        // IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`)
+        // addresses reach the IPv4 address inside.
+        || ((compatible || nat64) && internal_v4(last_32))
 }
 
 /// A resolver refusing internal addresses the allowlist does not name.
@@ -56,12 +64,15 @@ pub struct GuardedResolver {
     inner: DefaultResolver,
     /// Addresses the allowlist names literally.
     allowed: Vec<IpAddr>,
+    /// Every address allowed (the operator opened internal egress).
+    allow_internal: bool,
 }
 
 impl GuardedResolver {
     /// A resolver for an allowlist of `patterns` (`host`, `host:port`,
-    /// `*.suffix`); literal IP patterns admit those addresses.
-    pub fn new(patterns: &[String]) -> Self {
+    /// `*.suffix`); literal IP patterns admit those addresses;
+    /// `allow_internal` admits every address.
+    pub fn new(patterns: &[String], allow_internal: bool) -> Self {
         let allowed = patterns
             .iter()
             .filter_map(|p| {
@@ -78,6 +89,7 @@ impl GuardedResolver {
         Self {
             inner: DefaultResolver::default(),
             allowed,
+            allow_internal,
         }
     }
 }
@@ -101,12 +113,12 @@ impl Resolver for GuardedResolver {
         if let Some(bad) = addresses
             .iter()
             .map(|a| a.ip())
-            .find(|ip| is_internal(*ip) && !self.allowed.contains(ip))
+            .find(|ip| !self.allow_internal && is_internal(*ip) && !self.allowed.contains(ip))
         {
             return Err(ureq::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!(
-                    "{REFUSED}: `{}` resolves to the internal address {bad}, which the egress allowlist does not name",
+                    "{REFUSED}: `{}` is the internal address {bad} (loopback, private, link-local or metadata), which the egress allowlist does not name; an operator can add it to [http-egress]",
                     uri.host().unwrap_or_default()
                 ),
             )));
@@ -135,6 +147,9 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "fec0::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
@@ -145,11 +160,14 @@ mod tests {
 
     #[test]
     fn literal_patterns_admit_their_addresses() {
-        let r = GuardedResolver::new(&[
-            "127.0.0.1:8080".into(),
-            "[::1]:9".into(),
-            "api.example.com".into(),
-        ]);
+        let r = GuardedResolver::new(
+            &[
+                "127.0.0.1:8080".into(),
+                "[::1]:9".into(),
+                "api.example.com".into(),
+            ],
+            false,
+        );
         assert_eq!(
             r.allowed,
             vec![

@@ -193,18 +193,25 @@ fn opt_int(request: &NodeRequest, name: &str) -> Result<Option<i64>, NodeError> 
     }
 }
 
-fn concat(request: &NodeRequest) -> NodeResult {
+/// `values` as text joined by `separator`, refused before it is built when
+/// it would be over the output limit.
+fn joined(request: &NodeRequest, separator: &str) -> NodeResult {
     let values = request.array_param("values")?;
-    let separator = opt_str(request, "separator", "")?;
     let parts: Vec<String> = values.iter().map(to_display_string).collect();
+    let predicted = parts.iter().map(String::len).sum::<usize>()
+        + separator
+            .len()
+            .saturating_mul(parts.len().saturating_sub(1));
+    request.check_output_size(predicted, "the joined text")?;
     Ok(NodeOutput::result(json!(parts.join(separator))))
 }
 
+fn concat(request: &NodeRequest) -> NodeResult {
+    joined(request, opt_str(request, "separator", "")?)
+}
+
 fn join(request: &NodeRequest) -> NodeResult {
-    let values = request.array_param("values")?;
-    let separator = opt_str(request, "separator", ",")?;
-    let parts: Vec<String> = values.iter().map(to_display_string).collect();
-    Ok(NodeOutput::result(json!(parts.join(separator))))
+    joined(request, opt_str(request, "separator", ",")?)
 }
 
 fn format(request: &NodeRequest) -> NodeResult {
@@ -216,9 +223,13 @@ fn format(request: &NodeRequest) -> NodeResult {
             .as_object()
             .ok_or_else(|| NodeError::invalid_parameter("values", "expected an object"))?,
     };
+    let limit = request.output_limit();
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
+        if out.len() > limit {
+            request.check_output_size(out.len(), "the formatted text")?;
+        }
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         match after.find('}') {
@@ -270,6 +281,11 @@ fn replace(request: &NodeRequest) -> NodeResult {
         .param("all")
         .and_then(Value::as_bool)
         .unwrap_or(true);
+    if all && !search.is_empty() && replacement.len() > search.len() {
+        let count = value.matches(search).count();
+        let predicted = value.len() + count.saturating_mul(replacement.len() - search.len());
+        request.check_output_size(predicted, "the replaced text")?;
+    }
     let result = if all {
         if search.is_empty() {
             value

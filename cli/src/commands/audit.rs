@@ -27,7 +27,10 @@ pub fn verify(_global: &Global, log: &Path) -> Result<Output, CliError> {
         ),
     };
     match report.first_broken {
-        None => Ok(Output { json, pretty }),
+        None => Ok(Output {
+            json: json.into(),
+            pretty,
+        }),
         Some(b) => Err(CliError::failed(format!(
             "{}: audit chain broken at line {}: {}",
             log.display(),

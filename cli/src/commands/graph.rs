@@ -92,7 +92,7 @@ pub fn graph(_global: &Global, path: &Path, result: Option<&Path>) -> Result<Out
     }
     dot.push_str("}\n");
     Ok(Output {
-        json: json!({"dot": dot}),
+        json: json!({"dot": dot}).into(),
         pretty: dot.clone(),
     })
 }

@@ -53,7 +53,7 @@ pub fn list(global: &Global) -> Result<Output, CliError> {
         })
         .collect();
     Ok(Output {
-        json: json!({"nodeTypes": rows, "rejectedFiles": rejected}),
+        json: json!({"nodeTypes": rows, "rejectedFiles": rejected}).into(),
         pretty,
     })
 }
@@ -68,7 +68,10 @@ pub fn inspect(global: &Global, node_type: &str) -> Result<Output, CliError> {
     })?;
     let json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
     let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
-    Ok(Output { json, pretty })
+    Ok(Output {
+        json: json.into(),
+        pretty,
+    })
 }
 
 /// Scans `dir` and reports every file.
@@ -161,7 +164,10 @@ pub fn check(global: &Global, dir: &Path) -> Result<Output, CliError> {
         .with_document(json)
         .with_pretty(pretty))
     } else {
-        Ok(Output { json, pretty })
+        Ok(Output {
+            json: json.into(),
+            pretty,
+        })
     }
 }
 
@@ -187,7 +193,7 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<Out
                 }
             };
             Ok(Output {
-                json: json!({"cache": path, "cleared": existed}),
+                json: json!({"cache": path, "cleared": existed}).into(),
                 pretty: if existed {
                     format!("deleted {}\n", path.display())
                 } else {
@@ -227,7 +233,7 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<Out
                 .collect();
             pretty.push_str(&format!("{} files\n", entries.len()));
             Ok(Output {
-                json: json!({"cache": path, "discarded": discarded, "entries": entries}),
+                json: json!({"cache": path, "discarded": discarded, "entries": entries}).into(),
                 pretty,
             })
         }

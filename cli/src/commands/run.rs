@@ -11,20 +11,49 @@ use registry_core::{
 };
 use serde_json::{json, Map, Value};
 
-use crate::args::{Global, MetricsFormat, RunOptionsArgs, WhoArgs};
+use crate::args::{Global, MetricsFormat, OutputFormat, RunOptionsArgs, WhoArgs};
 use crate::error::CliError;
 use crate::host::Host;
-use crate::output::{brief, sanitize, Output};
+use crate::output::{brief, sanitize, Json, Output};
+
+/// The default largest `--input`: large enough for real trigger data,
+/// small enough that a mistake cannot exhaust memory.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads `--input`-style text: JSON, or `@FILE`; `what` names it in errors.
 fn json_argument(text: &str, what: &str) -> Result<Value, CliError> {
+    json_argument_within(text, what, DEFAULT_MAX_INPUT_BYTES)
+}
+
+fn too_large(what: &str, size: u64, limit: u64) -> CliError {
+    CliError::input(format!(
+        "{what} is {size} bytes, over the {limit}-byte limit; raise it with --max-input-bytes (or max-input-bytes in the configuration) if this is intended"
+    ))
+    .kind("INPUT_TOO_LARGE")
+}
+
+/// [`json_argument`] refusing text over `limit` bytes before reading it.
+fn json_argument_within(text: &str, what: &str, limit: u64) -> Result<Value, CliError> {
     let (text, source) = match text.strip_prefix('@') {
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| CliError::input(format!("{what}: cannot read {path}: {e}")))?,
-            format!("{what} {path}"),
-        ),
-        None => (text.to_owned(), what.to_owned()),
+        Some(path) => {
+            let size = std::fs::metadata(path)
+                .map_err(|e| CliError::input(format!("{what}: cannot read {path}: {e}")))?
+                .len();
+            if size > limit {
+                return Err(too_large(&format!("{what} {path}"), size, limit));
+            }
+            (
+                std::fs::read_to_string(path)
+                    .map_err(|e| CliError::input(format!("{what}: cannot read {path}: {e}")))?,
+                format!("{what} {path}"),
+            )
+        }
+        None => {
+            if text.len() as u64 > limit {
+                return Err(too_large(what, text.len() as u64, limit));
+            }
+            (text.to_owned(), what.to_owned())
+        }
     };
     serde_json::from_str(&text).map_err(|e| {
         CliError::input(format!(
@@ -36,9 +65,9 @@ fn json_argument(text: &str, what: &str) -> Result<Value, CliError> {
     })
 }
 
-/// Parses `--input`: JSON text or `@FILE`.
-pub fn parse_input(input: &str) -> Result<Value, CliError> {
-    json_argument(input, "--input")
+/// Parses `--input`: JSON text or `@FILE`, at most `limit` bytes.
+pub fn parse_input(input: &str, limit: u64) -> Result<Value, CliError> {
+    json_argument_within(input, "--input", limit)
 }
 
 /// Parses `--user`: an id, a JSON object, or `@FILE` holding one.
@@ -142,14 +171,20 @@ pub fn cannot_run(path: &Path, problems: &[Problem]) -> CliError {
     .with_document(problems_document(path, problems, &[]))
 }
 
+/// Runs the workflow at `path`; its result and the node ids in file order.
 async fn execute(
     host: &Host,
     path: &Path,
     args: &RunOptionsArgs,
     quiet: bool,
-) -> Result<ExecutionResult, CliError> {
+) -> Result<(ExecutionResult, Vec<String>), CliError> {
     let compiled = load_workflow(path)?;
-    let mut options = run_options(&args.who, parse_input(&args.input)?)?;
+    let order: Vec<String> = compiled.graph.ids.clone();
+    let limit = args
+        .max_input_bytes
+        .or(host.max_input_bytes)
+        .unwrap_or(DEFAULT_MAX_INPUT_BYTES);
+    let mut options = run_options(&args.who, parse_input(&args.input, limit)?)?;
     options.timeout = match args.timeout {
         Some(secs) => Some(
             Duration::try_from_secs_f64(secs)
@@ -172,7 +207,9 @@ async fn execute(
     if let Some(display) = display {
         display.finish();
     }
-    outcome.map_err(|invalid| cannot_run(path, &invalid.problems))
+    outcome
+        .map(|result| (result, order))
+        .map_err(|invalid| cannot_run(path, &invalid.problems))
 }
 
 /// The result as a table, nodes in the order they finished, then the ones
@@ -275,21 +312,19 @@ fn outcome(result: &ExecutionResult, output: Output) -> Result<Output, CliError>
 /// `plugflow run`.
 pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
-    let compiled_order = node_order(path);
-    let result = execute(&host, path, args, global.quiet).await?;
-    let json = serde_json::to_value(&result).map_err(|e| CliError::failed(e.to_string()))?;
-    let output = Output {
-        json,
-        pretty: pretty(&result, &compiled_order),
+    let (result, order) = execute(&host, path, args, global.quiet).await?;
+    // Only the form that is printed is written.
+    let output = match global.output {
+        OutputFormat::Json => Output {
+            json: Json::write(&result),
+            pretty: String::new(),
+        },
+        OutputFormat::Pretty => Output {
+            json: Json::Text(String::new()),
+            pretty: pretty(&result, &order),
+        },
     };
     outcome(&result, output)
-}
-
-/// Node ids in the file's order (for listing nodes never reached).
-fn node_order(path: &Path) -> Vec<String> {
-    Workflow::from_file(path)
-        .map(|w| w.nodes.into_iter().map(|n| n.id).collect())
-        .unwrap_or_default()
 }
 
 /// `plugflow stats`: runs, then prints the registry's metrics.
@@ -300,12 +335,12 @@ pub async fn stats(
     format: MetricsFormat,
 ) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
-    let result = execute(&host, path, args, global.quiet).await?;
+    let (result, _) = execute(&host, path, args, global.quiet).await?;
     let snapshot = host.registry.stats();
-    let json = serde_json::to_value(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
+    let json = Json::write(&snapshot);
     let pretty = match format {
         MetricsFormat::Prometheus => snapshot.to_prometheus(),
-        MetricsFormat::Json => serde_json::to_string_pretty(&json).unwrap_or_default(),
+        MetricsFormat::Json => json.text(),
     };
     outcome(&result, Output { json, pretty })
 }

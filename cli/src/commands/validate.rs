@@ -33,7 +33,7 @@ pub fn validate(global: &Global, args: &ValidateArgs) -> Result<Output, CliError
         let _ = writeln!(pretty, "{file}: warning: {}", sanitize(&w.to_string()));
     }
     let output = Output {
-        json: problems_document(path, &report.problems, &report.warnings),
+        json: problems_document(path, &report.problems, &report.warnings).into(),
         pretty,
     };
     if report.is_valid() {

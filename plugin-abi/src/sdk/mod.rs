@@ -9,6 +9,7 @@ mod macros;
 pub mod rules;
 #[doc(hidden)]
 pub mod runtime;
+pub mod suggest;
 pub mod value;
 
 use std::sync::Arc;
@@ -242,6 +243,29 @@ impl NodeRequest {
         Ok(inner.to_owned())
     }
 
+    /// The largest output in JSON bytes the host accepts.
+    pub fn output_limit(&self) -> usize {
+        self.max_output_bytes
+            .and_then(|b| usize::try_from(b).ok())
+            .unwrap_or(DEFAULT_OUTPUT_LIMIT)
+    }
+
+    /// An error when an output of `predicted` bytes would be over the
+    /// host's limit: call it before building a large value (`what` names
+    /// it in the message).
+    pub fn check_output_size(&self, predicted: usize, what: &str) -> Result<(), NodeError> {
+        let limit = self.output_limit();
+        if predicted > limit {
+            return Err(NodeError::new(
+                codes::EXECUTION_ERROR,
+                format!(
+                    "{what} would be about {predicted} bytes, over the {limit}-byte output limit; it was not built"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The execution's deadline as an instant on this machine's clock, if
     /// the host set one.
     pub fn deadline(&self) -> Option<std::time::Instant> {
@@ -263,6 +287,9 @@ impl NodeRequest {
         }
     }
 }
+
+/// The output limit when the host does not say: the registry's default.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The JSON kind of a value, for error messages.
 pub fn kind(value: &Value) -> &'static str {

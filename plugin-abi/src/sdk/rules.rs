@@ -46,6 +46,54 @@ fn is_url(s: &str) -> bool {
         && !s.contains(char::is_whitespace)
 }
 
+/// Every rule name.
+pub const RULES: [&str; 16] = [
+    "required",
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "array",
+    "object",
+    "email",
+    "uuid",
+    "url",
+    "min",
+    "max",
+    "minLength",
+    "maxLength",
+    "in",
+    "regex",
+];
+
+/// Checks that every rule in `rules` (field → rule string) is well formed —
+/// known names, numeric arguments, compiling patterns — without a value to
+/// check: what `validate` reports before anything runs.
+///
+/// ```
+/// use plugin_abi::sdk::rules::check_rules;
+/// let rules = serde_json::json!({"email": "required|emial", "code": "regex:[a-z"});
+/// let problems = check_rules(rules.as_object().unwrap());
+/// assert!(problems[0].contains("did you mean `email`"));
+/// assert!(problems[1].contains("not a valid regex"));
+/// ```
+pub fn check_rules(rules: &Map<String, Value>) -> Vec<String> {
+    // A non-null probe makes every rule parse its argument.
+    let probe = Value::Bool(true);
+    rules
+        .iter()
+        .filter_map(|(field, rule)| match rule.as_str() {
+            None => Some(format!(
+                "rule of `{field}` must be a rule string such as \"required|email\""
+            )),
+            Some(text) if text.contains("{{") => None,
+            Some(text) => check_value(field, Some(&probe), text)
+                .err()
+                .map(|e| e.message),
+        })
+        .collect()
+}
+
 /// Checks one value against a rule string; returns (field, problem) pairs.
 /// An unknown rule or a malformed argument is an `INVALID_PARAMETERS` error.
 pub fn check_value(
@@ -143,7 +191,11 @@ pub fn check_value(
             other => {
                 return Err(NodeError::invalid_parameter(
                     "rules",
-                    format!("unknown rule `{other}` for `{field}`"),
+                    format!(
+                        "unknown rule `{other}` for `{field}`{}; the rules are {}",
+                        super::suggest::did_you_mean(other, RULES.iter().copied()),
+                        RULES.join(", ")
+                    ),
                 ))
             }
         };

@@ -220,7 +220,27 @@ impl CompiledWorkflow {
         let mut timeouts = Vec::with_capacity(n);
         let mut credentials = Vec::with_capacity(n);
         let mut warnings = Vec::new();
-        for node in &workflow.nodes {
+        for (i, node) in workflow.nodes.iter().enumerate() {
+            let tries = [
+                ("maxTries", node.max_tries),
+                (
+                    "retryPolicy/maxAttempts",
+                    node.retry_policy.as_ref().and_then(|p| p.max_attempts),
+                ),
+            ];
+            for (field, value) in tries {
+                if value.is_some_and(|v| v > MAX_TRIES) {
+                    warnings.push(Warning {
+                        node_id: Some(node.id.clone()),
+                        kind: WarningKind::Capped,
+                        path: format!("/nodes/{i}/{field}"),
+                        message: format!(
+                            "{} attempts is over the limit of {MAX_TRIES}; {MAX_TRIES} are made",
+                            value.unwrap_or_default()
+                        ),
+                    });
+                }
+            }
             let mut notes = Vec::new();
             params.push(Compiled::compile(&node.parameters, "", &mut notes));
             warnings.extend(notes.into_iter().map(|note| note_warning(node, note)));

@@ -20,6 +20,8 @@ pub enum WarningKind {
     UnresolvedReference,
     /// A plugin's own validation reported something worth knowing.
     NodeTypeWarning,
+    /// A value over plugflow's limit was lowered to it.
+    Capped,
 }
 
 impl WarningKind {
@@ -31,6 +33,7 @@ impl WarningKind {
             WarningKind::UnreachableReference => "UNREACHABLE_REFERENCE",
             WarningKind::UnresolvedReference => "UNRESOLVED_REFERENCE",
             WarningKind::NodeTypeWarning => "NODE_TYPE_WARNING",
+            WarningKind::Capped => "CAPPED",
         }
     }
 

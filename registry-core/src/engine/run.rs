@@ -219,7 +219,7 @@ impl Engine {
     async fn execute(
         &self,
         compiled: &CompiledWorkflow,
-        options: RunOptions,
+        mut options: RunOptions,
         policy: Option<&TenantPolicy>,
         strict: bool,
     ) -> ExecutionResult {
@@ -253,12 +253,9 @@ impl Engine {
             deadline_ms,
             strict,
         };
-        let mut run = RunState::new(
-            compiled,
-            Arc::new(options.trigger.clone()),
-            variables,
-            options.progress.clone(),
-        );
+        // The trigger data is shared, never copied: it may be large.
+        let trigger = Arc::new(std::mem::take(&mut options.trigger));
+        let mut run = RunState::new(compiled, trigger, variables, options.progress.clone());
         let graph = &compiled.graph;
         let mut is_start = vec![false; graph.ids.len()];
         for &s in &graph.start {

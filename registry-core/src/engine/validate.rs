@@ -13,6 +13,33 @@ use crate::registry::Registry;
 use crate::tenant::TenantPolicy;
 use crate::workflow::Problem;
 
+/// `parameters` without the values at `templated` (JSON Pointers): object
+/// members are removed, array items become `null` (so indexes keep).
+fn without_templates(parameters: &Value, templated: &[String]) -> Value {
+    if templated.is_empty() {
+        return parameters.clone();
+    }
+    let mut written = parameters.clone();
+    for pointer in templated {
+        let Some((parent, last)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        let key = last.replace("~1", "/").replace("~0", "~");
+        match written.pointer_mut(parent) {
+            Some(Value::Object(o)) => {
+                o.shift_remove(&key);
+            }
+            Some(Value::Array(a)) => {
+                if let Some(slot) = key.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                    *slot = Value::Null;
+                }
+            }
+            _ => {}
+        }
+    }
+    written
+}
+
 fn under(path: &str, prefix: &str) -> bool {
     path == prefix
         || (path.len() > prefix.len()
@@ -86,11 +113,12 @@ impl CompiledWorkflow {
                     ));
                 }
             }
-            // The node type's own check sees values as written, so it runs
-            // only when no template is left to resolve.
-            if templated.is_empty() {
-                let (errors, warnings) =
-                    registry.plugin_checks(&registered, &node.id, &node.parameters);
+            // The node type's own check sees the values as written, without
+            // those holding templates (they are checked once resolved, at
+            // run time).
+            {
+                let written = without_templates(&node.parameters, templated);
+                let (errors, warnings) = registry.plugin_checks(&registered, &node.id, &written);
                 report.problems.extend(errors.into_iter().map(|issue| {
                     Problem::new(
                         id,

@@ -59,6 +59,11 @@ pub struct Graph {
     pub start: Vec<usize>,
 }
 
+/// A key escaped for a JSON Pointer.
+fn esc(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 impl Graph {
     /// A node's index by id, else by name.
     pub fn index_of(&self, key: &str) -> Option<usize> {
@@ -111,7 +116,7 @@ impl Graph {
                 problems.push(Problem::new(
                     None,
                     ErrorCode::ValidationFailed,
-                    format!("nodes[{i}].id"),
+                    format!("/nodes/{i}/id"),
                     "node has an empty id; give every node a unique id",
                 ));
             }
@@ -119,7 +124,7 @@ impl Graph {
                 problems.push(Problem::new(
                     Some(&node.id),
                     ErrorCode::ValidationFailed,
-                    format!("nodes[{i}].id"),
+                    format!("/nodes/{i}/id"),
                     "duplicate node id; node ids must be unique",
                 ));
             }
@@ -132,7 +137,7 @@ impl Graph {
             problems.push(Problem::new(
                 None,
                 ErrorCode::ValidationFailed,
-                "nodes",
+                "/nodes",
                 "workflow has no nodes",
             ));
         }
@@ -150,7 +155,7 @@ impl Graph {
                 problems.push(Problem::new(
                     None,
                     ErrorCode::ValidationFailed,
-                    format!("connections.{source}"),
+                    format!("/connections/{}", esc(source)),
                     format!("connection source `{source}` is not a node id or name"),
                 ));
                 continue;
@@ -174,7 +179,12 @@ impl Graph {
                                 Err(_) => problems.push(Problem::new(
                                     Some(&g.ids[from]),
                                     ErrorCode::ValidationFailed,
-                                    format!("connections.{source}.{port_name}.{key}"),
+                                    format!(
+                                        "/connections/{}/{}/{}",
+                                        esc(source),
+                                        esc(port_name),
+                                        esc(key)
+                                    ),
                                     format!("output index `{key}` is not a number"),
                                 )),
                             }
@@ -188,7 +198,7 @@ impl Graph {
                             problems.push(Problem::new(
                                 Some(&g.ids[from]),
                                 ErrorCode::ValidationFailed,
-                                format!("connections.{source}.{port_name}[{output}][{t}].node"),
+                                format!("/connections/{}/{}/{output}/{t}/node", esc(source), esc(port_name)),
                                 format!("connection target `{}` does not exist; fix the target or add the node", target.node),
                             ));
                             continue;
@@ -232,6 +242,17 @@ impl Graph {
                     .and_then(Value::as_str)
                     .or_else(|| task.as_str());
                 match id.and_then(|id| resolve(&g, id)) {
+                    Some(task_index) if workflow.nodes[task_index].is_parallel() => {
+                        problems.push(Problem::new(
+                            Some(&node.id),
+                            ErrorCode::ValidationFailed,
+                            format!("/parameters/tasks/{t}"),
+                            format!(
+                                "task `{}` is itself a parallel node; a parallel node's tasks must be ordinary nodes (connect the inner parallel node after this one instead)",
+                                g.ids[task_index]
+                            ),
+                        ));
+                    }
                     Some(task_index) if task_index != i && g.task_of[task_index].is_none() => {
                         if !g.incoming[task_index].is_empty() {
                             problems.push(Problem::new(Some(&g.ids[task_index]), ErrorCode::ValidationFailed, format!("/parameters/tasks/{t}"), format!("node `{}` is a task of parallel node `{}` and cannot also have incoming connections", g.ids[task_index], node.id)));
@@ -257,7 +278,7 @@ impl Graph {
             problems.push(Problem::new(
                 Some(names[0]),
                 ErrorCode::ValidationFailed,
-                "connections",
+                "/connections",
                 format!(
                     "the workflow has a cycle: {}; a workflow must be a DAG",
                     names.join(" -> ")
@@ -278,7 +299,7 @@ impl Graph {
                     None => problems.push(Problem::new(
                         None,
                         ErrorCode::ValidationFailed,
-                        format!("triggers[{t}].nodeId"),
+                        format!("/triggers/{t}/nodeId"),
                         format!("trigger node `{}` does not exist", trigger.node_id),
                     )),
                 }
@@ -288,7 +309,7 @@ impl Graph {
             problems.push(Problem::new(
                 None,
                 ErrorCode::ValidationFailed,
-                "connections",
+                "/connections",
                 "no start node: every node has an incoming connection",
             ));
         }
