@@ -183,6 +183,51 @@ pub fn default_path() -> Option<PathBuf> {
     dirs::cache_dir().map(|d| d.join("plugflow").join("plugin-cache.json"))
 }
 
+/// Why the cache file at `path` cannot be trusted: someone else owns it, or
+/// others may write it (they could mark any library as checked). `None`
+/// when it is fine or does not exist.
+#[cfg(unix)]
+fn untrusted_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Some(format!(
+            "it is owned by user {} and plugflow runs as user {me}; only a cache the running user owns is trusted",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "others may write it (mode {:o}); only a cache writable by its owner alone is trusted",
+            meta.mode() & 0o777
+        ));
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn untrusted_file(_path: &Path) -> Option<String> {
+    None
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,47 +286,3 @@ mod tests {
     }
 }
 
-/// Why the cache file at `path` cannot be trusted: someone else owns it, or
-/// others may write it (they could mark any library as checked). `None`
-/// when it is fine or does not exist.
-#[cfg(unix)]
-fn untrusted_file(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Some(format!(
-            "it is owned by user {} and plugflow runs as user {me}; only a cache the running user owns is trusted",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Some(format!(
-            "others may write it (mode {:o}); only a cache writable by its owner alone is trusted",
-            meta.mode() & 0o777
-        ));
-    }
-    None
-}
-
-#[cfg(not(unix))]
-fn untrusted_file(_path: &Path) -> Option<String> {
-    None
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::create(path)
-}

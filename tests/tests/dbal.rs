@@ -533,3 +533,52 @@ async fn metabuilder_database_never_reaches_another_tenants_rows() {
         assert_eq!(count, json!(0), "{label}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_named_like_another_entitys_index_breaks_nothing() {
+    for (label, db) in setups() {
+        // Under the old naming, `Invoice_tenant`'s table took the name of
+        // `Invoice`'s index, and every later `Invoice` statement failed.
+        ok(
+            &db,
+            "b",
+            "dbal-write",
+            json!({"entity": "Invoice_tenant", "data": {"x": 1}}),
+        )
+        .await;
+        ok(
+            &db,
+            "a",
+            "dbal-write",
+            json!({"entity": "Invoice", "data": {"n": 1}}),
+        )
+        .await;
+        let count = ok(
+            &db,
+            "a",
+            "dbal-read",
+            json!({"entity": "Invoice", "operation": "count"}),
+        )
+        .await;
+        assert_eq!(count["count"], 1, "{label}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_an_entity_reveals_nothing_about_other_tenants_entities() {
+    for (label, db) in setups() {
+        // Whether or not another tenant used `Payroll`, reading
+        // `Payroll_tenant` behaves the same: empty, no error.
+        let before = exec(&db, "a", "dbal-read", json!({"entity": "Payroll_tenant"})).await;
+        ok(
+            &db,
+            "b",
+            "dbal-write",
+            json!({"entity": "Payroll", "data": {"x": 1}}),
+        )
+        .await;
+        let after = exec(&db, "a", "dbal-read", json!({"entity": "Payroll_tenant"})).await;
+        assert_eq!(before.status, after.status, "{label}");
+        assert_eq!(before.output, after.output, "{label}");
+    }
+}

@@ -62,6 +62,26 @@ fn registries(egress: Option<Value>) -> Vec<(Registry, Option<tempfile::TempDir>
     out
 }
 
+/// Registries with http-request and no egress configuration at all: the
+/// defaults.
+fn default_registries() -> Vec<(Registry, Option<tempfile::TempDir>)> {
+    let mut out = Vec::new();
+    for dynamic in [true, false] {
+        let registry = Registry::new();
+        let dir = if dynamic {
+            let dir = tempfile::tempdir().unwrap();
+            install(dir.path(), &["plugflow_http"]);
+            Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+            Some(dir)
+        } else {
+            loader::register_static_plugin(&registry, plugflow_http::plugflow_module()).unwrap();
+            None
+        };
+        out.push((registry, dir));
+    }
+    out
+}
+
 async fn call(registry: &Registry, tenant: &str, params: Value) -> NodeExecution {
     let context = ExecContext {
         tenant_id: Some(tenant.into()),
@@ -284,5 +304,109 @@ async fn names_resolving_to_internal_addresses_are_refused() {
             hop.error.is_none() || !hop.error.as_ref().unwrap().retryable,
             "refusals are final, not retried"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_addresses_are_refused_by_default_in_every_spelling() {
+    let port = serve();
+    for (registry, _dir) in default_registries() {
+        for host in [
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+            "[::ffff:127.0.0.1]".to_owned(),
+            "2130706433".to_owned(),
+            "0177.0.0.1".to_owned(),
+            "0x7f.1".to_owned(),
+            "127.1".to_owned(),
+            "[::1]".to_owned(),
+            "0.0.0.0".to_owned(),
+            "[::]".to_owned(),
+            "169.254.169.254".to_owned(),
+        ] {
+            let url = format!("http://{host}:{port}/echo");
+            let done = call(&registry, "a", json!({"url": url})).await;
+            let message = done
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            assert!(
+                message.contains("egress refused"),
+                "{url}: {message} {:?}",
+                done.output
+            );
+        }
+    }
+}
+
+/// Header sets a test server saw.
+type SeenHeaders = std::sync::Arc<std::sync::Mutex<Vec<Map<String, Value>>>>;
+
+/// Two origins on loopback (two ports): the first redirects to the second,
+/// which records the headers it was sent.
+fn two_origins() -> (u16, SeenHeaders) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let other = http_server::serve(move |request, _| {
+        log.lock().unwrap().push(request.headers.clone());
+        Response::json(200, &json!({"ok": true}))
+    });
+    let first = http_server::serve(move |request, port| match request.path.as_str() {
+        "/same" => Response::redirect(302, &format!("http://127.0.0.1:{port}/done")),
+        "/done" => Response::json(200, &json!({"auth": request.headers.get("authorization")})),
+        _ => Response::redirect(302, &format!("http://127.0.0.1:{other}/landing")),
+    });
+    (first, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_dropped_on_a_redirect_to_another_origin() {
+    let (port, seen) = two_origins();
+    for (registry, _dir) in registries(None) {
+        let done = call(
+            &registry,
+            "a",
+            json!({"url": format!("http://127.0.0.1:{port}/away"),
+                   "headers": {"Authorization": "Bearer hunter2", "Cookie": "session=1", "Proxy-Authorization": "Basic x", "X-Trace": "kept"}}),
+        )
+        .await;
+        assert_eq!(done.output["status"], 200, "{:?}", done.error);
+        let headers = seen.lock().unwrap().pop().unwrap();
+        for dropped in ["authorization", "cookie", "proxy-authorization"] {
+            assert!(
+                !headers.contains_key(dropped),
+                "{dropped} crossed origins: {headers:?}"
+            );
+        }
+        assert_eq!(headers["x-trace"], "kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_follow_a_redirect_within_the_origin() {
+    let (port, _) = two_origins();
+    for (registry, _dir) in registries(None) {
+        let done = call(
+            &registry,
+            "a",
+            json!({"url": format!("http://127.0.0.1:{port}/same"), "headers": {"Authorization": "Bearer hunter2"}}),
+        )
+        .await;
+        assert_eq!(done.output["body"]["auth"], "Bearer hunter2");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_cannot_set_host() {
+    let port = serve();
+    for (registry, _dir) in registries(None) {
+        let done = call(
+            &registry,
+            "a",
+            json!({"url": format!("http://127.0.0.1:{port}/echo"), "headers": {"Host": "internal.example"}}),
+        )
+        .await;
+        assert_eq!(done.error_code(), Some(ErrorCode::InvalidParameters));
     }
 }

@@ -13,6 +13,8 @@ mod filter;
 mod metabuilder;
 mod store;
 
+pub use store::{names as table_names, valid_entity};
+
 use plugin_abi::sdk::{
     kind, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition,
     Validation,
