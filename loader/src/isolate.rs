@@ -90,7 +90,7 @@ fn check_in_this_process(
     let checked = precheck::precheck(path, config)?;
     let module = open::open_library(path, &checked.root_symbol)?;
     let scratch = Registry::new();
-    let opened = open::read_manifest(module, HostServices::for_dynamic_plugin(), &scratch)?;
+    let opened = open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), &scratch)?;
     open::create_executors(&opened, config.validate_on_load)?;
     Ok(opened.manifest)
 }

@@ -56,7 +56,7 @@ impl LazyLibrary {
                     .map_err(|r| format!("{}: {}", r.reason, r.message))?;
                 // `init` (log forwarding, ABI handshake) as on an eager load.
                 let scratch = Registry::new();
-                open::read_manifest(module, HostServices::for_dynamic_plugin(), &scratch)
+                open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), &scratch)
                     .map(|opened| opened.module)
                     .map_err(|r| format!("{}: {}", r.reason, r.message))
             })

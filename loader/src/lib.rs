@@ -349,7 +349,7 @@ impl Loader {
         let module = module.map_err(|r| (r, timings))?;
 
         let t = Instant::now();
-        let loaded = open::read_manifest(module, HostServices::for_dynamic_plugin(), registry)
+        let loaded = open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), registry)
             .and_then(|opened| {
                 open::create_executors(&opened, self.config.validate_on_load).map(|ex| (opened, ex))
             });
@@ -481,7 +481,7 @@ pub fn register_static_plugin(
     registry: &Registry,
     module: PluginModuleRef,
 ) -> Result<Vec<String>, Rejection> {
-    let opened = open::read_manifest(module, HostServices::for_static_plugin(), registry)?;
+    let opened = open::read_manifest(module, registry_core::plugin_host::static_plugin_services(), registry)?;
     let executors = open::create_executors(&opened, false)?;
     let source = NodeSource::Static {
         plugin: opened.manifest.name.clone(),

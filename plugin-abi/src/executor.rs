@@ -12,8 +12,8 @@ use crate::ffi::{PluginError, ValidationReport};
 ///
 /// * `validate` receives the node (`{"id", "name", "nodeType", "parameters"}`)
 ///   and answers whether it can run.
-/// * `execute` receives a [`crate::request::ExecRequest`] and returns a
-///   [`crate::request::ExecResponse`] as JSON text, or an error.
+/// * `execute` receives a [`crate::request::NodeRequest`] and returns a
+///   [`crate::request::NodeOutput`] as JSON text, or an error.
 #[sabi_trait]
 pub trait NodeExecutor: Send + Sync {
     /// Checks a node before it runs.

@@ -64,7 +64,6 @@
 pub mod codes;
 mod executor;
 mod ffi;
-pub mod host;
 pub mod manifest;
 mod module;
 pub mod request;

@@ -1,8 +1,6 @@
-//! The JSON documents exchanged by `NodeExecutor::execute`.
-//!
-//! The host serialises an [`ExecRequestRef`] (borrowing its values, no
-//! copies); the plugin deserialises the same text as an [`ExecRequest`].
-//! The plugin answers with an [`ExecResponse`].
+//! The JSON documents exchanged by `NodeExecutor::execute`: the plugin
+//! receives a [`NodeRequest`] and answers with a [`NodeOutput`]. Both are
+//! tolerant of fields they do not know, so either side can grow.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,7 +23,7 @@ pub struct ExecContext {
 /// One execution of a node, as the plugin receives it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExecRequest {
+pub struct NodeRequest {
     /// The node type being executed.
     #[serde(default)]
     pub node_type: String,
@@ -71,40 +69,6 @@ pub struct ExecRequest {
     pub config: Map<String, Value>,
 }
 
-/// The host's borrowed view of an [`ExecRequest`], serialised without copies.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecRequestRef<'a> {
-    /// See [`ExecRequest::node_type`].
-    pub node_type: &'a str,
-    /// See [`ExecRequest::node_id`].
-    pub node_id: &'a str,
-    /// See [`ExecRequest::parameters`].
-    pub parameters: &'a Value,
-    /// See [`ExecRequest::input`].
-    pub input: &'a Value,
-    /// See [`ExecRequest::trigger`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<&'a Value>,
-    /// See [`ExecRequest::deadline_ms`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deadline_ms: Option<u64>,
-    /// See [`ExecRequest::max_output_bytes`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_output_bytes: Option<u64>,
-    /// See [`ExecRequest::context`].
-    pub context: &'a ExecContext,
-    /// See [`ExecRequest::variables`].
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub variables: &'a Map<String, Value>,
-    /// See [`ExecRequest::credentials`].
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub credentials: &'a Map<String, Value>,
-    /// See [`ExecRequest::config`].
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub config: &'a Map<String, Value>,
-}
-
 /// Changes a node makes to the execution's variables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,7 +94,7 @@ impl VariablesPatch {
 /// A node's successful result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExecResponse {
+pub struct NodeOutput {
     /// The node's output (`$json` of its successors).
     #[serde(default)]
     pub output: Value,

@@ -211,7 +211,7 @@ impl CredentialStore {
         let mut secrets = Secrets::default();
         secrets.collect_fields(&credential.fields);
         for secret in &secrets.0 {
-            plugin_abi::host::redact_in_plugin_logs(secret);
+            crate::plugin_host::redact_in_plugin_logs(secret);
         }
         self.by_tenant
             .write()

@@ -68,19 +68,12 @@ impl NodeMetadata {
 }
 
 /// A compiled parameter schema.
-pub type CompiledSchema = Arc<jsonschema::Validator>;
+pub(crate) type CompiledSchema = Arc<jsonschema::Validator>;
 
 /// `true` when `name` is a well-formed node type: dot-separated segments of
 /// ASCII letters, digits, `_` and `-`, each starting with a letter, at most
 /// 128 characters (`string.concat`, `dbal-read`, `metabuilder.transform`).
-///
-/// ```
-/// use registry_core::is_valid_node_type;
-/// assert!(is_valid_node_type("string.padStart"));
-/// assert!(!is_valid_node_type("string..x"));
-/// assert!(!is_valid_node_type("rm -rf"));
-/// ```
-pub fn is_valid_node_type(name: &str) -> bool {
+pub(crate) fn is_valid_node_type(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && name.split('.').all(|segment| {
@@ -93,7 +86,7 @@ pub fn is_valid_node_type(name: &str) -> bool {
 /// Problems with a manifest entry's fields (everything but the schema):
 /// an ill-formed node type, a version or dependency requirement that is
 /// not semver.
-pub fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> {
+pub(crate) fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> {
     let mut problems = Vec::new();
     if !is_valid_node_type(&manifest.node_type) {
         problems.push(format!(
@@ -127,7 +120,8 @@ pub fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> {
 /// Checks a manifest entry and compiles its parameter schema (uncached; a
 /// [`crate::Registry`] caches compiled schemas in
 /// [`crate::Registry::check_manifest`]). Every problem is reported at once.
-pub fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
+#[cfg(test)]
+pub(crate) fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
     check_manifest_with(manifest, |schema| {
         jsonschema::validator_for(schema)
             .map(Arc::new)
@@ -154,5 +148,17 @@ pub(crate) fn check_manifest_with(
             node_type: manifest.node_type.clone(),
             problems,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_node_type;
+
+    #[test]
+    fn node_type_names() {
+        assert!(is_valid_node_type("string.padStart"));
+        assert!(!is_valid_node_type("string..x"));
+        assert!(!is_valid_node_type("rm -rf"));
     }
 }

@@ -50,7 +50,7 @@ pub struct Observation<'a> {
     /// The node type requested.
     pub node_type: &'a str,
     /// Final status.
-    pub status: crate::pipeline::ExecStatus,
+    pub status: crate::status::NodeStatus,
     /// The error code of the final error, if any.
     pub error: Option<ErrorCode>,
     /// Wall time of the execution.
@@ -82,12 +82,12 @@ impl Metrics {
 
     /// Records one execution.
     pub fn observe(&self, o: Observation<'_>) {
-        use crate::pipeline::ExecStatus;
+        use crate::status::NodeStatus;
         self.executions.fetch_add(1, Ordering::Relaxed);
         match o.status {
-            ExecStatus::Success => &self.successes,
-            ExecStatus::Error => &self.failures,
-            ExecStatus::Skipped => &self.skipped,
+            NodeStatus::Success => &self.successes,
+            NodeStatus::Error => &self.failures,
+            NodeStatus::Skipped | NodeStatus::Pending | NodeStatus::Cancelled => &self.skipped,
         }
         .fetch_add(1, Ordering::Relaxed);
         self.retries

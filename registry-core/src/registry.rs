@@ -2,24 +2,23 @@
 //! front of them, tenant policies, credentials, audit log and metrics.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use plugin_abi::manifest::NodeTypeManifest;
 use plugin_abi::NodeExecutorBox;
-use quick_cache::Equivalent;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
 use crate::cache::{CacheConfig, CacheStats, StatCache};
 use crate::credentials::CredentialStore;
-use crate::error::{ErrorCode, NodeFailure, RegistryError, ValidationIssue};
+use crate::error::RegistryError;
 use crate::hashing::value_hash;
 use crate::metadata::{CompiledSchema, NodeMetadata};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::tenant::TenantPolicy;
+use crate::validation::{ValidationEntry, ValidationKey};
 
 /// A node type as the registry holds it: metadata, compiled parameter
 /// schema and executor. Cheap to clone (`Arc`s inside).
@@ -127,62 +126,6 @@ impl Default for RegistryConfig {
             default_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// Parameters larger than this (bytes, roughly) are validated without being
-/// cached: a cache entry keeps a copy of them.
-const CACHED_PARAMETERS_BUDGET: usize = 64 * 1024;
-
-/// A validation cache key: node type and a hash of the parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ValidationKey {
-    node_type: String,
-    hash: u64,
-}
-
-impl Hash for ValidationKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        ValidationKeyRef {
-            node_type: &self.node_type,
-            hash: self.hash,
-        }
-        .hash(state);
-    }
-}
-
-/// The borrowed form, for lookups without allocating.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ValidationKeyRef<'a> {
-    node_type: &'a str,
-    hash: u64,
-}
-
-impl Hash for ValidationKeyRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.node_type.hash(state);
-        self.hash.hash(state);
-    }
-}
-
-impl Equivalent<ValidationKey> for ValidationKeyRef<'_> {
-    fn equivalent(&self, key: &ValidationKey) -> bool {
-        self.hash == key.hash && self.node_type == key.node_type
-    }
-}
-
-/// A cached validation outcome, with the parameters it is for (compared
-/// on every hit, so a hash collision can never skip validation).
-pub(crate) struct ValidationEntry {
-    parameters: Value,
-    issues: Issues,
-}
-
-/// Problems with a node's parameters: against its schema, or from the node
-/// type's own `validate`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Issues {
-    schema: Vec<ValidationIssue>,
-    plugin: Vec<ValidationIssue>,
 }
 
 pub(crate) struct Caches {
@@ -344,6 +287,31 @@ impl Registry {
             tracing::debug!(component = "registry", event = "node_type_registered", node_type = %node_type);
         }
         Ok(replaced)
+    }
+
+    /// Registers an in-process node type described with the plugin SDK's
+    /// [`NodeSpec`](plugin_abi::sdk::NodeSpec): its manifest, schema and
+    /// executor, as a plugin library would provide them.
+    ///
+    /// ```
+    /// use plugin_abi::sdk::{NodeError, NodeOutput, NodeRequest, NodeSpec};
+    /// use registry_core::Registry;
+    /// use serde_json::json;
+    ///
+    /// let registry = Registry::new();
+    /// registry.register_spec(
+    ///     NodeSpec::new("demo.hello", "1.0.0", "demo", "Says hello.")
+    ///         .handler(|_: &NodeRequest| -> Result<NodeOutput, NodeError> { Ok(NodeOutput::new(json!("hello"))) }),
+    /// )?;
+    /// assert!(registry.has("demo.hello"));
+    /// # Ok::<(), registry_core::RegistryError>(())
+    /// ```
+    pub fn register_spec(&self, spec: plugin_abi::sdk::NodeSpec) -> Result<Option<Replaced>, RegistryError> {
+        let executor = spec.executor_box().ok_or_else(|| RegistryError::InvalidMetadata {
+            node_type: spec.manifest().node_type.clone(),
+            problems: vec!["the node spec has no executor; give it one with `.executor(...)` or `.handler(...)`".to_owned()],
+        })?;
+        self.register_with_metadata(executor, NodeMetadata::new(spec.manifest().clone(), crate::metadata::NodeSource::InProcess))
     }
 
     /// Sets the host configuration of `node_type` (a database path, an
@@ -591,6 +559,14 @@ impl Registry {
         &self.credentials
     }
 
+    /// The audit log, when one is set.
+    pub(crate) fn audit_log(&self) -> Option<Arc<AuditLog>> {
+        self.audit
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Where audit records go when a tenant's policy turns auditing on.
     pub fn set_audit_log(&self, log: Option<AuditLog>) {
         *self.audit.write().unwrap_or_else(PoisonError::into_inner) = log.map(Arc::new);
@@ -618,150 +594,5 @@ impl Registry {
         }
     }
 
-    /// Schema and required-field problems of `parameters` (no plugin
-    /// check), answered from the validation cache when the same parameters
-    /// were checked before. Used for the pre-run validation of workflows.
-    pub fn schema_issues(&self, node: &RegisteredNode, parameters: &Value) -> Vec<ValidationIssue> {
-        // A separate key space from `validate_parameters`, whose entries also
-        // include the plugin's own check.
-        const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
-        let outcome: Result<_, NodeFailure> =
-            self.cached_issues(node, parameters, SCHEMA_ONLY, || {
-                Ok(Issues {
-                    schema: crate::invoke::parameter_issues(node, parameters),
-                    plugin: Vec::new(),
-                })
-            });
-        outcome.map(|i| i.schema).unwrap_or_default()
-    }
 
-    /// The node type's own `validate` of `parameters` as written: its
-    /// errors (each becomes an `INVALID_PARAMETERS` problem) and warnings.
-    pub fn plugin_checks(
-        &self,
-        node: &RegisteredNode,
-        node_id: &str,
-        parameters: &Value,
-    ) -> (Vec<ValidationIssue>, Vec<String>) {
-        match self.plugin_validation(node, node_id, parameters) {
-            Ok(report) => report,
-            Err(failure) => (
-                vec![ValidationIssue {
-                    path: String::new(),
-                    message: failure.message,
-                }],
-                Vec::new(),
-            ),
-        }
-    }
-
-    /// Validates `parameters` for `node`: its schema and required fields
-    /// (`VALIDATION_FAILED`), then the node type's own `validate`
-    /// (`INVALID_PARAMETERS`), answering from the validation cache when the
-    /// same parameters were validated before.
-    pub fn validate_parameters(
-        &self,
-        node: &RegisteredNode,
-        node_id: &str,
-        parameters: &Value,
-    ) -> Result<(), NodeFailure> {
-        let issues = self.cached_issues(node, parameters, 0, || {
-            let schema = crate::invoke::parameter_issues(node, parameters);
-            let plugin = if schema.is_empty() {
-                self.plugin_validation(node, node_id, parameters)?.0
-            } else {
-                Vec::new()
-            };
-            Ok(Issues { schema, plugin })
-        })?;
-        let node_type = node.metadata.node_type();
-        if !issues.schema.is_empty() {
-            Err(NodeFailure::validation(node_type, issues.schema))
-        } else if !issues.plugin.is_empty() {
-            Err(NodeFailure {
-                code: ErrorCode::InvalidParameters,
-                ..NodeFailure::validation(node_type, issues.plugin)
-            })
-        } else {
-            Ok(())
-        }
-    }
-
-    /// The issues of `parameters` from the validation cache, or computed and
-    /// cached. `space` separates kinds of checks sharing the cache. Entries
-    /// keep the parameters and compare them on a hit, so a hash collision
-    /// can never skip a check.
-    fn cached_issues(
-        &self,
-        node: &RegisteredNode,
-        parameters: &Value,
-        space: u64,
-        compute: impl FnOnce() -> Result<Issues, NodeFailure>,
-    ) -> Result<Issues, NodeFailure> {
-        // Large parameters (a whole data set passed by template) are checked
-        // but not copied into the cache.
-        if !crate::hashing::is_small(parameters, CACHED_PARAMETERS_BUDGET) {
-            return compute();
-        }
-        let node_type = node.metadata.node_type();
-        let hash = value_hash(parameters) ^ space;
-        let key = ValidationKeyRef { node_type, hash };
-        if let Some(entry) = self
-            .caches
-            .validation
-            .get(&key)
-            .filter(|e| e.parameters == *parameters)
-        {
-            return Ok(entry.issues.clone());
-        }
-        let issues = compute()?;
-        self.caches.validation.insert(
-            ValidationKey {
-                node_type: node_type.to_owned(),
-                hash,
-            },
-            Arc::new(ValidationEntry {
-                parameters: parameters.clone(),
-                issues: issues.clone(),
-            }),
-        );
-        Ok(issues)
-    }
-
-    fn plugin_validation(
-        &self,
-        node: &RegisteredNode,
-        node_id: &str,
-        parameters: &Value,
-    ) -> Result<(Vec<ValidationIssue>, Vec<String>), NodeFailure> {
-        let text = serde_json::json!({
-            "id": node_id, "name": node_id,
-            "nodeType": node.metadata.node_type(), "parameters": parameters,
-        })
-        .to_string();
-        match node.executor.validate(text.as_str().into()) {
-            abi_stable::std_types::RResult::ROk(report) => Ok((
-                report
-                    .errors
-                    .iter()
-                    .map(|e| ValidationIssue {
-                        path: String::new(),
-                        message: e.to_string(),
-                    })
-                    .collect(),
-                report.warnings.iter().map(ToString::to_string).collect(),
-            )),
-            abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
-                code: ErrorCode::parse(e.code.as_str()).unwrap_or(ErrorCode::ExecutionError),
-                message: format!(
-                    "validate of `{}` failed: {}",
-                    node.metadata.node_type(),
-                    e.message
-                ),
-                retryable: false,
-                details: None,
-                validation_errors: Vec::new(),
-            }),
-        }
-    }
 }

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString};
 
-use super::{runtime::panic_message, Node, NodeDescription, NodeRequest};
+use super::{panic::panic_message, Node, NodeDescription, NodeRequest};
 use crate::codes;
 use crate::executor::{NodeExecutor, NodeExecutorBox, NodeExecutor_TO};
 use crate::ffi::{PluginError, ValidationReport};

@@ -94,7 +94,7 @@ pub(crate) fn install(plugin: &str, host: HostServices) {
     };
     if tracing::subscriber::set_global_default(forwarder).is_ok() {
         std::panic::set_hook(Box::new(|info| {
-            let payload = super::runtime::panic_message(info.payload());
+            let payload = super::panic::panic_message(info.payload());
             let location = info
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))

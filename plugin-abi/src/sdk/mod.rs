@@ -4,6 +4,7 @@
 
 mod adapter;
 mod log;
+mod panic;
 mod macros;
 #[cfg(feature = "rules")]
 pub mod rules;
@@ -23,10 +24,7 @@ use crate::manifest::{ExecutionClass, NodeDependency, NodeTypeManifest, PluginMa
 
 pub use adapter::executor_box;
 
-/// What an executor receives: see [`crate::request::ExecRequest`].
-pub type NodeRequest = crate::request::ExecRequest;
-/// What an executor returns: see [`crate::request::ExecResponse`].
-pub type NodeOutput = crate::request::ExecResponse;
+pub use crate::request::{ExecContext, NodeOutput, NodeRequest};
 
 /// A node as its plugin's `validate` sees it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -444,6 +442,16 @@ impl NodeSpec {
     pub(crate) fn create(&self) -> Option<Box<dyn Node>> {
         self.factory.as_ref().map(|factory| factory())
     }
+
+    /// A new executor of this node type in the ABI's form: its raw one, or
+    /// its [`Node`] behind the SDK's adapter. `None` without either. Hosts
+    /// use it to register a node type written in-process.
+    pub fn executor_box(&self) -> Option<crate::NodeExecutorBox> {
+        match self.raw {
+            Some(raw) => Some(raw()),
+            None => self.create().map(adapter::boxed),
+        }
+    }
 }
 
 /// A plugin: its name, version and node types.
@@ -511,13 +519,9 @@ impl PluginDefinition {
     /// type has [`NodeSpec::raw_executor`], else its [`Node`] behind the
     /// SDK's adapter.
     pub fn create_executor(&self, node_type: &str) -> Option<crate::NodeExecutorBox> {
-        let spec = self
-            .nodes
+        self.nodes
             .iter()
-            .find(|n| n.manifest.node_type == node_type)?;
-        match spec.raw {
-            Some(raw) => Some(raw()),
-            None => spec.create().map(adapter::boxed),
-        }
+            .find(|n| n.manifest.node_type == node_type)?
+            .executor_box()
     }
 }

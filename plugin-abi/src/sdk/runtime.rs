@@ -1,28 +1,17 @@
 //! The entry points [`crate::export_plugin!`] generates call into. Each one
 //! contains panics, so nothing unwinds across the boundary.
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RResult, RStr, RString};
 
+use super::panic::panic_message;
 use super::PluginDefinition;
 use crate::codes;
 use crate::executor::NodeExecutorBox;
 use crate::ffi::{HostServices, PluginError};
 use crate::module::{PluginModule, PluginModuleRef};
-
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
 
 fn contained<T>(what: &str, f: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
     match catch_unwind(AssertUnwindSafe(f)) {

@@ -8,12 +8,12 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::compile::CompiledWorkflow;
-use super::progress::{NodeProgress, Progress};
-use super::result::{NodeResult, NodeStatus, RunWarning};
-use crate::error::{ErrorCode, NodeFailure};
+use crate::compile::CompiledWorkflow;
+use crate::progress::{NodeProgress, Progress};
+use crate::result::{NodeResult, RunWarning};
+use registry_core::{ErrorCode, NodeFailure};
 use crate::expr::{StepSource, StepView};
-use crate::pipeline::{ExecStatus, NodeExecution};
+use registry_core::{NodeExecution, NodeStatus};
 use crate::workflow::graph::Port;
 use crate::workflow::model::OnError;
 
@@ -287,8 +287,8 @@ impl<'c> RunState<'c> {
             vars.extend(patch.set);
         }
         let outcome = match execution.status {
-            ExecStatus::Success | ExecStatus::Skipped => {
-                let skipped = execution.status == ExecStatus::Skipped;
+            NodeStatus::Success | NodeStatus::Skipped | NodeStatus::Pending | NodeStatus::Cancelled => {
+                let skipped = execution.status != NodeStatus::Success;
                 r.status = if skipped {
                     NodeStatus::Skipped
                 } else {
@@ -306,7 +306,7 @@ impl<'c> RunState<'c> {
                 });
                 (Flow::Main(execution.output_index), false)
             }
-            ExecStatus::Error => {
+            NodeStatus::Error => {
                 let failure = execution.error.unwrap_or_else(|| {
                     NodeFailure::new(ErrorCode::ExecutionError, "failed without an error")
                 });

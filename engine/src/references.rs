@@ -3,7 +3,7 @@
 //! to one that cannot have finished before the referencing node runs,
 //! would resolve to nothing.
 
-use super::report::{Warning, WarningKind};
+use crate::report::{Warning, WarningKind};
 use crate::expr::refs::{node_refs, NodeRef};
 use crate::expr::Compiled;
 use crate::workflow::graph::Graph;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::{Outputs, Workflow};
 use super::problem::Problem;
-use crate::error::ErrorCode;
+use registry_core::ErrorCode;
 
 /// Which output port an edge leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -1,9 +1,11 @@
-//! Host-side helpers: the log sink handed to plugins.
+//! What a host hands the plugins it loads: the log sink their `tracing`
+//! events are forwarded to (with credential secrets masked), and the
+//! [`HostServices`] for dynamically loaded and statically linked plugins.
 
 use std::borrow::Cow;
 use std::sync::{PoisonError, RwLock};
 
-use crate::ffi::{HostServices, LogLevel, LogRecord};
+use plugin_abi::{HostServices, LogLevel, LogRecord};
 
 /// Values no forwarded plugin log line may show (credential secrets).
 static LOG_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -13,8 +15,8 @@ static LOG_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// four bytes are ignored: they would mask unrelated text.
 ///
 /// ```
-/// plugin_abi::host::redact_in_plugin_logs("sk-live-42");
-/// assert_eq!(plugin_abi::host::redacted("key sk-live-42 used"), "key *** used");
+/// registry_core::plugin_host::redact_in_plugin_logs("sk-live-42");
+/// assert_eq!(registry_core::plugin_host::redacted("key sk-live-42 used"), "key *** used");
 /// ```
 pub fn redact_in_plugin_logs(secret: &str) {
     if secret.len() < 4 {
@@ -79,24 +81,22 @@ pub fn current_max_level() -> LogLevel {
     }
 }
 
-impl HostServices {
-    /// Services for a plugin loaded from its own shared library: its events
-    /// are forwarded into the host's `tracing` subscriber.
-    pub fn for_dynamic_plugin() -> Self {
-        Self {
-            abi_version: crate::ABI_VERSION,
-            max_log_level: current_max_level(),
-            log: tracing_log_sink,
-            forward_logs: true,
-        }
+/// Services for a plugin loaded from its own shared library: its events
+/// are forwarded into the host's `tracing` subscriber.
+pub fn dynamic_plugin_services() -> HostServices {
+    HostServices {
+        abi_version: plugin_abi::ABI_VERSION,
+        max_log_level: current_max_level(),
+        log: tracing_log_sink,
+        forward_logs: true,
     }
+}
 
-    /// Services for a plugin linked statically into the host: it already
-    /// shares the host's dispatcher, so nothing is forwarded.
-    pub fn for_static_plugin() -> Self {
-        Self {
-            forward_logs: false,
-            ..Self::for_dynamic_plugin()
-        }
+/// Services for a plugin linked statically into the host: it already
+/// shares the host's dispatcher, so nothing is forwarded.
+pub fn static_plugin_services() -> HostServices {
+    HostServices {
+        forward_logs: false,
+        ..dynamic_plugin_services()
     }
 }

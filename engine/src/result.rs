@@ -7,36 +7,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::error::{ErrorCode, ValidationIssue};
-
-/// A node's final status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeStatus {
-    /// Ran and produced an output.
-    Success,
-    /// Ran (or could not start) and failed.
-    Error,
-    /// Not run: disabled, on a branch not taken, or skipped by recovery.
-    Skipped,
-    /// Not run: the execution stopped before reaching it.
-    Pending,
-    /// Was running when the execution was cancelled, timed out or stopped.
-    Cancelled,
-}
-
-impl NodeStatus {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeStatus::Success => "success",
-            NodeStatus::Error => "error",
-            NodeStatus::Skipped => "skipped",
-            NodeStatus::Pending => "pending",
-            NodeStatus::Cancelled => "cancelled",
-        }
-    }
-}
+use registry_core::{ErrorCode, NodeStatus, ValidationIssue};
 
 fn rfc3339<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {

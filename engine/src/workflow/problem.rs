@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::error::ErrorCode;
+use registry_core::ErrorCode;
 
 /// One problem that stops a workflow from running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

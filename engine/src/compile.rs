@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::references::reference_warnings;
-use super::report::{Warning, WarningKind};
-use crate::credentials::CredentialRef;
-use crate::error::ErrorCode;
+use crate::references::reference_warnings;
+use crate::report::{Warning, WarningKind};
+use registry_core::CredentialRef;
+use registry_core::ErrorCode;
 use crate::expr::template::is_per_item;
 use crate::expr::{Compiled, TemplateNote};
-use crate::recovery::{Backoff, BackoffKind, RecoveryStrategy};
-use crate::tenant::{DataIsolation, TenantPolicy};
+use registry_core::{Backoff, BackoffKind, RecoveryStrategy};
+use registry_core::{DataIsolation, TenantPolicy};
 use crate::workflow::graph::Graph;
 use crate::workflow::model::{NodeDef, OnError, RetryPolicy, Workflow};
 use crate::workflow::Problem;
@@ -290,7 +290,7 @@ impl CompiledWorkflow {
             .multi_tenancy
             .as_ref()
             .and_then(|m| m.tenant_id_field.clone())
-            .unwrap_or_else(|| crate::pipeline::DEFAULT_TENANT_FIELD.to_owned());
+            .unwrap_or_else(|| registry_core::DEFAULT_TENANT_FIELD.to_owned());
         Self {
             workflow_policy: workflow_policy(&workflow),
             workflow,
@@ -307,20 +307,6 @@ impl CompiledWorkflow {
             structure,
             warnings,
             validated_for: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Node `index` as the registry pipeline runs it, with `parameters`.
-    pub(crate) fn invocation<'a>(
-        &'a self,
-        index: usize,
-        parameters: &'a Value,
-    ) -> crate::pipeline::NodeInvocation<'a> {
-        crate::pipeline::NodeInvocation {
-            node_id: &self.workflow.nodes[index].id,
-            parameters,
-            credentials: &self.credentials[index],
-            timeout: self.timeouts[index],
         }
     }
 

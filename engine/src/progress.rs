@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::result::NodeStatus;
+use registry_core::NodeStatus;
 
 /// One node reaching its final status.
 #[derive(Debug, Clone, Copy)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::model::Workflow;
 use super::problem::Problem;
-use crate::error::ErrorCode;
+use registry_core::ErrorCode;
 
 /// Fields of the wrong type fixed up per file before giving up: each one is
 /// reported and dropped (its default is used) so the rest can be checked.

@@ -11,17 +11,18 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use plugin_abi::request::ExecContext;
 use serde_json::{Map, Value};
 
-use super::compile::CompiledWorkflow;
-use super::options::{new_execution_id, EngineOptions, RunOptions};
-use super::report::Report;
-use super::result::{ExecutionResult, NodeResult, NodeStatus, RunMetrics, RunStatus, RunWarning};
-use super::state::{Flow, RunState, State};
-use super::validate::apply_strict;
-use crate::error::{ErrorCode, NodeFailure};
+use crate::compile::CompiledWorkflow;
+use crate::options::{EngineOptions, RunOptions};
+use registry_core::new_execution_id;
+use crate::report::Report;
+use crate::result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
+use crate::state::{Flow, RunState, State};
+use crate::validate::apply_strict;
+use registry_core::{ErrorCode, NodeFailure};
 use crate::expr::Scope;
-use crate::pipeline::{ExecState, ExecStatus, NodeExecution};
-use crate::registry::Registry;
-use crate::tenant::TenantPolicy;
+use registry_core::{NodeCall, NodeExecution, NodeStatus};
+use registry_core::Registry;
+use registry_core::TenantPolicy;
 use crate::workflow::Problem;
 
 /// A workflow that cannot run, with every problem found.
@@ -71,17 +72,7 @@ struct Execution<'a> {
 }
 
 fn failed(failure: NodeFailure) -> NodeExecution {
-    NodeExecution {
-        status: ExecStatus::Error,
-        output: Value::Null,
-        output_index: None,
-        variables: Default::default(),
-        error: Some(failure),
-        retries: 0,
-        recovery_applied: false,
-        fallback_node_type: None,
-        duration: Duration::ZERO,
-    }
+    NodeExecution::failed(failure)
 }
 
 impl Engine {
@@ -370,7 +361,7 @@ impl<'a> Execution<'a> {
             };
             let expiry = async {
                 match self.deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    Some(d) => registry_core::sleep_until(d).await,
                     None => std::future::pending().await,
                 }
             };
@@ -429,7 +420,7 @@ impl<'a> Execution<'a> {
         };
         let expiry = async {
             match self.deadline {
-                Some(d) => tokio::time::sleep_until(d.into()).await,
+                Some(d) => registry_core::sleep_until(d).await,
                 None => std::future::pending().await,
             }
         };
@@ -520,13 +511,28 @@ impl<'a> Execution<'a> {
         Ok((rendered, warnings))
     }
 
-    fn state<'s>(&self, run: &'s RunState<'_>, i: usize, input: &'s Value) -> ExecState<'s> {
-        ExecState {
-            input,
-            variables: &run.vars,
-            trigger: self.compiled.wants_trigger[i].then_some(&*run.trigger),
-            deadline_ms: self.deadline_ms,
-        }
+    /// Node `i` as the registry's pipeline runs it.
+    fn call<'c>(
+        &'c self,
+        i: usize,
+        parameters: &'c Value,
+        input: &'c Value,
+        variables: &'c Map<String, Value>,
+        trigger: &'c Value,
+    ) -> NodeCall<'c> {
+        let compiled = self.compiled;
+        let node = &compiled.workflow.nodes[i];
+        NodeCall::new(node.executor_key(), &node.id, parameters)
+            .context(self.context)
+            .input(input)
+            .variables(variables)
+            .trigger(compiled.wants_trigger[i].then_some(trigger))
+            .credentials(&compiled.credentials[i])
+            .timeout(compiled.timeouts[i])
+            .deadline_ms(self.deadline_ms)
+            .strategy(&compiled.strategies[i])
+            .policy(self.policy)
+            .tenant_field(&compiled.tenant_field)
     }
 
     /// Renders node `i`'s parameters and runs it: inline nodes complete
@@ -573,15 +579,13 @@ impl<'a> Execution<'a> {
             }
         };
         // Pure nodes run here and now: no future, no task, no wake-up.
-        let inline = self.engine.registry.execute_inline(
-            node.executor_key(),
-            &compiled.invocation(i, &parameters),
-            self.context,
-            &self.state(run, i, &input),
-            &compiled.strategies[i],
-            self.policy,
-            &compiled.tenant_field,
-        );
+        let inline = self.engine.registry.execute_now(&self.call(
+            i,
+            &parameters,
+            &input,
+            &run.vars,
+            &run.trigger,
+        ));
         if let Some(execution) = inline {
             self.complete(run, i, started, execution, &input, warnings);
             return None;
@@ -614,30 +618,11 @@ impl<'a> Execution<'a> {
         input: Arc<Value>,
         warnings: Vec<RunWarning>,
     ) -> TaskFuture<'a> {
-        let compiled = self.compiled;
-        let node = &compiled.workflow.nodes[i];
         let vars = run.vars.clone();
-        let trigger = compiled.wants_trigger[i].then(|| run.trigger.clone());
+        let trigger = run.trigger.clone();
         Box::pin(async move {
-            let state = ExecState {
-                input: &input,
-                variables: &vars,
-                trigger: trigger.as_deref(),
-                deadline_ms: self.deadline_ms,
-            };
-            let execution = self
-                .engine
-                .registry
-                .execute_with_policy(
-                    node.executor_key(),
-                    &compiled.invocation(i, &parameters),
-                    self.context,
-                    &state,
-                    &compiled.strategies[i],
-                    self.policy,
-                    &compiled.tenant_field,
-                )
-                .await;
+            let call = self.call(i, &parameters, &input, &vars, &trigger);
+            let execution = self.engine.registry.execute(&call).await;
             (i, execution, warnings)
         })
     }
@@ -720,12 +705,7 @@ impl<'a> Execution<'a> {
         }
         let mut execution = match fatal {
             Some(failure) => failed(failure),
-            None => NodeExecution {
-                status: ExecStatus::Success,
-                output: Value::Object(output),
-                error: None,
-                ..failed(NodeFailure::new(ErrorCode::ExecutionError, "unused"))
-            },
+            None => NodeExecution::success(Value::Object(output)),
         };
         execution.duration = started.elapsed().unwrap_or_default();
         let _ = p;

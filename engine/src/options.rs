@@ -6,7 +6,7 @@ use std::time::Duration;
 use plugin_abi::request::ExecContext;
 use serde_json::{Map, Value};
 
-use super::progress::Progress;
+use crate::progress::Progress;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -88,16 +88,4 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Told as each node reaches its final status.
     pub progress: Option<Progress>,
-}
-
-/// A fresh execution id: time-ordered, unique within the process and very
-/// likely across processes.
-pub fn new_execution_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("exec-{nanos:x}-{:x}-{n:x}", std::process::id())
 }

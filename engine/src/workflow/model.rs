@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::recovery::{BackoffKind, RecoveryStrategy};
+use registry_core::{BackoffKind, RecoveryStrategy};
 
 /// A workflow document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,11 +6,11 @@
 
 use serde_json::{Map, Value};
 
-use super::compile::CompiledWorkflow;
-use super::report::{Report, Warning, WarningKind};
-use crate::error::ErrorCode;
-use crate::registry::Registry;
-use crate::tenant::TenantPolicy;
+use crate::compile::CompiledWorkflow;
+use crate::report::{Report, Warning, WarningKind};
+use registry_core::ErrorCode;
+use registry_core::Registry;
+use registry_core::TenantPolicy;
 use crate::workflow::Problem;
 
 /// `parameters` without the values at `templated` (JSON Pointers): object

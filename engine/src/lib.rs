@@ -1,0 +1,99 @@
+//! The plugflow DAG executor: MetaBuilder workflow v3 files, their
+//! `{{ }}` templates and sandboxed JavaScript expressions, run against a
+//! [`registry_core::Registry`].
+//!
+//! * [`Workflow::parse`] reads a file — one verdict for every file: a
+//!   syntax error with line and column, another MetaBuilder format named,
+//!   fields of the wrong type kept as problems while the rest is checked.
+//! * [`CompiledWorkflow::compile`] builds the graph and compiles every
+//!   template once; compile once, run many times.
+//! * [`Engine::validate`] reports every problem and warning before anything
+//!   runs; [`Engine::run`] validates, then runs: a node runs once all its
+//!   incoming branches have resolved; independent branches run
+//!   concurrently; conditions pick branches and nodes on branches not taken
+//!   are skipped; `onError`, retries, timeouts, the execution deadline, the
+//!   error logger and cancellation are honoured.
+//!
+//! What templates see (`$json` is the trigger data in every node, `$input`
+//! the node's input, `$steps.<id>` any finished node, ...) is documented in
+//! [`expr::Scope`] and the operations guide.
+//!
+//! # Runtime
+//!
+//! [`Engine::run`] is a future that needs no particular executor: pure
+//! node types run inline, blocking ones on plugflow's own background pool,
+//! and the execution deadline on its clock.
+//!
+//! # Embed plugflow
+//!
+//! An in-process node type, plugin libraries (with the `loader` crate), a
+//! tenant policy, and a workflow run:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use plugin_abi::sdk::{NodeError, NodeOutput, NodeRequest, NodeSpec};
+//! use plugflow_engine::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
+//! use registry_core::{ExecContext, Registry, TenantPolicy};
+//! use serde_json::json;
+//!
+//! let registry = Registry::new();
+//! // A node type written in the host, with the plugin SDK's builder.
+//! registry.register_spec(
+//!     NodeSpec::new("acme.double", "1.0.0", "math", "Doubles `n`. Output: {result}.")
+//!         .schema(json!({"type": "object", "properties": {"n": {"type": "number"}}}))
+//!         .required(["n"])
+//!         .handler(|r: &NodeRequest| -> Result<NodeOutput, NodeError> {
+//!             Ok(NodeOutput::result(json!(r.f64_param("n")? * 2.0)))
+//!         }),
+//! )?;
+//! // Plugin libraries from a directory (none here; any `.so` would load):
+//! // loader::Loader::new(loader::DiscoveryConfig::with_directories(["plugins"])).discover(&registry);
+//! registry.set_tenant_policy(TenantPolicy {
+//!     allowed_node_types: vec!["acme.*".into()],
+//!     ..TenantPolicy::new("acme")
+//! });
+//!
+//! let workflow = Workflow::parse(r#"{
+//!     "nodes": [
+//!       {"id": "a", "nodeType": "acme.double", "parameters": {"n": "{{ $json.start }}"}},
+//!       {"id": "b", "nodeType": "acme.double", "parameters": {"n": "{{ $input.result }}"}}],
+//!     "connections": {"a": {"main": [[{"node": "b", "type": "main", "index": 0}]]}}
+//! }"#, "inline.json")?;
+//! let compiled = CompiledWorkflow::compile(workflow);
+//! let engine = Engine::new(Arc::new(registry));
+//! let options = RunOptions {
+//!     trigger: json!({"start": 5}),
+//!     context: ExecContext { tenant_id: Some("acme".into()), ..Default::default() },
+//!     ..Default::default()
+//! };
+//! // Any executor will do; here a plain current-thread runtime.
+//! let result = tokio::runtime::Builder::new_current_thread().build()?
+//!     .block_on(engine.run(&compiled, options))?;
+//! assert_eq!(result.status, RunStatus::Success);
+//! assert_eq!(result.nodes["b"].output, json!({"result": 20.0}));
+//! assert!(!result.execution_id.is_empty(), "an id is generated when none is given");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod compile;
+pub mod expr;
+mod options;
+mod progress;
+mod references;
+mod report;
+mod result;
+mod run;
+mod state;
+mod validate;
+pub mod workflow;
+
+pub use compile::{CompiledWorkflow, MAX_TRIES};
+pub use options::{CancelHandle, EngineOptions, RunOptions};
+pub use progress::{NodeProgress, Progress, ProgressObserver};
+pub use report::{Report, Warning, WarningKind};
+pub use result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
+pub use run::{Engine, InvalidWorkflow};
+pub use workflow::{ParseError, Problem, Workflow};
+
+pub use registry_core::{new_execution_id, NodeStatus};

@@ -1,0 +1,106 @@
+//! Stage 6: what happens to a failed attempt — retried (bounded, with
+//! backoff, only for retryable failures), replaced by a fallback node
+//! type, skipped, or left failed.
+
+use std::time::{Duration, Instant};
+
+use crate::call::NodeCall;
+use crate::credentials::Secrets;
+use crate::error::NodeFailure;
+use crate::execution::NodeExecution;
+use crate::recovery::{should_retry, RecoveryStrategy};
+use crate::registry::Registry;
+use crate::status::NodeStatus;
+
+/// Whether recovery ran, whether it succeeded, and how long it took.
+pub(super) type Recovery = Option<(bool, Duration)>;
+
+/// Whether a strategy never waits (so a call under it can run inline).
+pub(super) fn completes_now(strategy: &RecoveryStrategy) -> bool {
+    matches!(strategy, RecoveryStrategy::Fail | RecoveryStrategy::Skip)
+}
+
+/// The `skip` strategy applied synchronously.
+pub(super) fn skip_if_asked(
+    execution: &mut NodeExecution,
+    strategy: &RecoveryStrategy,
+    started: Instant,
+) -> Recovery {
+    if execution.status == NodeStatus::Error && *strategy == RecoveryStrategy::Skip {
+        execution.skip();
+        Some((true, started.elapsed()))
+    } else {
+        None
+    }
+}
+
+impl Registry {
+    /// Applies the call's strategy to a failed execution.
+    pub(super) async fn recover(
+        &self,
+        execution: &mut NodeExecution,
+        call: &NodeCall<'_>,
+        secrets: &mut Secrets,
+    ) -> Recovery {
+        if execution.status != NodeStatus::Error {
+            return None;
+        }
+        let started = Instant::now();
+        match call.strategy {
+            RecoveryStrategy::Fail => return None,
+            RecoveryStrategy::Skip => execution.skip(),
+            RecoveryStrategy::Retry {
+                max_retries,
+                backoff,
+                any_execution_error,
+                retry_codes,
+            } => {
+                while execution.retries < *max_retries
+                    && execution
+                        .error
+                        .as_ref()
+                        .is_some_and(|e| should_retry(e, *any_execution_error, retry_codes))
+                {
+                    execution.retries += 1;
+                    crate::runtime::sleep(backoff.delay(execution.retries)).await;
+                    let result = self.attempt(call, secrets).await;
+                    let retries = execution.retries;
+                    *execution = NodeExecution::from_attempt(result);
+                    execution.retries = retries;
+                }
+                execution.recovery_applied =
+                    execution.retries > 0 && execution.status == NodeStatus::Success;
+                if execution.retries == 0 {
+                    return None;
+                }
+            }
+            RecoveryStrategy::Fallback { fallback_node_type } => {
+                let fallback = NodeCall {
+                    node_type: fallback_node_type,
+                    ..*call
+                };
+                match self.attempt(&fallback, secrets).await {
+                    Ok(output) => {
+                        let mut recovered = NodeExecution::from_attempt(Ok(output));
+                        recovered.recovery_applied = true;
+                        recovered.fallback_node_type = Some(fallback_node_type.clone());
+                        recovered.error = execution.error.take();
+                        *execution = recovered;
+                    }
+                    Err(failure) => {
+                        let original = execution.error.take();
+                        execution.error = Some(NodeFailure {
+                            message: format!(
+                                "{}; fallback `{fallback_node_type}` also failed: {}",
+                                original.as_ref().map(|e| e.message.as_str()).unwrap_or(""),
+                                failure.message
+                            ),
+                            ..original.unwrap_or(failure)
+                        });
+                    }
+                }
+            }
+        }
+        Some((execution.status != NodeStatus::Error, started.elapsed()))
+    }
+}

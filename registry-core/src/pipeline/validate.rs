@@ -1,0 +1,170 @@
+//! Stage 2: the node's parameters against its node type's schema and its
+//! own check, answered from the validation cache when the same parameters
+//! were checked before. Also the pre-run checks a workflow engine makes.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::call::NodeCall;
+use crate::error::{ErrorCode, NodeFailure, ValidationIssue};
+use crate::hashing::{is_small, value_hash};
+use crate::registry::{RegisteredNode, Registry};
+use crate::validation::{
+    parameter_issues, Issues, ValidationEntry, ValidationKey, ValidationKeyRef,
+    CACHED_PARAMETERS_BUDGET,
+};
+
+impl Registry {
+    /// The validation stage for `call`.
+    pub(super) fn validate(&self, node: &RegisteredNode, call: &NodeCall<'_>) -> Result<(), NodeFailure> {
+        self.validate_parameters(node, call.node_id, call.parameters)
+    }
+
+    /// Schema and required-field problems of `parameters` (no plugin
+    /// check), answered from the validation cache when the same parameters
+    /// were checked before. Used for the pre-run validation of workflows.
+    pub fn schema_issues(&self, node: &RegisteredNode, parameters: &Value) -> Vec<ValidationIssue> {
+        // A separate key space from `validate_parameters`, whose entries also
+        // include the plugin's own check.
+        const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
+        let outcome: Result<_, NodeFailure> =
+            self.cached_issues(node, parameters, SCHEMA_ONLY, || {
+                Ok(Issues {
+                    schema: parameter_issues(&node.metadata().manifest, node.schema(), parameters),
+                    plugin: Vec::new(),
+                })
+            });
+        outcome.map(|i| i.schema).unwrap_or_default()
+    }
+
+    /// The node type's own `validate` of `parameters` as written: its
+    /// errors (each becomes an `INVALID_PARAMETERS` problem) and warnings.
+    pub fn plugin_checks(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> (Vec<ValidationIssue>, Vec<String>) {
+        match self.plugin_validation(node, node_id, parameters) {
+            Ok(report) => report,
+            Err(failure) => (
+                vec![ValidationIssue {
+                    path: String::new(),
+                    message: failure.message,
+                }],
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// Validates `parameters` for `node`: its schema and required fields
+    /// (`VALIDATION_FAILED`), then the node type's own `validate`
+    /// (`INVALID_PARAMETERS`), answering from the validation cache when the
+    /// same parameters were validated before.
+    pub fn validate_parameters(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> Result<(), NodeFailure> {
+        let issues = self.cached_issues(node, parameters, 0, || {
+            let schema = parameter_issues(&node.metadata().manifest, node.schema(), parameters);
+            let plugin = if schema.is_empty() {
+                self.plugin_validation(node, node_id, parameters)?.0
+            } else {
+                Vec::new()
+            };
+            Ok(Issues { schema, plugin })
+        })?;
+        let node_type = node.metadata().node_type();
+        if !issues.schema.is_empty() {
+            Err(NodeFailure::validation(node_type, issues.schema))
+        } else if !issues.plugin.is_empty() {
+            Err(NodeFailure {
+                code: ErrorCode::InvalidParameters,
+                ..NodeFailure::validation(node_type, issues.plugin)
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The issues of `parameters` from the validation cache, or computed and
+    /// cached. `space` separates kinds of checks sharing the cache. Entries
+    /// keep the parameters and compare them on a hit, so a hash collision
+    /// can never skip a check.
+    pub(super) fn cached_issues(
+        &self,
+        node: &RegisteredNode,
+        parameters: &Value,
+        space: u64,
+        compute: impl FnOnce() -> Result<Issues, NodeFailure>,
+    ) -> Result<Issues, NodeFailure> {
+        // Large parameters (a whole data set passed by template) are checked
+        // but not copied into the cache.
+        if !is_small(parameters, CACHED_PARAMETERS_BUDGET) {
+            return compute();
+        }
+        let node_type = node.metadata().node_type();
+        let hash = value_hash(parameters) ^ space;
+        let key = ValidationKeyRef { node_type, hash };
+        if let Some(entry) = self
+            .caches
+            .validation
+            .get(&key)
+            .filter(|e| e.parameters == *parameters)
+        {
+            return Ok(entry.issues.clone());
+        }
+        let issues = compute()?;
+        self.caches.validation.insert(
+            ValidationKey {
+                node_type: node_type.to_owned(),
+                hash,
+            },
+            Arc::new(ValidationEntry {
+                parameters: parameters.clone(),
+                issues: issues.clone(),
+            }),
+        );
+        Ok(issues)
+    }
+
+    fn plugin_validation(
+        &self,
+        node: &RegisteredNode,
+        node_id: &str,
+        parameters: &Value,
+    ) -> Result<(Vec<ValidationIssue>, Vec<String>), NodeFailure> {
+        let text = serde_json::json!({
+            "id": node_id, "name": node_id,
+            "nodeType": node.metadata().node_type(), "parameters": parameters,
+        })
+        .to_string();
+        match node.executor().validate(text.as_str().into()) {
+            abi_stable::std_types::RResult::ROk(report) => Ok((
+                report
+                    .errors
+                    .iter()
+                    .map(|e| ValidationIssue {
+                        path: String::new(),
+                        message: e.to_string(),
+                    })
+                    .collect(),
+                report.warnings.iter().map(ToString::to_string).collect(),
+            )),
+            abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
+                code: ErrorCode::parse(e.code.as_str()).unwrap_or(ErrorCode::ExecutionError),
+                message: format!(
+                    "validate of `{}` failed: {}",
+                    node.metadata().node_type(),
+                    e.message
+                ),
+                retryable: false,
+                details: None,
+                validation_errors: Vec::new(),
+            }),
+        }
+    }
+}
