@@ -20,8 +20,8 @@ use dagrs::{
     Action, Content, DefaultNode, EnvVar, Graph, InChannels, Node, NodeId, NodeTable, OutChannels,
     Output,
 };
+use plugflow_engine::{Engine, RunOptions, RunStatus};
 use plugin_abi::request::ExecContext;
-use registry_core::{Engine, RunOptions, RunStatus};
 
 fn options() -> RunOptions {
     RunOptions {

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use plugflow_engine::{Engine, RunOptions, RunStatus};
 use plugin_abi::request::ExecContext;
-use registry_core::{Engine, RunOptions, RunStatus};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -15,9 +15,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use loader::{DiscoveryConfig, Loader};
 use plugflow_benches::BUILTIN_LIBRARIES;
 use plugflow_tests::install;
-use plugin_abi::request::ExecContext;
 use registry_core::{NodeCall, Registry};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 fn load(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
@@ -113,26 +112,12 @@ fn boundary(c: &mut Criterion) {
         .expect("static plugin");
 
     let parameters = json!({"value": "hello"});
-    let input = Value::Null;
-    let context = ExecContext::default();
-    let variables = Map::new();
-    let call = NodeCall {
-        node_id: "n",
-        parameters: &parameters,
-        input: &input,
-        trigger: None,
-        deadline_ms: None,
-        max_output_bytes: None,
-        context: &context,
-        variables: &variables,
-    };
+    let call = NodeCall::new("string.upper", "n", &parameters);
     let mut group = c.benchmark_group("boundary");
     group.bench_function("dynamic", |b| {
-        b.iter(|| dynamic.invoke("string.upper", call).expect("runs"))
+        b.iter(|| dynamic.invoke(&call).expect("runs"))
     });
-    group.bench_function("static", |b| {
-        b.iter(|| linked.invoke("string.upper", call).expect("runs"))
-    });
+    group.bench_function("static", |b| b.iter(|| linked.invoke(&call).expect("runs")));
     group.finish();
 }
 

@@ -8,10 +8,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use plugin_abi::manifest::NodeTypeManifest;
 use plugin_abi::request::ExecContext;
 use plugin_abi::sdk::{executor_box, NodeError, NodeOutput, NodeRequest};
-use registry_core::{
-    ExecState, NodeInvocation, NodeMetadata, NodeSource, RecoveryStrategy, Registry,
-};
-use serde_json::{json, Map, Value};
+use registry_core::{NodeCall, NodeMetadata, NodeSource, Registry};
+use serde_json::json;
 
 struct Noop;
 impl plugin_abi::sdk::Node for Noop {
@@ -87,8 +85,6 @@ fn execute(c: &mut Criterion) {
     let (dynamic, _dir) = plugflow_benches::dynamic_noop();
     let linked = plugflow_benches::static_noop();
     let params = json!({"value": 1});
-    let input = Value::Null;
-    let variables = Map::new();
     let context = ExecContext {
         tenant_id: Some("acme".into()),
         execution_id: "bench".into(),
@@ -98,16 +94,8 @@ fn execute(c: &mut Criterion) {
     for (label, registry) in [("static", &linked), ("dynamic", &dynamic)] {
         group.bench_function(label, |b| {
             b.to_async(&runtime).iter(|| async {
-                let state = ExecState::new(&input, &variables);
-                let done = registry
-                    .execute(
-                        "noop.pass",
-                        &NodeInvocation::new("n1", &params),
-                        &context,
-                        &state,
-                        &RecoveryStrategy::Fail,
-                    )
-                    .await;
+                let call = NodeCall::new("noop.pass", "n1", &params).context(&context);
+                let done = registry.execute(&call).await;
                 assert!(done.error.is_none());
                 done
             });

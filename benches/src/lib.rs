@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use loader::{DiscoveryConfig, Loader};
+use plugflow_engine::{CompiledWorkflow, Workflow};
 use plugin_abi::PluginModuleRef;
-use registry_core::{CompiledWorkflow, Registry, Workflow};
+use registry_core::Registry;
 use serde_json::{json, Value};
 
 /// Every built-in plugin library.

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use registry_core::{NodeProgress, NodeStatus, Progress, ProgressObserver};
+use plugflow_engine::{NodeProgress, NodeStatus, Progress, ProgressObserver};
 
 /// How long a run goes before the bar is drawn.
 const SHOW_AFTER: Duration = Duration::from_millis(300);

@@ -166,7 +166,7 @@ fn sigkill_at_random_points_loses_no_verified_record_and_tears_no_write() {
         // line is reported as such, on exactly that line.
         if audit.exists() {
             let text = std::fs::read(&audit).unwrap();
-            let report = registry_core::audit::verify(&audit).unwrap();
+            let report = registry_core::verify_audit_log(&audit).unwrap();
             let complete_lines = text.iter().filter(|b| **b == b'\n').count() as u64;
             assert_eq!(report.verified_lines, complete_lines, "round {round}");
             if text.last().is_some_and(|b| *b != b'\n') {
@@ -205,7 +205,7 @@ fn sigkill_at_random_points_loses_no_verified_record_and_tears_no_write() {
     let text = std::fs::read(&audit).unwrap();
     assert!(text.len() > 40, "the last run audited something");
     std::fs::write(&audit, &text[..text.len() - 20]).unwrap();
-    let report = registry_core::audit::verify(&audit).unwrap();
+    let report = registry_core::verify_audit_log(&audit).unwrap();
     assert!(report
         .first_broken
         .is_some_and(|b| b.reason.contains("torn")));

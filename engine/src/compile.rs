@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::references::reference_warnings;
-use crate::report::{Warning, WarningKind};
-use registry_core::CredentialRef;
-use registry_core::ErrorCode;
 use crate::expr::template::is_per_item;
 use crate::expr::{Compiled, TemplateNote};
-use registry_core::{Backoff, BackoffKind, RecoveryStrategy};
-use registry_core::{DataIsolation, TenantPolicy};
+use crate::references::reference_warnings;
+use crate::report::{Warning, WarningKind};
 use crate::workflow::graph::Graph;
 use crate::workflow::model::{NodeDef, OnError, RetryPolicy, Workflow};
 use crate::workflow::Problem;
+use registry_core::CredentialRef;
+use registry_core::ErrorCode;
+use registry_core::{Backoff, BackoffKind, RecoveryStrategy};
+use registry_core::{DataIsolation, TenantPolicy};
 
 /// The most attempts a node may make (`maxTries`, `retryPolicy.maxAttempts`):
 /// more is almost always a typo, and each attempt may wait.

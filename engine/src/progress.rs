@@ -25,7 +25,7 @@ pub struct NodeProgress<'a> {
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use registry_core::{NodeProgress, ProgressObserver};
+/// use plugflow_engine::{NodeProgress, ProgressObserver};
 ///
 /// #[derive(Default)]
 /// struct Count(AtomicUsize);

@@ -3,9 +3,9 @@
 //! to one that cannot have finished before the referencing node runs,
 //! would resolve to nothing.
 
-use crate::report::{Warning, WarningKind};
 use crate::expr::refs::{node_refs, NodeRef};
 use crate::expr::Compiled;
+use crate::report::{Warning, WarningKind};
 use crate::workflow::graph::Graph;
 use crate::workflow::model::Workflow;
 

@@ -12,18 +12,18 @@ use plugin_abi::request::ExecContext;
 use serde_json::{Map, Value};
 
 use crate::compile::CompiledWorkflow;
+use crate::expr::Scope;
 use crate::options::{EngineOptions, RunOptions};
-use registry_core::new_execution_id;
 use crate::report::Report;
 use crate::result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
 use crate::state::{Flow, RunState, State};
 use crate::validate::apply_strict;
-use registry_core::{ErrorCode, NodeFailure};
-use crate::expr::Scope;
-use registry_core::{NodeCall, NodeExecution, NodeStatus};
+use crate::workflow::Problem;
+use registry_core::new_execution_id;
 use registry_core::Registry;
 use registry_core::TenantPolicy;
-use crate::workflow::Problem;
+use registry_core::{ErrorCode, NodeFailure};
+use registry_core::{NodeCall, NodeExecution, NodeStatus};
 
 /// A workflow that cannot run, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

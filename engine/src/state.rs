@@ -9,13 +9,13 @@ use std::time::SystemTime;
 use serde_json::{Map, Value};
 
 use crate::compile::CompiledWorkflow;
+use crate::expr::{StepSource, StepView};
 use crate::progress::{NodeProgress, Progress};
 use crate::result::{NodeResult, RunWarning};
-use registry_core::{ErrorCode, NodeFailure};
-use crate::expr::{StepSource, StepView};
-use registry_core::{NodeExecution, NodeStatus};
 use crate::workflow::graph::Port;
 use crate::workflow::model::OnError;
+use registry_core::{ErrorCode, NodeFailure};
+use registry_core::{NodeExecution, NodeStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
@@ -287,7 +287,10 @@ impl<'c> RunState<'c> {
             vars.extend(patch.set);
         }
         let outcome = match execution.status {
-            NodeStatus::Success | NodeStatus::Skipped | NodeStatus::Pending | NodeStatus::Cancelled => {
+            NodeStatus::Success
+            | NodeStatus::Skipped
+            | NodeStatus::Pending
+            | NodeStatus::Cancelled => {
                 let skipped = execution.status != NodeStatus::Success;
                 r.status = if skipped {
                     NodeStatus::Skipped

@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::compile::CompiledWorkflow;
 use crate::report::{Report, Warning, WarningKind};
+use crate::workflow::Problem;
 use registry_core::ErrorCode;
 use registry_core::Registry;
 use registry_core::TenantPolicy;
-use crate::workflow::Problem;
 
 /// `parameters` without the values at `templated` (JSON Pointers): object
 /// members are removed, array items become `null` (so indexes keep).

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use plugflow_engine::*;
 use plugin_abi::manifest::NodeTypeManifest;
 use plugin_abi::request::ExecContext;
 use plugin_abi::sdk::{

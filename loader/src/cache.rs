@@ -285,4 +285,3 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
     }
 }
-

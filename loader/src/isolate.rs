@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use plugin_abi::manifest::PluginManifest;
-use plugin_abi::HostServices;
+
 use registry_core::Registry;
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +90,11 @@ fn check_in_this_process(
     let checked = precheck::precheck(path, config)?;
     let module = open::open_library(path, &checked.root_symbol)?;
     let scratch = Registry::new();
-    let opened = open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), &scratch)?;
+    let opened = open::read_manifest(
+        module,
+        registry_core::plugin_host::dynamic_plugin_services(),
+        &scratch,
+    )?;
     open::create_executors(&opened, config.validate_on_load)?;
     Ok(opened.manifest)
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString};
 use plugin_abi::{
-    codes, HostServices, NodeExecutor, NodeExecutorBox, NodeExecutor_TO, PluginError,
-    PluginModuleRef, ValidationReport,
+    codes, NodeExecutor, NodeExecutorBox, NodeExecutor_TO, PluginError, PluginModuleRef,
+    ValidationReport,
 };
 use registry_core::Registry;
 

@@ -107,7 +107,7 @@ impl CredentialKind {
 /// One `[[credentials]]` table of the configuration file.
 ///
 /// ```
-/// use registry_core::credentials::CredentialConfig;
+/// use registry_core::CredentialConfig;
 /// std::env::set_var("DOC_FRAUD_KEY", "sk-123");
 /// let config: CredentialConfig = toml::from_str(r#"
 ///     tenantId = "acme-corp"

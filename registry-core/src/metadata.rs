@@ -117,18 +117,6 @@ pub(crate) fn check_manifest_fields(manifest: &NodeTypeManifest) -> Vec<String> 
     problems
 }
 
-/// Checks a manifest entry and compiles its parameter schema (uncached; a
-/// [`crate::Registry`] caches compiled schemas in
-/// [`crate::Registry::check_manifest`]). Every problem is reported at once.
-#[cfg(test)]
-pub(crate) fn validate_manifest(manifest: &NodeTypeManifest) -> Result<CompiledSchema, RegistryError> {
-    check_manifest_with(manifest, |schema| {
-        jsonschema::validator_for(schema)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-    })
-}
-
 /// Checks a manifest entry, compiling its schema with `compile`.
 pub(crate) fn check_manifest_with(
     manifest: &NodeTypeManifest,

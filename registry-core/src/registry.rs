@@ -306,12 +306,21 @@ impl Registry {
     /// assert!(registry.has("demo.hello"));
     /// # Ok::<(), registry_core::RegistryError>(())
     /// ```
-    pub fn register_spec(&self, spec: plugin_abi::sdk::NodeSpec) -> Result<Option<Replaced>, RegistryError> {
+    pub fn register_spec(
+        &self,
+        spec: plugin_abi::sdk::NodeSpec,
+    ) -> Result<Option<Replaced>, RegistryError> {
         let executor = spec.executor_box().ok_or_else(|| RegistryError::InvalidMetadata {
             node_type: spec.manifest().node_type.clone(),
             problems: vec!["the node spec has no executor; give it one with `.executor(...)` or `.handler(...)`".to_owned()],
         })?;
-        self.register_with_metadata(executor, NodeMetadata::new(spec.manifest().clone(), crate::metadata::NodeSource::InProcess))
+        self.register_with_metadata(
+            executor,
+            NodeMetadata::new(
+                spec.manifest().clone(),
+                crate::metadata::NodeSource::InProcess,
+            ),
+        )
     }
 
     /// Sets the host configuration of `node_type` (a database path, an
@@ -593,6 +602,4 @@ impl Registry {
             execution: self.metrics.snapshot(),
         }
     }
-
-
 }

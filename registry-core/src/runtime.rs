@@ -6,6 +6,8 @@
 //! disabled" panics.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,7 +24,13 @@ fn background() -> Option<&'static Runtime> {
                 .thread_name("plugflow-background")
                 .enable_time()
                 .build()
-                .map_err(|e| tracing::error!(component = "registry", event = "runtime_failed", "cannot start plugflow's background runtime: {e}"))
+                .map_err(|e| {
+                    tracing::error!(
+                        component = "registry",
+                        event = "runtime_failed",
+                        "cannot start plugflow's background runtime: {e}"
+                    )
+                })
                 .ok()
         })
         .as_ref()
@@ -37,25 +45,37 @@ pub(crate) enum BlockingError {
     Failed(String),
 }
 
-/// Runs `work` on the background runtime's blocking pool, giving up after
-/// `timeout` (the work itself is abandoned, not killed).
+/// Runs `work` on a blocking pool, giving up after `timeout` (the work
+/// itself is abandoned, not killed). The caller's tokio runtime, when there
+/// is one, lends its pool, so its `max_blocking_threads` bounds how many
+/// calls (abandoned ones included) run at once; otherwise plugflow's
+/// background runtime does. The timeout always runs on plugflow's clock.
 pub(crate) async fn run_blocking<T: Send + 'static>(
     timeout: Duration,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BlockingError> {
-    let Some(runtime) = background() else {
-        return Err(BlockingError::Failed(
-            "plugflow's background runtime is not available".to_owned(),
-        ));
+    let mut task = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn_blocking(work),
+        Err(_) => match background() {
+            Some(runtime) => runtime.spawn_blocking(work),
+            None => {
+                return Err(BlockingError::Failed(
+                    "plugflow's background runtime is not available".to_owned(),
+                ))
+            }
+        },
     };
-    let task = runtime.spawn_blocking(work);
-    let guarded = runtime.spawn(async move { tokio::time::timeout(timeout, task).await });
-    match guarded.await {
-        Ok(Ok(Ok(value))) => Ok(value),
-        Ok(Ok(Err(join))) => Err(BlockingError::Failed(join.to_string())),
-        Ok(Err(_elapsed)) => Err(BlockingError::TimedOut),
-        Err(join) => Err(BlockingError::Failed(join.to_string())),
-    }
+    let mut expired = std::pin::pin!(sleep(timeout));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(joined) = Pin::new(&mut task).poll(cx) {
+            return Poll::Ready(joined.map_err(|join| BlockingError::Failed(join.to_string())));
+        }
+        expired
+            .as_mut()
+            .poll(cx)
+            .map(|()| Err(BlockingError::TimedOut))
+    })
+    .await
 }
 
 /// A future that completes after `duration`, on plugflow's clock.
@@ -64,8 +84,20 @@ pub fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
     match background() {
         Some(rt) => {
             rt.spawn(async move {
-                tokio::time::sleep(duration).await;
-                let _ = done.send(());
+                let mut done = done;
+                let mut timer = std::pin::pin!(tokio::time::sleep(duration));
+                // Ends early when nobody waits any more (the call finished
+                // before its timeout), so finished timeouts hold no timer.
+                let elapsed = std::future::poll_fn(|cx| {
+                    if done.poll_closed(cx).is_ready() {
+                        return Poll::Ready(false);
+                    }
+                    timer.as_mut().poll(cx).map(|()| true)
+                })
+                .await;
+                if elapsed {
+                    let _ = done.send(());
+                }
             });
         }
         // Without the background runtime, a thread keeps the time.

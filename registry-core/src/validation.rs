@@ -90,14 +90,9 @@ pub(crate) fn parameter_issues(
     } else {
         parameters
     };
-    issues.extend(
-        schema
-            .iter_errors(instance)
-            .map(|e| ValidationIssue {
-                path: e.instance_path().as_str().to_owned(),
-                message: e.to_string(),
-            }),
-    );
+    issues.extend(schema.iter_errors(instance).map(|e| ValidationIssue {
+        path: e.instance_path().as_str().to_owned(),
+        message: e.to_string(),
+    }));
     issues
 }
-

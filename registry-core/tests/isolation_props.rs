@@ -4,7 +4,7 @@
 //! exactly as the original did.
 
 use proptest::prelude::*;
-use registry_core::isolation::scope_parameters;
+use registry_core::scope_parameters;
 use serde_json::{json, Map, Value};
 
 const TENANTS: [&str; 3] = ["a", "b", "c"];

@@ -6,10 +6,9 @@ use std::sync::OnceLock;
 
 use loader::{DiscoveryConfig, Loader};
 use plugflow_tests::install;
-use plugin_abi::request::ExecContext;
 use plugin_abi::PluginModuleRef;
 use registry_core::{ErrorCode, NodeCall, NodeFailure, Registry};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const LIBRARIES: [&str; 8] = [
     "plugflow_convert",
@@ -64,30 +63,17 @@ fn pair() -> &'static Pair {
 }
 
 fn call(registry: &Registry, node_type: &str, parameters: &Value) -> Result<Value, NodeFailure> {
-    let context = ExecContext::default();
-    let variables = Map::new();
     let input = json!({"from": "input"});
-    registry
-        .invoke(
-            node_type,
-            NodeCall {
-                node_id: "n",
-                parameters,
-                input: &input,
-                trigger: Some(&input),
-                deadline_ms: None,
-                max_output_bytes: None,
-                context: &context,
-                variables: &variables,
-            },
-        )
-        .map(|r| {
-            let mut out = r.output;
-            if let Some(i) = r.output_index {
-                out = json!({"output": out, "index": i});
-            }
-            out
-        })
+    let call = NodeCall::new(node_type, "n", parameters)
+        .input(&input)
+        .trigger(Some(&input));
+    registry.invoke(&call).map(|r| {
+        let mut out = r.output;
+        if let Some(i) = r.output_index {
+            out = json!({"output": out, "index": i});
+        }
+        out
+    })
 }
 
 /// Runs a case on both registries; they must agree; returns the answer.
@@ -452,7 +438,7 @@ fn core() {
 
 #[tokio::test]
 async fn var_nodes_change_the_execution_variables_in_order() {
-    use registry_core::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
+    use plugflow_engine::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
     let step = |id: &str, node_type: &str, parameters: Value| json!({"id": id, "nodeType": node_type, "parameters": parameters});
     let nodes = vec![
         step("a", "var.set", json!({"name": "count", "value": 1})),
@@ -876,7 +862,7 @@ fn dict() {
 
 #[tokio::test]
 async fn per_item_templates_reach_list_nodes_unrendered_through_the_engine() {
-    use registry_core::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
+    use plugflow_engine::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
     let registry = Registry::new();
     loader::register_static_plugin(&registry, plugflow_list::plugflow_module()).unwrap();
     let workflow = json!({"nodes": [{"id": "adults", "nodeType": "list.filter",

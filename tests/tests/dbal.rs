@@ -5,10 +5,8 @@
 use loader::{DiscoveryConfig, Loader};
 use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
-use registry_core::{
-    ErrorCode, ExecState, ExecStatus, NodeExecution, NodeInvocation, RecoveryStrategy, Registry,
-};
-use serde_json::{json, Map, Value};
+use registry_core::{ErrorCode, NodeCall, NodeExecution, NodeStatus, Registry};
+use serde_json::{json, Value};
 
 struct Db {
     registry: Registry,
@@ -50,16 +48,8 @@ async fn exec(db: &Db, tenant: &str, node_type: &str, params: Value) -> NodeExec
         execution_id: "e".into(),
         ..Default::default()
     };
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
     db.registry
-        .execute(
-            node_type,
-            &NodeInvocation::new("n", &params),
-            &context,
-            &state,
-            &RecoveryStrategy::Fail,
-        )
+        .execute(&NodeCall::new(node_type, "n", &params).context(&context))
         .await
 }
 
@@ -67,7 +57,7 @@ async fn ok(db: &Db, tenant: &str, node_type: &str, params: Value) -> Value {
     let done = exec(db, tenant, node_type, params.clone()).await;
     assert_eq!(
         done.status,
-        ExecStatus::Success,
+        NodeStatus::Success,
         "{node_type} {params}: {:?}",
         done.error
     );

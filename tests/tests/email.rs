@@ -2,10 +2,7 @@
 
 use plugflow_tests::smtp_server::smtp_server;
 use plugin_abi::request::ExecContext;
-use registry_core::{
-    Credential, CredentialRef, ErrorCode, ExecState, NodeExecution, NodeInvocation,
-    RecoveryStrategy, Registry,
-};
+use registry_core::{Credential, CredentialRef, ErrorCode, NodeCall, NodeExecution, Registry};
 use serde_json::{json, Map, Value};
 
 /// The plugin loaded from its `.so` (with the directory to keep) and
@@ -55,25 +52,14 @@ async fn send(registry: &Registry, tenant: &str, params: Value) -> NodeExecution
         tenant_id: Some(tenant.into()),
         ..Default::default()
     };
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
     let refs = [CredentialRef {
         slot: "smtp".into(),
         id: "mail".into(),
     }];
-    let node = NodeInvocation {
-        credentials: &refs,
-        ..NodeInvocation::new("mail", &params)
-    };
-    registry
-        .execute(
-            "email-send",
-            &node,
-            &context,
-            &state,
-            &RecoveryStrategy::Fail,
-        )
-        .await
+    let call = NodeCall::new("email-send", "mail", &params)
+        .context(&context)
+        .credentials(&refs);
+    registry.execute(&call).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,16 +151,8 @@ async fn bad_input_and_missing_configuration_are_clear_errors() {
     );
     let params = json!({"to": "x@example.test", "body": "x"});
     let context = ExecContext::default();
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
     let done = unconfigured
-        .execute(
-            "email-send",
-            &NodeInvocation::new("m", &params),
-            &context,
-            &state,
-            &RecoveryStrategy::Fail,
-        )
+        .execute(&NodeCall::new("email-send", "m", &params).context(&context))
         .await;
     assert!(done
         .error

@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 
 use plugflow_tests::AuditedHost;
 use plugin_abi::request::ExecContext;
-use registry_core::{
-    AuditRecord, ExecState, ExecStatus, NodeExecution, NodeInvocation, RecoveryStrategy, Registry,
-    RegistryConfig,
-};
-use serde_json::{json, Map, Value};
+use registry_core::{AuditRecord, NodeCall, NodeExecution, NodeStatus, Registry, RegistryConfig};
+use serde_json::{json, Value};
 
 /// Outputs over this many bytes are refused.
 const OUTPUT_LIMIT: usize = 1 << 20;
@@ -36,23 +33,14 @@ async fn run(
         execution_id: "faults".into(),
         ..Default::default()
     };
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
-    let mut invocation = NodeInvocation::new(node_id, &parameters);
-    invocation.timeout = timeout;
-    registry
-        .execute(
-            node_type,
-            &invocation,
-            &context,
-            &state,
-            &RecoveryStrategy::Fail,
-        )
-        .await
+    let call = NodeCall::new(node_type, node_id, &parameters)
+        .context(&context)
+        .timeout(timeout);
+    registry.execute(&call).await
 }
 
 fn audit_records(path: &Path) -> Vec<AuditRecord> {
-    let report = registry_core::audit::verify(path).unwrap();
+    let report = registry_core::verify_audit_log(path).unwrap();
     assert!(report.is_valid(), "{report:?}");
     std::fs::read_to_string(path)
         .unwrap()
@@ -94,7 +82,7 @@ async fn every_fault() {
     let r = &host.registry;
 
     let panicked = run(r, "fault.panic", "p", json!({}), None).await;
-    assert_eq!(panicked.status, ExecStatus::Error);
+    assert_eq!(panicked.status, NodeStatus::Error);
     assert_eq!(code(&panicked), "EXECUTION_ERROR");
     assert!(
         message(&panicked).contains("panicked in execute"),
@@ -103,7 +91,7 @@ async fn every_fault() {
     );
 
     let in_validate = run(r, "fault.panicValidate", "pv", json!({"boom": true}), None).await;
-    assert_eq!(in_validate.status, ExecStatus::Error);
+    assert_eq!(in_validate.status, NodeStatus::Error);
     assert_eq!(code(&in_validate), "EXECUTION_ERROR");
     assert!(
         message(&in_validate).contains("panicked in validate"),
@@ -147,7 +135,7 @@ async fn every_fault() {
     assert_eq!(oversized.output, Value::Null, "nothing of it is kept");
 
     let foreign = run(r, "fault.foreign", "f", json!({"other": "globex"}), None).await;
-    assert_eq!(foreign.status, ExecStatus::Error);
+    assert_eq!(foreign.status, NodeStatus::Error);
     assert_eq!(foreign.output, Value::Null, "the output is withheld");
     assert!(
         !serde_json::to_string(&foreign.error)
@@ -157,7 +145,7 @@ async fn every_fault() {
     );
 
     let thread = run(r, "fault.threadPanic", "t", json!({}), None).await;
-    assert_eq!(thread.status, ExecStatus::Success, "{}", message(&thread));
+    assert_eq!(thread.status, NodeStatus::Success, "{}", message(&thread));
     assert_eq!(thread.output, json!({"threadPanicked": true}));
 
     let results = [
@@ -194,7 +182,7 @@ async fn every_fault() {
             done.error.as_ref().map(|e| e.code.as_str()),
             "{id}"
         );
-        let status = if done.status == ExecStatus::Success {
+        let status = if done.status == NodeStatus::Success {
             "success"
         } else {
             "error"
@@ -204,7 +192,7 @@ async fn every_fault() {
 
     // And the host still works.
     let after = run(r, "fault.chaos", "ok", json!({"plan": "ok"}), None).await;
-    assert_eq!(after.status, ExecStatus::Success);
+    assert_eq!(after.status, NodeStatus::Success);
 }
 
 fn rss_bytes() -> u64 {
@@ -224,7 +212,7 @@ async fn ten_thousand_panics_neither_abort_nor_grow_memory() {
             None,
         )
         .await;
-        assert_eq!(done.status, ExecStatus::Error);
+        assert_eq!(done.status, NodeStatus::Error);
     }
     host.registry.set_audit_log(None);
     let before = rss_bytes();

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use plugin_abi::request::ExecContext;
 use proptest::prelude::*;
-use registry_core::audit::{verify, AuditLog, AuditRecord};
-use registry_core::{ExecState, ExecStatus, NodeInvocation, RecoveryStrategy, Registry};
-use serde_json::{json, Map, Value};
+use registry_core::{verify_audit_log as verify, AuditLog, AuditRecord};
+use registry_core::{NodeCall, NodeStatus, Registry};
+use serde_json::{json, Value};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -48,15 +48,11 @@ fn execute(node_type: &str, params: Value, tenant: &str) -> registry_core::NodeE
         tenant_id: Some(tenant.into()),
         ..Default::default()
     };
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
-    runtime.block_on(registry().0.execute(
-        node_type,
-        &NodeInvocation::new("n", &params),
-        &context,
-        &state,
-        &RecoveryStrategy::Fail,
-    ))
+    runtime.block_on(
+        registry()
+            .0
+            .execute(&NodeCall::new(node_type, "n", &params).context(&context)),
+    )
 }
 
 const BREAKOUT_TOKENS: [&str; 22] = [
@@ -127,7 +123,7 @@ proptest! {
         let path = segments.join(".");
         let done = execute("dict.set", json!({"object": {}, "path": path, "value": 1}), "a");
         match done.status {
-            ExecStatus::Success => prop_assert!(segments.len() <= plugflow_dict::MAX_PATH_SEGMENTS),
+            NodeStatus::Success => prop_assert!(segments.len() <= plugflow_dict::MAX_PATH_SEGMENTS),
             _ => prop_assert_eq!(done.error_code(), Some(registry_core::ErrorCode::InvalidParameters)),
         }
     }
@@ -143,7 +139,7 @@ proptest! {
         if predicted > plugin_abi::sdk::DEFAULT_OUTPUT_LIMIT {
             prop_assert!(done.error.unwrap().message.contains("output limit"));
         } else {
-            prop_assert_eq!(done.status, ExecStatus::Success);
+            prop_assert_eq!(done.status, NodeStatus::Success);
         }
     }
 
@@ -166,11 +162,11 @@ proptest! {
     fn one_tenants_entity_never_breaks_anothers(a in entity(), b in entity()) {
         prop_assume!(plugflow_dbal::valid_entity(&a) && plugflow_dbal::valid_entity(&b));
         let first = execute("dbal-write", json!({"entity": a, "data": {"v": 1}}), "t1");
-        prop_assert_eq!(first.status, ExecStatus::Success, "{:?}", first.error);
+        prop_assert_eq!(first.status, NodeStatus::Success, "{:?}", first.error);
         let second = execute("dbal-write", json!({"entity": b, "data": {"v": 2}}), "t2");
-        prop_assert_eq!(second.status, ExecStatus::Success, "{:?}", second.error);
+        prop_assert_eq!(second.status, NodeStatus::Success, "{:?}", second.error);
         let read = execute("dbal-read", json!({"entity": a, "operation": "count"}), "t1");
-        prop_assert_eq!(read.status, ExecStatus::Success, "{:?}", read.error);
+        prop_assert_eq!(read.status, NodeStatus::Success, "{:?}", read.error);
     }
 
     /// Plugin directory trees with symlinks anywhere (loops included) are

@@ -9,15 +9,13 @@
 
 use std::sync::{Arc, OnceLock};
 
+use plugflow_engine::expr::template::Compiled;
+use plugflow_engine::expr::{NoSteps, Scope};
+use plugflow_engine::{CompiledWorkflow, Engine, Workflow};
 use plugin_abi::manifest::PluginManifest;
 use plugin_abi::request::ExecContext;
 use proptest::prelude::*;
-use registry_core::expr::template::Compiled;
-use registry_core::expr::{NoSteps, Scope};
-use registry_core::{
-    CompiledWorkflow, Engine, ExecState, ExecStatus, NodeInvocation, RecoveryStrategy, Registry,
-    Workflow,
-};
+use registry_core::{NodeCall, NodeStatus, Registry};
 use serde_json::{json, Map, Value};
 
 fn cases() -> u32 {
@@ -156,7 +154,7 @@ fn parse_and_validate(text: &str) {
     };
     let compiled = CompiledWorkflow::compile(workflow);
     let engine = Engine::new(registry().0.clone());
-    let options = registry_core::RunOptions {
+    let options = plugflow_engine::RunOptions {
         context: ExecContext {
             tenant_id: Some("fuzz".into()),
             ..Default::default()
@@ -200,26 +198,22 @@ fn dbal_filter(filter: &Value) {
         .build()
         .unwrap();
     let params = json!({"entity": "Fuzz", "filter": filter});
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
     let context = ExecContext {
         tenant_id: Some("fuzz".into()),
         ..Default::default()
     };
-    let done = runtime.block_on(registry().0.execute(
-        "dbal-read",
-        &NodeInvocation::new("f", &params),
-        &context,
-        &state,
-        &RecoveryStrategy::Fail,
-    ));
+    let done = runtime.block_on(
+        registry()
+            .0
+            .execute(&NodeCall::new("dbal-read", "f", &params).context(&context)),
+    );
     if let Some(error) = &done.error {
         assert!(
             !error.message.contains("panicked"),
             "{filter}: {}",
             error.message
         );
-        assert_ne!(done.status, ExecStatus::Success);
+        assert_ne!(done.status, NodeStatus::Success);
     }
 }
 
@@ -430,7 +424,7 @@ fn absurd_timeouts_run_as_no_limit() {
         .build()
         .unwrap();
     let result = runtime
-        .block_on(engine.run(&compiled, registry_core::RunOptions::default()))
+        .block_on(engine.run(&compiled, plugflow_engine::RunOptions::default()))
         .unwrap();
     assert_eq!(result.nodes["a"].output, json!({"result": "OK"}));
 }

@@ -8,9 +8,7 @@ use loader::{DiscoveryConfig, Loader};
 use plugflow_tests::http_server::{self, Response};
 use plugflow_tests::install;
 use plugin_abi::request::ExecContext;
-use registry_core::{
-    ErrorCode, ExecState, NodeExecution, NodeInvocation, RecoveryStrategy, Registry,
-};
+use registry_core::{ErrorCode, NodeCall, NodeExecution, Registry};
 use serde_json::{json, Map, Value};
 
 /// The test server's routes.
@@ -87,16 +85,8 @@ async fn call(registry: &Registry, tenant: &str, params: Value) -> NodeExecution
         tenant_id: Some(tenant.into()),
         ..Default::default()
     };
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
     registry
-        .execute(
-            "http-request",
-            &NodeInvocation::new("h", &params),
-            &context,
-            &state,
-            &RecoveryStrategy::Fail,
-        )
+        .execute(&NodeCall::new("http-request", "h", &params).context(&context))
         .await
 }
 

@@ -9,11 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use plugflow_engine::{CompiledWorkflow, Engine, RunOptions, RunStatus, Workflow};
 use plugin_abi::request::ExecContext;
-use registry_core::{
-    AuditLog, AuditRecord, CompiledWorkflow, Engine, NodeStatus, Registry, RunOptions, RunStatus,
-    TenantPolicy, Workflow,
-};
+use registry_core::{AuditLog, AuditRecord, NodeStatus, Registry, TenantPolicy};
 use serde_json::{json, Value};
 
 const EXECUTIONS: usize = 1_000;
@@ -185,7 +183,7 @@ fn a_thousand_concurrent_executions_with_seeded_faults_lose_nothing() {
     assert_eq!(stats.errors.by_code, by_code);
 
     // Exactly one verified audit line per node run, matching its result.
-    let verified = registry_core::audit::verify(&audit).unwrap();
+    let verified = registry_core::verify_audit_log(&audit).unwrap();
     assert!(verified.is_valid(), "{verified:?}");
     assert_eq!(verified.verified_lines, (EXECUTIONS * NODES) as u64);
     let text = std::fs::read_to_string(&audit).unwrap();

@@ -6,9 +6,8 @@ use std::path::Path;
 
 use loader::{DiscoveryConfig, FileOutcome, Loader, RejectReason};
 use plugflow_tests::{install, library, library_file_name};
-use plugin_abi::request::ExecContext;
 use registry_core::{ErrorCode, NodeCall, NodeSource, Registry};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const GOOD: [&str; 2] = ["plugflow_string", "fixture_echo"];
 const BAD: [&str; 9] = [
@@ -29,23 +28,8 @@ fn call(
     parameters: Value,
     input: Value,
 ) -> Result<Value, registry_core::NodeFailure> {
-    let context = ExecContext::default();
-    let variables = Map::new();
-    registry
-        .invoke(
-            node_type,
-            NodeCall {
-                node_id: "n1",
-                parameters: &parameters,
-                input: &input,
-                trigger: None,
-                deadline_ms: None,
-                max_output_bytes: None,
-                context: &context,
-                variables: &variables,
-            },
-        )
-        .map(|r| r.output)
+    let call = NodeCall::new(node_type, "n1", &parameters).input(&input);
+    registry.invoke(&call).map(|r| r.output)
 }
 
 fn reason_of(report: &loader::DiscoveryReport, file: &str) -> Option<RejectReason> {

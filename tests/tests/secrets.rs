@@ -62,7 +62,7 @@ fn no_credential_value_reaches_a_result_a_log_line_or_an_audit_record() {
                     .unwrap_or_default(),
             },
         );
-        let engine = registry_core::Engine::new(std::sync::Arc::new(registry));
+        let engine = plugflow_engine::Engine::new(std::sync::Arc::new(registry));
         let node = |id: &str, mode: &str| {
             json!({"id": id, "name": id, "type": "operation", "nodeType": "fault.leaky", "typeVersion": 1,
                    "position": [0, 0], "onError": "continueRegularOutput",
@@ -71,13 +71,13 @@ fn no_credential_value_reaches_a_result_a_log_line_or_an_audit_record() {
         let workflow = json!({"id": "leak", "name": "leak",
             "nodes": [node("out", "output"), node("err", "error")],
             "connections": {"out": {"main": [[{"node": "err", "type": "main", "index": 0}]]}}});
-        let compiled = registry_core::CompiledWorkflow::compile(
-            registry_core::Workflow::from_json_str(&workflow.to_string(), "leak.json").unwrap(),
+        let compiled = plugflow_engine::CompiledWorkflow::compile(
+            plugflow_engine::Workflow::from_json_str(&workflow.to_string(), "leak.json").unwrap(),
         );
         let result = runtime
             .block_on(engine.run(
                 &compiled,
-                registry_core::RunOptions {
+                plugflow_engine::RunOptions {
                     context: ExecContext {
                         tenant_id: Some("acme".into()),
                         execution_id: "leak".into(),

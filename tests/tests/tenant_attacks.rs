@@ -11,7 +11,7 @@
 use plugin_abi::request::ExecContext;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use registry_core::{ExecState, ExecStatus, NodeInvocation, RecoveryStrategy, Registry};
+use registry_core::{NodeCall, NodeStatus, Registry};
 use serde_json::{json, Map, Value};
 
 const ATTACKER: &str = "alpha";
@@ -96,16 +96,9 @@ async fn exec(
     node_type: &str,
     params: &Value,
 ) -> registry_core::NodeExecution {
-    let variables = Map::new();
-    let state = ExecState::new(&Value::Null, &variables);
+    let context = context(tenant);
     registry
-        .execute(
-            node_type,
-            &NodeInvocation::new("n", params),
-            &context(tenant),
-            &state,
-            &RecoveryStrategy::Fail,
-        )
+        .execute(&NodeCall::new(node_type, "n", params).context(&context))
         .await
 }
 
@@ -118,7 +111,7 @@ async fn victim_rows(registry: &Registry) -> Value {
         &json!({"entity": "Doc", "sort": "id"}),
     )
     .await;
-    assert_eq!(done.status, ExecStatus::Success, "{:?}", done.error);
+    assert_eq!(done.status, NodeStatus::Success, "{:?}", done.error);
     done.output["records"].clone()
 }
 
@@ -145,7 +138,7 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
             "dbal-write",
             &json!({"entity": "Doc", "data": rows}),
         ));
-        assert_eq!(done.status, ExecStatus::Success, "{:?}", done.error);
+        assert_eq!(done.status, NodeStatus::Success, "{:?}", done.error);
     };
     seed(VICTIM, MARK);
     seed(ATTACKER, "alpha-own");

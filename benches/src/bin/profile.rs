@@ -11,8 +11,8 @@
 //! Workloads: `chain-static`, `chain-dynamic` (1,000-node chain of
 //! `noop.pass`), `fan-static` (1,000-wide fan-out + join).
 
+use plugflow_engine::{Engine, RunOptions, RunStatus};
 use plugin_abi::request::ExecContext;
-use registry_core::{Engine, RunOptions, RunStatus};
 
 fn main() {
     let mut args = std::env::args().skip(1);

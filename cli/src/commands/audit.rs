@@ -8,7 +8,7 @@ use crate::output::Output;
 
 /// Checks the hash chain and reports the first broken line.
 pub fn verify(_global: &Global, log: &Path) -> Result<Output, CliError> {
-    let report = registry_core::audit::verify(log)
+    let report = registry_core::verify_audit_log(log)
         .map_err(|e| CliError::input(format!("cannot read audit log {}: {e}", log.display())))?;
     let json = serde_json::to_value(&report).map_err(|e| CliError::failed(e.to_string()))?;
     let pretty = match &report.first_broken {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use registry_core::workflow::graph::Port;
+use plugflow_engine::workflow::graph::Port;
 use serde_json::{json, Value};
 
 use super::run::load_workflow;

@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use plugin_abi::request::ExecContext;
-use registry_core::{
+use plugflow_engine::{
     new_execution_id, CompiledWorkflow, Engine, EngineOptions, ExecutionResult, Problem,
     RunOptions, RunStatus, Warning, Workflow,
 };
+use plugin_abi::request::ExecContext;
 use serde_json::{json, Map, Value};
 
 use crate::args::{Global, MetricsFormat, OutputFormat, RunOptionsArgs, WhoArgs};
@@ -121,7 +121,7 @@ pub fn load_workflow(path: &Path) -> Result<CompiledWorkflow, CliError> {
     let workflow = Workflow::from_file(path).map_err(|e| {
         let mut problem =
             json!({"nodeId": null, "code": e.code(), "path": "", "message": e.to_string()});
-        if let registry_core::workflow::ParseError::Syntax { line, column, .. } = &e {
+        if let plugflow_engine::ParseError::Syntax { line, column, .. } = &e {
             problem["line"] = json!(line);
             problem["column"] = json!(column);
         }
@@ -240,7 +240,10 @@ fn pretty(result: &ExecutionResult, compiled_order: &[String]) -> String {
             continue;
         };
         let detail = match (&node.error, node.status) {
-            (Some(e), registry_core::NodeStatus::Error | registry_core::NodeStatus::Cancelled) => {
+            (
+                Some(e),
+                plugflow_engine::NodeStatus::Error | plugflow_engine::NodeStatus::Cancelled,
+            ) => {
                 format!(
                     "{}: {}",
                     node.error_code.map(|c| c.as_str()).unwrap_or(""),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use registry_core::Engine;
+use plugflow_engine::Engine;
 
 use super::run::{load_workflow, problems_document, run_options};
 use crate::args::{Global, ValidateArgs};

@@ -14,7 +14,7 @@ pub enum NodeRef {
 /// Every node reference in `source`, in order of appearance.
 ///
 /// ```
-/// use registry_core::expr::refs::{node_refs, NodeRef};
+/// use plugflow_engine::expr::refs::{node_refs, NodeRef};
 /// let refs = node_refs("$steps.a.output + $steps['b-c'].success && $node[\"Load\"].json");
 /// assert_eq!(refs, vec![NodeRef::Step("a".into()), NodeRef::Step("b-c".into()), NodeRef::Named("Load".into())]);
 /// ```

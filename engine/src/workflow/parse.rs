@@ -184,7 +184,7 @@ impl Workflow {
     /// listed in [`Workflow::unknown_fields`].
     ///
     /// ```
-    /// use registry_core::workflow::Workflow;
+    /// use plugflow_engine::workflow::Workflow;
     /// let w = Workflow::parse(r#"{"nodes": [{"id": 5}, {"id": "b", "timeout": "soon"}]}"#, "w.json").unwrap();
     /// let paths: Vec<&str> = w.problems.iter().map(|p| p.path.as_str()).collect();
     /// assert_eq!(paths, ["/nodes/0/id", "/nodes/1/timeout"]);
@@ -291,7 +291,7 @@ impl Workflow {
     /// type are an error.
     ///
     /// ```
-    /// use registry_core::workflow::Workflow;
+    /// use plugflow_engine::workflow::Workflow;
     /// let err = Workflow::from_json_str(r#"{"nodes": [{"id": 5}]}"#, "w.json").unwrap_err();
     /// assert_eq!(err.to_string(), "w.json: at `/nodes/0/id`: invalid type: integer `5`, expected a string");
     /// ```

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use plugflow_engine::*;
 use plugin_abi::manifest::{ExecutionClass, NodeTypeManifest};
 use plugin_abi::request::ExecContext;
 use plugin_abi::sdk::{executor_box, Node, NodeError, NodeOutput, NodeRequest};

@@ -4,8 +4,8 @@
 
 mod adapter;
 mod log;
-mod panic;
 mod macros;
+mod panic;
 #[cfg(feature = "rules")]
 pub mod rules;
 #[doc(hidden)]

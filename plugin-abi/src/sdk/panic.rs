@@ -12,4 +12,3 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
         "non-string panic payload".to_owned()
     }
 }
-

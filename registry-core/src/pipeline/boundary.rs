@@ -104,7 +104,13 @@ impl Registry {
             return self.cross_now(node, call, prepared);
         }
         let mut buffer = Vec::with_capacity(TYPICAL_REQUEST_BYTES);
-        write_request(&mut buffer, call, prepared, &node.config(), self.output_limit_to_send())?;
+        write_request(
+            &mut buffer,
+            call,
+            prepared,
+            &node.config(),
+            self.output_limit_to_send(),
+        )?;
         let text = String::from_utf8(buffer).map_err(|e| not_serialisable(call, e))?;
         let timeout = call.timeout.unwrap_or(self.config().default_timeout);
         let executor = Arc::clone(node.executor());
@@ -216,7 +222,9 @@ fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
     let details = if error.details.is_empty() {
         None
     } else {
-        serde_json::from_str(error.details.as_str()).ok().map(Box::new)
+        serde_json::from_str(error.details.as_str())
+            .ok()
+            .map(Box::new)
     };
     let (code, message) = match ErrorCode::parse(error.code.as_str()) {
         Some(code) => (code, error.message.into_string()),

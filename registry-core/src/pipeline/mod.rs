@@ -39,7 +39,6 @@ use crate::registry::Registry;
 use crate::status::NodeStatus;
 use crate::tenant::TenantPolicy;
 
-
 /// What a call needs settled before its first stage: the policy in force
 /// and an execution id.
 struct Settled {
@@ -91,9 +90,7 @@ impl Registry {
             let mut secrets = Secrets::default();
             let first = self.attempt(&call, &mut secrets).await;
             let mut execution = NodeExecution::from_attempt(first);
-            let recovery = self
-                .recover(&mut execution, &call, &mut secrets)
-                .await;
+            let recovery = self.recover(&mut execution, &call, &mut secrets).await;
             self.record(&call, execution, recovery, &secrets, started)
         }
         .instrument(span)

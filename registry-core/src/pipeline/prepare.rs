@@ -62,8 +62,10 @@ fn isolate<'p>(node: &RegisteredNode, call: &NodeCall<'p>) -> Result<Cow<'p, Val
     {
         return Ok(Cow::Borrowed(call.parameters));
     }
-    Ok(match scope_parameters(call.parameters, tenant, call.tenant_field)? {
-        Some(scoped) => Cow::Owned(scoped),
-        None => Cow::Borrowed(call.parameters),
-    })
+    Ok(
+        match scope_parameters(call.parameters, tenant, call.tenant_field)? {
+            Some(scoped) => Cow::Owned(scoped),
+            None => Cow::Borrowed(call.parameters),
+        },
+    )
 }

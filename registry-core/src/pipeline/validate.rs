@@ -17,7 +17,11 @@ use crate::validation::{
 
 impl Registry {
     /// The validation stage for `call`.
-    pub(super) fn validate(&self, node: &RegisteredNode, call: &NodeCall<'_>) -> Result<(), NodeFailure> {
+    pub(super) fn validate(
+        &self,
+        node: &RegisteredNode,
+        call: &NodeCall<'_>,
+    ) -> Result<(), NodeFailure> {
         self.validate_parameters(node, call.node_id, call.parameters)
     }
 

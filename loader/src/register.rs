@@ -1,0 +1,115 @@
+//! Step 7: registration, all of a plugin's node types or none.
+
+use std::time::Instant;
+
+use plugin_abi::manifest::PluginManifest;
+use plugin_abi::{NodeExecutorBox, PluginModuleRef};
+use registry_core::{NodeMetadata, NodeSource, Registry};
+
+use crate::lazy;
+use crate::open;
+use crate::pending::{Pending, PendingKind};
+use crate::reason::{RejectReason, Rejection};
+use crate::report::{micros, FileOutcome, FileReport};
+
+/// Registers a resolved plugin, except its node types shadowed by a newer
+/// version elsewhere.
+pub(crate) fn register_plugin(
+    registry: &Registry,
+    pending: Pending,
+    shadowed: Vec<String>,
+) -> FileReport {
+    let t = Instant::now();
+    let from_cache = pending.from_cache();
+    let Pending {
+        path,
+        canonical,
+        manifest,
+        kind,
+        mut timings,
+    } = pending;
+    let source = NodeSource::Library {
+        plugin: manifest.name.clone(),
+        plugin_version: manifest.version.clone(),
+        path: canonical,
+    };
+    let executors = match kind {
+        PendingKind::Opened(executors) => executors,
+        PendingKind::Cached(library) => manifest
+            .node_types
+            .iter()
+            .map(|n| (n.node_type.clone(), lazy::executor(&library, &n.node_type)))
+            .collect(),
+    };
+    let outcome = register_executors(registry, &manifest, executors, &shadowed, source);
+    timings.register_us = micros(t.elapsed());
+    match outcome {
+        Ok(node_types) => FileReport {
+            path,
+            outcome: FileOutcome::Loaded {
+                plugin: manifest.name,
+                version: manifest.version,
+                node_types,
+                shadowed,
+            },
+            timings,
+            from_cache,
+        },
+        Err(rejection) => FileReport::rejected(path, rejection, timings),
+    }
+}
+
+/// Registers a plugin linked statically into the host (the same code as its
+/// shared library, without opening anything). Returns the node types
+/// registered.
+pub fn register_static_plugin(
+    registry: &Registry,
+    module: PluginModuleRef,
+) -> Result<Vec<String>, Rejection> {
+    let opened = open::read_manifest(
+        module,
+        registry_core::plugin_host::static_plugin_services(),
+        registry,
+    )?;
+    let executors = open::create_executors(&opened, false)?;
+    let source = NodeSource::Static {
+        plugin: opened.manifest.name.clone(),
+        plugin_version: opened.manifest.version.clone(),
+    };
+    register_executors(registry, &opened.manifest, executors, &[], source)
+}
+
+/// Registers every non-shadowed node type; all or nothing.
+fn register_executors(
+    registry: &Registry,
+    manifest: &PluginManifest,
+    executors: Vec<(String, NodeExecutorBox)>,
+    shadowed: &[String],
+    source: NodeSource,
+) -> Result<Vec<String>, Rejection> {
+    let mut registered: Vec<String> = Vec::new();
+    for (node_type, executor) in executors {
+        if shadowed.contains(&node_type) {
+            continue;
+        }
+        let Some(node) = manifest
+            .node_types
+            .iter()
+            .find(|n| n.node_type == node_type)
+        else {
+            continue;
+        };
+        let metadata = NodeMetadata::new(node.clone(), source.clone());
+        if let Err(e) = registry.register_with_metadata(executor, metadata) {
+            for done in &registered {
+                registry.unregister(done);
+            }
+            return Err(Rejection::new(
+                RejectReason::RegistrationFailed,
+                e.to_string(),
+            ));
+        }
+        registered.push(node_type);
+    }
+    Ok(registered)
+}
