@@ -77,23 +77,26 @@
 #![warn(missing_docs)]
 
 mod compile;
+mod conclude;
+mod engine;
+mod execution;
 pub mod expr;
 mod options;
 mod progress;
 mod references;
 mod report;
 mod result;
-mod run;
+mod schedule;
 mod state;
 mod validate;
 pub mod workflow;
 
 pub use compile::{CompiledWorkflow, MAX_TRIES};
+pub use engine::{Engine, InvalidWorkflow};
 pub use options::{CancelHandle, EngineOptions, RunOptions};
 pub use progress::{NodeProgress, Progress, ProgressObserver};
 pub use report::{Report, Warning, WarningKind};
 pub use result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
-pub use run::{Engine, InvalidWorkflow};
 pub use workflow::{ParseError, Problem, Workflow};
 
 pub use registry_core::{new_execution_id, NodeStatus};

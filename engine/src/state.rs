@@ -353,3 +353,29 @@ impl<'c> RunState<'c> {
         });
     }
 }
+
+/// Marks running nodes (and their pending tasks) cancelled with `reason`,
+/// and says why pending nodes never ran.
+pub(crate) fn cancel_running(run: &mut RunState<'_>, reason: &str, code: ErrorCode) {
+    for i in 0..run.state.len() {
+        if run.state[i] == State::Running {
+            run.state[i] = State::Done;
+            let r = &mut run.results[i];
+            r.status = NodeStatus::Cancelled;
+            r.error = Some(reason.to_owned());
+            r.error_code = Some(code);
+            for &t in &run.compiled.graph.tasks[i] {
+                if run.results[t].status == NodeStatus::Pending {
+                    run.results[t].status = NodeStatus::Cancelled;
+                    run.results[t].error = Some(reason.to_owned());
+                    run.results[t].error_code = Some(code);
+                }
+            }
+        }
+    }
+    for r in &mut run.results {
+        if r.status == NodeStatus::Pending && r.reason.is_none() {
+            r.reason = Some("not run: the execution ended before reaching it".to_owned());
+        }
+    }
+}

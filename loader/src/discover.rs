@@ -95,7 +95,7 @@ fn resolve_and_register(registry: &Registry, pending: Vec<Pending>) -> Vec<FileR
     let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
     for (&index, rejection) in &resolution.rejected {
         if let Some(p) = slots[index].take() {
-            let from_cache = p.from_cache();
+            let from_cache = p.is_cached();
             let mut file = FileReport::rejected(p.path, rejection.clone(), p.timings);
             file.from_cache = from_cache;
             files.push(file);

@@ -30,7 +30,7 @@ pub(crate) enum PendingKind {
 
 impl Pending {
     /// Whether the plugin was answered by the persistent cache.
-    pub fn from_cache(&self) -> bool {
+    pub fn is_cached(&self) -> bool {
         matches!(self.kind, PendingKind::Cached(_))
     }
 }

@@ -20,7 +20,7 @@ pub(crate) fn register_plugin(
     shadowed: Vec<String>,
 ) -> FileReport {
     let t = Instant::now();
-    let from_cache = pending.from_cache();
+    let from_cache = pending.is_cached();
     let Pending {
         path,
         canonical,

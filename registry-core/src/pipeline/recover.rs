@@ -49,58 +49,86 @@ impl Registry {
         match call.strategy {
             RecoveryStrategy::Fail => return None,
             RecoveryStrategy::Skip => execution.skip(),
-            RecoveryStrategy::Retry {
-                max_retries,
-                backoff,
-                any_execution_error,
-                retry_codes,
-            } => {
-                while execution.retries < *max_retries
-                    && execution
-                        .error
-                        .as_ref()
-                        .is_some_and(|e| should_retry(e, *any_execution_error, retry_codes))
-                {
-                    execution.retries += 1;
-                    crate::runtime::sleep(backoff.delay(execution.retries)).await;
-                    let result = self.attempt(call, secrets).await;
-                    let retries = execution.retries;
-                    *execution = NodeExecution::from_attempt(result);
-                    execution.retries = retries;
-                }
-                execution.recovery_applied =
-                    execution.retries > 0 && execution.status == NodeStatus::Success;
-                if execution.retries == 0 {
+            RecoveryStrategy::Retry { .. } => {
+                if !self.retry(execution, call, secrets).await {
                     return None;
                 }
             }
             RecoveryStrategy::Fallback { fallback_node_type } => {
-                let fallback = NodeCall {
-                    node_type: fallback_node_type,
-                    ..*call
-                };
-                match self.attempt(&fallback, secrets).await {
-                    Ok(output) => {
-                        let mut recovered = NodeExecution::from_attempt(Ok(output));
-                        recovered.recovery_applied = true;
-                        recovered.fallback_node_type = Some(fallback_node_type.clone());
-                        recovered.error = execution.error.take();
-                        *execution = recovered;
-                    }
-                    Err(failure) => {
-                        let original = execution.error.take();
-                        execution.error = Some(NodeFailure {
-                            message: format!(
-                                "{}; fallback `{fallback_node_type}` also failed: {}",
-                                original.as_ref().map(|e| e.message.as_str()).unwrap_or(""),
-                                failure.message
-                            ),
-                            ..original.unwrap_or(failure)
-                        });
-                    }
-                }
+                self.fall_back(execution, call, fallback_node_type, secrets)
+                    .await
             }
         }
         Some((execution.status != NodeStatus::Error, started.elapsed()))
+    }
+
+    /// Retries while the failure is retryable and tries remain, waiting the
+    /// backoff before each. Returns whether any retry ran.
+    async fn retry(
+        &self,
+        execution: &mut NodeExecution,
+        call: &NodeCall<'_>,
+        secrets: &mut Secrets,
+    ) -> bool {
+        let RecoveryStrategy::Retry {
+            max_retries,
+            backoff,
+            any_execution_error,
+            retry_codes,
+        } = call.strategy
+        else {
+            return false;
+        };
+        while execution.retries < *max_retries
+            && execution
+                .error
+                .as_ref()
+                .is_some_and(|e| should_retry(e, *any_execution_error, retry_codes))
+        {
+            execution.retries += 1;
+            crate::runtime::sleep(backoff.delay(execution.retries)).await;
+            let result = self.attempt(call, secrets).await;
+            let retries = execution.retries;
+            *execution = NodeExecution::from_attempt(result);
+            execution.retries = retries;
+        }
+        execution.recovery_applied =
+            execution.retries > 0 && execution.status == NodeStatus::Success;
+        execution.retries > 0
+    }
+
+    /// Runs the fallback node type with the same call; its output replaces
+    /// the failure, or both failures are named.
+    async fn fall_back(
+        &self,
+        execution: &mut NodeExecution,
+        call: &NodeCall<'_>,
+        fallback_node_type: &str,
+        secrets: &mut Secrets,
+    ) {
+        let fallback = NodeCall {
+            node_type: fallback_node_type,
+            ..*call
+        };
+        match self.attempt(&fallback, secrets).await {
+            Ok(output) => {
+                let mut recovered = NodeExecution::from_attempt(Ok(output));
+                recovered.recovery_applied = true;
+                recovered.fallback_node_type = Some(fallback_node_type.to_owned());
+                recovered.error = execution.error.take();
+                *execution = recovered;
+            }
+            Err(failure) => {
+                let original = execution.error.take();
+                execution.error = Some(NodeFailure {
+                    message: format!(
+                        "{}; fallback `{fallback_node_type}` also failed: {}",
+                        original.as_ref().map(|e| e.message.as_str()).unwrap_or(""),
+                        failure.message
+                    ),
+                    ..original.unwrap_or(failure)
+                });
+            }
+        }
     }
 }

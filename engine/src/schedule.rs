@@ -8,38 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use plugin_abi::request::ExecContext;
 use serde_json::{Map, Value};
 
 use crate::compile::CompiledWorkflow;
-use crate::expr::Scope;
-use crate::options::{EngineOptions, RunOptions};
-use crate::report::Report;
-use crate::result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
-use crate::state::{Flow, RunState, State};
-use crate::validate::apply_strict;
-use crate::workflow::Problem;
-use registry_core::new_execution_id;
-use registry_core::Registry;
+use crate::execution::{Execution, Host};
+use crate::options::RunOptions;
+use crate::result::{ExecutionResult, RunStatus, RunWarning};
+use crate::state::{cancel_running, Flow, RunState, State};
 use registry_core::TenantPolicy;
 use registry_core::{ErrorCode, NodeFailure};
-use registry_core::{NodeCall, NodeExecution, NodeStatus};
-
-/// A workflow that cannot run, with every problem found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("workflow cannot run: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-pub struct InvalidWorkflow {
-    /// Every problem, in node order.
-    pub problems: Vec<Problem>,
-}
-
-/// Runs compiled workflows against a registry.
-#[derive(Clone)]
-pub struct Engine {
-    registry: Arc<Registry>,
-    env: Arc<Map<String, Value>>,
-    options: EngineOptions,
-}
+use registry_core::{NodeExecution, NodeStatus};
 
 /// What one finished node future hands back.
 struct Finished {
@@ -58,156 +36,13 @@ type NodeFuture<'a> = Pin<Box<dyn Future<Output = Finished> + Send + 'a>>;
 type TaskFuture<'a> =
     Pin<Box<dyn Future<Output = (usize, NodeExecution, Vec<RunWarning>)> + Send + 'a>>;
 
-/// Everything constant during one execution.
-struct Execution<'a> {
-    engine: &'a Engine,
-    compiled: &'a CompiledWorkflow,
-    context: &'a ExecContext,
-    context_value: Value,
-    workflow_value: Value,
-    policy: Option<&'a TenantPolicy>,
-    deadline: Option<Instant>,
-    deadline_ms: Option<u64>,
-    strict: bool,
-}
-
 fn failed(failure: NodeFailure) -> NodeExecution {
     NodeExecution::failed(failure)
 }
 
-impl Engine {
-    /// An engine running node types from `registry`.
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self::with_options(registry, EngineOptions::default())
-    }
-
-    /// An engine with `options`. Allow-listed environment variables are
-    /// read once, here.
-    pub fn with_options(registry: Arc<Registry>, options: EngineOptions) -> Self {
-        let env = options
-            .env_allowlist
-            .iter()
-            .filter_map(|name| {
-                std::env::var(name)
-                    .ok()
-                    .map(|v| (name.clone(), Value::String(v)))
-            })
-            .collect();
-        Self {
-            registry,
-            env: Arc::new(env),
-            options,
-        }
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
-    }
-
-    fn policy(
-        &self,
-        compiled: &CompiledWorkflow,
-        tenant: Option<&str>,
-    ) -> Option<Arc<TenantPolicy>> {
-        self.registry
-            .effective_policy(tenant, compiled.workflow_policy.as_ref())
-    }
-
-    /// The tenant a run of `compiled` with `context` runs as: the context's,
-    /// else the workflow's declared one.
-    fn tenant<'c>(compiled: &'c CompiledWorkflow, context: &'c ExecContext) -> Option<&'c str> {
-        context
-            .tenant_id
-            .as_deref()
-            .or(compiled.declared_tenant())
-            .filter(|t| !t.is_empty())
-    }
-
-    /// Every problem that stops `compiled` from running with `options`, and
-    /// every warning: structure, templates, node types, parameters (with
-    /// the node types' own checks), variables, the tenant.
-    pub fn validate(&self, compiled: &CompiledWorkflow, options: &RunOptions) -> Report {
-        let tenant = Self::tenant(compiled, &options.context);
-        let policy = self.policy(compiled, tenant);
-        let mut report = compiled.registry_report(&self.registry, policy.as_deref());
-        report.problems.extend(compiled.run_problems(
-            &self.registry,
-            &options.variables,
-            tenant,
-            self.registry.tenant_policy(tenant).as_deref(),
-        ));
-        let mut warnings = compiled.static_warnings().to_vec();
-        warnings.append(&mut report.warnings);
-        report.warnings = warnings;
-        if options.strict || compiled.workflow.settings.strict_templates {
-            apply_strict(&mut report);
-        }
-        report
-    }
-
-    /// Validates, then runs the workflow. Nothing runs when validation
-    /// finds a problem.
-    pub async fn run(
-        &self,
-        compiled: &CompiledWorkflow,
-        mut options: RunOptions,
-    ) -> Result<ExecutionResult, InvalidWorkflow> {
-        if options.context.tenant_id.is_none() {
-            options.context.tenant_id = compiled.declared_tenant().map(str::to_owned);
-        }
-        if options.context.execution_id.is_empty() {
-            options.context.execution_id = new_execution_id();
-        }
-        let tenant = options.context.tenant_id.clone();
-        let policy = self.policy(compiled, tenant.as_deref());
-        let strict = options.strict || compiled.workflow.settings.strict_templates;
-        let mut problems = Vec::new();
-        // A workflow that validated cleanly against this registry state for
-        // this tenant needs no second registry validation.
-        let key = (
-            Arc::as_ptr(&self.registry) as usize,
-            self.registry.generation(),
-            tenant.clone(),
-        );
-        let validated = compiled
-            .validated_for
-            .lock()
-            .map(|v| v.as_ref() == Some(&key))
-            .unwrap_or(false);
-        if !validated {
-            problems = compiled
-                .registry_report(&self.registry, policy.as_deref())
-                .problems;
-            if problems.is_empty() {
-                if let Ok(mut slot) = compiled.validated_for.lock() {
-                    *slot = Some(key);
-                }
-            }
-        }
-        problems.extend(compiled.run_problems(
-            &self.registry,
-            &options.variables,
-            tenant.as_deref(),
-            self.registry.tenant_policy(tenant.as_deref()).as_deref(),
-        ));
-        if strict {
-            let mut report = Report {
-                problems: Vec::new(),
-                warnings: compiled.static_warnings().to_vec(),
-            };
-            apply_strict(&mut report);
-            problems.extend(report.problems);
-        }
-        if !problems.is_empty() {
-            return Err(InvalidWorkflow { problems });
-        }
-        Ok(self
-            .execute(compiled, options, policy.as_deref(), strict)
-            .await)
-    }
-
-    async fn execute(
+impl<'a> Host<'a> {
+    /// Runs a validated workflow to its end.
+    pub(crate) async fn execute(
         &self,
         compiled: &CompiledWorkflow,
         mut options: RunOptions,
@@ -231,7 +66,7 @@ impl Engine {
             .and_then(|d| d.duration_since(UNIX_EPOCH).ok())
             .and_then(|d| u64::try_from(d.as_millis()).ok());
         let exec = Execution {
-            engine: self,
+            host: *self,
             compiled,
             context: &options.context,
             context_value: serde_json::to_value(&options.context).unwrap_or(Value::Null),
@@ -272,36 +107,6 @@ impl Engine {
 }
 
 impl<'a> Execution<'a> {
-    fn max_concurrency(&self) -> usize {
-        self.compiled
-            .workflow
-            .settings
-            .max_concurrency
-            .unwrap_or(self.engine.options.default_max_concurrency)
-            .max(1)
-    }
-
-    fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    fn timed_out(timeout: Option<Duration>) -> (RunStatus, String, ErrorCode) {
-        let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
-        (
-            RunStatus::Cancelled,
-            format!("execution timed out after {secs} s (settings.executionTimeout)"),
-            ErrorCode::ExecutionTimeout,
-        )
-    }
-
-    fn cancelled() -> (RunStatus, String, ErrorCode) {
-        (
-            RunStatus::Cancelled,
-            "execution was cancelled".to_owned(),
-            ErrorCode::ExecutionError,
-        )
-    }
-
     /// Runs ready nodes until none is left, the workflow stops, or it is
     /// cancelled or out of time (then returns why).
     async fn drive(
@@ -448,93 +253,6 @@ impl<'a> Execution<'a> {
         }
     }
 
-    /// Renders node `i`'s parameters over the current state.
-    fn render(
-        &self,
-        run: &RunState<'_>,
-        i: usize,
-        input: &Value,
-    ) -> Result<(Value, Vec<RunWarning>), NodeFailure> {
-        let scope = Scope {
-            json: &run.trigger,
-            input,
-            steps: run,
-            context: &self.context_value,
-            workflow: &self.workflow_value,
-            vars: &run.vars,
-            trigger: &run.trigger,
-            env: &self.engine.env,
-            item: None,
-            index: None,
-            deadline: self.deadline,
-        };
-        let mut unresolved = Vec::new();
-        let rendered = self.compiled.params[i]
-            .render(&scope, &mut unresolved)
-            .map_err(|e| {
-                let code = if e.timed_out {
-                    ErrorCode::ExecutionTimeout
-                } else {
-                    ErrorCode::ExpressionError
-                };
-                NodeFailure::new(
-                    code,
-                    format!(
-                        "expression `{{{{ {} }}}}` at `/parameters{}` failed: {}",
-                        e.expression, e.path, e.message
-                    ),
-                )
-            })?;
-        let warnings: Vec<RunWarning> = unresolved
-            .into_iter()
-            .map(|u| RunWarning {
-                code: "UNRESOLVED_REFERENCE",
-                message: format!(
-                    "`{}` resolved to nothing and rendered as null",
-                    u.expression
-                ),
-                path: format!("/parameters{}", u.path),
-                expression: u.expression,
-            })
-            .collect();
-        if self.strict {
-            if let Some(w) = warnings.first() {
-                return Err(NodeFailure::new(
-                    ErrorCode::ExpressionError,
-                    format!(
-                        "expression `{{{{ {} }}}}` at `{}` resolved to nothing (strict templates)",
-                        w.expression, w.path
-                    ),
-                ));
-            }
-        }
-        Ok((rendered, warnings))
-    }
-
-    /// Node `i` as the registry's pipeline runs it.
-    fn call<'c>(
-        &'c self,
-        i: usize,
-        parameters: &'c Value,
-        input: &'c Value,
-        variables: &'c Map<String, Value>,
-        trigger: &'c Value,
-    ) -> NodeCall<'c> {
-        let compiled = self.compiled;
-        let node = &compiled.workflow.nodes[i];
-        NodeCall::new(node.executor_key(), &node.id, parameters)
-            .context(self.context)
-            .input(input)
-            .variables(variables)
-            .trigger(compiled.wants_trigger[i].then_some(trigger))
-            .credentials(&compiled.credentials[i])
-            .timeout(compiled.timeouts[i])
-            .deadline_ms(self.deadline_ms)
-            .strategy(&compiled.strategies[i])
-            .policy(self.policy)
-            .tenant_field(&compiled.tenant_field)
-    }
-
     /// Renders node `i`'s parameters and runs it: inline nodes complete
     /// here (returning `None`), others become a future. Disabled nodes and
     /// rendering failures complete at once.
@@ -579,7 +297,7 @@ impl<'a> Execution<'a> {
             }
         };
         // Pure nodes run here and now: no future, no task, no wake-up.
-        let inline = self.engine.registry.execute_now(&self.call(
+        let inline = self.host.registry.execute_now(&self.call(
             i,
             &parameters,
             &input,
@@ -622,7 +340,7 @@ impl<'a> Execution<'a> {
         let trigger = run.trigger.clone();
         Box::pin(async move {
             let call = self.call(i, &parameters, &input, &vars, &trigger);
-            let execution = self.engine.registry.execute(&call).await;
+            let execution = self.host.registry.execute(&call).await;
             (i, execution, warnings)
         })
     }
@@ -710,85 +428,5 @@ impl<'a> Execution<'a> {
         execution.duration = started.elapsed().unwrap_or_default();
         let _ = p;
         execution
-    }
-
-    /// The final result.
-    fn conclude(
-        &self,
-        mut run: RunState<'a>,
-        ended: Option<(RunStatus, String, ErrorCode)>,
-        started: Instant,
-    ) -> ExecutionResult {
-        let graph = &self.compiled.graph;
-        let (status, error) = match (ended, run.stopped.take()) {
-            (Some((status, reason, _)), _) => (status, Some(reason)),
-            (None, Some(stop)) => (RunStatus::Error, Some(stop.reason)),
-            (None, None) => (RunStatus::Success, None),
-        };
-        let mut metrics = RunMetrics {
-            total_ms: started.elapsed().as_secs_f64() * 1000.0,
-            ..RunMetrics::default()
-        };
-        let execution_order = run.order.iter().map(|&i| graph.ids[i].clone()).collect();
-        let mut nodes = std::collections::BTreeMap::new();
-        for (i, (mut result, step)) in run.results.into_iter().zip(run.steps).enumerate() {
-            if let Some(step) = step {
-                if result.status != NodeStatus::Skipped || !step.output.is_null() {
-                    result.output =
-                        Arc::try_unwrap(step.output).unwrap_or_else(|shared| (*shared).clone());
-                }
-            }
-            count(&mut metrics, &result);
-            nodes.insert(graph.ids[i].clone(), result);
-        }
-        metrics.nodes_run = metrics.nodes_succeeded + metrics.nodes_failed;
-        tracing::info!(component = "engine", event = "execution_finished", workflow = %self.compiled.workflow.id, execution_id = %self.context.execution_id, status = ?status, duration_ms = metrics.total_ms);
-        ExecutionResult {
-            execution_id: self.context.execution_id.clone(),
-            workflow_id: self.compiled.workflow.id.clone(),
-            status,
-            error,
-            nodes,
-            execution_order,
-            metrics,
-        }
-    }
-}
-
-fn count(metrics: &mut RunMetrics, result: &NodeResult) {
-    match result.status {
-        NodeStatus::Success => metrics.nodes_succeeded += 1,
-        NodeStatus::Error => metrics.nodes_failed += 1,
-        NodeStatus::Skipped => metrics.nodes_skipped += 1,
-        NodeStatus::Pending => metrics.nodes_pending += 1,
-        NodeStatus::Cancelled => metrics.nodes_cancelled += 1,
-    }
-    metrics.retries += result.retries;
-    metrics.node_ms += result.duration_ms;
-}
-
-/// Marks running nodes (and their pending tasks) cancelled with `reason`,
-/// and says why pending nodes never ran.
-fn cancel_running(run: &mut RunState<'_>, reason: &str, code: ErrorCode) {
-    for i in 0..run.state.len() {
-        if run.state[i] == State::Running {
-            run.state[i] = State::Done;
-            let r = &mut run.results[i];
-            r.status = NodeStatus::Cancelled;
-            r.error = Some(reason.to_owned());
-            r.error_code = Some(code);
-            for &t in &run.compiled.graph.tasks[i] {
-                if run.results[t].status == NodeStatus::Pending {
-                    run.results[t].status = NodeStatus::Cancelled;
-                    run.results[t].error = Some(reason.to_owned());
-                    run.results[t].error_code = Some(code);
-                }
-            }
-        }
-    }
-    for r in &mut run.results {
-        if r.status == NodeStatus::Pending && r.reason.is_none() {
-            r.reason = Some("not run: the execution ended before reaching it".to_owned());
-        }
     }
 }
