@@ -49,7 +49,7 @@ pub fn scanner_in_this_binary(discovery: &mut DiscoveryConfig) {
         if let Ok(exe) = std::env::current_exe() {
             discovery.scanner = Some(vec![
                 exe.display().to_string(),
-                loader::isolate::SCAN_ARG.to_owned(),
+                loader::SCANNER_ARG.to_owned(),
             ]);
         }
     }
@@ -64,7 +64,7 @@ pub fn cache_file(global: &Global, discovery: &DiscoveryConfig) -> Option<PathBu
         None => discovery
             .cache_file
             .clone()
-            .or_else(loader::cache::default_path),
+            .or_else(loader::default_cache_path),
     }
 }
 

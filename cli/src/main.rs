@@ -120,13 +120,13 @@ fn main() -> ExitCode {
     // FILE...` opens and checks each file and reports on stdout. A library
     // that crashes takes only this child process down.
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == loader::isolate::SCAN_ARG) {
+    if args.next().is_some_and(|a| a == loader::SCANNER_ARG) {
         let config = args
             .next()
             .and_then(|c| c.into_string().ok())
             .unwrap_or_default();
         let files: Vec<std::path::PathBuf> = args.map(Into::into).collect();
-        let code = loader::isolate::child_main(&config, &files);
+        let code = loader::run_scanner_child(&config, &files);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = match Cli::try_parse() {

@@ -14,15 +14,31 @@
 //!   are skipped; `onError`, retries, timeouts, the execution deadline, the
 //!   error logger and cancellation are honoured.
 //!
-//! What templates see (`$json` is the trigger data in every node, `$input`
-//! the node's input, `$steps.<id>` any finished node, ...) is documented in
-//! [`expr::Scope`] and the operations guide.
+//! # What templates see
+//!
+//! | name | value |
+//! |---|---|
+//! | `$json` | the trigger data, in every node (MetaBuilder's meaning) |
+//! | `$input` | the node's input: its single predecessor's output, or an object keyed by predecessor id at a join |
+//! | `$steps.<id>` | a finished node: `{output, status, success, error}` |
+//! | `$node["<name>"].json` | a finished node's output, by name |
+//! | `$context` | `tenantId`, `user`, `executionId` |
+//! | `$workflow` | `id`, `name`, `version`, `tenantId`, `variables` |
+//! | `$vars`, `$trigger`, `$env` | variables, the trigger data, allow-listed environment |
+//!
+//! A reference that resolves to nothing renders as `null` with an
+//! `UNRESOLVED_REFERENCE` warning on the node (an error with strict
+//! templates). `docs/OPERATIONS.md` has the whole contract.
 //!
 //! # Runtime
 //!
-//! [`Engine::run`] is a future that needs no particular executor: pure
-//! node types run inline, blocking ones on plugflow's own background pool,
-//! and the execution deadline on its clock.
+//! [`Engine::run`] is a future that needs no particular executor and never
+//! panics on the host's runtime configuration: pure node types run inline;
+//! blocking ones on the caller's tokio blocking pool when there is one
+//! (its `max_blocking_threads` bounds them), else on plugflow's own
+//! background pool; timeouts, retry backoff and the execution deadline run
+//! on plugflow's clock, so a runtime without timers (or none at all, as
+//! with `futures::executor::block_on`) works.
 //!
 //! # Embed plugflow
 //!
@@ -46,8 +62,14 @@
 //!             Ok(NodeOutput::result(json!(r.f64_param("n")? * 2.0)))
 //!         }),
 //! )?;
-//! // Plugin libraries from a directory (none here; any `.so` would load):
-//! // loader::Loader::new(loader::DiscoveryConfig::with_directories(["plugins"])).discover(&registry);
+//! // Plugin libraries from a directory: every `.so` / `.dylib` / `.dll`
+//! // there is checked, loaded and registered; a bad one is reported, never
+//! // fatal (this directory is empty).
+//! let plugins = std::env::temp_dir().join(format!("plugflow-embed-{}", std::process::id()));
+//! std::fs::create_dir_all(&plugins)?;
+//! let report = loader::Loader::new(loader::DiscoveryConfig::with_directories([&plugins]))
+//!     .discover(&registry);
+//! assert_eq!(report.totals.rejected, 0);
 //! registry.set_tenant_policy(TenantPolicy {
 //!     allowed_node_types: vec!["acme.*".into()],
 //!     ..TenantPolicy::new("acme")
@@ -80,6 +102,7 @@ mod compile;
 mod conclude;
 mod engine;
 mod execution;
+#[doc(hidden)] // Internal; public for the template fuzz tests only.
 pub mod expr;
 mod options;
 mod progress;

@@ -559,3 +559,23 @@ fn validation_refuses_a_node_whose_dependency_the_tenant_may_not_use() {
     assert_eq!(problems[0].code, ErrorCode::NodeTypeDisabledForTenant);
     assert_eq!(problems[0].node_id.as_deref(), Some("w"));
 }
+
+#[test]
+fn the_execution_deadline_holds_on_a_runtime_without_timers() {
+    let (engine, _) = setup();
+    let wf = json!({"nodes": [node("s", "t.slow", json!({"ms": 400})), node("next", "t.echo", json!({}))],
+                    "connections": {"s": {"main": [edge(&["next"])]}}});
+    let options = RunOptions {
+        timeout: Some(Duration::from_millis(30)),
+        context: context(),
+        ..Default::default()
+    };
+    // Built without `enable_time`: tokio's own timers would panic here.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(engine.run(&compile(wf), options)).unwrap();
+    assert_eq!(result.status, RunStatus::Cancelled);
+    assert_eq!(status(&result, "s"), NodeStatus::Cancelled);
+    assert_eq!(status(&result, "next"), NodeStatus::Pending);
+}

@@ -87,7 +87,7 @@ pub struct CacheEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheFile {
-    /// [`FORMAT`].
+    /// The cache format version; a file with another one is discarded.
     pub format: u32,
     /// Entries by canonical path.
     pub entries: BTreeMap<PathBuf, CacheEntry>,

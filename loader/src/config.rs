@@ -54,14 +54,14 @@ pub struct DiscoveryConfig {
     /// Where candidates are first opened: `in-process` (default), or
     /// `process`: in a scanner child process, so a library that crashes,
     /// aborts, exits or hangs while loading is quarantined instead of
-    /// taking the host down (see [`crate::isolate`]).
+    /// taking the host down (see [`crate::run_scanner_child`]).
     pub isolation: Isolation,
     /// The scanner command for `isolation = "process"`: a program and its
     /// leading arguments; the files to scan are appended. Default: this
     /// executable with the argument `__scan-plugins`, which the host must
     /// dispatch to [`crate::isolate::child_main`] (the `plugflow` binary does).
     pub scanner: Option<Vec<String>>,
-    /// The persistent plugin cache file (see [`crate::cache`]); `None`: no
+    /// The persistent plugin cache file (see [`crate::CacheFile`]); `None`: no
     /// cache, every library is opened at every start.
     pub cache_file: Option<PathBuf>,
     /// Trust a cached file whose size and modification time are unchanged

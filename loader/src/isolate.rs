@@ -57,7 +57,7 @@ pub enum ScanOutcome {
 }
 
 /// Scanner mode: checks each of `paths` as the host would load it and
-/// writes one [`ScanMessage`] line per file to stdout. `config_json` is
+/// writes one JSON line per file to stdout, read back by the host. `config_json` is
 /// the host's [`DiscoveryConfig`] as JSON. Returns the exit code.
 pub fn child_main(config_json: &str, paths: &[PathBuf]) -> i32 {
     let Ok(config) = serde_json::from_str::<DiscoveryConfig>(config_json) else {

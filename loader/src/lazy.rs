@@ -35,11 +35,6 @@ impl LazyLibrary {
         })
     }
 
-    /// Whether the library has been opened.
-    pub fn is_open(&self) -> bool {
-        self.module.get().is_some_and(Result::is_ok)
-    }
-
     fn module(&self) -> Result<PluginModuleRef, String> {
         self.module
             .get_or_init(|| {

@@ -1,25 +1,29 @@
 //! Discovers plugflow plugin libraries, checks them, loads them and
 //! registers their node types into a [`registry_core::Registry`].
 //!
-//! The pipeline, one step a module:
+//! [`Loader::discover`] runs the pipeline, one step a module:
 //!
-//! 1. [`config`]: directories, glob patterns, limits, trust list.
-//! 2. [`scan`]: expand the patterns, deterministic order, deduplicate.
-//! 3. [`precheck`]: regular file, not world-writable, platform extension,
+//! 1. configuration ([`DiscoveryConfig`]): directories, glob patterns,
+//!    limits, trust list;
+//! 2. scan: expand the patterns, deterministic order, deduplicate, bounded
+//!    depth and entries, symlink loops reported ([`ScanIssue`]);
+//! 3. precheck: regular file, not world-writable, platform extension,
 //!    trust list, and an export table naming a plugflow root module, all
-//!    before any of the library's code runs.
-//! 4. [`open`]: open the library; abi_stable checks its ABI header, version
-//!    and type layout; read and validate the manifest; create executors.
-//! 5. and 6. [`resolve`]: conflicts (higher version wins) and dependencies
-//!    (missing, mismatched, cyclic, transitively rejected).
+//!    before any of the library's code runs;
+//! 4. open: abi_stable checks the library's ABI header, version and type
+//!    layout; the manifest is read and validated
+//!    ([`validate_plugin_manifest`]); executors are created;
+//! 5. and 6. resolve: conflicts (higher version wins) and dependencies
+//!    (missing, mismatched, cyclic, transitively rejected);
 //! 7. registration in dependency order, and a [`DiscoveryReport`] with a
-//!    reason code and timings for every file. One bad file never stops the
-//!    others.
+//!    reason code ([`RejectReason`]) and timings for every file. One bad
+//!    file never stops the others.
 //!
-//! Between steps 2 and 3 the persistent [`cache`] answers for files whose
-//! content it knows: they register [`lazy`] executors that open the
+//! Between steps 2 and 3 the persistent cache ([`CacheFile`]) answers for
+//! files whose content it knows: they register executors that open the
 //! library on first use. With [`Isolation::Process`] each new file is
-//! opened in a scanner child first ([`isolate`]).
+//! opened in a scanner child first: the host binary must call
+//! [`run_scanner_child`] when started with [`SCANNER_ARG`].
 //!
 //! Libraries are never unloaded.
 //!
@@ -45,25 +49,34 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod cache;
+mod cache;
 mod cached;
-pub mod config;
+mod config;
 mod digest;
 mod discover;
-pub mod isolate;
-pub mod lazy;
+mod isolate;
+mod lazy;
 mod load;
-pub mod open;
+mod open;
 mod pending;
-pub mod precheck;
+mod precheck;
 mod reason;
 mod register;
-pub mod report;
-pub mod resolve;
-pub mod scan;
+mod report;
+mod resolve;
+mod scan;
 
-pub use config::{ConfigError, DiscoveryConfig, Isolation};
+pub use cache::{
+    default_path as default_cache_path, CacheEntry, CacheFile, CachedOutcome, HostFingerprint,
+};
+pub use config::{
+    ConfigError, DiscoveryConfig, Isolation, WritablePolicy, ENV_ENABLE_DISCOVERY, ENV_PLUGIN_DIRS,
+    PLATFORM_EXTENSION,
+};
 pub use discover::Loader;
+pub use isolate::{child_main as run_scanner_child, SCAN_ARG as SCANNER_ARG};
+pub use open::validate_plugin_manifest;
 pub use reason::{RejectReason, Rejection};
 pub use register::register_static_plugin;
 pub use report::{DiscoveryReport, FileOutcome, FileReport, StepTimings, Totals};
+pub use scan::ScanIssue;

@@ -12,8 +12,6 @@ use crate::reason::{RejectReason, Rejection};
 pub struct Checked {
     /// The exported root-module symbol to look up after opening.
     pub root_symbol: String,
-    /// SHA-256 of the content, lower-case hex (when a trust list is set).
-    pub digest: Option<String>,
 }
 
 /// Regular file, not world-writable, platform extension, on the trust list
@@ -54,29 +52,22 @@ pub fn precheck(path: &Path, config: &DiscoveryConfig) -> Result<Checked, Reject
     }
     let read_failed =
         |e: std::io::Error| Rejection::new(RejectReason::ReadFailed, format!("cannot read: {e}"));
-    let digest = match &config.trusted_digests {
-        Some(trusted) => {
-            let digest = crate::digest::sha256_file(path).map_err(read_failed)?;
-            if !trusted.contains(&digest) {
-                return Err(Rejection::new(
-                    RejectReason::Untrusted,
-                    format!(
-                        "SHA-256 {digest} is not on the trust list; add it to `trusted-digests` if this library is meant to load"
-                    ),
-                ));
-            }
-            Some(digest)
+    if let Some(trusted) = &config.trusted_digests {
+        let digest = crate::digest::sha256_file(path).map_err(read_failed)?;
+        if !trusted.contains(&digest) {
+            return Err(Rejection::new(
+                RejectReason::Untrusted,
+                format!(
+                    "SHA-256 {digest} is not on the trust list; add it to `trusted-digests` if this library is meant to load"
+                ),
+            ));
         }
-        None => None,
-    };
+    }
     // Only the headers and symbol tables are read, not the whole library.
     let file = std::fs::File::open(path).map_err(read_failed)?;
     let cache = object::ReadCache::new(file);
     let root_symbol = find_root_symbol(&cache)?;
-    Ok(Checked {
-        root_symbol,
-        digest,
-    })
+    Ok(Checked { root_symbol })
 }
 
 #[cfg(unix)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The `prevHash` of the first line.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One node execution, as audited. Holds no parameters, outputs or secrets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,7 +46,7 @@ pub struct AuditRecord {
     pub retries: u32,
     /// Whether a recovery strategy produced the result.
     pub recovery_applied: bool,
-    /// SHA-256 (hex) of the previous line, [`GENESIS`] for the first.
+    /// SHA-256 (hex) of the previous line; 64 zeros for the first.
     pub prev_hash: String,
     /// On a fence record only: the SHA-256 of the torn line it fences.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -195,7 +195,7 @@ proptest! {
             ..loader::DiscoveryConfig::default()
         };
         let started = Instant::now();
-        let _ = loader::scan::scan(&config);
+        let _ = loader::Loader::new(config).discover(&registry_core::Registry::new());
         prop_assert!(started.elapsed() < Duration::from_secs(5));
     }
 

@@ -220,7 +220,7 @@ fn dbal_filter(filter: &Value) {
 /// Validates a plugin manifest as the loader does: any outcome but a panic.
 fn manifest(value: &Value) {
     if let Ok(manifest) = serde_json::from_value::<PluginManifest>(value.clone()) {
-        let _ = loader::open::validate_plugin_manifest(&manifest, &registry().0);
+        let _ = loader::validate_plugin_manifest(&manifest, &registry().0);
     }
 }
 

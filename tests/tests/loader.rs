@@ -288,7 +288,7 @@ fn a_missing_directory_is_reported_and_discovery_can_be_disabled() {
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), &["fixture_echo"]);
     let config = DiscoveryConfig::with_directories([dir.path()])
-        .with_env_from(|name| (name == loader::config::ENV_ENABLE_DISCOVERY).then(|| "off".into()))
+        .with_env_from(|name| (name == loader::ENV_ENABLE_DISCOVERY).then(|| "off".into()))
         .unwrap();
     let registry = Registry::new();
     let report = Loader::new(config).discover(&registry);

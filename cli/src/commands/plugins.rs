@@ -202,7 +202,7 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<Out
             })
         }
         crate::args::CacheCommand::Show => {
-            let (cache, discarded) = loader::cache::CacheFile::load(&path);
+            let (cache, discarded) = loader::CacheFile::load(&path);
             let mut pretty = format!("{}\n", path.display());
             if let Some(why) = &discarded {
                 pretty.push_str(&format!("(not usable: {why}; it will be rebuilt)\n"));
@@ -212,12 +212,12 @@ pub fn cache(global: &Global, command: &crate::args::CacheCommand) -> Result<Out
                 .values()
                 .map(|e| {
                     let (status, reason, node_types) = match &e.outcome {
-                        loader::cache::CachedOutcome::Loaded { manifest, .. } => (
+                        loader::CachedOutcome::Loaded { manifest, .. } => (
                             "loaded",
                             Value::Null,
                             manifest.node_types.iter().map(|n| n.node_type.clone()).collect::<Vec<_>>(),
                         ),
-                        loader::cache::CachedOutcome::Rejected { rejection } => {
+                        loader::CachedOutcome::Rejected { rejection } => {
                             ("rejected", json!(rejection.reason), Vec::new())
                         }
                     };
