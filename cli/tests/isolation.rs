@@ -47,57 +47,93 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// `plugins check --isolation process` over every crasher and the good
+/// plugin, run once: (directory, exit code, JSON report).
+fn checked() -> &'static (tempfile::TempDir, Option<i32>, Value) {
+    static CHECKED: std::sync::OnceLock<(tempfile::TempDir, Option<i32>, Value)> =
+        std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let dir = setup();
+        let plugins = dir.path().join("plugins");
+        let out = plugflow(
+            &[
+                "plugins",
+                "check",
+                plugins.to_str().unwrap(),
+                "--isolation",
+                "process",
+                "--output",
+                "json",
+            ],
+            dir.path(),
+        );
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (dir, out.status.code(), report)
+    })
+}
+
+/// (status, reason, message) of the file whose path contains `name`.
+fn outcome(name: &str) -> (Value, Value, String) {
+    let report = &checked().2;
+    let file = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap_or("").contains(name))
+        .unwrap_or_else(|| panic!("{name} not reported: {report:#}"));
+    (
+        file["status"].clone(),
+        file["reason"].clone(),
+        file["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+fn assert_quarantined(name: &str, reason: &str, says: &str) {
+    let (status, got, message) = outcome(name);
+    assert_eq!(status, "rejected", "{message}");
+    assert_eq!(got, reason, "{message}");
+    assert!(message.contains(says), "{message}");
+}
+
 #[test]
-fn crashing_libraries_are_quarantined_and_the_good_one_loads_beside_them() {
+fn a_check_with_a_rejected_file_exits_1_and_reports_every_file() {
+    let (_, code, report) = checked();
+    assert_eq!(*code, Some(1));
+    assert_eq!(report["files"].as_array().unwrap().len(), 5, "{report:#}");
+}
+
+#[test]
+fn a_library_segfaulting_on_load_is_quarantined() {
+    assert_quarantined("crash_segv", "PLUGIN_CRASHED", "signal 11");
+}
+
+#[test]
+fn a_library_aborting_on_load_is_quarantined() {
+    assert_quarantined("crash_abort", "PLUGIN_CRASHED", "signal 6");
+}
+
+#[test]
+fn a_library_exiting_on_load_is_quarantined() {
+    assert_quarantined("crash_exit", "PLUGIN_CRASHED", "exit code 3");
+}
+
+#[test]
+fn a_library_never_returning_from_load_is_killed_at_the_budget() {
+    assert_quarantined("crash_sleep", "PLUGIN_LOAD_TIMEOUT", "killed");
+}
+
+#[test]
+fn the_good_library_loads_beside_the_crashers() {
+    let (status, _, message) = outcome("fixture_echo");
+    assert_eq!(status, "loaded", "{message}");
+}
+
+#[test]
+fn a_run_with_process_isolation_executes_the_good_plugin() {
+    // plugflow itself never opens a crasher.
     let dir = setup();
     let plugins = dir.path().join("plugins");
-    let out = plugflow(
-        &[
-            "plugins",
-            "check",
-            plugins.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-        dir.path(),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "a file was rejected: {stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let files = report["files"].as_array().unwrap();
-    assert_eq!(files.len(), 5, "{report:#}");
-    let reason_of = |name: &str| {
-        files
-            .iter()
-            .find(|f| f["path"].as_str().unwrap_or("").contains(name))
-            .map(|f| {
-                (
-                    f["status"].clone(),
-                    f["reason"].clone(),
-                    f["message"].clone(),
-                )
-            })
-            .unwrap_or_else(|| panic!("{name} not reported: {report:#}"))
-    };
-    for (name, reason, says) in [
-        ("crash_segv", "PLUGIN_CRASHED", "signal 11"),
-        ("crash_abort", "PLUGIN_CRASHED", "signal 6"),
-        ("crash_exit", "PLUGIN_CRASHED", "exit code 3"),
-        ("crash_sleep", "PLUGIN_LOAD_TIMEOUT", "killed"),
-    ] {
-        let (status, got, message) = reason_of(name);
-        assert_eq!(status, "rejected", "{name}");
-        assert_eq!(got, reason, "{name}: {message}");
-        assert!(
-            message.as_str().unwrap_or("").contains(says),
-            "{name}: {message}"
-        );
-    }
-    let (status, _, _) = reason_of("fixture_echo");
-    assert_eq!(status, "loaded");
-
-    // A run with process isolation loads the good plugin and executes it;
-    // plugflow itself never opened a crasher.
     let workflow = dir.path().join("echo.json");
     std::fs::write(
         &workflow,

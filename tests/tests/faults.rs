@@ -70,100 +70,135 @@ fn detached_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn every_fault_is_contained_with_its_code_and_metrics_and_audit_agree() {
+/// Runs one fault on a fresh host; the runtime does not wait for calls
+/// abandoned at their timeout.
+fn one_fault(
+    node_type: &str,
+    parameters: Value,
+    timeout: Option<Duration>,
+) -> (NodeExecution, AuditedHost) {
+    let host = host();
     let runtime = detached_runtime();
-    runtime.block_on(every_fault());
+    let done = runtime.block_on(run(&host.registry, node_type, "n", parameters, timeout));
     runtime.shutdown_background();
+    (done, host)
 }
 
-async fn every_fault() {
-    let host = host();
-    let r = &host.registry;
-
-    let panicked = run(r, "fault.panic", "p", json!({}), None).await;
-    assert_eq!(panicked.status, NodeStatus::Error);
-    assert_eq!(code(&panicked), "EXECUTION_ERROR");
+#[test]
+fn a_panic_in_execute_is_an_execution_error() {
+    let (done, _host) = one_fault("fault.panic", json!({}), None);
+    assert_eq!(done.status, NodeStatus::Error);
+    assert_eq!(code(&done), "EXECUTION_ERROR");
     assert!(
-        message(&panicked).contains("panicked in execute"),
+        message(&done).contains("panicked in execute"),
         "{}",
-        message(&panicked)
+        message(&done)
     );
+}
 
-    let in_validate = run(r, "fault.panicValidate", "pv", json!({"boom": true}), None).await;
-    assert_eq!(in_validate.status, NodeStatus::Error);
-    assert_eq!(code(&in_validate), "EXECUTION_ERROR");
+#[test]
+fn a_panic_in_validate_is_an_execution_error() {
+    let (done, _host) = one_fault("fault.panicValidate", json!({"boom": true}), None);
+    assert_eq!(done.status, NodeStatus::Error);
+    assert_eq!(code(&done), "EXECUTION_ERROR");
     assert!(
-        message(&in_validate).contains("panicked in validate"),
+        message(&done).contains("panicked in validate"),
         "{}",
-        message(&in_validate)
+        message(&done)
     );
+}
 
-    // Never returns: abandoned at its timeout, within 10 %.
+#[test]
+fn a_call_that_never_returns_is_abandoned_at_its_timeout() {
     let timeout = Duration::from_secs(1);
     let started = Instant::now();
-    let hung = run(r, "fault.hang", "h", json!({}), Some(timeout)).await;
+    let (done, _host) = one_fault("fault.hang", json!({}), Some(timeout));
     let took = started.elapsed();
-    assert_eq!(code(&hung), "EXECUTION_TIMEOUT", "{}", message(&hung));
+    assert_eq!(code(&done), "EXECUTION_TIMEOUT", "{}", message(&done));
+    // Within 10 %.
     assert!(
         took >= timeout && took <= timeout.mul_f64(1.1),
         "timed out after {took:?}"
     );
+}
 
-    let malformed = run(r, "fault.malformed", "m", json!({}), None).await;
-    assert_eq!(code(&malformed), "EXECUTION_ERROR");
+#[test]
+fn malformed_output_is_an_execution_error() {
+    let (done, _host) = one_fault("fault.malformed", json!({}), None);
+    assert_eq!(code(&done), "EXECUTION_ERROR");
     assert!(
-        message(&malformed).contains("malformed output"),
+        message(&done).contains("malformed output"),
         "{}",
-        message(&malformed)
+        message(&done)
     );
+}
 
-    let oversized = run(
-        r,
-        "fault.oversized",
-        "o",
-        json!({"bytes": 2 * OUTPUT_LIMIT}),
-        None,
-    )
-    .await;
-    assert_eq!(code(&oversized), "EXECUTION_ERROR");
-    assert!(
-        message(&oversized).contains("limit"),
-        "{}",
-        message(&oversized)
-    );
-    assert_eq!(oversized.output, Value::Null, "nothing of it is kept");
+#[test]
+fn an_output_over_the_limit_is_refused_and_nothing_of_it_kept() {
+    let (done, _host) = one_fault("fault.oversized", json!({"bytes": 2 * OUTPUT_LIMIT}), None);
+    assert_eq!(code(&done), "EXECUTION_ERROR");
+    assert!(message(&done).contains("limit"), "{}", message(&done));
+    assert_eq!(done.output, Value::Null);
+}
 
-    let foreign = run(r, "fault.foreign", "f", json!({"other": "globex"}), None).await;
-    assert_eq!(foreign.status, NodeStatus::Error);
-    assert_eq!(foreign.output, Value::Null, "the output is withheld");
+#[test]
+fn another_tenants_record_in_an_output_is_withheld() {
+    let (done, host) = one_fault("fault.foreign", json!({"other": "globex"}), None);
+    assert_eq!(done.status, NodeStatus::Error);
+    assert_eq!(done.output, Value::Null, "the output is withheld");
     assert!(
-        !serde_json::to_string(&foreign.error)
+        !serde_json::to_string(&done.error)
             .unwrap()
             .contains("theirs"),
         "the foreign record does not leak through the error"
     );
+    assert_eq!(host.registry.stats().execution.tenant_violations, 1);
+}
 
-    let thread = run(r, "fault.threadPanic", "t", json!({}), None).await;
-    assert_eq!(thread.status, NodeStatus::Success, "{}", message(&thread));
-    assert_eq!(thread.output, json!({"threadPanicked": true}));
+#[test]
+fn a_panic_on_a_thread_the_plugin_spawned_is_contained() {
+    let (done, _host) = one_fault("fault.threadPanic", json!({}), None);
+    assert_eq!(done.status, NodeStatus::Success, "{}", message(&done));
+    assert_eq!(done.output, json!({"threadPanicked": true}));
+}
 
-    let results = [
-        ("p", &panicked),
-        ("pv", &in_validate),
-        ("h", &hung),
-        ("m", &malformed),
-        ("o", &oversized),
-        ("f", &foreign),
-        ("t", &thread),
-    ];
+/// Every fault but the hang (covered on its own) on one host.
+async fn every_fault(r: &Registry) -> Vec<(&'static str, NodeExecution)> {
+    vec![
+        ("p", run(r, "fault.panic", "p", json!({}), None).await),
+        (
+            "pv",
+            run(r, "fault.panicValidate", "pv", json!({"boom": true}), None).await,
+        ),
+        ("m", run(r, "fault.malformed", "m", json!({}), None).await),
+        (
+            "o",
+            run(
+                r,
+                "fault.oversized",
+                "o",
+                json!({"bytes": 2 * OUTPUT_LIMIT}),
+                None,
+            )
+            .await,
+        ),
+        (
+            "f",
+            run(r, "fault.foreign", "f", json!({"other": "globex"}), None).await,
+        ),
+        ("t", run(r, "fault.threadPanic", "t", json!({}), None).await),
+    ]
+}
 
-    // Metrics agree with the results.
-    let stats = r.stats().execution;
-    assert_eq!(stats.executions, 7);
+#[test]
+fn metrics_count_every_fault_by_its_code() {
+    let host = host();
+    let runtime = detached_runtime();
+    let results = runtime.block_on(every_fault(&host.registry));
+    let stats = host.registry.stats().execution;
+    assert_eq!(stats.executions, 6);
     assert_eq!(stats.successes, 1);
-    assert_eq!(stats.failures, 6);
-    assert_eq!(stats.tenant_violations, 1);
+    assert_eq!(stats.failures, 5);
     let mut by_code = std::collections::BTreeMap::new();
     for (_, done) in &results {
         if let Some(e) = &done.error {
@@ -171,12 +206,17 @@ async fn every_fault() {
         }
     }
     assert_eq!(stats.errors.by_code, by_code);
+}
 
-    // The audit log has one verified line per node run, agreeing too.
+#[test]
+fn the_audit_log_has_one_verified_line_per_fault_agreeing_with_it() {
+    let host = host();
+    let runtime = detached_runtime();
+    let results = runtime.block_on(every_fault(&host.registry));
     let records = audit_records(&host.audit);
     assert_eq!(records.len(), results.len());
-    for (record, (id, done)) in records.iter().zip(results) {
-        assert_eq!(record.node_id, id);
+    for (record, (id, done)) in records.iter().zip(&results) {
+        assert_eq!(record.node_id, *id);
         assert_eq!(
             record.error_code.as_deref(),
             done.error.as_ref().map(|e| e.code.as_str()),
@@ -189,9 +229,23 @@ async fn every_fault() {
         };
         assert_eq!(record.status, status, "{id}");
     }
+}
 
-    // And the host still works.
-    let after = run(r, "fault.chaos", "ok", json!({"plan": "ok"}), None).await;
+#[test]
+fn the_host_keeps_working_after_every_fault() {
+    let host = host();
+    let runtime = detached_runtime();
+    let after = runtime.block_on(async {
+        every_fault(&host.registry).await;
+        run(
+            &host.registry,
+            "fault.chaos",
+            "ok",
+            json!({"plan": "ok"}),
+            None,
+        )
+        .await
+    });
     assert_eq!(after.status, NodeStatus::Success);
 }
 

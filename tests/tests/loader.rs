@@ -45,73 +45,140 @@ fn discover(dir: &Path) -> (Registry, loader::DiscoveryReport) {
     (registry, report)
 }
 
-#[test]
-fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
-    let dir = tempfile::tempdir().unwrap();
-    install(dir.path(), &GOOD);
-    install(dir.path(), &BAD);
-    std::fs::write(
-        dir.path().join("garbage.so"),
-        b"\x7fELF but not really, just garbage bytes \x00\x01\x02",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("notes.txt"), "not matched by the pattern").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let ww = dir.path().join("libworld_writable.so");
-        std::fs::copy(library("fixture_echo"), &ww).unwrap();
-        std::fs::set_permissions(&ww, std::fs::Permissions::from_mode(0o666)).unwrap();
+/// One directory holding every good and every bad library, discovered
+/// once: each reason below is checked against this shared report.
+struct Mixed {
+    registry: Registry,
+    report: loader::DiscoveryReport,
+    _dir: tempfile::TempDir,
+}
+
+fn mixed() -> &'static Mixed {
+    static MIXED: std::sync::OnceLock<Mixed> = std::sync::OnceLock::new();
+    MIXED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), &GOOD);
+        install(dir.path(), &BAD);
+        std::fs::write(
+            dir.path().join("garbage.so"),
+            b"\x7fELF but not really, just garbage bytes \x00\x01\x02",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not matched by the pattern").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let ww = dir.path().join("libworld_writable.so");
+            std::fs::copy(library("fixture_echo"), &ww).unwrap();
+            std::fs::set_permissions(&ww, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        let (registry, report) = discover(dir.path());
+        Mixed {
+            registry,
+            report,
+            _dir: dir,
+        }
+    })
+}
+
+fn mixed_reason(library: &str) -> Option<RejectReason> {
+    reason_of(&mixed().report, &library_file_name(library))
+}
+
+fn mixed_message(file: &str) -> String {
+    match &mixed().report.file(file).unwrap().outcome {
+        FileOutcome::Rejected { message, .. } => message.clone(),
+        other => panic!("{file} was not rejected: {other:?}"),
     }
+}
 
-    let (registry, report) = discover(dir.path());
-
-    let f = |name: &str| library_file_name(name);
+#[test]
+fn a_plugin_panicking_in_its_factory_is_rejected_as_panicked() {
     assert_eq!(
-        reason_of(&report, &f("fixture_panic_factory")),
+        mixed_reason("fixture_panic_factory"),
         Some(RejectReason::PluginPanicked)
     );
+}
+
+#[test]
+fn a_plugin_built_against_another_abi_is_rejected_with_rebuild_advice() {
     assert_eq!(
-        reason_of(&report, &f("fixture_wrong_abi")),
+        mixed_reason("fixture_wrong_abi"),
         Some(RejectReason::AbiIncompatible)
     );
+    let message = mixed_message(&library_file_name("fixture_wrong_abi"));
+    assert!(message.contains("rebuild"), "{message}");
+}
+
+#[test]
+fn a_library_without_a_plugflow_module_is_not_a_plugin() {
     assert_eq!(
-        reason_of(&report, &f("fixture_not_a_plugin")),
+        mixed_reason("fixture_not_a_plugin"),
         Some(RejectReason::NotAPlugin)
     );
+}
+
+#[test]
+fn a_file_that_is_not_a_library_is_rejected_as_such() {
     assert_eq!(
-        reason_of(&report, "garbage.so"),
+        reason_of(&mixed().report, "garbage.so"),
         Some(RejectReason::NotALibrary)
     );
+}
+
+#[test]
+fn a_missing_dependency_is_named() {
     assert_eq!(
-        reason_of(&report, &f("fixture_missing_dep")),
+        mixed_reason("fixture_missing_dep"),
         Some(RejectReason::DependencyNotLoaded)
     );
+    let message = mixed_message(&library_file_name("fixture_missing_dep"));
+    assert!(message.contains("nowhere.missing"), "{message}");
+    assert!(!mixed().registry.has("fixture.needsMissing"));
+}
+
+#[test]
+fn both_plugins_of_a_dependency_cycle_are_rejected() {
     assert_eq!(
-        reason_of(&report, &f("fixture_cycle_a")),
+        mixed_reason("fixture_cycle_a"),
         Some(RejectReason::DependencyCycle)
     );
     assert_eq!(
-        reason_of(&report, &f("fixture_cycle_b")),
+        mixed_reason("fixture_cycle_b"),
         Some(RejectReason::DependencyCycle)
     );
+    assert!(!mixed().registry.has("cycleA.node"));
+    assert!(!mixed().registry.has("cycleB.node"));
+}
+
+#[test]
+fn of_two_versions_of_a_node_type_the_higher_wins() {
     assert_eq!(
-        reason_of(&report, &f("fixture_dup_v1")),
+        mixed_reason("fixture_dup_v1"),
         Some(RejectReason::DuplicateNodeType)
     );
-    assert_eq!(reason_of(&report, &f("fixture_dup_v2")), None);
-    #[cfg(unix)]
+    assert_eq!(mixed_reason("fixture_dup_v2"), None);
     assert_eq!(
-        reason_of(&report, "libworld_writable.so"),
+        call(&mixed().registry, "fixture.dup", json!({}), Value::Null).unwrap(),
+        json!({"version": 2})
+    );
+}
+
+#[test]
+fn a_world_writable_library_is_rejected() {
+    assert_eq!(
+        reason_of(&mixed().report, "libworld_writable.so"),
         Some(RejectReason::WorldWritable)
     );
-    assert!(
-        report.file("notes.txt").is_none(),
-        "non-library files are not candidates"
-    );
+}
 
-    // Messages say what and what to do, in one line.
-    for file in &report.files {
+#[test]
+fn files_not_matching_the_pattern_are_not_candidates() {
+    assert!(mixed().report.file("notes.txt").is_none());
+}
+
+#[test]
+fn every_rejection_message_is_one_nonempty_line() {
+    for file in &mixed().report.files {
         if let FileOutcome::Rejected { message, .. } = &file.outcome {
             assert!(
                 !message.is_empty() && !message.contains('\n'),
@@ -120,24 +187,17 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
             );
         }
     }
-    let wrong_abi = report.file(&f("fixture_wrong_abi")).unwrap();
-    let FileOutcome::Rejected { message, .. } = &wrong_abi.outcome else {
-        unreachable!()
-    };
-    assert!(message.contains("rebuild"), "{message}");
-    let missing = report.file(&f("fixture_missing_dep")).unwrap();
-    let FileOutcome::Rejected { message, .. } = &missing.outcome else {
-        unreachable!()
-    };
-    assert!(message.contains("nowhere.missing"), "{message}");
+}
 
-    // The good plugins and the winning duplicate are registered and run.
-    assert_eq!(reason_of(&report, &f("plugflow_string")), None);
-    assert_eq!(reason_of(&report, &f("fixture_echo")), None);
-    assert_eq!(reason_of(&report, &f("fixture_panic_execute")), None);
+#[test]
+fn the_good_plugins_load_and_run_beside_the_bad_ones() {
+    let registry = &mixed().registry;
+    for good in ["plugflow_string", "fixture_echo", "fixture_panic_execute"] {
+        assert_eq!(mixed_reason(good), None, "{good}");
+    }
     assert_eq!(
         call(
-            &registry,
+            registry,
             "string.upper",
             json!({"value": "abc"}),
             Value::Null
@@ -146,22 +206,15 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
         json!({"result": "ABC"})
     );
     assert_eq!(
-        call(&registry, "fixture.echo", json!({}), json!(7)).unwrap(),
+        call(registry, "fixture.echo", json!({}), json!(7)).unwrap(),
         json!({"plugin": "fixture-echo", "input": 7})
     );
-    assert_eq!(
-        call(&registry, "fixture.dup", json!({}), Value::Null).unwrap(),
-        json!({"version": 2})
-    );
-    for rejected in [
-        "fixture.needsMissing",
-        "cycleA.node",
-        "cycleB.node",
-        "fixture.panicFactory",
-    ] {
-        assert!(!registry.has(rejected), "{rejected} must not be registered");
-    }
+    assert!(!registry.has("fixture.panicFactory"));
+}
 
+#[test]
+fn the_report_totals_and_timings_add_up() {
+    let report = &mixed().report;
     assert_eq!(report.totals.candidates, report.files.len());
     assert_eq!(report.totals.loaded, 4);
     assert_eq!(
@@ -172,7 +225,7 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
         .files
         .iter()
         .all(|f| f.timings.precheck_us > 0 || f.reason().is_some()));
-    let string = report.file(&f("plugflow_string")).unwrap();
+    let string = report.file(&library_file_name("plugflow_string")).unwrap();
     assert!(string.timings.open_us > 0 && string.timings.manifest_us > 0);
     match &string.outcome {
         FileOutcome::Loaded {
@@ -183,9 +236,18 @@ fn every_bad_library_gets_its_reason_while_the_good_ones_load_and_run() {
         }
         other => panic!("{other:?}"),
     }
-    let metadata = registry.get("string.upper").unwrap().metadata().clone();
+}
+
+#[test]
+fn a_loaded_node_type_names_the_library_it_came_from() {
+    let metadata = mixed()
+        .registry
+        .get("string.upper")
+        .unwrap()
+        .metadata()
+        .clone();
     assert!(
-        matches!(&metadata.source, NodeSource::Library { path, .. } if path.ends_with(f("plugflow_string")))
+        matches!(&metadata.source, NodeSource::Library { path, .. } if path.ends_with(library_file_name("plugflow_string")))
     );
 }
 
