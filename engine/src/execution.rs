@@ -43,6 +43,14 @@ impl<'a> Execution<'a> {
             .max(1)
     }
 
+    /// Completes at the execution's deadline; never without one.
+    pub(crate) async fn deadline_passed(&self) {
+        match self.deadline {
+            Some(d) => registry_core::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+
     pub(crate) fn past_deadline(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }

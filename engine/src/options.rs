@@ -89,3 +89,14 @@ pub struct RunOptions {
     /// Told as each node reaches its final status.
     pub progress: Option<Progress>,
 }
+
+impl RunOptions {
+    /// Completes when the run's cancel handle is cancelled; never without
+    /// one.
+    pub(crate) async fn cancelled(&self) {
+        match &self.cancel {
+            Some(handle) => handle.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+}

@@ -158,18 +158,8 @@ impl<'a> Execution<'a> {
                 }
                 continue;
             }
-            let cancel = async {
-                match &options.cancel {
-                    Some(handle) => handle.cancelled().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let expiry = async {
-                match self.deadline {
-                    Some(d) => registry_core::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let cancel = options.cancelled();
+            let expiry = self.deadline_passed();
             tokio::select! {
                 finished = in_flight.next() => {
                     if let Some(f) = finished {
@@ -217,18 +207,8 @@ impl<'a> Execution<'a> {
             return None;
         };
         run.state[logger] = State::Running;
-        let cancel = async {
-            match &options.cancel {
-                Some(handle) => handle.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        let expiry = async {
-            match self.deadline {
-                Some(d) => registry_core::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let cancel = options.cancelled();
+        let expiry = self.deadline_passed();
         let why = tokio::select! {
             finished = future => {
                 self.finish(run, finished);

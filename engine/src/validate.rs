@@ -66,16 +66,14 @@ impl CompiledWorkflow {
                 continue;
             }
             let key = node.executor_key();
-            if let Some(policy) = policy {
-                if let Err(failure) = policy.check(key) {
-                    report.problems.push(Problem::new(
-                        id,
-                        failure.code,
-                        "/nodeType",
-                        failure.message,
-                    ));
-                    continue;
-                }
+            let refuse = |report: &mut Report, code, message| {
+                report
+                    .problems
+                    .push(Problem::new(id, code, "/nodeType", message));
+            };
+            if let Some(Err(failure)) = policy.map(|p| p.check(key)) {
+                refuse(&mut report, failure.code, failure.message);
+                continue;
             }
             let Some(registered) = registry.get(key) else {
                 let message = if key.is_empty() {
@@ -83,24 +81,13 @@ impl CompiledWorkflow {
                 } else {
                     format!("node type `{key}` is not registered; load the plugin that provides it, or fix the type (`plugflow plugins list` shows what is available)")
                 };
-                report.problems.push(Problem::new(
-                    id,
-                    ErrorCode::NodeTypeNotFound,
-                    "/nodeType",
-                    message,
-                ));
+                refuse(&mut report, ErrorCode::NodeTypeNotFound, message);
                 continue;
             };
-            if let Some(policy) = policy {
-                if let Err(failure) = registry.check_dependencies(policy, &registered) {
-                    report.problems.push(Problem::new(
-                        id,
-                        failure.code,
-                        "/nodeType",
-                        failure.message,
-                    ));
-                    continue;
-                }
+            if let Some(Err(failure)) = policy.map(|p| registry.check_dependencies(p, &registered))
+            {
+                refuse(&mut report, failure.code, failure.message);
+                continue;
             }
             let templated = &self.templated[i];
             for issue in registry.schema_issues(&registered, &node.parameters) {
