@@ -30,7 +30,7 @@ const WORKFLOW: &str = r#"{"id": "cold", "name": "cold",
   "nodes": [
     {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
     {"id": "shout", "name": "shout", "type": "operation", "nodeType": "string.upper", "typeVersion": 1, "position": [1, 0], "parameters": {"value": "{{ $json.name }}"}},
-    {"id": "respond", "name": "respond", "type": "action", "nodeType": "webhook-response", "typeVersion": 1, "position": [2, 0], "parameters": {"body": {"hello": "{{ $json.result }}"}}}],
+    {"id": "respond", "name": "respond", "type": "action", "nodeType": "webhook-response", "typeVersion": 1, "position": [2, 0], "parameters": {"body": {"hello": "{{ $input.result }}"}}}],
   "connections": {
     "start": {"main": [[{"node": "shout", "type": "main", "index": 0}]]},
     "shout": {"main": [[{"node": "respond", "type": "main", "index": 0}]]}}}"#;

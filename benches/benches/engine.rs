@@ -2,7 +2,7 @@
 //! dagrs in the same process and runtime:
 //!
 //! * `engine/chain/1000/{dynamic,static}`: a 1,000-node chain of the trivial
-//!   `noop.pass` (parameters templated from `$json`, tenant set, whole
+//!   `noop.pass` (parameters templated from `$input`, tenant set, whole
 //!   registry pipeline), the plugin loaded from its `.so` or linked in;
 //! * `engine/chain/1000/dagrs`: the same chain in dagrs, each node an
 //!   `Action` receiving its predecessor's value and sending value + 1;

@@ -74,7 +74,7 @@ pub fn chain(n: usize) -> CompiledWorkflow {
                 if i == 0 {
                     json!(1)
                 } else {
-                    json!("{{ $json.result }}")
+                    json!("{{ $input.result }}")
                 },
             )
         })
@@ -97,11 +97,64 @@ pub fn fan_out_in(width: usize) -> CompiledWorkflow {
         .collect();
     connections.insert("start".into(), json!({"main": [targets]}));
     for i in 0..width {
-        nodes.push(noop(format!("w{i}"), json!("{{ $json.result }}")));
+        nodes.push(noop(format!("w{i}"), json!("{{ $input.result }}")));
         connections.insert(format!("w{i}"), link("join"));
     }
-    nodes.push(noop("join".into(), json!("{{ $json.w0.result }}")));
+    nodes.push(noop("join".into(), json!("{{ $input.w0.result }}")));
     compile(json!({"id": "fan", "name": "fan", "nodes": nodes, "connections": connections}))
+}
+
+/// The workflow text of a chain of `n` `math.add` nodes, each adding 1 to
+/// its predecessor's result (`{{ $input.result }}`): the chain the
+/// whole-process figures are measured on.
+pub fn math_chain_text(n: usize) -> String {
+    let mut text = String::with_capacity(n * 200 + 64);
+    text.push_str(r#"{"id": "chain", "name": "chain", "nodes": ["#);
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        let values = if i == 0 {
+            "[1, 1]"
+        } else {
+            r#"["{{ $input.result }}", 1]"#
+        };
+        text.push_str(&format!(
+            r#"{{"id": "n{i}", "name": "n{i}", "type": "math.add", "typeVersion": 1, "position": [{i}, 0], "parameters": {{"values": {values}}}}}"#
+        ));
+    }
+    text.push_str(r#"], "connections": {"#);
+    for i in 1..n {
+        if i > 1 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            r#""n{}": {{"main": [[{{"node": "n{i}", "type": "main", "index": 0}}]]}}"#,
+            i - 1
+        ));
+    }
+    text.push_str("}}");
+    text
+}
+
+/// A registry with every built-in plugin linked statically.
+pub fn static_builtins() -> Arc<Registry> {
+    let registry = Registry::new();
+    for module in builtin_modules() {
+        loader::register_static_plugin(&registry, module).expect("built-in registers");
+    }
+    Arc::new(registry)
+}
+
+/// A registry with every built-in plugin loaded from its shared library
+/// (the temporary directory must outlive the registry's use).
+pub fn dynamic_builtins() -> (Arc<Registry>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    plugflow_tests::install(dir.path(), &BUILTIN_LIBRARIES);
+    let registry = Registry::new();
+    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(&registry);
+    assert_eq!(report.totals.rejected, 0, "{report:?}");
+    (Arc::new(registry), dir)
 }
 
 /// Compiles a workflow given as JSON.

@@ -1,52 +1,128 @@
-//! A fixed workload for profilers (perf, `valgrind --tool=callgrind`):
-//! `profile WORKLOAD RUNS` runs the workload RUNS times after one warm-up
-//! run. Run it with two RUNS values and subtract to get the instruction
-//! count of the runs alone, free of set-up:
+//! Fixed workloads for instruction counts (`valgrind --tool=callgrind`),
+//! each phase in a function of its own so that its inclusive cost can be
+//! read from one profile (`benches/instructions.sh` does this):
 //!
 //! ```text
-//! valgrind --tool=callgrind target/release/profile chain-static 1
-//! valgrind --tool=callgrind target/release/profile chain-static 11
+//! profile phases-static N    chain of N math.add nodes, built-ins linked:
+//!                            measure_parse, measure_compile,
+//!                            measure_validate, measure_run, measure_output
+//! profile phases-dynamic N   the same with the built-ins loaded from .so
+//! profile execute N          N executes of one math.add node through the
+//!                            whole registry pipeline (measure_execute)
+//! profile write-chain N PATH the chain's workflow file, for the CLI
 //! ```
 //!
-//! Workloads: `chain-static`, `chain-dynamic` (1,000-node chain of
-//! `noop.pass`), `fan-static` (1,000-wide fan-out + join).
+//! Two values of N, subtracted, give the marginal cost per node, free of
+//! set-up.
 
-use plugflow_engine::{Engine, RunOptions, RunStatus};
-use plugin_abi::request::ExecContext;
+use std::hint::black_box;
+use std::sync::Arc;
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let workload = args.next().unwrap_or_else(|| "chain-static".into());
-    let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(10);
-    let (registry, _dir) = match workload.as_str() {
-        "chain-dynamic" => {
-            let (r, d) = plugflow_benches::dynamic_noop();
-            (r, Some(d))
-        }
-        _ => (plugflow_benches::static_noop(), None),
-    };
-    let compiled = if workload.starts_with("fan") {
-        plugflow_benches::fan_out_in(1000)
-    } else {
-        plugflow_benches::chain(1000)
-    };
-    let engine = Engine::new(registry);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let options = || RunOptions {
+use plugflow_engine::{CompiledWorkflow, Engine, ExecutionResult, RunOptions, RunStatus, Workflow};
+use registry_core::{ExecContext, NodeCall, Registry};
+use serde_json::json;
+
+fn options() -> RunOptions {
+    RunOptions {
         context: ExecContext {
             tenant_id: Some("acme".into()),
             execution_id: "profile".into(),
             ..Default::default()
         },
         ..Default::default()
-    };
-    for _ in 0..=runs {
-        let result = runtime
-            .block_on(engine.run(&compiled, options()))
-            .expect("valid");
-        assert_eq!(result.status, RunStatus::Success);
+    }
+}
+
+#[inline(never)]
+fn measure_parse(text: &str) -> Workflow {
+    Workflow::parse(text, "chain.json").expect("chain parses")
+}
+
+#[inline(never)]
+fn measure_compile(workflow: Workflow) -> CompiledWorkflow {
+    CompiledWorkflow::compile(workflow)
+}
+
+#[inline(never)]
+fn measure_validate(engine: &Engine, compiled: &CompiledWorkflow) -> usize {
+    let report = engine.validate(compiled, &options());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    report.warnings.len()
+}
+
+#[inline(never)]
+fn measure_run(
+    runtime: &tokio::runtime::Runtime,
+    engine: &Engine,
+    compiled: &CompiledWorkflow,
+) -> ExecutionResult {
+    let result = runtime
+        .block_on(engine.run(compiled, options()))
+        .expect("valid");
+    assert_eq!(result.status, RunStatus::Success, "{:?}", result.error);
+    result
+}
+
+#[inline(never)]
+fn measure_output(result: &ExecutionResult) -> usize {
+    serde_json::to_string_pretty(result)
+        .expect("result serialises")
+        .len()
+}
+
+fn phases(registry: Arc<Registry>, n: usize) {
+    let text = plugflow_benches::math_chain_text(n);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let engine = Engine::new(registry);
+    let workflow = measure_parse(&text);
+    let compiled = measure_compile(workflow);
+    black_box(measure_validate(&engine, &compiled));
+    let result = measure_run(&runtime, &engine, &compiled);
+    assert_eq!(
+        result.nodes[&format!("n{}", n - 1)].output,
+        json!({"result": n + 1})
+    );
+    black_box(measure_output(&result));
+}
+
+#[inline(never)]
+fn measure_execute(registry: &Registry, n: usize) {
+    let context = options().context;
+    for i in 0..n {
+        let parameters = json!({"values": [i, 1]});
+        let call = NodeCall::new("math.add", "n", &parameters).context(&context);
+        let done = registry.execute_now(&call).expect("math.add runs inline");
+        assert!(done.error.is_none(), "{:?}", done.error);
+        black_box(done);
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "phases-static".into());
+    let n: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
+    match workload.as_str() {
+        "phases-static" => phases(plugflow_benches::static_builtins(), n),
+        "phases-dynamic" => {
+            let (registry, _dir) = plugflow_benches::dynamic_builtins();
+            phases(registry, n);
+        }
+        "execute" => {
+            let registry = plugflow_benches::static_builtins();
+            // One warm-up call fills the caches.
+            measure_execute(&registry, 1);
+            measure_execute(&registry, n);
+        }
+        "write-chain" => {
+            let path = args.next().expect("profile write-chain N PATH");
+            std::fs::write(&path, plugflow_benches::math_chain_text(n)).expect("chain written");
+        }
+        other => {
+            eprintln!("unknown workload `{other}`; see the module documentation");
+            std::process::exit(2);
+        }
     }
 }
