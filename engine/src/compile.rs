@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::expr::template::is_per_item;
 use crate::expr::{Compiled, TemplateNote};
+use crate::pointer::Pointer;
 use crate::references::reference_warnings;
 use crate::report::{Warning, WarningKind};
 use crate::workflow::graph::Graph;
@@ -155,42 +156,50 @@ fn workflow_policy(workflow: &Workflow) -> Option<TenantPolicy> {
     })
 }
 
-/// JSON Pointers of every string holding a template (iteratively: a hostile
-/// document may nest deeper than the stack allows).
-pub(crate) fn templated_paths(value: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![(value, String::new())];
-    while let Some((v, path)) = pending.pop() {
-        match v {
-            Value::String(s) if crate::expr::template::has_template(s) => out.push(path),
-            Value::Array(items) => pending.extend(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (v, format!("{path}/{i}"))),
-            ),
-            Value::Object(o) => pending.extend(
-                o.iter()
-                    .map(|(k, v)| (v, format!("{path}/{}", crate::expr::template::escape(k)))),
-            ),
-            _ => {}
-        }
-    }
-    out
+/// What compiling needs to know of a node's parameters, from one walk:
+/// the JSON Pointer of every string holding a template, and whether a
+/// per-item template reads `$json`. (Parameters come from a JSON parser
+/// that bounds nesting, so the recursion is bounded too.)
+#[derive(Default)]
+struct TemplateFacts {
+    templated: Vec<String>,
+    per_item_reads_json: bool,
 }
 
-/// Whether a per-item template in `value` reads `$json`.
-fn per_item_reads_json(value: &Value) -> bool {
-    let mut pending = vec![value];
-    while let Some(v) = pending.pop() {
-        match v {
-            Value::String(s) if is_per_item(s) && s.contains("$json") => return true,
-            Value::Array(items) => pending.extend(items),
-            Value::Object(o) => pending.extend(o.values()),
+impl TemplateFacts {
+    fn of(value: &Value) -> Self {
+        let mut facts = Self::default();
+        facts.walk(value, &mut Pointer::default());
+        facts
+    }
+
+    fn walk(&mut self, value: &Value, at: &mut Pointer) {
+        match value {
+            Value::String(s) => {
+                if crate::expr::template::has_template(s) {
+                    self.templated.push(at.as_str().to_owned());
+                }
+                if crate::expr::template::mentions(s, "json") && is_per_item(s) {
+                    self.per_item_reads_json = true;
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let back = at.push_index(i);
+                    self.walk(item, at);
+                    at.truncate(back);
+                }
+            }
+            Value::Object(object) => {
+                for (key, item) in object {
+                    let back = at.push_key(key);
+                    self.walk(item, at);
+                    at.truncate(back);
+                }
+            }
             _ => {}
         }
     }
-    false
 }
 
 fn note_warning(node: &NodeDef, note: TemplateNote) -> Warning {
@@ -244,8 +253,9 @@ impl CompiledWorkflow {
             let mut notes = Vec::new();
             params.push(Compiled::compile(&node.parameters, "", &mut notes));
             warnings.extend(notes.into_iter().map(|note| note_warning(node, note)));
-            templated.push(templated_paths(&node.parameters));
-            wants_trigger.push(per_item_reads_json(&node.parameters));
+            let facts = TemplateFacts::of(&node.parameters);
+            templated.push(facts.templated);
+            wants_trigger.push(facts.per_item_reads_json);
             let handling = on_error_of(&workflow, node);
             strategies.push(strategy_of(&workflow, node, handling));
             on_error.push(handling);

@@ -105,6 +105,7 @@ mod execution;
 #[doc(hidden)] // Internal; public for the template fuzz tests only.
 pub mod expr;
 mod options;
+mod pointer;
 mod progress;
 mod references;
 mod report;

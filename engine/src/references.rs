@@ -4,6 +4,7 @@
 //! would resolve to nothing.
 
 use crate::expr::refs::{node_refs, NodeRef};
+use crate::expr::template::mentions;
 use crate::expr::Compiled;
 use crate::report::{Warning, WarningKind};
 use crate::workflow::graph::Graph;
@@ -19,7 +20,12 @@ pub(crate) fn reference_warnings(
     let mut warnings = Vec::new();
     for (i, compiled) in params.iter().enumerate() {
         let node = &workflow.nodes[i];
-        for (path, expr) in compiled.expressions() {
+        compiled.for_each_expression(&mut |path, expr| {
+            // Most expressions name no node: no scan result to build.
+            let source = expr.source();
+            if !mentions(source, "steps") && !mentions(source, "node") {
+                return;
+            }
             for reference in node_refs(expr.source()) {
                 let (target, written) = match &reference {
                     NodeRef::Step(id) => (graph.by_id.get(id).copied(), format!("$steps.{id}")),
@@ -58,7 +64,7 @@ pub(crate) fn reference_warnings(
                     Some(_) => {}
                 }
             }
-        }
+        });
     }
     warnings
 }

@@ -157,10 +157,7 @@ impl CompiledWorkflow {
                         problems.push(Problem::new(
                             Some(&node.id),
                             failure.code,
-                            format!(
-                                "/credentials/{}",
-                                crate::expr::template::escape(&binding.slot)
-                            ),
+                            format!("/credentials/{}", crate::pointer::escape(&binding.slot)),
                             failure.message,
                         ));
                     }
@@ -173,7 +170,7 @@ impl CompiledWorkflow {
                 problems.push(Problem::new(
                     None,
                     ErrorCode::ValidationFailed,
-                    format!("/variables/{}", crate::expr::template::escape(name)),
+                    format!("/variables/{}", crate::pointer::escape(name)),
                     format!("variable `{name}` is required and has no default; give it a value (for the CLI: --var {name}=VALUE)"),
                 ));
             }

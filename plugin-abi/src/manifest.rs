@@ -91,6 +91,16 @@ pub struct NodeTypeManifest {
     /// are then scoped to the caller's tenant by the host).
     #[serde(default)]
     pub tenant_scoped: bool,
+    /// Whether the executor's `validate` checks anything beyond the JSON
+    /// Schema. `false` lets the host skip the call: the SDK says so for
+    /// node types written as plain functions, which cannot check. Absent
+    /// (older plugins): `true`, so their checks keep running.
+    #[serde(default = "yes")]
+    pub validates: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn empty_object_schema() -> Value {
@@ -129,6 +139,41 @@ impl NodeTypeManifest {
             dependencies: Vec::new(),
             execution: ExecutionClass::Pure,
             tenant_scoped: false,
+            validates: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_an_older_plugin_is_taken_to_validate() {
+        let manifest: NodeTypeManifest =
+            serde_json::from_str(r#"{"nodeType": "old.node", "version": "1.0.0"}"#).unwrap();
+        assert!(manifest.validates);
+    }
+
+    #[test]
+    fn a_function_node_type_says_it_has_no_check() {
+        let spec = crate::sdk::NodeSpec::new("p.f", "1.0.0", "p", "d")
+            .handler(|_| Ok(crate::sdk::NodeOutput::default()));
+        assert!(!spec.manifest().validates);
+    }
+
+    #[test]
+    fn a_node_type_with_an_executor_may_check() {
+        struct N;
+        impl crate::sdk::Node for N {
+            fn execute(
+                &self,
+                _: &crate::sdk::NodeRequest,
+            ) -> Result<crate::sdk::NodeOutput, crate::sdk::NodeError> {
+                Ok(crate::sdk::NodeOutput::default())
+            }
+        }
+        let spec = crate::sdk::NodeSpec::new("p.n", "1.0.0", "p", "d").executor(|| N);
+        assert!(spec.manifest().validates);
     }
 }

@@ -68,6 +68,25 @@ pub(crate) struct Issues {
     pub(crate) plugin: Vec<ValidationIssue>,
 }
 
+/// Whether `parameters` has every required field and passes the compiled
+/// `schema`: the fast check, allocating nothing; [`parameter_issues`] says
+/// what is wrong when it does not.
+pub(crate) fn schema_accepts(
+    manifest: &NodeTypeManifest,
+    schema: &CompiledSchema,
+    parameters: &Value,
+) -> bool {
+    let required = manifest
+        .required_fields
+        .iter()
+        .all(|field| parameters.get(field).is_some_and(|v| !v.is_null()));
+    required
+        && match parameters {
+            Value::Null => schema.is_valid(&Value::Object(Map::new())),
+            parameters => schema.is_valid(parameters),
+        }
+}
+
 /// Every problem with `parameters` against the node type's required fields
 /// and compiled `schema`, each with its JSON Pointer.
 pub(crate) fn parameter_issues(

@@ -835,3 +835,69 @@ async fn a_node_type_depending_on_a_forbidden_one_is_refused_too() {
         assert_eq!(done.status, NodeStatus::Success, "{node_type}");
     }
 }
+
+#[tokio::test]
+async fn a_node_type_declaring_no_check_of_its_own_is_not_asked_to_validate() {
+    struct Refuses;
+    impl Node for Refuses {
+        fn validate(&self, _: &NodeDescription) -> Validation {
+            Validation::valid().error("would refuse everything")
+        }
+        fn execute(&self, _: &NodeRequest) -> Result<NodeOutput, NodeError> {
+            Ok(NodeOutput::new(json!("ran")))
+        }
+    }
+    let registry = Registry::new();
+    let mut m = manifest("test.unchecked", json!({"type": "object"}));
+    m.validates = false;
+    registry
+        .register_with_metadata(
+            executor_box(Refuses),
+            NodeMetadata::new(m, NodeSource::InProcess),
+        )
+        .unwrap();
+    let done = run(
+        &registry,
+        "test.unchecked",
+        json!({}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(done.status, NodeStatus::Success, "{:?}", done.error);
+}
+
+#[tokio::test]
+async fn an_in_process_output_of_exactly_the_limit_passes_and_one_byte_more_fails() {
+    let registry = Registry::with_config(RegistryConfig {
+        max_output_bytes: 64,
+        ..RegistryConfig::default()
+    });
+    // `{"output":"…"}` is 13 bytes around the string.
+    register(
+        &registry,
+        manifest("test.sized", json!({"type": "object"})),
+        |r| {
+            let n = r.f64_param("n")? as usize;
+            Ok(NodeOutput::new(json!("x".repeat(n))))
+        },
+    );
+    let at_limit = run(
+        &registry,
+        "test.sized",
+        json!({"n": 64 - 13}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(at_limit.status, NodeStatus::Success, "{:?}", at_limit.error);
+    let over = run(
+        &registry,
+        "test.sized",
+        json!({"n": 64 - 12}),
+        &tenant("a"),
+        &RecoveryStrategy::Fail,
+    )
+    .await;
+    assert_eq!(over.error_code(), Some(ErrorCode::ExecutionError));
+}

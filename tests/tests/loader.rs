@@ -495,3 +495,13 @@ mod sha2_digest {
         hex::encode(sha2::Sha256::digest(bytes))
     }
 }
+
+#[test]
+fn a_library_loaded_from_a_file_is_called_through_the_abi_and_a_linked_one_directly() {
+    let from_file = mixed().registry.get("string.upper").unwrap();
+    assert!(plugin_abi::sdk::linked_node(from_file.executor()).is_none());
+    let linked = Registry::new();
+    loader::register_static_plugin(&linked, plugflow_string::plugflow_module()).unwrap();
+    let node = linked.get("string.upper").unwrap();
+    assert!(plugin_abi::sdk::linked_node(node.executor()).is_some());
+}

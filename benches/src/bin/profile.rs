@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Two values of N, subtracted, give the marginal cost per node, free of
-//! set-up.
+//! set-up. The allocator is the CLI's (mimalloc), so the phases add up to
+//! what `plugflow run` pays.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -21,6 +22,9 @@ use std::sync::Arc;
 use plugflow_engine::{CompiledWorkflow, Engine, ExecutionResult, RunOptions, RunStatus, Workflow};
 use registry_core::{ExecContext, NodeCall, Registry};
 use serde_json::json;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn options() -> RunOptions {
     RunOptions {

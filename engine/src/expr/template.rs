@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::js::{EvalError, SyntaxError};
 use super::path::{parse_path, PathExpr};
 use super::scope::Scope;
+use crate::pointer::Pointer;
 use plugin_abi::sdk::value::to_display_string;
 
 /// One compiled expression, with the text it was written as.
@@ -164,7 +165,7 @@ fn split(text: &str) -> Vec<Piece<'_>> {
     let mut literal = String::new();
     let mut rest = text;
     let mut base = 0usize;
-    while let Some(open) = rest.find("{{") {
+    while let Some(open) = find_open(rest) {
         // `\{{` is a literal `{{`.
         if open > 0 && rest.as_bytes()[open - 1] == b'\\' {
             literal.push_str(&rest[..open - 1]);
@@ -196,17 +197,34 @@ fn split(text: &str) -> Vec<Piece<'_>> {
     pieces
 }
 
-/// Whether `text` holds a template.
+/// Where the first `{{` in `text` starts.
+fn find_open(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'{', bytes).find(|&i| bytes.get(i + 1) == Some(&b'{'))
+}
+
+/// Whether `text` holds a template (`{{`).
 pub fn has_template(text: &str) -> bool {
-    text.contains("{{")
+    find_open(text).is_some()
+}
+
+/// Whether `text` mentions `$<name>` (a prefix match: `$steps` also
+/// matches `$stepsX`, which callers then look at closely).
+pub fn mentions(text: &str, name: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'$', bytes).any(|i| bytes[i + 1..].starts_with(name.as_bytes()))
 }
 
 /// Whether a string's templates belong to a list or dict node, which
 /// evaluates them per item (`$item`, `$index`, `$key`, `$value`, `$acc`).
 pub fn is_per_item(text: &str) -> bool {
-    ["$item", "$index", "$acc", "$key", "$value"]
-        .iter()
-        .any(|name| text.contains(name))
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'$', bytes).any(|i| {
+        let rest = &bytes[i + 1..];
+        [&b"item"[..], b"index", b"acc", b"key", b"value"]
+            .iter()
+            .any(|name| rest.starts_with(name))
+    })
 }
 
 impl Compiled {
@@ -217,23 +235,40 @@ impl Compiled {
         if !contains_template(value) {
             return Compiled::Literal(value.clone());
         }
+        Self::compile_at(value, &mut Pointer::at(path), notes)
+    }
+
+    /// [`Compiled::compile`] of a value known to hold a template.
+    fn compile_at(value: &Value, path: &mut Pointer, notes: &mut Vec<TemplateNote>) -> Compiled {
+        let child = |v: &Value, path: &mut Pointer, notes: &mut Vec<TemplateNote>| {
+            if contains_template(v) {
+                Self::compile_at(v, path, notes)
+            } else {
+                Compiled::Literal(v.clone())
+            }
+        };
         match value {
-            Value::String(text) => compile_string(text, path, notes),
+            Value::String(text) => compile_string(text, path.as_str(), notes),
             Value::Array(items) => Compiled::Array(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| Compiled::compile(v, &format!("{path}/{i}"), notes))
+                    .map(|(i, v)| {
+                        let back = path.push_index(i);
+                        let compiled = child(v, path, notes);
+                        path.truncate(back);
+                        compiled
+                    })
                     .collect(),
             ),
             Value::Object(object) => Compiled::Object(
                 object
                     .iter()
                     .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            Compiled::compile(v, &format!("{path}/{}", escape(k)), notes),
-                        )
+                        let back = path.push_key(k);
+                        let compiled = child(v, path, notes);
+                        path.truncate(back);
+                        (k.clone(), compiled)
                     })
                     .collect(),
             ),
@@ -253,11 +288,11 @@ impl Compiled {
         self.render_at(scope, unresolved, &mut at)
     }
 
-    fn render_at(
-        &self,
+    fn render_at<'c>(
+        &'c self,
         scope: &Scope<'_>,
         unresolved: &mut Vec<Unresolved>,
-        at: &mut PathTrail,
+        at: &mut PathTrail<'c>,
     ) -> Result<Value, TemplateError> {
         match self {
             Compiled::Literal(v) => Ok(v.clone()),
@@ -284,7 +319,7 @@ impl Compiled {
             Compiled::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, c) in items.iter().enumerate() {
-                    at.0.push(i.to_string());
+                    at.0.push(Segment::Index(i));
                     let value = c.render_at(scope, unresolved, at);
                     at.0.pop();
                     out.push(value?);
@@ -292,9 +327,9 @@ impl Compiled {
                 Ok(Value::Array(out))
             }
             Compiled::Object(entries) => {
-                let mut object = Map::new();
+                let mut object = Map::with_capacity(entries.len());
                 for (k, c) in entries {
-                    at.0.push(escape(k));
+                    at.0.push(Segment::Key(k));
                     let value = c.render_at(scope, unresolved, at);
                     at.0.pop();
                     object.insert(k.clone(), value?);
@@ -312,36 +347,40 @@ impl Compiled {
     /// Every compiled expression inside, with its JSON Pointer.
     pub fn expressions(&self) -> Vec<(String, &Expr)> {
         let mut out = Vec::new();
-        self.collect(&mut String::new(), &mut out);
+        self.for_each_expression(&mut |path, expr| out.push((path.to_owned(), expr)));
         out
     }
 
-    fn collect<'a>(&'a self, path: &mut String, out: &mut Vec<(String, &'a Expr)>) {
+    /// Calls `visit` with every compiled expression inside and its JSON
+    /// Pointer (valid for the call only: nothing is allocated per
+    /// expression).
+    pub fn for_each_expression<'a>(&'a self, visit: &mut impl FnMut(&str, &'a Expr)) {
+        self.visit(&mut Pointer::default(), visit);
+    }
+
+    fn visit<'a>(&'a self, path: &mut Pointer, visit: &mut impl FnMut(&str, &'a Expr)) {
         match self {
             Compiled::Literal(_) => {}
-            Compiled::Single(e) => out.push((path.clone(), e)),
+            Compiled::Single(e) => visit(path.as_str(), e),
             Compiled::Interpolated(parts) => {
                 for part in parts {
                     if let Part::Expr(e) = part {
-                        out.push((path.clone(), e));
+                        visit(path.as_str(), e);
                     }
                 }
             }
             Compiled::Array(items) => {
                 for (i, c) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("/{i}"));
-                    c.collect(path, out);
-                    path.truncate(len);
+                    let back = path.push_index(i);
+                    c.visit(path, visit);
+                    path.truncate(back);
                 }
             }
             Compiled::Object(entries) => {
                 for (k, c) in entries {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&escape(k));
-                    c.collect(path, out);
-                    path.truncate(len);
+                    let back = path.push_key(k);
+                    c.visit(path, visit);
+                    path.truncate(back);
                 }
             }
         }
@@ -397,13 +436,26 @@ fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Comp
     }
 }
 
+/// One step of the pointer being rendered, borrowed from the template.
+enum Segment<'c> {
+    Index(usize),
+    Key(&'c str),
+}
+
 /// The JSON Pointer being rendered, as segments, joined only on a miss.
 #[derive(Default)]
-struct PathTrail(Vec<String>);
+struct PathTrail<'c>(Vec<Segment<'c>>);
 
-impl PathTrail {
+impl PathTrail<'_> {
     fn pointer(&self) -> String {
-        self.0.iter().map(|s| format!("/{s}")).collect()
+        let mut out = Pointer::default();
+        for segment in &self.0 {
+            match segment {
+                Segment::Index(i) => out.push_index(*i),
+                Segment::Key(k) => out.push_key(k),
+            };
+        }
+        out.as_str().to_owned()
     }
 
     fn unresolved(&self, expr: &Expr) -> Unresolved {
@@ -439,11 +491,6 @@ fn contains_template(value: &Value) -> bool {
         }
     }
     false
-}
-
-/// Escapes a key for a JSON Pointer.
-pub fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

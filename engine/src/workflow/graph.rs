@@ -2,7 +2,7 @@
 //! indexes, parallel tasks, start nodes. Building it finds dangling
 //! connections and cycles.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -34,15 +34,19 @@ pub struct Edge {
     pub to: usize,
 }
 
+/// A node index by key (id or name). The hasher is fast and seeded per
+/// map, so crafted ids cannot make lookups collide.
+pub type NodeIndex = HashMap<String, usize, foldhash::fast::RandomState>;
+
 /// The graph of a workflow.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Node ids by index.
     pub ids: Vec<String>,
     /// Index by node id.
-    pub by_id: HashMap<String, usize>,
+    pub by_id: NodeIndex,
     /// Index by node name.
-    pub by_name: HashMap<String, usize>,
+    pub by_name: NodeIndex,
     /// All edges.
     pub edges: Vec<Edge>,
     /// Edge indexes leaving each node.
@@ -59,10 +63,7 @@ pub struct Graph {
     pub start: Vec<usize>,
 }
 
-/// A key escaped for a JSON Pointer.
-fn esc(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
+use crate::pointer::escape as esc;
 
 impl Graph {
     /// A node's index by id, else by name.
@@ -111,6 +112,9 @@ impl Graph {
         let mut problems = Vec::new();
         let mut g = Graph::default();
         let n = workflow.nodes.len();
+        g.ids.reserve(n);
+        g.by_id.reserve(n);
+        g.by_name.reserve(n);
         for (i, node) in workflow.nodes.iter().enumerate() {
             if node.id.is_empty() {
                 problems.push(Problem::new(
@@ -149,7 +153,8 @@ impl Graph {
 
         let resolve =
             |g: &Graph, key: &str| g.by_id.get(key).or_else(|| g.by_name.get(key)).copied();
-        let mut seen = BTreeSet::new();
+        let mut seen: HashSet<(usize, bool, usize, usize), foldhash::fast::RandomState> =
+            HashSet::default();
         for (source, ports) in &workflow.connections {
             let Some(from) = resolve(&g, source) else {
                 problems.push(Problem::new(
@@ -316,28 +321,33 @@ impl Graph {
         (g, problems)
     }
 
-    /// Successors of a node for cycle detection: connection targets and,
-    /// for a parallel node, its tasks.
-    fn successors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.outgoing[i]
-            .iter()
-            .map(|&e| self.edges[e].to)
-            .chain(self.tasks[i].iter().copied())
+    /// The `k`th successor of a node for cycle detection: connection
+    /// targets, then, for a parallel node, its tasks.
+    fn successor(&self, i: usize, k: usize) -> Option<usize> {
+        let out = &self.outgoing[i];
+        match out.get(k) {
+            Some(&e) => Some(self.edges[e].to),
+            None => self.tasks[i].get(k - out.len()).copied(),
+        }
     }
 
     fn find_cycle(&self) -> Option<Vec<usize>> {
-        // Iterative three-colour DFS; the grey stack is the current path.
+        // Iterative three-colour DFS; the grey stack is the current path,
+        // each entry with how many of its successors it has walked.
         let n = self.ids.len();
         let mut colour = vec![0u8; n];
+        let mut stack: Vec<(usize, usize)> = Vec::new();
         for root in 0..n {
             if colour[root] != 0 {
                 continue;
             }
-            let mut stack: Vec<(usize, Vec<usize>)> = vec![(root, self.successors(root).collect())];
             colour[root] = 1;
-            while let Some((node, pending)) = stack.last_mut() {
+            stack.push((root, 0));
+            while let Some((node, walked)) = stack.last_mut() {
                 let node = *node;
-                match pending.pop() {
+                let next = self.successor(node, *walked);
+                *walked += 1;
+                match next {
                     Some(next) if colour[next] == 1 => {
                         let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
                         let mut cycle: Vec<usize> =
@@ -347,8 +357,7 @@ impl Graph {
                     }
                     Some(next) if colour[next] == 0 => {
                         colour[next] = 1;
-                        let succ = self.successors(next).collect();
-                        stack.push((next, succ));
+                        stack.push((next, 0));
                     }
                     Some(_) => {}
                     None => {

@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use registry_core::{BackoffKind, RecoveryStrategy};
 
-/// A workflow document.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A workflow document. Read by the hand-written deserializer in
+/// `read.rs` (fields of the v3 schema the executor does not use are
+/// dropped; fields outside it are noted in `unknown_fields`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Workflow {
     /// The workflow's id.
@@ -59,7 +61,7 @@ pub struct Workflow {
 }
 
 /// One node.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeDef {
     /// Unique id.
@@ -74,8 +76,8 @@ pub struct NodeDef {
     /// The executor key (node type), when present.
     #[serde(default)]
     pub node_type: Option<String>,
-    /// Parameters; strings may hold `{{ }}` templates.
-    #[serde(default = "empty_object", deserialize_with = "null_as_empty_object")]
+    /// Parameters; strings may hold `{{ }}` templates (`null` reads as
+    /// `{}`).
     pub parameters: Value,
     /// Credential bindings: slot → `{ "id": ... }`.
     #[serde(default)]
@@ -104,19 +106,10 @@ pub struct NodeDef {
     /// plugflow extension: a registry recovery strategy for this node.
     #[serde(default)]
     pub recovery: Option<RecoveryStrategy>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
-}
-
-fn null_as_empty_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    let value = Value::deserialize(d)?;
-    Ok(if value.is_null() {
-        empty_object()
-    } else {
-        value
-    })
+    /// Fields outside the v3 schema, as pointers from the node; moved to
+    /// [`Workflow::unknown_fields`] once the document is read.
+    #[serde(skip)]
+    pub(crate) unknown_fields: Vec<String>,
 }
 
 impl NodeDef {
@@ -146,7 +139,7 @@ pub struct CredentialBinding {
 }
 
 /// A port's outputs: `{"0": [targets]}` or `[[targets]]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Outputs {
     /// Array form; `null` entries are outputs without targets.
@@ -156,21 +149,18 @@ pub enum Outputs {
 }
 
 /// A connection target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
     /// Target node id (or name).
-    #[serde(default)]
     pub node: String,
-    /// Target input port type.
-    #[serde(rename = "type", default = "main_port")]
+    /// Target input port type (default `main`).
+    #[serde(rename = "type")]
     pub port: String,
     /// Target input index.
-    #[serde(default)]
     pub index: usize,
-}
-
-fn main_port() -> String {
-    "main".to_owned()
+    /// Fields other than these three, as pointers from the target.
+    #[serde(skip)]
+    pub(crate) unknown_fields: Vec<String>,
 }
 
 /// Execution settings.

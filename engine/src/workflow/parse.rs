@@ -78,23 +78,6 @@ impl ParseError {
     }
 }
 
-/// A `serde_ignored` path as a JSON Pointer.
-fn ignored_pointer(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path as P;
-    match path {
-        P::Root => String::new(),
-        P::Seq { parent, index } => format!("{}/{index}", ignored_pointer(parent)),
-        P::Map { parent, key } => format!("{}/{}", ignored_pointer(parent), escape(key)),
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            ignored_pointer(parent)
-        }
-    }
-}
-
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 /// A `serde_path_to_error` path as JSON Pointer segments.
 fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
     path.iter()
@@ -118,7 +101,7 @@ fn pointer(segments: &[Segment]) -> String {
         .iter()
         .map(|s| match s {
             Segment::Index(i) => format!("/{i}"),
-            Segment::Key(k) => format!("/{}", escape(k)),
+            Segment::Key(k) => format!("/{}", super::read::escape(k)),
         })
         .collect()
 }
@@ -151,6 +134,23 @@ fn remove_at(value: &mut Value, segments: &[Segment]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Pointers of the node fields that mark MetaBuilder's 2.x format, for a
+/// document that could not be read typed.
+fn v2_node_fields(value: &Value) -> Vec<String> {
+    let nodes = value.get("nodes").and_then(Value::as_array);
+    nodes
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(i, node)| {
+            ["op", "onSuccess", "nextNode"]
+                .into_iter()
+                .filter(move |key| node.get(key).is_some())
+                .map(move |key| format!("/nodes/{i}/{key}"))
+        })
+        .collect()
 }
 
 /// MetaBuilder's other formats, recognised so the message can name them.
@@ -193,13 +193,11 @@ impl Workflow {
     /// ```
     pub fn parse(text: &str, source: &str) -> Result<Self, ParseError> {
         // The happy path: typed, straight from the text.
-        let mut unknown = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
-        let mut note = |p: serde_ignored::Path<'_>| unknown.push(ignored_pointer(&p));
-        let typed = Workflow::deserialize(serde_ignored::Deserializer::new(&mut de, &mut note))
-            .and_then(|w| de.end().map(|()| w));
+        let typed = Workflow::deserialize(&mut de).and_then(|w| de.end().map(|()| w));
         match typed {
-            Ok(mut workflow) => {
+            Ok(workflow) => {
+                let unknown = &workflow.unknown_fields;
                 if unknown
                     .iter()
                     .any(|p| p == "/startNode" || p.ends_with("/op") || p.ends_with("/onSuccess"))
@@ -209,14 +207,13 @@ impl Workflow {
                         .is_some_and(|v| v.starts_with("2."))
                 {
                     let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                    if let Some(message) = other_format(&value, &unknown) {
+                    if let Some(message) = other_format(&value, unknown) {
                         return Err(ParseError::Format {
                             file: source.to_owned(),
                             message,
                         });
                     }
                 }
-                workflow.unknown_fields = unknown;
                 Ok(workflow)
             }
             Err(e) if e.is_syntax() || e.is_eof() => Err(ParseError::Syntax {
@@ -241,23 +238,19 @@ impl Workflow {
     pub fn from_value(mut value: Value, source: &str) -> Result<Self, ParseError> {
         let mut problems = Vec::new();
         loop {
-            let mut unknown = Vec::new();
-            let mut note = |p: serde_ignored::Path<'_>| unknown.push(ignored_pointer(&p));
-            let de = serde_ignored::Deserializer::new(&value, &mut note);
-            match serde_path_to_error::deserialize::<_, Workflow>(de) {
+            match serde_path_to_error::deserialize::<_, Workflow>(&value) {
                 Ok(mut workflow) => {
-                    if let Some(message) = other_format(&value, &unknown) {
+                    if let Some(message) = other_format(&value, &workflow.unknown_fields) {
                         return Err(ParseError::Format {
                             file: source.to_owned(),
                             message,
                         });
                     }
                     workflow.problems = problems;
-                    workflow.unknown_fields = unknown;
                     return Ok(workflow);
                 }
                 Err(e) => {
-                    if let Some(message) = other_format(&value, &unknown) {
+                    if let Some(message) = other_format(&value, &v2_node_fields(&value)) {
                         return Err(ParseError::Format {
                             file: source.to_owned(),
                             message,

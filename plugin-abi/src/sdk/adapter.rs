@@ -2,7 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_trait::TD_CanDowncast;
 use abi_stable::std_types::{RResult, RStr, RString};
 
 use super::{panic::panic_message, Node, NodeDescription, NodeRequest};
@@ -38,7 +38,35 @@ pub fn executor_box(node: impl Node) -> NodeExecutorBox {
 }
 
 pub(crate) fn boxed(node: Box<dyn Node>) -> NodeExecutorBox {
-    NodeExecutor_TO::from_value(Adapter { node }, TD_Opaque)
+    // Downcastable, so a host linking this very SDK can reach the node
+    // (`linked_node`); the vtable's layout is the same either way.
+    NodeExecutor_TO::from_value(Adapter { node }, TD_CanDowncast)
+}
+
+/// The [`Node`] behind `executor` when this very copy of the SDK made it:
+/// a plugin linked into the host, or a node type registered in-process.
+/// The host may then call it directly, skipping the JSON text of the ABI.
+/// `None` for executors from a library loaded from a file (another copy
+/// of the SDK), which are only ever called through the ABI.
+///
+/// ```
+/// use plugin_abi::sdk::{executor_box, linked_node, Node, NodeError, NodeOutput, NodeRequest};
+///
+/// struct Echo;
+/// impl Node for Echo {
+///     fn execute(&self, request: &NodeRequest) -> Result<NodeOutput, NodeError> {
+///         Ok(NodeOutput::new(request.input.clone()))
+///     }
+/// }
+/// let executor = executor_box(Echo);
+/// assert!(linked_node(&executor).is_some());
+/// ```
+pub fn linked_node(executor: &NodeExecutorBox) -> Option<&dyn Node> {
+    executor
+        .obj
+        .downcast_as::<Adapter>()
+        .ok()
+        .map(|adapter| adapter.node.as_ref())
 }
 
 impl NodeExecutor for Adapter {

@@ -22,7 +22,7 @@ use crate::codes;
 use crate::ffi::PluginError;
 use crate::manifest::{ExecutionClass, NodeDependency, NodeTypeManifest, PluginManifest};
 
-pub use adapter::executor_box;
+pub use adapter::{executor_box, linked_node};
 
 pub use crate::request::{ExecContext, NodeOutput, NodeRequest};
 
@@ -429,9 +429,12 @@ impl NodeSpec {
         self
     }
 
-    /// The executor as a plain function: for stateless node types.
+    /// The executor as a plain function: for stateless node types. A
+    /// function has no `validate`, so the host is told not to call it.
     pub fn handler(self, handler: fn(&NodeRequest) -> Result<NodeOutput, NodeError>) -> Self {
-        self.executor(move || FnNode(handler))
+        let mut spec = self.executor(move || FnNode(handler));
+        spec.manifest.validates = false;
+        spec
     }
 
     /// The manifest entry.

@@ -13,6 +13,7 @@ use plugin_abi::PluginError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
 use crate::call::NodeCall;
 use crate::error::{ErrorCode, NodeFailure};
@@ -71,6 +72,10 @@ impl Registry {
     ) -> Result<NodeOutput, NodeFailure> {
         let limit = self.output_limit_to_send();
         let config = node.config();
+        if let Some(linked) = plugin_abi::sdk::linked_node(node.executor()) {
+            let request = linked_request(call, prepared, &config, limit);
+            return run_linked(linked, &request, self.config().max_output_bytes);
+        }
         let answer = REQUEST_BUFFER.with(|cell| {
             // Re-entered on this thread (a node run from inside a node): a
             // buffer of its own.
@@ -103,6 +108,28 @@ impl Registry {
         if runs_inline(node, call) {
             return self.cross_now(node, call, prepared);
         }
+        let timeout = call.timeout.unwrap_or(self.config().default_timeout);
+        let executor = Arc::clone(node.executor());
+        let node_type = call.node_type;
+        let limit = self.config().max_output_bytes;
+        if plugin_abi::sdk::linked_node(&executor).is_some() {
+            let request =
+                linked_request(call, prepared, &node.config(), self.output_limit_to_send());
+            let ran = run_blocking(timeout, move || {
+                match plugin_abi::sdk::linked_node(&executor) {
+                    Some(linked) => run_linked(linked, &request, limit),
+                    None => Err(NodeFailure::new(
+                        ErrorCode::ExecutionError,
+                        format!("executor of `{}` is no longer linked", request.node_type),
+                    )),
+                }
+            })
+            .await;
+            return match ran {
+                Ok(outcome) => outcome,
+                Err(stopped) => Err(blocking_failure(node_type, timeout, stopped)),
+            };
+        }
         let mut buffer = Vec::with_capacity(TYPICAL_REQUEST_BYTES);
         write_request(
             &mut buffer,
@@ -112,23 +139,9 @@ impl Registry {
             self.output_limit_to_send(),
         )?;
         let text = String::from_utf8(buffer).map_err(|e| not_serialisable(call, e))?;
-        let timeout = call.timeout.unwrap_or(self.config().default_timeout);
-        let executor = Arc::clone(node.executor());
-        let node_type = call.node_type;
         match run_blocking(timeout, move || executor.execute(text.as_str().into())).await {
-            Ok(answer) => parse_output(node_type, answer, self.config().max_output_bytes),
-            Err(BlockingError::Failed(why)) => Err(NodeFailure::new(
-                ErrorCode::ExecutionError,
-                format!("executor of `{node_type}` did not complete: {why}"),
-            )),
-            Err(BlockingError::TimedOut) => Err(NodeFailure::new(
-                ErrorCode::ExecutionTimeout,
-                format!(
-                    "`{node_type}` did not finish within {} ms and was abandoned; raise the node's `timeout` if it legitimately needs longer",
-                    timeout.as_millis()
-                ),
-            )
-            .retryable(true)),
+            Ok(answer) => parse_output(node_type, answer, limit),
+            Err(stopped) => Err(blocking_failure(node_type, timeout, stopped)),
         }
     }
 
@@ -198,13 +211,7 @@ fn parse_output(
     match answer {
         RResult::ROk(output) => {
             if output.len() > max_output_bytes {
-                return Err(NodeFailure::new(
-                    ErrorCode::ExecutionError,
-                    format!(
-                        "output of `{node_type}` is {} bytes, over the {max_output_bytes}-byte limit; it was discarded (raise the output limit or make the node return less)",
-                        output.len()
-                    ),
-                ));
+                return Err(output_too_large(node_type, output.len(), max_output_bytes));
             }
             serde_json::from_str::<NodeOutput>(output.as_str()).map_err(|e| {
                 NodeFailure::new(
@@ -217,8 +224,40 @@ fn parse_output(
     }
 }
 
+/// The failure of a blocking call that did not complete.
+fn blocking_failure(
+    node_type: &str,
+    timeout: std::time::Duration,
+    stopped: BlockingError,
+) -> NodeFailure {
+    match stopped {
+        BlockingError::Failed(why) => NodeFailure::new(
+            ErrorCode::ExecutionError,
+            format!("executor of `{node_type}` did not complete: {why}"),
+        ),
+        BlockingError::TimedOut => NodeFailure::new(
+            ErrorCode::ExecutionTimeout,
+            format!(
+                "`{node_type}` did not finish within {} ms and was abandoned; raise the node's `timeout` if it legitimately needs longer",
+                timeout.as_millis()
+            ),
+        )
+        .retryable(true),
+    }
+}
+
+/// The failure of an output over the limit.
+pub(super) fn output_too_large(node_type: &str, size: usize, limit: usize) -> NodeFailure {
+    NodeFailure::new(
+        ErrorCode::ExecutionError,
+        format!(
+            "output of `{node_type}` is {size} bytes, over the {limit}-byte limit; it was discarded (raise the output limit or make the node return less)"
+        ),
+    )
+}
+
 /// Converts a plugin's error, keeping unknown codes visible in the message.
-fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
+pub(super) fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
     let details = if error.details.is_empty() {
         None
     } else {

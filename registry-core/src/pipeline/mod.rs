@@ -20,6 +20,7 @@
 
 mod admit;
 mod boundary;
+mod linked;
 mod output;
 mod prepare;
 mod record;

@@ -11,7 +11,7 @@ use crate::error::{ErrorCode, NodeFailure, ValidationIssue};
 use crate::hashing::{is_small, value_hash};
 use crate::registry::{RegisteredNode, Registry};
 use crate::validation::{
-    parameter_issues, Issues, ValidationEntry, ValidationKey, ValidationKeyRef,
+    parameter_issues, schema_accepts, Issues, ValidationEntry, ValidationKey, ValidationKeyRef,
     CACHED_PARAMETERS_BUDGET,
 };
 
@@ -26,20 +26,15 @@ impl Registry {
     }
 
     /// Schema and required-field problems of `parameters` (no plugin
-    /// check), answered from the validation cache when the same parameters
-    /// were checked before. Used for the pre-run validation of workflows.
+    /// check). Used for the pre-run validation of workflows. Checked
+    /// directly: a passing check costs less than a cache key would.
     pub fn schema_issues(&self, node: &RegisteredNode, parameters: &Value) -> Vec<ValidationIssue> {
-        // A separate key space from `validate_parameters`, whose entries also
-        // include the plugin's own check.
-        const SCHEMA_ONLY: u64 = 0x5c4e_3a00_0000_0001;
-        let outcome: Result<_, NodeFailure> =
-            self.cached_issues(node, parameters, SCHEMA_ONLY, || {
-                Ok(Issues {
-                    schema: parameter_issues(&node.metadata().manifest, node.schema(), parameters),
-                    plugin: Vec::new(),
-                })
-            });
-        outcome.map(|i| i.schema).unwrap_or_default()
+        let manifest = &node.metadata().manifest;
+        if schema_accepts(manifest, node.schema(), parameters) {
+            Vec::new()
+        } else {
+            parameter_issues(manifest, node.schema(), parameters)
+        }
     }
 
     /// The node type's own `validate` of `parameters` as written: its
@@ -72,6 +67,18 @@ impl Registry {
         node_id: &str,
         parameters: &Value,
     ) -> Result<(), NodeFailure> {
+        let manifest = &node.metadata().manifest;
+        if !manifest.validates {
+            // The schema alone: checked directly, never cached.
+            return if schema_accepts(manifest, node.schema(), parameters) {
+                Ok(())
+            } else {
+                Err(NodeFailure::validation(
+                    manifest.node_type.as_str(),
+                    parameter_issues(manifest, node.schema(), parameters),
+                ))
+            };
+        }
         let issues = self.cached_issues(node, parameters, 0, || {
             let schema = parameter_issues(&node.metadata().manifest, node.schema(), parameters);
             let plugin = if schema.is_empty() {
@@ -141,6 +148,9 @@ impl Registry {
         node_id: &str,
         parameters: &Value,
     ) -> Result<(Vec<ValidationIssue>, Vec<String>), NodeFailure> {
+        if !node.metadata().manifest.validates {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let text = serde_json::json!({
             "id": node_id, "name": node_id,
             "nodeType": node.metadata().node_type(), "parameters": parameters,
