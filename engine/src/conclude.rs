@@ -27,7 +27,8 @@ impl<'a> Execution<'a> {
             ..RunMetrics::default()
         };
         let execution_order = run.order.iter().map(|&i| graph.ids[i].clone()).collect();
-        let mut nodes = std::collections::BTreeMap::new();
+        // Built in bulk (sorted once) rather than by one insert per node.
+        let mut nodes = Vec::with_capacity(graph.ids.len());
         for (i, (mut result, step)) in run.results.into_iter().zip(run.steps).enumerate() {
             if let Some(step) = step {
                 if result.status != NodeStatus::Skipped || !step.output.is_null() {
@@ -36,8 +37,9 @@ impl<'a> Execution<'a> {
                 }
             }
             count(&mut metrics, &result);
-            nodes.insert(graph.ids[i].clone(), result);
+            nodes.push((graph.ids[i].clone(), result));
         }
+        let nodes: std::collections::BTreeMap<_, _> = nodes.into_iter().collect();
         metrics.nodes_run = metrics.nodes_succeeded + metrics.nodes_failed;
         tracing::info!(component = "engine", event = "execution_finished", workflow = %self.compiled.workflow.id, execution_id = %self.context.execution_id, status = ?status, duration_ms = metrics.total_ms);
         ExecutionResult {

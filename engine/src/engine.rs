@@ -82,6 +82,22 @@ impl Engine {
             .filter(|t| !t.is_empty())
     }
 
+    /// What a clean registry validation of a workflow holds for: this
+    /// registry, in its current state, for this tenant.
+    fn validation_key(&self, tenant: Option<&str>) -> (usize, u64, Option<String>) {
+        (
+            Arc::as_ptr(&self.registry) as usize,
+            self.registry.generation(),
+            tenant.filter(|t| !t.is_empty()).map(str::to_owned),
+        )
+    }
+
+    fn mark_validated(&self, compiled: &CompiledWorkflow, tenant: Option<&str>) {
+        if let Ok(mut slot) = compiled.validated_for.lock() {
+            *slot = Some(self.validation_key(tenant));
+        }
+    }
+
     /// Every problem that stops `compiled` from running with `options`, and
     /// every warning: structure, templates, node types, parameters (with
     /// the node types' own checks), variables, the tenant.
@@ -89,6 +105,9 @@ impl Engine {
         let tenant = Self::tenant(compiled, &options.context);
         let policy = self.policy(compiled, tenant);
         let mut report = compiled.registry_report(&self.registry, policy.as_deref());
+        if report.problems.is_empty() {
+            self.mark_validated(compiled, tenant);
+        }
         report.problems.extend(compiled.run_problems(
             &self.registry,
             &options.variables,
@@ -123,24 +142,17 @@ impl Engine {
         let mut problems = Vec::new();
         // A workflow that validated cleanly against this registry state for
         // this tenant needs no second registry validation.
-        let key = (
-            Arc::as_ptr(&self.registry) as usize,
-            self.registry.generation(),
-            tenant.clone(),
-        );
         let validated = compiled
             .validated_for
             .lock()
-            .map(|v| v.as_ref() == Some(&key))
+            .map(|v| v.as_ref() == Some(&self.validation_key(tenant.as_deref())))
             .unwrap_or(false);
         if !validated {
             problems = compiled
                 .registry_report(&self.registry, policy.as_deref())
                 .problems;
             if problems.is_empty() {
-                if let Ok(mut slot) = compiled.validated_for.lock() {
-                    *slot = Some(key);
-                }
+                self.mark_validated(compiled, tenant.as_deref());
             }
         }
         problems.extend(compiled.run_problems(

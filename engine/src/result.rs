@@ -11,7 +11,8 @@ use registry_core::{ErrorCode, NodeStatus, ValidationIssue};
 
 fn rfc3339<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string()),
+        // Written straight into the output, without a string in between.
+        Some(t) => s.collect_str(&humantime::format_rfc3339_millis(*t)),
         None => s.serialize_none(),
     }
 }

@@ -102,8 +102,8 @@ impl CompiledWorkflow {
             }
             // The node type's own check sees the values as written, without
             // those holding templates (they are checked once resolved, at
-            // run time).
-            {
+            // run time). Node types without a check are not asked.
+            if registered.metadata().manifest.validates {
                 let written = without_templates(&node.parameters, templated);
                 let (errors, warnings) = registry.plugin_checks(&registered, &node.id, &written);
                 report.problems.extend(errors.into_iter().map(|issue| {

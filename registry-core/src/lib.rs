@@ -95,6 +95,7 @@ mod pipeline;
 pub mod plugin_host;
 mod recovery;
 mod registry;
+mod reuse;
 mod runtime;
 mod status;
 mod tenant;

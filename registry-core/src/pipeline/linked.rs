@@ -4,6 +4,7 @@
 //! built from the call's values and the node's [`NodeOutput`] is taken as
 //! it is. Panics are contained as at the ABI boundary.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use plugin_abi::request::{NodeOutput, NodeRequest};
@@ -15,27 +16,83 @@ use super::boundary::{from_plugin_error, output_too_large};
 use super::prepare::Prepared;
 use crate::call::NodeCall;
 use crate::error::NodeFailure;
+use crate::reuse::{assign, assign_map, assign_str};
 
-/// The request `node` receives for `call`: the same fields as the JSON
-/// request of the ABI, as values.
+thread_local! {
+    /// Requests kept between calls of linked node types, per thread: once
+    /// a request has a call's shape, filling it again allocates nothing.
+    static POOL: RefCell<Vec<NodeRequest>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Requests holding more than this are not kept.
+const KEPT_REQUEST_BYTES: usize = 64 * 1024;
+/// At most this many requests are kept per thread (one per nesting level).
+const KEPT_REQUESTS: usize = 8;
+
+/// The request `node` receives for `call` (the same fields as the JSON
+/// request of the ABI, as values), in a pooled request.
 pub(super) fn linked_request(
     call: &NodeCall<'_>,
     prepared: &Prepared<'_>,
     config: &Map<String, Value>,
     output_limit_to_send: Option<u64>,
-) -> NodeRequest {
-    NodeRequest {
-        node_type: call.node_type.to_owned(),
-        node_id: call.node_id.to_owned(),
-        parameters: prepared.parameters.as_ref().clone(),
-        input: call.input.clone(),
-        trigger: call.trigger.cloned().unwrap_or_default(),
-        deadline_ms: call.deadline_ms,
-        max_output_bytes: output_limit_to_send,
-        context: call.context.clone(),
-        variables: call.variables.clone(),
-        credentials: prepared.credentials.clone(),
-        config: config.clone(),
+) -> Pooled {
+    let mut request = POOL
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_default();
+    let mut held = 0;
+    assign_str(&mut request.node_type, call.node_type);
+    assign_str(&mut request.node_id, call.node_id);
+    held += assign(&mut request.parameters, prepared.parameters.as_ref());
+    held += assign(&mut request.input, call.input);
+    held += match call.trigger {
+        Some(trigger) => assign(&mut request.trigger, trigger),
+        None => {
+            request.trigger = Value::Null;
+            0
+        }
+    };
+    request.deadline_ms = call.deadline_ms;
+    request.max_output_bytes = output_limit_to_send;
+    let context = &mut request.context;
+    match (&mut context.tenant_id, &call.context.tenant_id) {
+        (Some(into), Some(from)) => assign_str(into, from),
+        (into, from) => into.clone_from(from),
+    }
+    held += assign(&mut context.user, &call.context.user);
+    assign_str(&mut context.execution_id, &call.context.execution_id);
+    held += assign_map(&mut request.variables, call.variables);
+    held += assign_map(&mut request.credentials, &prepared.credentials);
+    held += assign_map(&mut request.config, config);
+    Pooled { request, held }
+}
+
+/// A request lent from the pool; back to it when dropped, unless large.
+pub(super) struct Pooled {
+    request: NodeRequest,
+    held: usize,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = NodeRequest;
+    fn deref(&self) -> &NodeRequest {
+        &self.request
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // Credentials hold secrets: never kept past the call.
+        if self.held > KEPT_REQUEST_BYTES || !self.request.credentials.is_empty() {
+            return;
+        }
+        let request = std::mem::take(&mut self.request);
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < KEPT_REQUESTS {
+                pool.push(request);
+            }
+        });
     }
 }
 
