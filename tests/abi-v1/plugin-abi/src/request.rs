@@ -1,0 +1,119 @@
+//! The JSON documents exchanged by `NodeExecutor::execute`.
+//!
+//! The host serialises an [`ExecRequestRef`] (borrowing its values, no
+//! copies); the plugin deserialises the same text as an [`ExecRequest`].
+//! The plugin answers with an [`ExecResponse`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Who runs the node: tenant, user and execution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecContext {
+    /// The tenant the execution belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The user on whose behalf it runs (free-form, often `{"id": ...}`).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub user: Value,
+    /// The execution's id.
+    #[serde(default)]
+    pub execution_id: String,
+}
+
+/// One execution of a node, as the plugin receives it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecRequest {
+    /// The node type being executed.
+    #[serde(default)]
+    pub node_type: String,
+    /// The node's id in its workflow.
+    #[serde(default)]
+    pub node_id: String,
+    /// The node's parameters, templates already resolved.
+    #[serde(default)]
+    pub parameters: Value,
+    /// The node's input item (`$json`).
+    #[serde(default)]
+    pub input: Value,
+    /// Tenant, user and execution.
+    #[serde(default)]
+    pub context: ExecContext,
+    /// The execution's variables (`$vars`).
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Credentials the node is bound to, resolved from its tenant's store:
+    /// slot name → credential fields. Secret values never appear in results
+    /// or logs: the host masks them.
+    #[serde(default)]
+    pub credentials: Map<String, Value>,
+    /// Host configuration for this node type (a database path, an egress
+    /// allowlist, ...), set by the operator, never by the workflow.
+    #[serde(default)]
+    pub config: Map<String, Value>,
+}
+
+/// The host's borrowed view of an [`ExecRequest`], serialised without copies.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecRequestRef<'a> {
+    /// See [`ExecRequest::node_type`].
+    pub node_type: &'a str,
+    /// See [`ExecRequest::node_id`].
+    pub node_id: &'a str,
+    /// See [`ExecRequest::parameters`].
+    pub parameters: &'a Value,
+    /// See [`ExecRequest::input`].
+    pub input: &'a Value,
+    /// See [`ExecRequest::context`].
+    pub context: &'a ExecContext,
+    /// See [`ExecRequest::variables`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub variables: &'a Map<String, Value>,
+    /// See [`ExecRequest::credentials`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub credentials: &'a Map<String, Value>,
+    /// See [`ExecRequest::config`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub config: &'a Map<String, Value>,
+}
+
+/// Changes a node makes to the execution's variables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariablesPatch {
+    /// Remove every variable first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
+    /// Variables to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete: Vec<String>,
+    /// Variables to set (after `clear` and `delete`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub set: Map<String, Value>,
+}
+
+impl VariablesPatch {
+    /// `true` when the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.delete.is_empty() && self.set.is_empty()
+    }
+}
+
+/// A node's successful result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResponse {
+    /// The node's output (`$json` of its successors).
+    #[serde(default)]
+    pub output: Value,
+    /// The output index whose connections are followed (0 = true, 1 =
+    /// false for conditions); `None` follows every main output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_index: Option<u32>,
+    /// Changes to the execution's variables.
+    #[serde(default, skip_serializing_if = "VariablesPatch::is_empty")]
+    pub variables: VariablesPatch,
+}
