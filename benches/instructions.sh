@@ -50,12 +50,16 @@ for kind in static dynamic; do
   done
 done
 
-for n in "$small" "$large"; do
-  grind "$work/execute.$n" target/release/profile execute "$n"
+for kind in static dynamic; do
+  workload=execute
+  [ "$kind" = dynamic ] && workload=execute-dynamic
+  for n in "$small" "$large"; do
+    grind "$work/execute-$kind.$n" target/release/profile "$workload" "$n"
+  done
+  a=$(inclusive "$work/execute-$kind.$small" "profile::measure_execute")
+  b=$(inclusive "$work/execute-$kind.$large" "profile::measure_execute")
+  emit "registry/execute/$kind" "$(per_node "$a" "$b" $((large - small)))"
 done
-a=$(inclusive "$work/execute.$small" "profile::measure_execute")
-b=$(inclusive "$work/execute.$large" "profile::measure_execute")
-emit "registry/execute/static" "$(per_node "$a" "$b" $((large - small)))"
 
 for n in "$small" "$large"; do
   target/release/profile write-chain "$n" "$work/chain$n.json"

@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RStr, RString};
+use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use plugin_abi::{
     codes, NodeExecutor, NodeExecutorBox, NodeExecutor_TO, PluginError, PluginModuleRef,
     ValidationReport,
 };
-use registry_core::Registry;
+use registry_core::{Registry, WireCall};
 
-use crate::open;
+use crate::open::{self, CreatedExecutor};
 
 /// A library known from the cache, opened at most once, on first use.
 pub struct LazyLibrary {
@@ -59,14 +59,14 @@ impl LazyLibrary {
     }
 }
 
-/// The executor of one node type of a [`LazyLibrary`].
-struct LazyExecutor {
+/// One node type of a [`LazyLibrary`]: its executor, created on first use.
+struct LazyNode {
     library: Arc<LazyLibrary>,
     node_type: String,
     executor: OnceLock<Result<NodeExecutorBox, String>>,
 }
 
-impl LazyExecutor {
+impl LazyNode {
     fn executor(&self) -> Result<&NodeExecutorBox, PluginError> {
         self.executor
             .get_or_init(|| {
@@ -89,30 +89,60 @@ impl LazyExecutor {
     }
 }
 
+/// The JSON calls of a [`LazyNode`].
+struct LazyExecutor(Arc<LazyNode>);
+
 impl NodeExecutor for LazyExecutor {
     fn validate(&self, node: RStr<'_>) -> RResult<ValidationReport, PluginError> {
-        match self.executor() {
+        match self.0.executor() {
             Ok(executor) => executor.validate(node),
             Err(e) => RResult::RErr(e),
         }
     }
 
     fn execute(&self, request: RStr<'_>) -> RResult<RString, PluginError> {
-        match self.executor() {
+        match self.0.executor() {
             Ok(executor) => executor.execute(request),
             Err(e) => RResult::RErr(e),
         }
     }
 }
 
-/// A lazy executor for `node_type` of `library`.
-pub fn executor(library: &Arc<LazyLibrary>, node_type: &str) -> NodeExecutorBox {
-    NodeExecutor_TO::from_value(
-        LazyExecutor {
-            library: Arc::clone(library),
-            node_type: node_type.to_owned(),
-            executor: OnceLock::new(),
-        },
-        TD_Opaque,
-    )
+/// The binary call of a [`LazyNode`]: the library's own once it is open;
+/// for a library built before the binary call, the frame is translated to
+/// and from the JSON call.
+struct LazyWire(Arc<LazyNode>);
+
+impl WireCall for LazyWire {
+    fn call(
+        &self,
+        _registered: &NodeExecutorBox,
+        request: &[u8],
+        output: &mut RVec<u8>,
+    ) -> Result<(), PluginError> {
+        let executor = self.0.executor()?;
+        let module = self
+            .0
+            .library
+            .module()
+            .map_err(|message| PluginError::new(codes::EXECUTION_ERROR, message))?;
+        match module.execute_wire() {
+            Some(execute_wire) => execute_wire.call(executor, request, output),
+            None => plugin_abi::sdk::execute_via_json(executor, request, output),
+        }
+    }
+}
+
+/// A lazy executor for `node_type` of `library`, with its binary call.
+pub fn executor(library: &Arc<LazyLibrary>, node_type: &str) -> CreatedExecutor {
+    let node = Arc::new(LazyNode {
+        library: Arc::clone(library),
+        node_type: node_type.to_owned(),
+        executor: OnceLock::new(),
+    });
+    CreatedExecutor {
+        node_type: node_type.to_owned(),
+        executor: NodeExecutor_TO::from_value(LazyExecutor(Arc::clone(&node)), TD_Opaque),
+        wire: Some(Arc::new(LazyWire(node))),
+    }
 }

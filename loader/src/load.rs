@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use plugin_abi::NodeExecutorBox;
+use crate::open::CreatedExecutor;
 use registry_core::Registry;
 
 use crate::cache::{CacheFile, CachedOutcome};
@@ -20,7 +20,7 @@ use crate::{cached, isolate, precheck};
 /// symbol the cache records.
 struct Loaded {
     opened: OpenedModule,
-    executors: Vec<(String, NodeExecutorBox)>,
+    executors: Vec<CreatedExecutor>,
     timings: StepTimings,
     root_symbol: String,
 }

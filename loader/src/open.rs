@@ -7,7 +7,10 @@ use std::path::Path;
 use abi_stable::library::{AbiHeaderRef, LibraryError, RootModuleError};
 use abi_stable::std_types::RResult;
 use plugin_abi::manifest::PluginManifest;
+use std::sync::Arc;
+
 use plugin_abi::{HostServices, NodeExecutorBox, PluginModuleRef};
+use registry_core::WireCall;
 
 use registry_core::Registry;
 
@@ -52,9 +55,7 @@ pub fn open_library(path: &Path, root_symbol: &str) -> Result<PluginModuleRef, R
     // Never unload: the header and everything it points to must stay valid.
     std::mem::forget(library);
     let header = header?.upgrade().map_err(library_rejection)?;
-    let module = header
-        .init_root_module::<PluginModuleRef>()
-        .map_err(library_rejection)?;
+    let module = plugin_abi::init_root_module(header).map_err(library_rejection)?;
     if module.abi_version() != plugin_abi::ABI_VERSION {
         return Err(Rejection::new(
             RejectReason::AbiVersionUnsupported,
@@ -227,7 +228,12 @@ pub fn validate_plugin_manifest(
 pub fn create_executors(
     opened: &OpenedModule,
     probe: bool,
-) -> Result<Vec<(String, NodeExecutorBox)>, Rejection> {
+) -> Result<Vec<CreatedExecutor>, Rejection> {
+    // Libraries built before the binary call have none: JSON only.
+    let wire: Option<Arc<dyn WireCall>> = opened
+        .module
+        .execute_wire()
+        .map(|f| Arc::new(f) as Arc<dyn WireCall>);
     let mut executors = Vec::with_capacity(opened.manifest.node_types.len());
     for node in &opened.manifest.node_types {
         let executor = match (opened.module.new_executor())(node.node_type.as_str().into()) {
@@ -262,7 +268,21 @@ pub fn create_executors(
                 }
             }
         }
-        executors.push((node.node_type.clone(), executor));
+        executors.push(CreatedExecutor {
+            node_type: node.node_type.clone(),
+            executor,
+            wire: wire.clone(),
+        });
     }
     Ok(executors)
+}
+
+/// An executor a plugin created for one of its node types.
+pub struct CreatedExecutor {
+    /// The node type.
+    pub node_type: String,
+    /// The executor (JSON calls, validation).
+    pub executor: NodeExecutorBox,
+    /// The library's binary call, when it has one.
+    pub wire: Option<Arc<dyn WireCall>>,
 }

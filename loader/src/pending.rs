@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::open::CreatedExecutor;
 use plugin_abi::manifest::PluginManifest;
-use plugin_abi::NodeExecutorBox;
 
 use crate::lazy::LazyLibrary;
 use crate::report::StepTimings;
@@ -23,7 +23,7 @@ pub(crate) struct Pending {
 /// How a plugin that passed its checks gets its executors.
 pub(crate) enum PendingKind {
     /// Opened now: its executors exist.
-    Opened(Vec<(String, NodeExecutorBox)>),
+    Opened(Vec<CreatedExecutor>),
     /// Known from the cache: executors that open the library on first use.
     Cached(Arc<LazyLibrary>),
 }

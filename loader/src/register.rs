@@ -3,11 +3,11 @@
 use std::time::Instant;
 
 use plugin_abi::manifest::PluginManifest;
-use plugin_abi::{NodeExecutorBox, PluginModuleRef};
+use plugin_abi::PluginModuleRef;
 use registry_core::{NodeMetadata, NodeSource, Registry};
 
 use crate::lazy;
-use crate::open;
+use crate::open::{self, CreatedExecutor};
 use crate::pending::{Pending, PendingKind};
 use crate::reason::{RejectReason, Rejection};
 use crate::report::{micros, FileOutcome, FileReport};
@@ -38,7 +38,7 @@ pub(crate) fn register_plugin(
         PendingKind::Cached(library) => manifest
             .node_types
             .iter()
-            .map(|n| (n.node_type.clone(), lazy::executor(&library, &n.node_type)))
+            .map(|n| lazy::executor(&library, &n.node_type))
             .collect(),
     };
     let outcome = register_executors(registry, &manifest, executors, &shadowed, source);
@@ -83,12 +83,17 @@ pub fn register_static_plugin(
 fn register_executors(
     registry: &Registry,
     manifest: &PluginManifest,
-    executors: Vec<(String, NodeExecutorBox)>,
+    executors: Vec<CreatedExecutor>,
     shadowed: &[String],
     source: NodeSource,
 ) -> Result<Vec<String>, Rejection> {
     let mut registered: Vec<String> = Vec::new();
-    for (node_type, executor) in executors {
+    for CreatedExecutor {
+        node_type,
+        executor,
+        wire,
+    } in executors
+    {
         if shadowed.contains(&node_type) {
             continue;
         }
@@ -100,7 +105,7 @@ fn register_executors(
             continue;
         };
         let metadata = NodeMetadata::new(node.clone(), source.clone());
-        if let Err(e) = registry.register_with_metadata(executor, metadata) {
+        if let Err(e) = registry.register_with_wire(executor, wire, metadata) {
             for done in &registered {
                 registry.unregister(done);
             }

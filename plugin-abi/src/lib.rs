@@ -6,16 +6,23 @@
 //! layout of the module, reads the plugin's [`manifest::PluginManifest`], and
 //! creates one [`NodeExecutorBox`] per node type through the module's factory.
 //!
-//! Values cross the boundary as JSON text ([`RStr`](abi_stable::std_types::RStr)
-//! in, [`RString`](abi_stable::std_types::RString) out): language-neutral,
-//! tolerant of new optional fields, and cheap next to real node work. Errors
-//! cross as [`PluginError`], carrying one of the stable [`codes`].
+//! Values cross the boundary in one of two encodings. [`NodeExecutor`]
+//! takes JSON text ([`RStr`](abi_stable::std_types::RStr) in,
+//! [`RString`](abi_stable::std_types::RString) out): language-neutral and
+//! tolerant of new optional fields. Plugins built with this SDK also export
+//! [`PluginModule::execute_wire`], the same call on the compact binary
+//! frames of [`wire`], which a host prefers: no JSON text is written or
+//! parsed on either side. Errors cross as [`PluginError`], carrying one of
+//! the stable [`codes`].
 //!
 //! # The ABI promise
 //!
 //! * [`PluginModule`] is an abi_stable *prefix type*: fields are only ever
 //!   appended after the last one, so a plugin built against an older
-//!   `plugin-abi` keeps loading in a newer host.
+//!   `plugin-abi` keeps loading in a newer host. (abi_stable alone refuses
+//!   a library whose root module has fewer fields than the host's type;
+//!   [`init_root_module`] checks such a library against the layout of the
+//!   first release instead, and its appended fields read as `None`.)
 //! * Every other type that crosses the boundary is frozen. Changing one means
 //!   bumping [`ABI_VERSION`]; a host refuses plugins built for another
 //!   version with `ABI_VERSION_UNSUPPORTED`.
@@ -68,10 +75,13 @@ pub mod manifest;
 mod module;
 pub mod request;
 pub mod sdk;
+pub mod wire;
 
 pub use executor::{NodeExecutor, NodeExecutorBox, NodeExecutor_TO};
 pub use ffi::{HostServices, LogLevel, LogRecord, PluginError, ValidationReport};
-pub use module::{PluginModule, PluginModuleRef, EXPORT_SYMBOL_PREFIX};
+pub use module::{
+    init_root_module, PluginModule, PluginModuleRef, WireExecute, EXPORT_SYMBOL_PREFIX,
+};
 
 /// The version of the plugflow plugin ABI this crate defines.
 ///

@@ -21,7 +21,7 @@ pub struct ExecContext {
 }
 
 /// One execution of a node, as the plugin receives it.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRequest {
     /// The node type being executed.
@@ -40,32 +40,32 @@ pub struct NodeRequest {
     pub input: Value,
     /// The execution's trigger data (`$json` in templates). Sent only to
     /// nodes whose parameters hold per-item expressions that read `$json`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub trigger: Value,
     /// The execution's deadline, milliseconds since the Unix epoch: long
     /// loops inside a node should stop (with `EXECUTION_TIMEOUT`) once it
     /// has passed. `None`: no deadline.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// The largest output (JSON bytes) the host accepts; `None`: the
     /// default of 16 MiB. A node that can tell its output would be larger
     /// should refuse before building it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_bytes: Option<u64>,
     /// Tenant, user and execution.
     #[serde(default)]
     pub context: ExecContext,
     /// The execution's variables (`$vars`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub variables: Map<String, Value>,
     /// Credentials the node is bound to, resolved from its tenant's store:
     /// slot name → credential fields. Secret values never appear in results
     /// or logs: the host masks them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub credentials: Map<String, Value>,
     /// Host configuration for this node type (a database path, an egress
     /// allowlist, ...), set by the operator, never by the workflow.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub config: Map<String, Value>,
 }
 

@@ -100,6 +100,7 @@ mod runtime;
 mod status;
 mod tenant;
 mod validation;
+mod wire_call;
 
 pub use audit::{verify as verify_audit_log, AuditLog, AuditRecord, BrokenLine, VerifyReport};
 pub use cache::{CacheConfig, CacheSettings, CacheStats};
@@ -120,6 +121,7 @@ pub use registry::{
 pub use runtime::{sleep, sleep_until};
 pub use status::NodeStatus;
 pub use tenant::{DataIsolation, TenantPolicy};
+pub use wire_call::WireCall;
 
 pub use plugin_abi;
 pub use plugin_abi::request::ExecContext;

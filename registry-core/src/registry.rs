@@ -19,6 +19,7 @@ use crate::metadata::{CompiledSchema, NodeMetadata};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::tenant::TenantPolicy;
 use crate::validation::{ValidationEntry, ValidationKey};
+use crate::wire_call::WireCall;
 
 /// A node type as the registry holds it: metadata, compiled parameter
 /// schema and executor. Cheap to clone (`Arc`s inside).
@@ -27,6 +28,7 @@ pub struct RegisteredNode {
     metadata: Arc<NodeMetadata>,
     schema: CompiledSchema,
     executor: Arc<NodeExecutorBox>,
+    wire: Option<Arc<dyn WireCall>>,
     config: Arc<Map<String, Value>>,
 }
 
@@ -44,6 +46,11 @@ impl RegisteredNode {
     /// Its executor.
     pub fn executor(&self) -> &Arc<NodeExecutorBox> {
         &self.executor
+    }
+
+    /// Its binary call, when its library exports one.
+    pub fn wire(&self) -> Option<&Arc<dyn WireCall>> {
+        self.wire.as_ref()
     }
 
     /// The host configuration passed to its executor with every request.
@@ -257,6 +264,18 @@ impl Registry {
         executor: NodeExecutorBox,
         metadata: NodeMetadata,
     ) -> Result<Option<Replaced>, RegistryError> {
+        self.register_with_wire(executor, None, metadata)
+    }
+
+    /// [`Self::register_with_metadata`] for a node type of a plugin library
+    /// that also has a binary call ([`WireCall`]): the registry then calls
+    /// it instead of the executor's JSON `execute`.
+    pub fn register_with_wire(
+        &self,
+        executor: NodeExecutorBox,
+        wire: Option<Arc<dyn WireCall>>,
+        metadata: NodeMetadata,
+    ) -> Result<Option<Replaced>, RegistryError> {
         let schema = self.check_manifest(&metadata.manifest)?;
         let node_type = metadata.manifest.node_type.clone();
         let config = self.node_config_for(&node_type);
@@ -264,6 +283,7 @@ impl Registry {
             metadata: Arc::new(metadata),
             schema,
             executor: Arc::new(executor),
+            wire,
             config,
         };
         let previous = self

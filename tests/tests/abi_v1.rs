@@ -170,3 +170,12 @@ fn a_v1_plugin_known_from_the_cache_runs_when_first_used() {
     assert_eq!(done.output["parameters"], json!({"k": 1}));
     assert_eq!(done.output["tenantId"], "acme");
 }
+
+#[test]
+fn a_v1_plugin_opened_at_discovery_is_called_through_its_json_call() {
+    let node = registry().0.get("v1.echo").unwrap();
+    assert!(
+        node.wire().is_none(),
+        "a v1 library has no binary call to use"
+    );
+}

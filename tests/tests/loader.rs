@@ -505,3 +505,39 @@ fn a_library_loaded_from_a_file_is_called_through_the_abi_and_a_linked_one_direc
     let node = linked.get("string.upper").unwrap();
     assert!(plugin_abi::sdk::linked_node(node.executor()).is_some());
 }
+
+#[test]
+fn a_library_built_with_this_sdk_is_called_with_binary_frames() {
+    let from_file = mixed().registry.get("fixture.echo").unwrap();
+    assert!(from_file.wire().is_some());
+}
+
+#[test]
+fn the_binary_and_the_json_call_of_a_library_give_the_same_output() {
+    let node = mixed().registry.get("fixture.echo").unwrap();
+    let input = json!({
+        "text": "héllo \"quoted\" \u{1F600}",
+        "numbers": [0, -1, 2.5, 1.0, u64::MAX, i64::MIN],
+        "nested": {"z": [true, false, null], "a": {}},
+    });
+    let parameters = json!({});
+    let through_frames = call(
+        &mixed().registry,
+        "fixture.echo",
+        parameters.clone(),
+        input.clone(),
+    )
+    .expect("binary call");
+    let request = json!({"nodeType": "fixture.echo", "nodeId": "n1", "parameters": parameters, "input": input});
+    let text = node
+        .executor()
+        .execute(request.to_string().as_str().into())
+        .unwrap();
+    let through_json: Value = serde_json::from_str(text.as_str()).unwrap();
+    assert_eq!(through_frames, through_json["output"]);
+    assert_eq!(
+        serde_json::to_string(&through_frames).unwrap(),
+        serde_json::to_string(&through_json["output"]).unwrap(),
+        "numbers and key order survive both encodings alike"
+    );
+}

@@ -9,6 +9,7 @@
 //! profile phases-dynamic N   the same with the built-ins loaded from .so
 //! profile execute N          N executes of one math.add node through the
 //!                            whole registry pipeline (measure_execute)
+//! profile execute-dynamic N  the same with math.add loaded from its .so
 //! profile write-chain N PATH the chain's workflow file, for the CLI
 //! ```
 //!
@@ -117,6 +118,11 @@ fn main() {
         "execute" => {
             let registry = plugflow_benches::static_builtins();
             // One warm-up call fills the caches.
+            measure_execute(&registry, 1);
+            measure_execute(&registry, n);
+        }
+        "execute-dynamic" => {
+            let (registry, _dir) = plugflow_benches::dynamic_builtins();
             measure_execute(&registry, 1);
             measure_execute(&registry, n);
         }

@@ -12,6 +12,7 @@ pub mod rules;
 pub mod runtime;
 pub mod suggest;
 pub mod value;
+mod wire_entry;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::ffi::PluginError;
 use crate::manifest::{ExecutionClass, NodeDependency, NodeTypeManifest, PluginManifest};
 
 pub use adapter::{executor_box, linked_node};
+pub use wire_entry::{execute_via_json, execute_wire};
 
 pub use crate::request::{ExecContext, NodeOutput, NodeRequest};
 

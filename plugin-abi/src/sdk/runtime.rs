@@ -82,6 +82,7 @@ pub fn module(
         manifest,
         init,
         new_executor,
+        execute_wire: super::execute_wire,
     }
     .leak_into_prefix()
 }

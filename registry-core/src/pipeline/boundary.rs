@@ -1,4 +1,6 @@
-//! Stage 4: the call across the plugin boundary. The request is written
+//! Stage 4: the call across the plugin boundary. Linked node types are
+//! called directly ([`super::linked`]), libraries with the binary call
+//! through frames ([`super::wire`]); for the rest the request is written
 //! once as JSON text, the executor is called, its answer is parsed once —
 //! inline for `pure` node types (into a reused per-thread buffer), on the
 //! background pool with a timeout for `blocking` ones.
@@ -15,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
+use super::wire::{encode_request, run_wire_now, run_wire_owned};
 use crate::call::NodeCall;
 use crate::error::{ErrorCode, NodeFailure};
 use crate::registry::{RegisteredNode, Registry};
@@ -76,6 +79,17 @@ impl Registry {
             let request = linked_request(call, prepared, &config, limit);
             return run_linked(linked, &request, self.config().max_output_bytes);
         }
+        if let Some(wire) = node.wire() {
+            return run_wire_now(
+                wire.as_ref(),
+                node.executor(),
+                call,
+                prepared,
+                &config,
+                limit,
+                self.config().max_output_bytes,
+            );
+        }
         let answer = REQUEST_BUFFER.with(|cell| {
             // Re-entered on this thread (a node run from inside a node): a
             // buffer of its own.
@@ -123,6 +137,25 @@ impl Registry {
                         format!("executor of `{}` is no longer linked", request.node_type),
                     )),
                 }
+            })
+            .await;
+            return match ran {
+                Ok(outcome) => outcome,
+                Err(stopped) => Err(blocking_failure(node_type, timeout, stopped)),
+            };
+        }
+        if let Some(wire) = node.wire().cloned() {
+            let mut request = Vec::with_capacity(TYPICAL_REQUEST_BYTES);
+            encode_request(
+                &mut request,
+                call,
+                prepared,
+                &node.config(),
+                self.output_limit_to_send(),
+            );
+            let owned_type = node_type.to_owned();
+            let ran = run_blocking(timeout, move || {
+                run_wire_owned(&wire, &executor, &owned_type, &request, limit)
             })
             .await;
             return match ran {

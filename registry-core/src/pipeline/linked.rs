@@ -114,6 +114,16 @@ pub(super) fn run_linked(
             ))
         }
     };
+    check_output_size(node_type, output, output_limit)
+}
+
+/// `output`, unless its JSON text would be longer than `output_limit`
+/// (the limit the JSON call of the ABI enforces on the text).
+pub(super) fn check_output_size(
+    node_type: &str,
+    output: NodeOutput,
+    output_limit: usize,
+) -> Result<NodeOutput, NodeFailure> {
     if json_size_may_exceed(&output.output, output_limit) {
         let size = json_size(&output);
         if size > output_limit {

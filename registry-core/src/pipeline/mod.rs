@@ -7,8 +7,9 @@
 //!    check (validation cache);
 //! 3. [`prepare`]: data-isolation rewrite (layer 2) and credentials
 //!    (layer 4);
-//! 4. [`boundary`]: the call across the plugin boundary — serialise, call,
-//!    parse — inline for `pure` node types, on the background pool with a
+//! 4. [`boundary`]: the call across the plugin boundary — directly for
+//!    node types linked into the host ([`linked`]), as binary frames for
+//!    libraries that export them ([`wire`]), else as JSON text — inline for `pure` node types, on the background pool with a
 //!    timeout for `blocking` ones;
 //! 5. [`output`]: output check (layer 3);
 //! 6. [`recover`]: retry, fallback, skip or fail;
@@ -26,6 +27,7 @@ mod prepare;
 mod record;
 mod recover;
 mod validate;
+mod wire;
 
 use std::time::Instant;
 
