@@ -1,6 +1,8 @@
 //! Memory of a registry holding 1,000 node types, each with metadata, a
-//! distinct compiled JSON Schema and an executor, measured in a process of
-//! its own (RSS before and after, and peak). Writes
+//! distinct JSON Schema and an executor, measured in a process of its own:
+//! registered as the loader does (schemas compile on first use:
+//! `registryMb`) and with every schema compiled (`registryCompiledMb`).
+//! Writes
 //! `<target>/plugflow-bench/memory.json`.
 //!
 //! Run: `cargo bench -p plugflow-benches --bench memory`.
@@ -35,27 +37,44 @@ fn mb(bytes: Option<u64>) -> f64 {
     bytes.map_or(f64::NAN, |b| b as f64 / 1e6)
 }
 
-fn main() {
-    const TYPES: usize = 1000;
+/// Registers `TYPES` node types; `compiled`: schemas compiled at
+/// registration (`register_with_metadata`), else as the loader registers
+/// them (`register_checked`: compiled on first use). Returns the registry
+/// and the RSS it added.
+fn hold(compiled: bool) -> (Registry, f64) {
     let before = plugflow_benches::rss_bytes();
     let registry = Registry::new();
     for i in 0..TYPES {
-        registry
-            .register_with_metadata(executor_box(Noop), metadata(i))
-            .expect("registers");
+        let metadata = metadata(i);
+        let registered = if compiled {
+            registry.register_with_metadata(executor_box(Noop), metadata)
+        } else {
+            registry.register_checked(executor_box(Noop), None, metadata)
+        };
+        registered.expect("registers");
     }
     // Touch every entry once, as a host answering requests would.
     for i in 0..TYPES {
         assert!(registry.get(&format!("bench.type{i}")).is_some());
     }
-    let after = plugflow_benches::rss_bytes();
-    let peak = plugflow_benches::peak_rss_bytes();
     assert_eq!(registry.len(), TYPES);
+    let after = plugflow_benches::rss_bytes();
+    (registry, mb(after) - mb(before))
+}
+
+const TYPES: usize = 1000;
+
+fn main() {
+    let before = plugflow_benches::rss_bytes();
+    // Both kept alive, so the second cannot reuse the first's pages.
+    let (_lazy, lazy_mb) = hold(false);
+    let (_compiled, compiled_mb) = hold(true);
+    let peak = plugflow_benches::peak_rss_bytes();
     let document = json!({
         "nodeTypes": TYPES,
         "rssBeforeMb": mb(before),
-        "rssAfterMb": mb(after),
-        "registryMb": mb(after) - mb(before),
+        "registryMb": lazy_mb,
+        "registryCompiledMb": compiled_mb,
         "peakRssMb": mb(peak),
     });
     println!("memory: {document}");

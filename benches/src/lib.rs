@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use loader::{DiscoveryConfig, Loader};
 use plugflow_engine::{CompiledWorkflow, Workflow};
-use plugin_abi::PluginModuleRef;
+use plugin_abi::sdk::PluginDefinition;
 use registry_core::Registry;
 use serde_json::{json, Value};
 
@@ -23,18 +23,18 @@ pub const BUILTIN_LIBRARIES: [&str; 9] = [
     "plugflow_var",
 ];
 
-/// The built-in plugins' modules, for static linking.
-pub fn builtin_modules() -> Vec<PluginModuleRef> {
+/// The built-in plugins' definitions, for linking (as the CLI does).
+pub fn builtin_definitions() -> Vec<&'static PluginDefinition> {
     vec![
-        plugflow_convert::plugflow_module(),
-        plugflow_core::plugflow_module(),
-        plugflow_dict::plugflow_module(),
-        plugflow_list::plugflow_module(),
-        plugflow_logic::plugflow_module(),
-        plugflow_math::plugflow_module(),
-        plugflow_string::plugflow_module(),
-        plugflow_var::plugflow_module(),
-        plugflow_dbal::plugflow_module(),
+        plugflow_convert::plugflow_definition(),
+        plugflow_core::plugflow_definition(),
+        plugflow_dict::plugflow_definition(),
+        plugflow_list::plugflow_definition(),
+        plugflow_logic::plugflow_definition(),
+        plugflow_math::plugflow_definition(),
+        plugflow_string::plugflow_definition(),
+        plugflow_var::plugflow_definition(),
+        plugflow_dbal::plugflow_definition(),
     ]
 }
 
@@ -140,8 +140,8 @@ pub fn math_chain_text(n: usize) -> String {
 /// A registry with every built-in plugin linked statically.
 pub fn static_builtins() -> Arc<Registry> {
     let registry = Registry::new();
-    for module in builtin_modules() {
-        loader::register_static_plugin(&registry, module).expect("built-in registers");
+    for definition in builtin_definitions() {
+        loader::register_linked_plugin(&registry, definition).expect("built-in registers");
     }
     Arc::new(registry)
 }

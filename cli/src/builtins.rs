@@ -1,21 +1,21 @@
 //! The built-in plugins linked into the binary: the same crates that are
 //! also built as plugin libraries.
 
-use plugin_abi::PluginModuleRef;
+use plugin_abi::sdk::PluginDefinition;
 
-/// Root modules of every built-in plugin.
-pub fn modules() -> Vec<PluginModuleRef> {
+/// Definitions of every built-in plugin (linked, sharing this SDK).
+pub fn definitions() -> Vec<&'static PluginDefinition> {
     vec![
-        plugflow_convert::plugflow_module(),
-        plugflow_core::plugflow_module(),
-        plugflow_dbal::plugflow_module(),
-        plugflow_dict::plugflow_module(),
-        plugflow_email::plugflow_module(),
-        plugflow_http::plugflow_module(),
-        plugflow_list::plugflow_module(),
-        plugflow_logic::plugflow_module(),
-        plugflow_math::plugflow_module(),
-        plugflow_string::plugflow_module(),
-        plugflow_var::plugflow_module(),
+        plugflow_convert::plugflow_definition(),
+        plugflow_core::plugflow_definition(),
+        plugflow_dbal::plugflow_definition(),
+        plugflow_dict::plugflow_definition(),
+        plugflow_email::plugflow_definition(),
+        plugflow_http::plugflow_definition(),
+        plugflow_list::plugflow_definition(),
+        plugflow_logic::plugflow_definition(),
+        plugflow_math::plugflow_definition(),
+        plugflow_string::plugflow_definition(),
+        plugflow_var::plugflow_definition(),
     ]
 }

@@ -72,8 +72,8 @@ pub fn cache_file(global: &Global, discovery: &DiscoveryConfig) -> Option<PathBu
 pub fn build(global: &Global) -> Result<Host, CliError> {
     let config = config(global)?;
     let registry = Registry::with_config(config.registry.unwrap_or_default());
-    for module in crate::builtins::modules() {
-        loader::register_static_plugin(&registry, module)
+    for definition in crate::builtins::definitions() {
+        loader::register_linked_plugin(&registry, definition)
             .map_err(|e| CliError::failed(format!("built-in plugin failed to register: {e}")))?;
     }
     if let Some(db) = global.db.clone().or(config.database.clone()) {

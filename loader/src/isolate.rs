@@ -94,6 +94,7 @@ fn check_in_this_process(
         module,
         registry_core::plugin_host::dynamic_plugin_services(),
         &scratch,
+        open::Schemas::Compile,
     )?;
     open::create_executors(&opened, config.validate_on_load)?;
     Ok(opened.manifest)

@@ -51,7 +51,7 @@ impl LazyLibrary {
                     .map_err(|r| format!("{}: {}", r.reason, r.message))?;
                 // `init` (log forwarding, ABI handshake) as on an eager load.
                 let scratch = Registry::new();
-                open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), &scratch)
+                open::read_manifest(module, registry_core::plugin_host::dynamic_plugin_services(), &scratch, open::Schemas::OnFirstUse)
                     .map(|opened| opened.module)
                     .map_err(|r| format!("{}: {}", r.reason, r.message))
             })

@@ -77,6 +77,6 @@ pub use discover::Loader;
 pub use isolate::{child_main as run_scanner_child, SCAN_ARG as SCANNER_ARG};
 pub use open::validate_plugin_manifest;
 pub use reason::{RejectReason, Rejection};
-pub use register::register_static_plugin;
+pub use register::{register_linked_plugin, register_static_plugin};
 pub use report::{DiscoveryReport, FileOutcome, FileReport, StepTimings, Totals};
 pub use scan::ScanIssue;

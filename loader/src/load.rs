@@ -110,6 +110,7 @@ fn load_one(
         module,
         registry_core::plugin_host::dynamic_plugin_services(),
         registry,
+        open::Schemas::Compile,
     )
     .and_then(|opened| {
         open::create_executors(&opened, config.validate_on_load).map(|ex| (opened, ex))

@@ -136,6 +136,7 @@ pub fn read_manifest(
     module: PluginModuleRef,
     host: HostServices,
     registry: &Registry,
+    schemas: Schemas,
 ) -> Result<OpenedModule, Rejection> {
     if let RResult::RErr(e) = (module.init())(host) {
         let reason = if e.message.starts_with("plugin panicked") {
@@ -168,8 +169,19 @@ pub fn read_manifest(
             format!("manifest is not valid JSON of the expected shape: {e}"),
         )
     })?;
-    validate_plugin_manifest(&manifest, registry)?;
+    check_plugin_manifest(&manifest, registry, schemas)?;
     Ok(OpenedModule { module, manifest })
+}
+
+/// Whether a manifest check compiles the node types' parameter schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schemas {
+    /// Compile every schema: a library seen for the first time.
+    Compile,
+    /// Leave them to compile on first use: a library linked into the host
+    /// (its schemas are checked by its tests) or one the plugin cache
+    /// knows passed this check.
+    OnFirstUse,
 }
 
 /// Checks the plugin-level fields and every node type's entry (semver,
@@ -179,6 +191,14 @@ pub fn read_manifest(
 pub fn validate_plugin_manifest(
     manifest: &PluginManifest,
     registry: &Registry,
+) -> Result<(), Rejection> {
+    check_plugin_manifest(manifest, registry, Schemas::Compile)
+}
+
+pub(crate) fn check_plugin_manifest(
+    manifest: &PluginManifest,
+    registry: &Registry,
+    schemas: Schemas,
 ) -> Result<(), Rejection> {
     let mut problems = Vec::new();
     if manifest.name.trim().is_empty() {
@@ -208,8 +228,17 @@ pub fn validate_plugin_manifest(
         if !seen.insert(node.node_type.as_str()) {
             problems.push(format!("node type `{}` is declared twice", node.node_type));
         }
-        if let Err(e) = registry.check_manifest(node) {
-            problems.push(e.to_string());
+        match schemas {
+            Schemas::Compile => {
+                if let Err(e) = registry.check_manifest(node) {
+                    problems.push(e.to_string());
+                }
+            }
+            Schemas::OnFirstUse => {
+                if let Err(e) = registry.check_manifest_fields(node) {
+                    problems.push(e.to_string());
+                }
+            }
         }
     }
     if problems.is_empty() {

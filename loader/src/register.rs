@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use plugin_abi::manifest::PluginManifest;
+use plugin_abi::sdk::PluginDefinition;
 use plugin_abi::PluginModuleRef;
 use registry_core::{NodeMetadata, NodeSource, Registry};
 
@@ -70,6 +71,7 @@ pub fn register_static_plugin(
         module,
         registry_core::plugin_host::static_plugin_services(),
         registry,
+        open::Schemas::OnFirstUse,
     )?;
     let executors = open::create_executors(&opened, false)?;
     let source = NodeSource::Static {
@@ -77,6 +79,47 @@ pub fn register_static_plugin(
         plugin_version: opened.manifest.version.clone(),
     };
     register_executors(registry, &opened.manifest, executors, &[], source)
+}
+
+/// Registers a plugin linked into the host that shares this SDK, from its
+/// definition (`plugflow_definition()` of a crate using
+/// [`plugin_abi::export_plugin!`]): the same node types as
+/// [`register_static_plugin`] without the manifest's JSON round trip or
+/// compiling schemas — they compile on first use. Returns the node types
+/// registered.
+///
+/// # Errors
+///
+/// A rejection when the manifest's fields are not acceptable or the
+/// definition lacks an executor for one of its node types.
+pub fn register_linked_plugin(
+    registry: &Registry,
+    definition: &PluginDefinition,
+) -> Result<Vec<String>, Rejection> {
+    let manifest = definition.manifest();
+    open::check_plugin_manifest(&manifest, registry, open::Schemas::OnFirstUse)?;
+    let mut executors = Vec::with_capacity(manifest.node_types.len());
+    for node in &manifest.node_types {
+        let executor = definition.create_executor(&node.node_type).ok_or_else(|| {
+            Rejection::new(
+                RejectReason::FactoryFailed,
+                format!(
+                    "cannot create executor for `{}`: the definition has none",
+                    node.node_type
+                ),
+            )
+        })?;
+        executors.push(CreatedExecutor {
+            node_type: node.node_type.clone(),
+            executor,
+            wire: None,
+        });
+    }
+    let source = NodeSource::Static {
+        plugin: manifest.name.clone(),
+        plugin_version: manifest.version.clone(),
+    };
+    register_executors(registry, &manifest, executors, &[], source)
 }
 
 /// Registers every non-shadowed node type; all or nothing.
@@ -105,7 +148,7 @@ fn register_executors(
             continue;
         };
         let metadata = NodeMetadata::new(node.clone(), source.clone());
-        if let Err(e) = registry.register_with_wire(executor, wire, metadata) {
+        if let Err(e) = registry.register_checked(executor, wire, metadata) {
             for done in &registered {
                 registry.unregister(done);
             }

@@ -97,6 +97,7 @@ mod recovery;
 mod registry;
 mod reuse;
 mod runtime;
+mod schema;
 mod status;
 mod tenant;
 mod validation;

@@ -13,10 +13,11 @@ use serde_json::{Map, Value};
 use crate::audit::AuditLog;
 use crate::cache::{CacheConfig, CacheStats, StatCache};
 use crate::credentials::CredentialStore;
-use crate::error::RegistryError;
+use crate::error::{ErrorCode, NodeFailure, RegistryError};
 use crate::hashing::value_hash;
 use crate::metadata::{CompiledSchema, NodeMetadata};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::schema::LazySchema;
 use crate::tenant::TenantPolicy;
 use crate::validation::{ValidationEntry, ValidationKey};
 use crate::wire_call::WireCall;
@@ -26,7 +27,7 @@ use crate::wire_call::WireCall;
 #[derive(Clone)]
 pub struct RegisteredNode {
     metadata: Arc<NodeMetadata>,
-    schema: CompiledSchema,
+    schema: LazySchema,
     executor: Arc<NodeExecutorBox>,
     wire: Option<Arc<dyn WireCall>>,
     config: Arc<Map<String, Value>>,
@@ -38,9 +39,31 @@ impl RegisteredNode {
         &self.metadata
     }
 
-    /// The compiled JSON Schema of its parameters.
-    pub fn schema(&self) -> &CompiledSchema {
-        &self.schema
+    /// The compiled JSON Schema of its parameters, compiled on first use
+    /// for node types registered by the loader.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_PARAMETERS`, naming the node type, when the schema does
+    /// not compile (every call says so; the node type cannot run).
+    pub(crate) fn schema(&self) -> Result<&CompiledSchema, NodeFailure> {
+        self.schema
+            .get(&self.metadata.manifest.parameter_schema)
+            .map_err(|why| {
+                NodeFailure::new(
+                    ErrorCode::InvalidParameters,
+                    format!(
+                        "the parameter schema of node type `{}` does not compile ({why}); the plugin that provides it must fix its schema",
+                        self.metadata.manifest.node_type
+                    ),
+                )
+            })
+    }
+
+    /// Whether its parameter schema has been compiled yet (schemas of
+    /// node types registered by the loader compile on first use).
+    pub fn schema_is_compiled(&self) -> bool {
+        self.schema.is_compiled()
     }
 
     /// Its executor.
@@ -252,6 +275,24 @@ impl Registry {
         crate::metadata::check_manifest_with(manifest, |schema| self.compile_schema(schema))
     }
 
+    /// The cheap part of [`Self::check_manifest`]: well-formed node type,
+    /// semver version and dependency requirements, a schema that is an
+    /// object or a boolean — without compiling the schema.
+    pub fn check_manifest_fields(&self, manifest: &NodeTypeManifest) -> Result<(), RegistryError> {
+        let mut problems = crate::metadata::check_manifest_fields(manifest);
+        if !matches!(manifest.parameter_schema, Value::Object(_) | Value::Bool(_)) {
+            problems.push("parameter schema is neither an object nor a boolean".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryError::InvalidMetadata {
+                node_type: manifest.node_type.clone(),
+                problems,
+            })
+        }
+    }
+
     /// Registers `executor` under its metadata's node type after checking
     /// the metadata (well-formed node type, semver, schema compiles;
     /// otherwise `INVALID_PARAMETERS`).
@@ -264,19 +305,35 @@ impl Registry {
         executor: NodeExecutorBox,
         metadata: NodeMetadata,
     ) -> Result<Option<Replaced>, RegistryError> {
-        self.register_with_wire(executor, None, metadata)
+        let schema = LazySchema::compiled(self.check_manifest(&metadata.manifest)?);
+        self.insert(executor, None, metadata, schema)
     }
 
-    /// [`Self::register_with_metadata`] for a node type of a plugin library
-    /// that also has a binary call ([`WireCall`]): the registry then calls
-    /// it instead of the executor's JSON `execute`.
-    pub fn register_with_wire(
+    /// Registers a node type of a plugin library whose manifest the loader
+    /// checked when it first loaded the library (schemas compiled and all):
+    /// the fields are checked again, cheaply, and the parameter schema is
+    /// compiled on its first use, so start-up compiles none. A schema that
+    /// does not compile then fails each call with `INVALID_PARAMETERS`.
+    ///
+    /// `wire`, when given, is the library's binary call, preferred to the
+    /// executor's JSON `execute`.
+    pub fn register_checked(
         &self,
         executor: NodeExecutorBox,
         wire: Option<Arc<dyn WireCall>>,
         metadata: NodeMetadata,
     ) -> Result<Option<Replaced>, RegistryError> {
-        let schema = self.check_manifest(&metadata.manifest)?;
+        self.check_manifest_fields(&metadata.manifest)?;
+        self.insert(executor, wire, metadata, LazySchema::default())
+    }
+
+    fn insert(
+        &self,
+        executor: NodeExecutorBox,
+        wire: Option<Arc<dyn WireCall>>,
+        metadata: NodeMetadata,
+        schema: LazySchema,
+    ) -> Result<Option<Replaced>, RegistryError> {
         let node_type = metadata.manifest.node_type.clone();
         let config = self.node_config_for(&node_type);
         let entry = RegisteredNode {

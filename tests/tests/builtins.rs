@@ -1497,3 +1497,26 @@ async fn per_item_templates_reach_list_nodes_unrendered_through_the_engine() {
         json!({"result": [{"age": 30}]})
     );
 }
+
+#[test]
+fn every_built_in_parameter_schema_compiles() {
+    // Linked built-ins compile their schemas on first use; this is the
+    // check the loader makes of a library seen for the first time.
+    let registry = registry_core::Registry::new();
+    for definition in [
+        plugflow_convert::plugflow_definition(),
+        plugflow_core::plugflow_definition(),
+        plugflow_dbal::plugflow_definition(),
+        plugflow_dict::plugflow_definition(),
+        plugflow_email::plugflow_definition(),
+        plugflow_http::plugflow_definition(),
+        plugflow_list::plugflow_definition(),
+        plugflow_logic::plugflow_definition(),
+        plugflow_math::plugflow_definition(),
+        plugflow_string::plugflow_definition(),
+        plugflow_var::plugflow_definition(),
+    ] {
+        loader::validate_plugin_manifest(&definition.manifest(), &registry)
+            .unwrap_or_else(|e| panic!("{}: {e}", definition.name()));
+    }
+}

@@ -541,3 +541,20 @@ fn the_binary_and_the_json_call_of_a_library_give_the_same_output() {
         "numbers and key order survive both encodings alike"
     );
 }
+
+#[test]
+fn a_linked_plugin_registers_the_same_node_types_from_its_definition_as_from_its_module() {
+    let from_module = Registry::new();
+    let mut a =
+        loader::register_static_plugin(&from_module, plugflow_string::plugflow_module()).unwrap();
+    let from_definition = Registry::new();
+    let mut b =
+        loader::register_linked_plugin(&from_definition, plugflow_string::plugflow_definition())
+            .unwrap();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    let node = from_definition.get("string.upper").unwrap();
+    assert!(plugin_abi::sdk::linked_node(node.executor()).is_some());
+    assert!(!node.schema_is_compiled(), "compiled on first use");
+}

@@ -8,7 +8,9 @@
 ///   [`EXPORT_SYMBOL_PREFIX`](crate::EXPORT_SYMBOL_PREFIX) + the crate name,
 ///   with abi_stable's ABI header and type layout so the host can check it;
 /// * `pub fn plugflow_module() -> PluginModuleRef`, the same module for
-///   hosts that link the crate statically;
+///   hosts that link the crate statically, and
+///   `pub fn plugflow_definition() -> &'static PluginDefinition` for hosts
+///   that also share this SDK;
 /// * entry points that contain every panic (it becomes an
 ///   `EXECUTION_ERROR`), so a bug in the plugin never ends the host.
 ///
@@ -47,6 +49,13 @@ macro_rules! export_plugin {
             $crate::PluginError,
         > {
             $crate::sdk::runtime::new_executor(node_type, __plugflow_definition)
+        }
+
+        /// This plugin's definition, for hosts that link the crate and
+        /// share this SDK: they register its node types directly, without
+        /// reading the manifest as JSON.
+        pub fn plugflow_definition() -> &'static $crate::sdk::PluginDefinition {
+            __plugflow_definition()
         }
 
         /// This plugin's root module, for hosts that link the crate

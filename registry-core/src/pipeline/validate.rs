@@ -30,10 +30,19 @@ impl Registry {
     /// directly: a passing check costs less than a cache key would.
     pub fn schema_issues(&self, node: &RegisteredNode, parameters: &Value) -> Vec<ValidationIssue> {
         let manifest = &node.metadata().manifest;
-        if schema_accepts(manifest, node.schema(), parameters) {
+        let schema = match node.schema() {
+            Ok(schema) => schema,
+            Err(failure) => {
+                return vec![ValidationIssue {
+                    path: String::new(),
+                    message: failure.message,
+                }]
+            }
+        };
+        if schema_accepts(manifest, schema, parameters) {
             Vec::new()
         } else {
-            parameter_issues(manifest, node.schema(), parameters)
+            parameter_issues(manifest, schema, parameters)
         }
     }
 
@@ -68,19 +77,20 @@ impl Registry {
         parameters: &Value,
     ) -> Result<(), NodeFailure> {
         let manifest = &node.metadata().manifest;
+        let compiled = node.schema()?;
         if !manifest.validates {
             // The schema alone: checked directly, never cached.
-            return if schema_accepts(manifest, node.schema(), parameters) {
+            return if schema_accepts(manifest, compiled, parameters) {
                 Ok(())
             } else {
                 Err(NodeFailure::validation(
                     manifest.node_type.as_str(),
-                    parameter_issues(manifest, node.schema(), parameters),
+                    parameter_issues(manifest, compiled, parameters),
                 ))
             };
         }
         let issues = self.cached_issues(node, parameters, 0, || {
-            let schema = parameter_issues(&node.metadata().manifest, node.schema(), parameters);
+            let schema = parameter_issues(manifest, compiled, parameters);
             let plugin = if schema.is_empty() {
                 self.plugin_validation(node, node_id, parameters)?.0
             } else {
