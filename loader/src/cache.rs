@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::reason::Rejection;
 
-/// Version of the cache file format.
-pub const FORMAT: u32 = 1;
+/// Version of the cache file format. 2: outcomes externally tagged
+/// (`{"loaded": {...}}`), which reads without buffering each entry twice.
+pub const FORMAT: u32 = 2;
 
 /// What a cache entry is only valid for: this plugflow, this ABI, this
 /// compiler.
@@ -47,7 +48,7 @@ impl HostFingerprint {
 
 /// What a file was found to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "status")]
+#[serde(rename_all = "camelCase")]
 pub enum CachedOutcome {
     /// Every check passed: its manifest and root module symbol.
     Loaded {

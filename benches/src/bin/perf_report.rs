@@ -137,54 +137,67 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         "one `execute` of a trivial pure node, whole pipeline (static)",
         "registry/execute_pipeline/static",
         1.0,
-        2e3,
-        "≤ 2 µs",
+        500.0,
+        "≤ 0.5 µs",
         "registry",
     );
     time_row(
         "one `execute` of a trivial pure node, whole pipeline (`.so`)",
         "registry/execute_pipeline/dynamic",
         1.0,
-        2e3,
-        "≤ 2 µs",
+        500.0,
+        "≤ 0.5 µs",
         "registry",
     );
     time_row(
         "engine per node, 1,000-node chain, `.so` plugin, templated",
         "engine/chain/1000/dynamic",
         1000.0,
-        3e3,
-        "≤ 3 µs",
+        1e3,
+        "≤ 1 µs",
         "engine",
     );
     time_row(
         "engine per node, 1,000-wide fan-out + join",
         "engine/fan_out_in/1000/static",
         1002.0,
-        3e3,
-        "≤ 3 µs",
+        1e3,
+        "≤ 1 µs",
         "engine",
     );
     time_row(
         "discover + load + register, per built-in library (9 libraries)",
         "load/discover_register/all",
         9.0,
-        2e6,
-        "≤ 2 ms",
+        1e6,
+        "≤ 1 ms",
         "plugins",
     );
     time_row(
         "`plugflow run`, 3-node workflow, whole process, cold",
         "cli/cold_run/3_nodes",
         1.0,
-        20e6,
-        "≤ 20 ms",
+        5e6,
+        "≤ 5 ms",
         "cold_start",
     );
+    time_row(
+        "start-up, 59 plugin files (9 built-ins + 50 copies of one plugin), warm plugin cache, unchanged size+mtime trusted: nothing opened",
+        "startup/warm_trust_mtime",
+        1.0,
+        3e6,
+        "≤ 3 ms",
+        "plugins",
+    );
     for (what, id) in [
-        ("start-up, 59 plugin files (9 built-ins + 50 copies of one plugin), no cache: every library opened", "startup/cold"),
-        ("start-up, same files, warm plugin cache, every file hashed, nothing opened", "startup/warm_hash"),
-        ("start-up, same files, warm plugin cache, unchanged size+mtime trusted", "startup/warm_trust_mtime"),
+        (
+            "start-up, same files, no cache: every library opened",
+            "startup/cold",
+        ),
+        (
+            "start-up, same files, warm plugin cache, every file hashed, nothing opened",
+            "startup/warm_hash",
+        ),
     ] {
         time_row(what, id, 1.0, f64::INFINITY, "information", "plugins");
     }
@@ -272,6 +285,76 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
     rows
 }
 
+/// Rows from `benches/instructions.sh` (callgrind, marginal instructions
+/// per node): `what` → count.
+fn instruction_rows(counts: &BTreeMap<String, f64>) -> Vec<Row> {
+    let get = |k: &str| counts.get(k).copied();
+    let sum = |keys: &[&str]| -> Option<f64> { keys.iter().map(|k| get(k)).sum() };
+    let command = "`benches/instructions.sh`".to_owned();
+    let mut rows = Vec::new();
+    let mut row = |what: &str, measured: Option<f64>, target: f64| {
+        rows.push(Row {
+            what: what.into(),
+            target: format!("≤ {target:.0}"),
+            measured: measured.map_or_else(|| "—".into(), |v| format!("{v:.0}")),
+            ratio: measured.map(|v| v / target),
+            command: command.clone(),
+        });
+    };
+    for kind in ["static", "dynamic"] {
+        row(
+            &format!("instructions per node: parse + validate + compile ({kind})"),
+            sum(&[
+                &format!("engine/parse/{kind}"),
+                &format!("engine/validate/{kind}"),
+                &format!("engine/compile/{kind}"),
+            ]),
+            4000.0,
+        );
+        row(
+            &format!("instructions per node: JSON output of the result ({kind})"),
+            get(&format!("engine/output/{kind}")),
+            1500.0,
+        );
+        row(
+            &format!("instructions per node: parse + validate + compile + run + output ({kind})"),
+            sum(&[
+                &format!("engine/parse/{kind}"),
+                &format!("engine/validate/{kind}"),
+                &format!("engine/compile/{kind}"),
+                &format!("engine/run/{kind}"),
+                &format!("engine/output/{kind}"),
+            ]),
+            10000.0,
+        );
+    }
+    row(
+        "instructions per node: whole `plugflow run --output json` process",
+        get("process/run"),
+        10000.0,
+    );
+    let ratio = get("process/run")
+        .zip(get("process/dagrs"))
+        .map(|(a, b)| a / b);
+    rows.push(Row {
+        what: "whole process per node vs dagrs whole process, same chain (instructions)".into(),
+        target: "≤ 0.50".into(),
+        measured: ratio.map_or_else(
+            || "—".into(),
+            |r| {
+                format!(
+                    "{r:.2} ({:.0} / {:.0})",
+                    get("process/run").unwrap_or(f64::NAN),
+                    get("process/dagrs").unwrap_or(f64::NAN)
+                )
+            },
+        ),
+        ratio: ratio.map(|r| r / 0.5),
+        command,
+    });
+    rows
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -321,7 +404,20 @@ fn main() {
         out,
         "| what | target | measured | ratio | command |\n|---|---|---|---|---|"
     );
-    for row in rows(&found, load.as_ref(), memory.as_ref()) {
+    let counts: BTreeMap<String, f64> = read_json(&results.join("instructions.json"))
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["what"].as_str()?.to_owned(),
+                r["instructionsPerNode"].as_f64()?,
+            ))
+        })
+        .collect();
+    let mut all = rows(&found, load.as_ref(), memory.as_ref());
+    all.extend(instruction_rows(&counts));
+    for row in all {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
@@ -344,6 +440,12 @@ fn main() {
     }
     if let Some(memory) = &memory {
         let _ = writeln!(out, "\nMemory probe: `{memory}`");
+    }
+    if !counts.is_empty() {
+        let _ = writeln!(out, "\n## Instructions per node (callgrind, marginal between two chain lengths)\n\n| measure | instructions per node |\n|---|---|");
+        for (what, n) in &counts {
+            let _ = writeln!(out, "| `{what}` | {n:.0} |");
+        }
     }
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{notes}");

@@ -10,6 +10,8 @@
 //! profile execute N          N executes of one math.add node through the
 //!                            whole registry pipeline (measure_execute)
 //! profile execute-dynamic N  the same with math.add loaded from its .so
+//! profile startup-warm N     N discoveries of 59 plugin files with a warm
+//!                            cache (measure_startup)
 //! profile write-chain N PATH the chain's workflow file, for the CLI
 //! ```
 //!
@@ -20,6 +22,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
+use loader::{DiscoveryConfig, Loader};
 use plugflow_engine::{CompiledWorkflow, Engine, ExecutionResult, RunOptions, RunStatus, Workflow};
 use registry_core::{ExecContext, NodeCall, Registry};
 use serde_json::json;
@@ -105,6 +108,17 @@ fn measure_execute(registry: &Registry, n: usize) {
     }
 }
 
+#[inline(never)]
+fn measure_startup(config: &DiscoveryConfig) -> Registry {
+    let registry = Registry::new();
+    let report = Loader::new(config.clone()).discover(&registry);
+    assert!(
+        report.files.iter().all(|f| f.from_cache),
+        "warm starts open nothing"
+    );
+    registry
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "phases-static".into());
@@ -125,6 +139,22 @@ fn main() {
             let (registry, _dir) = plugflow_benches::dynamic_builtins();
             measure_execute(&registry, 1);
             measure_execute(&registry, n);
+        }
+        "startup-warm" => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            plugflow_tests::install(dir.path(), &plugflow_benches::BUILTIN_LIBRARIES);
+            let noop = plugflow_tests::library("fixture_noop");
+            for i in 0..50 {
+                std::fs::copy(&noop, dir.path().join(format!("libnoop_copy{i}.so"))).expect("copy");
+            }
+            let mut config = DiscoveryConfig::with_directories([dir.path()]);
+            config.cache_file = Some(dir.path().join("cache").join("plugins.json"));
+            config.trust_size_mtime = true;
+            // Fills the cache.
+            Loader::new(config.clone()).discover(&Registry::new());
+            for _ in 0..n {
+                black_box(measure_startup(&config));
+            }
         }
         "write-chain" => {
             let path = args.next().expect("profile write-chain N PATH");
