@@ -139,6 +139,22 @@ pub enum Command {
     Audit(AuditCommand),
     /// Run a workflow and print the registry's metrics.
     Stats(StatsArgs),
+    /// Serve workflows over HTTP: webhooks, the /v1 API, health, metrics.
+    Serve(ServeArgs),
+}
+
+/// `plugflow serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (overrides `[serve] listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The workflows directory (overrides `[serve] workflows`).
+    #[arg(long)]
+    pub workflows: Option<PathBuf>,
+    /// The SQLite file executions are recorded in (overrides `[serve] store`).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
 }
 
 /// `plugflow run`.

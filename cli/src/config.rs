@@ -74,6 +74,9 @@ pub struct Config {
     /// Largest trigger input (`--input`) accepted, in bytes.
     #[serde(default)]
     pub max_input_bytes: Option<u64>,
+    /// `plugflow serve`'s settings.
+    #[serde(default)]
+    pub serve: Option<plugflow_serve::ServeConfig>,
 }
 
 /// `[smtp]`: email-send's server.

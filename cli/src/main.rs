@@ -87,6 +87,7 @@ async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
         Command::Plugins(PluginsCommand::Cache(c)) => commands::plugins::cache(g, c),
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
+        Command::Serve(a) => commands::serve::serve(g, a).await,
     }
 }
 

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod graph;
 pub mod plugins;
 pub mod run;
+pub mod serve;
 pub mod validate;

@@ -1,0 +1,62 @@
+//! `plugflow serve`: the service, with the host every other command builds.
+
+use serde_json::json;
+
+use crate::args::{Global, ServeArgs};
+use crate::error::CliError;
+use crate::host;
+use crate::output::Output;
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError> {
+    let config = host::config(global)?;
+    let mut serve = config.serve.clone().unwrap_or_default();
+    if let Some(listen) = &args.listen {
+        serve.listen.clone_from(listen);
+    }
+    if let Some(workflows) = &args.workflows {
+        serve.workflows = Some(workflows.clone());
+    }
+    if let Some(store) = &args.store {
+        serve.store.clone_from(store);
+    }
+    let host = host::build(global)?;
+    let server = plugflow_serve::Server::bind(host.registry, serve)
+        .await
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    let address = server
+        .local_addr()
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    let not_served = server.problems().len();
+    tracing::info!(component = "serve", %address, "listening");
+    server
+        .serve(stopped())
+        .await
+        .map_err(|e| CliError::failed(format!("the server stopped: {e}")))?;
+    Ok(Output {
+        json: json!({"stopped": true, "listen": address.to_string(), "workflowsNotServed": not_served}).into(),
+        pretty: format!("stopped serving on {address}\n"),
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stopped() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,112 @@
+//! `[serve]` of the configuration file.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The service's settings.
+///
+/// ```
+/// let config: plugflow_serve::ServeConfig = toml_like(r#"{
+///     "listen": "127.0.0.1:0",
+///     "workflows": "workflows",
+///     "api-keys": [{"tenantId": "acme", "key": {"env": "ACME_API_KEY"}}]
+/// }"#);
+/// assert_eq!(config.api_keys[0].tenant_id, "acme");
+/// # fn toml_like(text: &str) -> plugflow_serve::ServeConfig { serde_json::from_str(text).unwrap() }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The address to listen on (`127.0.0.1:8080`).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// A directory of workflow files (`*.json`), loaded at start-up.
+    #[serde(default)]
+    pub workflows: Option<PathBuf>,
+    /// The SQLite file executions are recorded in (created when missing).
+    #[serde(default = "default_store")]
+    pub store: PathBuf,
+    /// Who may call: one key per entry, each acting as its tenant.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Largest request body accepted, in bytes (`413` above it).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Executions running at once, all workflows together; further
+    /// requests wait in the queue.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_executions: usize,
+    /// Requests that may wait for a free execution slot; beyond it the
+    /// answer is `429` with `Retry-After`.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    /// Longest a synchronous request may take, in milliseconds (the
+    /// execution goes on and can be looked up by its id).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            workflows: None,
+            store: default_store(),
+            api_keys: Vec::new(),
+            max_body_bytes: default_max_body_bytes(),
+            max_concurrent_executions: default_max_concurrent(),
+            queue: default_queue(),
+            request_timeout_ms: default_request_timeout_ms(),
+        }
+    }
+}
+
+/// One API key and the tenant it acts as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The tenant every request with this key runs as.
+    pub tenant_id: String,
+    /// Where the key comes from.
+    pub key: KeySource,
+}
+
+/// Where an API key comes from: the same sources as credentials' secrets,
+/// or only its SHA-256 (so the configuration never holds the key).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeySource {
+    /// `{ env = "NAME" }`.
+    Env(String),
+    /// `{ file = "path" }`: the file's content, trailing newline removed.
+    File(PathBuf),
+    /// `{ value = "..." }`: written inline (a warning is logged).
+    Value(String),
+    /// `{ sha256 = "<hex>" }`: the key's SHA-256, lower- or upper-case hex.
+    Sha256(String),
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+fn default_store() -> PathBuf {
+    PathBuf::from("plugflow-executions.db")
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_max_concurrent() -> usize {
+    256
+}
+
+fn default_queue() -> usize {
+    4096
+}
+
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}

@@ -1,0 +1,196 @@
+//! The JSON API under `/v1`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::tenant::Tenant;
+use crate::service::{Accepted, NotAccepted, Service};
+use crate::store::ListFilter;
+
+/// `GET /v1/workflows`: the workflows the caller may run.
+pub async fn list_workflows(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+) -> Json<Value> {
+    let workflows: Vec<Value> = service
+        .catalog
+        .visible(&tenant)
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "name": e.compiled.workflow.name,
+                "hash": e.hash,
+                "webhooks": e.webhooks.iter().map(|h| json!({"method": h.method, "path": format!("/webhook{}", h.path)})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({ "workflows": workflows }))
+}
+
+/// The body of `POST /v1/workflows/{id}/executions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The trigger data.
+    #[serde(default)]
+    pub input: Value,
+    /// Answer when the run finishes (default) or at once.
+    #[serde(default = "yes")]
+    pub wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/workflows/{id}/executions`.
+pub async fn run_workflow(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let entry = service
+        .catalog
+        .get(&tenant, &id)
+        .ok_or_else(|| ApiError::not_found(format_args!("workflow `{id}`")))?;
+    let request: RunRequest = if body.is_empty() {
+        RunRequest {
+            wait: true,
+            ..RunRequest::default()
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!(
+                "the body must be {{\"input\": ..., \"wait\": true|false}}: {e}"
+            ))
+        })?
+    };
+    let accepted = service
+        .start(entry, &tenant, request.input)
+        .await
+        .map_err(not_accepted)?;
+    Ok(answer(&service, accepted, request.wait).await)
+}
+
+/// Turns a refusal into its answer.
+pub(super) fn not_accepted(why: NotAccepted) -> ApiError {
+    match why {
+        NotAccepted::Busy => ApiError::busy(),
+        NotAccepted::Store(message) => ApiError::store(message),
+    }
+}
+
+/// `202 {"executionId"}` at once, or the finished execution (`200`), or
+/// `202` when it outlasts the request timeout.
+pub(super) async fn answer(service: &Service, accepted: Accepted, wait: bool) -> Response {
+    let Accepted { execution_id, done } = accepted;
+    let pending = || {
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"executionId": execution_id, "status": "running"})),
+        )
+            .into_response()
+    };
+    if !wait {
+        return pending();
+    }
+    let limit = Duration::from_millis(service.config.request_timeout_ms);
+    match tokio::time::timeout(limit, done).await {
+        Ok(Ok(finished)) => (StatusCode::OK, Json(finished)).into_response(),
+        _ => pending(),
+    }
+}
+
+/// `GET /v1/executions/{id}`.
+pub async fn get_execution(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = Arc::clone(&service.store);
+    let found = tokio::task::spawn_blocking(move || store.get(&tenant, &id).map(|r| (r, id)))
+        .await
+        .map_err(|e| ApiError::store(e.to_string()))?
+        .map_err(|e| ApiError::store(e.to_string()))?;
+    match found {
+        (Some(record), _) => Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null))),
+        (None, id) => Err(ApiError::not_found(format_args!("execution `{id}`"))),
+    }
+}
+
+/// The query of `GET /v1/executions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    workflow_id: Option<String>,
+    status: Option<String>,
+    since_ms: Option<u64>,
+    until_ms: Option<u64>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// Most executions one page holds.
+const MAX_PAGE: usize = 500;
+
+/// `GET /v1/executions?workflowId=&status=&sinceMs=&untilMs=&limit=&offset=`.
+pub async fn list_executions(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let offset = query.offset.unwrap_or(0);
+    let filter = ListFilter {
+        workflow_id: query.workflow_id,
+        status: query.status,
+        since_ms: query.since_ms,
+        until_ms: query.until_ms,
+        limit,
+        offset,
+    };
+    let store = Arc::clone(&service.store);
+    let records = tokio::task::spawn_blocking(move || store.list(&tenant, &filter))
+        .await
+        .map_err(|e| ApiError::store(e.to_string()))?
+        .map_err(|e| ApiError::store(e.to_string()))?;
+    let next = (records.len() == limit).then_some(offset + limit);
+    Ok(Json(json!({"executions": records, "nextOffset": next})))
+}
+
+/// `POST /v1/executions/{id}/cancel`.
+pub async fn cancel_execution(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if service.cancel(&tenant, &id) {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"executionId": id, "status": "cancelling"})),
+        )
+            .into_response());
+    }
+    let store = Arc::clone(&service.store);
+    let (t, i) = (tenant.clone(), id.clone());
+    let known = tokio::task::spawn_blocking(move || store.get(&t, &i))
+        .await
+        .map_err(|e| ApiError::store(e.to_string()))?
+        .map_err(|e| ApiError::store(e.to_string()))?;
+    match known {
+        Some(record) => Err(ApiError::conflict(format!(
+            "execution `{id}` is not running (it is {})",
+            record.status
+        ))),
+        None => Err(ApiError::not_found(format_args!("execution `{id}`"))),
+    }
+}

@@ -1,0 +1,96 @@
+//! `/health/live`, `/health/ready` and `/metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::service::Service;
+
+/// `GET /health/live`: the process answers.
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({"status": "live"}))
+}
+
+/// `GET /health/ready`: plugins and workflows are loaded and the store
+/// answers.
+pub async fn ready(State(service): State<Arc<Service>>) -> Response {
+    let store = Arc::clone(&service.store);
+    let store_ok = matches!(
+        tokio::task::spawn_blocking(move || store.ping()).await,
+        Ok(Ok(()))
+    );
+    let body = json!({
+        "status": if store_ok { "ready" } else { "not ready" },
+        "store": store_ok,
+        "nodeTypes": service.registry().len(),
+        "workflows": service.catalog.len(),
+    });
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let c = &service.counters;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    counter(
+        "plugflow_http_requests_total",
+        "HTTP requests answered.",
+        c.http_requests.load(Ordering::Relaxed),
+    );
+    counter(
+        "plugflow_http_unauthorized_total",
+        "Requests refused for a missing or unknown API key.",
+        c.unauthorized.load(Ordering::Relaxed),
+    );
+    counter(
+        "plugflow_http_busy_total",
+        "Requests refused with 429 because the queue was full.",
+        c.rejected_busy.load(Ordering::Relaxed),
+    );
+    counter(
+        "plugflow_executions_started_total",
+        "Executions accepted.",
+        c.executions_started.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP plugflow_executions_finished_total Executions finished, by status.\n# TYPE plugflow_executions_finished_total counter"
+    );
+    let finished = c
+        .executions_finished
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut finished: Vec<_> = finished.into_iter().collect();
+    finished.sort();
+    for (status, n) in finished {
+        let _ = writeln!(
+            out,
+            "plugflow_executions_finished_total{{status=\"{status}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP plugflow_executions_running Executions running now.\n# TYPE plugflow_executions_running gauge\nplugflow_executions_running {}",
+        service.running_count()
+    );
+    out.push_str(&service.registry().stats().to_prometheus());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

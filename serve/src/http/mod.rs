@@ -1,0 +1,53 @@
+//! The HTTP side: one module per group of routes, the router that joins
+//! them, and the layers every request passes (body limit, request count).
+
+mod api;
+mod error;
+mod health;
+mod tenant;
+mod webhook;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use crate::service::Service;
+
+/// Every route of the service, over `service`.
+pub fn router(service: Arc<Service>) -> Router {
+    let body_limit = service.config.max_body_bytes;
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/v1/workflows", get(api::list_workflows))
+        .route("/v1/workflows/{id}/executions", post(api::run_workflow))
+        .route("/v1/executions", get(api::list_executions))
+        .route("/v1/executions/{id}", get(api::get_execution))
+        .route("/v1/executions/{id}/cancel", post(api::cancel_execution))
+        .route("/webhook/{*path}", any(webhook::webhook))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&service),
+            count_requests,
+        ))
+        .with_state(service)
+}
+
+async fn count_requests(
+    State(service): State<Arc<Service>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    service
+        .counters
+        .http_requests
+        .fetch_add(1, Ordering::Relaxed);
+    response
+}

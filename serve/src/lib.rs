@@ -1,0 +1,40 @@
+//! plugflow as a service: `plugflow serve`.
+//!
+//! * **Workflows** are read from a directory once and compiled once
+//!   ([`catalog`]); a workflow that declares a `tenantId` is that tenant's
+//!   alone, one that declares none is shared and runs as the caller's
+//!   tenant.
+//! * **Callers** authenticate with `Authorization: Bearer <key>`; each
+//!   key acts as one tenant ([`ApiKeys`]). A tenant gets `404` for another
+//!   tenant's workflows and executions, as for ones that do not exist.
+//! * **Routes**: webhooks at `/webhook<path>` of `webhook-trigger` nodes,
+//!   the JSON API under `/v1`, `/health/live`, `/health/ready`, `/metrics`.
+//! * **Executions** are recorded in an [`ExecutionStore`] (the embedded
+//!   [`SqliteStore`] by default) when accepted and when finished.
+//!
+//! ```no_run
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use plugflow_serve::{Server, ServeConfig};
+//! use registry_core::Registry;
+//!
+//! let config = ServeConfig { listen: "127.0.0.1:8080".into(), ..ServeConfig::default() };
+//! let server = Server::bind(Arc::new(Registry::new()), config).await?;
+//! server.serve(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod auth;
+pub mod catalog;
+mod config;
+mod http;
+mod server;
+mod service;
+mod store;
+
+pub use auth::ApiKeys;
+pub use config::{ApiKeyConfig, KeySource, ServeConfig};
+pub use server::{Server, StartError};
+pub use service::{Counters, Service};
+pub use store::{ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};

@@ -1,0 +1,269 @@
+//! The service's state and its one operation: accept an execution of a
+//! workflow for a tenant, record it, run it within the concurrency limit,
+//! record its result.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use plugflow_engine::{new_execution_id, CancelHandle, Engine, ExecutionResult, RunOptions};
+use plugin_abi::request::ExecContext;
+use registry_core::Registry;
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::auth::ApiKeys;
+use crate::catalog::{Catalog, Entry};
+use crate::config::ServeConfig;
+use crate::store::{ExecutionRecord, ExecutionStore};
+
+/// Counters behind `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// HTTP requests answered.
+    pub http_requests: AtomicU64,
+    /// Requests refused for a missing or unknown key.
+    pub unauthorized: AtomicU64,
+    /// Requests refused with `429`.
+    pub rejected_busy: AtomicU64,
+    /// Executions accepted.
+    pub executions_started: AtomicU64,
+    /// Executions finished, by final status.
+    pub executions_finished: Mutex<HashMap<String, u64>>,
+}
+
+/// An execution in progress.
+struct Running {
+    tenant: String,
+    cancel: CancelHandle,
+}
+
+/// Everything a request handler needs.
+pub struct Service {
+    pub(crate) engine: Engine,
+    pub(crate) catalog: Catalog,
+    pub(crate) store: Arc<dyn ExecutionStore>,
+    pub(crate) keys: ApiKeys,
+    pub(crate) config: ServeConfig,
+    pub(crate) counters: Counters,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+/// Why an execution was not accepted.
+#[derive(Debug)]
+pub enum NotAccepted {
+    /// The queue is full: try again later.
+    Busy,
+    /// The store could not record it.
+    Store(String),
+}
+
+/// An accepted execution: its id, and its result once it finishes.
+pub struct Accepted {
+    /// The execution's id.
+    pub execution_id: String,
+    /// The execution's record (`None` when the run was refused as invalid:
+    /// the record says why).
+    pub done: oneshot::Receiver<Value>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Service {
+    /// A service over `registry` with `catalog`'s workflows, recording in
+    /// `store`.
+    pub fn new(
+        registry: Arc<Registry>,
+        catalog: Catalog,
+        store: Arc<dyn ExecutionStore>,
+        keys: ApiKeys,
+        config: ServeConfig,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_executions.max(1)));
+        Self {
+            engine: Engine::new(registry),
+            catalog,
+            store,
+            keys,
+            config,
+            counters: Counters::default(),
+            slots,
+            waiting: AtomicUsize::new(0),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        self.engine.registry()
+    }
+
+    /// Accepts an execution of `entry` as `tenant` with `input` as its
+    /// trigger data: recorded as `running`, then run as soon as a slot is
+    /// free.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        tenant: &str,
+        input: Value,
+    ) -> Result<Accepted, NotAccepted> {
+        if self.waiting.load(Ordering::Relaxed) >= self.config.queue {
+            self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            return Err(NotAccepted::Busy);
+        }
+        let execution_id = new_execution_id();
+        let record = ExecutionRecord {
+            execution_id: execution_id.clone(),
+            tenant: tenant.to_owned(),
+            workflow_id: entry.id.clone(),
+            workflow_hash: entry.hash.clone(),
+            status: "running".to_owned(),
+            started_at_ms: now_ms(),
+            finished_at_ms: None,
+            input: Some(input.clone()),
+            result: None,
+            error: None,
+        };
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.started(&record))
+            .await
+            .map_err(|e| NotAccepted::Store(e.to_string()))?
+            .map_err(|e| NotAccepted::Store(e.to_string()))?;
+        self.counters
+            .executions_started
+            .fetch_add(1, Ordering::Relaxed);
+        let cancel = CancelHandle::new();
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                execution_id.clone(),
+                Running {
+                    tenant: tenant.to_owned(),
+                    cancel: cancel.clone(),
+                },
+            );
+        let (sender, done) = oneshot::channel();
+        let service = Arc::clone(self);
+        let tenant = tenant.to_owned();
+        let id = execution_id.clone();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let permit = Arc::clone(&service.slots).acquire_owned().await;
+            service.waiting.fetch_sub(1, Ordering::Relaxed);
+            let options = RunOptions {
+                trigger: input,
+                context: ExecContext {
+                    tenant_id: Some(tenant.clone()),
+                    execution_id: id.clone(),
+                    ..ExecContext::default()
+                },
+                cancel: Some(cancel),
+                ..RunOptions::default()
+            };
+            let outcome = service.engine.run(&entry.compiled, options).await;
+            drop(permit);
+            let record = service.finish(&tenant, &id, outcome).await;
+            service
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
+            // The requester may have gone; the record is kept either way.
+            let _ = sender.send(record);
+        });
+        Ok(Accepted { execution_id, done })
+    }
+
+    /// Records the final status; returns the execution as the API shows it.
+    async fn finish(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        outcome: Result<ExecutionResult, plugflow_engine::InvalidWorkflow>,
+    ) -> Value {
+        let (status, result, error) = match outcome {
+            Ok(result) => {
+                let status = serde_json::to_value(result.status)
+                    .ok()
+                    .and_then(|s| s.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "error".to_owned());
+                let error = result.error.clone();
+                let value = serde_json::to_value(&result).unwrap_or(Value::Null);
+                (status, value, error)
+            }
+            Err(invalid) => {
+                let problems = serde_json::to_value(&invalid.problems).unwrap_or(Value::Null);
+                (
+                    "invalid".to_owned(),
+                    json!({"problems": problems}),
+                    Some(format!(
+                        "the workflow is not valid for this tenant ({} problems)",
+                        invalid.problems.len()
+                    )),
+                )
+            }
+        };
+        *self
+            .counters
+            .executions_finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(status.clone())
+            .or_default() += 1;
+        let finished = now_ms();
+        let store = Arc::clone(&self.store);
+        let (t, id, s, r, e) = (
+            tenant.to_owned(),
+            execution_id.to_owned(),
+            status.clone(),
+            result.clone(),
+            error.clone(),
+        );
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.finished(&t, &id, &s, finished, &r, e.as_deref())
+        })
+        .await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            tracing::error!(
+                component = "serve",
+                execution_id,
+                "could not record the end of an execution"
+            );
+        }
+        json!({
+            "executionId": execution_id,
+            "status": status,
+            "finishedAtMs": finished,
+            "error": error,
+            "result": result,
+        })
+    }
+
+    /// Cancels `execution_id` if it is running as `tenant`.
+    pub(crate) fn cancel(&self, tenant: &str, execution_id: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        match running.get(execution_id) {
+            Some(run) if run.tenant == tenant => {
+                run.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Executions running now.
+    pub(crate) fn running_count(&self) -> usize {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}

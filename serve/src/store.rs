@@ -1,0 +1,335 @@
+//! Where executions are recorded: the [`ExecutionStore`] trait, which a
+//! PostgreSQL store can implement next to the embedded [`SqliteStore`].
+//! Every read and write names the tenant, so no query can reach another
+//! tenant's executions.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A recorded execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRecord {
+    /// Its id.
+    pub execution_id: String,
+    /// The tenant it ran as.
+    #[serde(skip)]
+    pub tenant: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// SHA-256 of the workflow file it ran.
+    pub workflow_hash: String,
+    /// `running`, `success`, `error`, `cancelled`, `timeout`, `invalid`.
+    pub status: String,
+    /// Milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Milliseconds since the Unix epoch, once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
+    /// The trigger data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// The execution result (per-node results), once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why it did not succeed, in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Which executions [`ExecutionStore::list`] returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Of this workflow only.
+    pub workflow_id: Option<String>,
+    /// With this status only.
+    pub status: Option<String>,
+    /// Started at or after (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Started before (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+    /// Skipping this many (paging).
+    pub offset: usize,
+}
+
+/// A store that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("execution store: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Records executions. Implementations are called from blocking threads.
+pub trait ExecutionStore: Send + Sync + 'static {
+    /// An execution was accepted (status `running`).
+    fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError>;
+    /// An execution reached its final status.
+    fn finished(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        status: &str,
+        finished_at_ms: u64,
+        result: &Value,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// One execution of `tenant`.
+    fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError>;
+    /// Executions of `tenant`, newest first, without input and result.
+    fn list(&self, tenant: &str, filter: &ListFilter) -> Result<Vec<ExecutionRecord>, StoreError>;
+    /// Whether the store answers.
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The embedded store: one SQLite file, in WAL mode.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the store at `path`.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or its schema created.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS executions (
+                execution_id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                workflow_id TEXT NOT NULL,
+                workflow_hash TEXT NOT NULL,
+                status TEXT NOT NULL,
+                started_at_ms INTEGER NOT NULL,
+                finished_at_ms INTEGER,
+                input TEXT,
+                result TEXT,
+                error TEXT
+            );
+            CREATE INDEX IF NOT EXISTS executions_by_tenant
+                ON executions (tenant, started_at_ms DESC);",
+        )?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let connection = self
+            .connection
+            .lock()
+            .map_err(|_| StoreError("the store's lock is poisoned".into()))?;
+        f(&connection)
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRecord> {
+    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    Ok(ExecutionRecord {
+        execution_id: row.get(0)?,
+        tenant: row.get(1)?,
+        workflow_id: row.get(2)?,
+        workflow_hash: row.get(3)?,
+        status: row.get(4)?,
+        started_at_ms: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+        finished_at_ms: row
+            .get::<_, Option<i64>>(6)?
+            .map(|n| u64::try_from(n).unwrap_or(0)),
+        input: parse(row.get(7)?),
+        result: parse(row.get(8)?),
+        error: row.get(9)?,
+    })
+}
+
+impl ExecutionStore for SqliteStore {
+    fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, input)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    record.execution_id,
+                    record.tenant,
+                    record.workflow_id,
+                    record.workflow_hash,
+                    record.status,
+                    to_i64(record.started_at_ms),
+                    record.input.as_ref().map(json_text),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finished(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        status: &str,
+        finished_at_ms: u64,
+        result: &Value,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE executions SET status = ?3, finished_at_ms = ?4, result = ?5, error = ?6
+                 WHERE tenant = ?1 AND execution_id = ?2",
+                params![
+                    tenant,
+                    execution_id,
+                    status,
+                    to_i64(finished_at_ms),
+                    json_text(result),
+                    error
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, result, error
+                 FROM executions WHERE tenant = ?1 AND execution_id = ?2",
+                params![tenant, execution_id],
+                row_to_record,
+            )
+            .optional()?)
+        })
+    }
+
+    fn list(&self, tenant: &str, filter: &ListFilter) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, NULL, NULL, error
+                 FROM executions
+                 WHERE tenant = ?1
+                   AND (?2 IS NULL OR workflow_id = ?2)
+                   AND (?3 IS NULL OR status = ?3)
+                   AND (?4 IS NULL OR started_at_ms >= ?4)
+                   AND (?5 IS NULL OR started_at_ms < ?5)
+                 ORDER BY started_at_ms DESC, execution_id DESC
+                 LIMIT ?6 OFFSET ?7",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    tenant,
+                    filter.workflow_id,
+                    filter.status,
+                    filter.since_ms.map(to_i64),
+                    filter.until_ms.map(to_i64),
+                    i64::try_from(filter.limit).unwrap_or(i64::MAX),
+                    i64::try_from(filter.offset).unwrap_or(i64::MAX),
+                ],
+                row_to_record,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(tenant: &str, id: &str, started: u64) -> ExecutionRecord {
+        ExecutionRecord {
+            execution_id: id.into(),
+            tenant: tenant.into(),
+            workflow_id: "wf".into(),
+            workflow_hash: "h".into(),
+            status: "running".into(),
+            started_at_ms: started,
+            finished_at_ms: None,
+            input: Some(json!({"a": 1})),
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn an_execution_is_read_back_by_its_tenant_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        store.started(&record("acme", "e1", 1)).unwrap();
+        store
+            .finished("acme", "e1", "success", 2, &json!({"nodes": {}}), None)
+            .unwrap();
+        let got = store.get("acme", "e1").unwrap().unwrap();
+        assert_eq!(got.status, "success");
+        assert_eq!(got.result, Some(json!({"nodes": {}})));
+        assert!(store.get("globex", "e1").unwrap().is_none());
+    }
+
+    #[test]
+    fn another_tenant_cannot_finish_an_execution() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        store.started(&record("acme", "e1", 1)).unwrap();
+        store
+            .finished("globex", "e1", "error", 2, &json!({}), Some("x"))
+            .unwrap();
+        assert_eq!(store.get("acme", "e1").unwrap().unwrap().status, "running");
+    }
+
+    #[test]
+    fn a_list_is_newest_first_filtered_and_paged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        for (i, id) in ["e1", "e2", "e3"].iter().enumerate() {
+            store.started(&record("acme", id, i as u64)).unwrap();
+        }
+        store.started(&record("globex", "g1", 9)).unwrap();
+        let page = |offset| {
+            store
+                .list(
+                    "acme",
+                    &ListFilter {
+                        limit: 2,
+                        offset,
+                        ..ListFilter::default()
+                    },
+                )
+                .unwrap()
+                .into_iter()
+                .map(|r| r.execution_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(page(0), ["e3", "e2"]);
+        assert_eq!(page(2), ["e1"]);
+    }
+}

@@ -1,0 +1,374 @@
+//! The service over real HTTP: authentication, tenants, runs, executions,
+//! webhooks, limits, health and metrics.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{call, call_raw, start, Running, ACME_KEY, GLOBEX_KEY};
+use serde_json::{json, Value};
+
+/// `greet`: shared (no tenant): `string.upper` of `$json.name`.
+fn greet() -> Value {
+    json!({"id": "greet", "name": "greet", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        {"id": "shout", "name": "shout", "type": "operation", "nodeType": "string.upper", "typeVersion": 1, "position": [1, 0], "parameters": {"value": "{{ $json.name }}"}}],
+      "connections": {"start": {"main": [[{"node": "shout", "type": "main", "index": 0}]]}}})
+}
+
+/// `acme-only`: declares tenant acme; a webhook answering through
+/// `webhook-response`.
+fn acme_only() -> Value {
+    json!({"id": "acme-only", "name": "acme only", "tenantId": "acme", "nodes": [
+        {"id": "hook", "name": "hook", "type": "trigger", "nodeType": "webhook-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {"path": "/orders", "httpMethod": "POST"}},
+        {"id": "total", "name": "total", "type": "operation", "nodeType": "math.add", "typeVersion": 1, "position": [1, 0], "parameters": {"values": ["{{ $json.amount }}", 1]}},
+        {"id": "reply", "name": "reply", "type": "action", "nodeType": "webhook-response", "typeVersion": 1, "position": [2, 0], "parameters": {"statusCode": 201, "headers": {"x-order": "accepted"}, "body": {"total": "{{ $input.result }}"}}}],
+      "connections": {
+        "hook": {"main": [[{"node": "total", "type": "main", "index": 0}]]},
+        "total": {"main": [[{"node": "reply", "type": "main", "index": 0}]]}}})
+}
+
+/// `slow`: a `wait` node of `ms` milliseconds.
+fn slow() -> Value {
+    json!({"id": "slow", "name": "slow", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        {"id": "pause", "name": "pause", "type": "operation", "nodeType": "wait", "typeVersion": 1, "position": [1, 0], "parameters": {"duration": "{{ $json.ms }}", "unit": "ms"}}],
+      "connections": {"start": {"main": [[{"node": "pause", "type": "main", "index": 0}]]}}})
+}
+
+fn server() -> Running {
+    start(&[
+        ("greet.json", greet()),
+        ("acme-only.json", acme_only()),
+        ("slow.json", slow()),
+    ])
+}
+
+fn url(server: &Running, path: &str) -> String {
+    format!("{}{path}", server.base)
+}
+
+#[test]
+fn a_request_without_a_key_is_unauthorized() {
+    let s = server();
+    let (status, body) = call("GET", &url(&s, "/v1/workflows"), None, None);
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+}
+
+#[test]
+fn a_request_with_a_wrong_key_is_unauthorized() {
+    let s = server();
+    let (status, _) = call("GET", &url(&s, "/v1/workflows"), Some("nope"), None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn a_tenant_lists_shared_workflows_and_its_own_only() {
+    let s = server();
+    let ids = |key| {
+        let (status, body) = call("GET", &url(&s, "/v1/workflows"), Some(key), None);
+        assert_eq!(status, 200);
+        let mut ids: Vec<String> = body["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(ACME_KEY), ["acme-only", "greet", "slow"]);
+    assert_eq!(ids(GLOBEX_KEY), ["greet", "slow"]);
+}
+
+#[test]
+fn a_synchronous_run_answers_with_the_result() {
+    let s = server();
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "ada"}, "wait": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["result"]["nodes"]["shout"]["output"]["result"], "ADA");
+}
+
+#[test]
+fn an_asynchronous_run_answers_at_once_and_is_recorded() {
+    let s = server();
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "bo"}, "wait": false})),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["executionId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, record) = call(
+            "GET",
+            &url(&s, &format!("/v1/executions/{id}")),
+            Some(ACME_KEY),
+            None,
+        );
+        assert_eq!(status, 200, "{record}");
+        if record["status"] == "success" {
+            assert_eq!(record["result"]["nodes"]["shout"]["output"]["result"], "BO");
+            assert_eq!(record["input"], json!({"name": "bo"}));
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {record}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn another_tenants_workflow_is_not_found() {
+    let s = server();
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/acme-only/executions"),
+        Some(GLOBEX_KEY),
+        Some(&json!({"input": {}})),
+    );
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+}
+
+#[test]
+fn another_tenants_execution_is_not_found_and_cannot_be_cancelled() {
+    let s = server();
+    let (_, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "x"}})),
+    );
+    let id = body["executionId"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "GET",
+        &url(&s, &format!("/v1/executions/{id}")),
+        Some(GLOBEX_KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        "POST",
+        &url(&s, &format!("/v1/executions/{id}/cancel")),
+        Some(GLOBEX_KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (_, listed) = call("GET", &url(&s, "/v1/executions"), Some(GLOBEX_KEY), None);
+    assert_eq!(listed["executions"], json!([]));
+}
+
+#[test]
+fn executions_are_listed_newest_first_and_filtered_by_workflow_and_status() {
+    let s = server();
+    for name in ["a", "b"] {
+        let (status, _) = call(
+            "POST",
+            &url(&s, "/v1/workflows/greet/executions"),
+            Some(ACME_KEY),
+            Some(&json!({"input": {"name": name}})),
+        );
+        assert_eq!(status, 200);
+    }
+    let (status, listed) = call(
+        "GET",
+        &url(&s, "/v1/executions?workflowId=greet&status=success&limit=1"),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["executions"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["nextOffset"], 1);
+    let (_, none) = call(
+        "GET",
+        &url(&s, "/v1/executions?workflowId=slow"),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(none["executions"], json!([]));
+}
+
+#[test]
+fn a_running_execution_is_cancelled() {
+    let s = server();
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/slow/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"ms": 20000}, "wait": false})),
+    );
+    assert_eq!(status, 202);
+    let id = body["executionId"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "POST",
+        &url(&s, &format!("/v1/executions/{id}/cancel")),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, record) = call(
+            "GET",
+            &url(&s, &format!("/v1/executions/{id}")),
+            Some(ACME_KEY),
+            None,
+        );
+        if record["status"] != "running" {
+            assert_eq!(record["status"], "cancelled", "{record}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not cancelled: {record}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_webhook_runs_for_its_tenant_and_webhook_response_shapes_the_answer() {
+    let s = server();
+    let (status, text, headers) = call_raw(
+        "POST",
+        &url(&s, "/webhook/orders"),
+        Some(ACME_KEY),
+        Some(json!({"amount": 41}).to_string()),
+    );
+    assert_eq!(status, 201, "{text}");
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "x-order" && v == "accepted"),
+        "{headers:?}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body, json!({"total": 42}));
+}
+
+#[test]
+fn another_tenants_webhook_is_not_found() {
+    let s = server();
+    let (status, _, _) = call_raw(
+        "POST",
+        &url(&s, "/webhook/orders"),
+        Some(GLOBEX_KEY),
+        Some(json!({"amount": 1}).to_string()),
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_webhook_with_another_method_is_not_found() {
+    let s = server();
+    let (status, _, _) = call_raw("GET", &url(&s, "/webhook/orders"), Some(ACME_KEY), None);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_with_413() {
+    let s = server();
+    let big = json!({"input": {"name": "x".repeat(2 * 1024 * 1024)}});
+    let (status, _) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&big),
+    );
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn a_full_queue_answers_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), &[("slow.json", slow())]);
+    config.max_concurrent_executions = 1;
+    config.queue = 1;
+    let s = common::start_with(dir, config);
+    let run = |ms: u64| {
+        call_raw(
+            "POST",
+            &url(&s, "/v1/workflows/slow/executions"),
+            Some(ACME_KEY),
+            Some(json!({"input": {"ms": ms}, "wait": false}).to_string()),
+        )
+    };
+    // One runs, one waits: the queue is full.
+    assert_eq!(run(5000).0, 202);
+    assert_eq!(run(5000).0, 202);
+    let (status, _, headers) = run(1);
+    assert_eq!(status, 429);
+    assert!(
+        headers.iter().any(|(n, v)| n == "retry-after" && v == "1"),
+        "{headers:?}"
+    );
+}
+
+#[test]
+fn health_is_live_and_ready_with_the_store_reachable() {
+    let s = server();
+    let (status, live) = call("GET", &url(&s, "/health/live"), None, None);
+    assert_eq!((status, live["status"].clone()), (200, json!("live")));
+    let (status, ready) = call("GET", &url(&s, "/health/ready"), None, None);
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["workflows"], 3);
+    assert_eq!(ready["store"], true);
+}
+
+#[test]
+fn metrics_count_executions_and_registry_work_in_prometheus_text() {
+    let s = server();
+    call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "m"}})),
+    );
+    let (status, text, _) = call_raw("GET", &url(&s, "/metrics"), None, None);
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("plugflow_executions_started_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plugflow_executions_finished_total{status=\"success\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE plugflow_http_requests_total counter"),
+        "{text}"
+    );
+}
+
+#[test]
+fn executions_survive_a_restart_of_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(dir.path(), &[("greet.json", greet())]);
+    let first = common::start_config(config.clone());
+    let (_, body) = call(
+        "POST",
+        &url(&first, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "kept"}})),
+    );
+    let id = body["executionId"].as_str().unwrap().to_owned();
+    drop(first);
+    let again = common::start_config(config);
+    let (status, record) = call(
+        "GET",
+        &url(&again, &format!("/v1/executions/{id}")),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        record["result"]["nodes"]["shout"]["output"]["result"],
+        "KEPT"
+    );
+}
