@@ -110,6 +110,7 @@ mod progress;
 mod references;
 mod report;
 mod result;
+mod resume;
 mod schedule;
 mod state;
 mod validate;
@@ -121,6 +122,7 @@ pub use options::{CancelHandle, EngineOptions, RunOptions};
 pub use progress::{NodeProgress, Progress, ProgressObserver};
 pub use report::{Report, Warning, WarningKind};
 pub use result::{ExecutionResult, NodeResult, RunMetrics, RunStatus, RunWarning};
+pub use resume::{RecordedNode, Resume};
 pub use workflow::{ParseError, Problem, Workflow};
 
 pub use registry_core::{new_execution_id, NodeStatus};

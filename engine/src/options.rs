@@ -88,6 +88,9 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Told as each node reaches its final status.
     pub progress: Option<Progress>,
+    /// Resumes an interrupted execution: recorded nodes are replayed, not
+    /// run. Use the interrupted execution's id in `context`.
+    pub resume: Option<std::sync::Arc<crate::resume::Resume>>,
 }
 
 impl RunOptions {

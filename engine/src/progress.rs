@@ -38,6 +38,16 @@ pub struct NodeProgress<'a> {
 pub trait ProgressObserver: Send + Sync {
     /// A node reached its final status.
     fn node_finished(&self, progress: NodeProgress<'_>);
+
+    /// A node is about to run (not told for replayed or skipped nodes).
+    /// A durable host records it, so that after a crash it knows the node
+    /// was in flight.
+    fn node_started(&self, _node_id: &str) {}
+
+    /// A node ran, with its full outcome: what a durable host records so
+    /// that a resumed execution replays it instead of running it again
+    /// ([`RecordedNode`](crate::RecordedNode) reads this JSON back).
+    fn node_executed(&self, _node_id: &str, _execution: &registry_core::NodeExecution) {}
 }
 
 /// A shared [`ProgressObserver`], as [`RunOptions::progress`](super::RunOptions) holds it.

@@ -133,6 +133,31 @@ impl<'a> Execution<'a> {
                 if run.state[i] != State::Waiting {
                     continue;
                 }
+                if let Some(recorded) = options
+                    .resume
+                    .as_ref()
+                    .and_then(|r| r.completed.get(&self.compiled.graph.ids[i]))
+                {
+                    let input = run.input_of(i);
+                    run.replaying = true;
+                    self.complete(
+                        run,
+                        i,
+                        SystemTime::now(),
+                        recorded.to_execution(),
+                        &input,
+                        Vec::new(),
+                    );
+                    run.replaying = false;
+                    run.results[i].reason = Some(
+                        "not run again: its outcome was recorded before the execution was interrupted"
+                            .to_owned(),
+                    );
+                    continue;
+                }
+                if let Some(progress) = &options.progress {
+                    progress.0.node_started(&self.compiled.graph.ids[i]);
+                }
                 if let Some(future) = self.prepare(run, i) {
                     run.state[i] = State::Running;
                     in_flight.push(future);

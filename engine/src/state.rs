@@ -66,6 +66,8 @@ pub(crate) struct RunState<'c> {
     is_start: Vec<bool>,
     progress: Option<Progress>,
     pub(crate) order: Vec<usize>,
+    /// A recorded outcome is being replayed: not reported as executed.
+    pub(crate) replaying: bool,
 }
 
 impl StepSource for RunState<'_> {
@@ -138,6 +140,7 @@ impl<'c> RunState<'c> {
             is_start: vec![false; n],
             progress,
             order: Vec::with_capacity(n),
+            replaying: false,
         };
         for &s in &graph.start {
             run.is_start[s] = true;
@@ -265,6 +268,13 @@ impl<'c> RunState<'c> {
         input: &Value,
         warnings: Vec<RunWarning>,
     ) -> (Flow, bool) {
+        if !self.replaying {
+            if let Some(progress) = &self.progress {
+                progress
+                    .0
+                    .node_executed(&self.compiled.graph.ids[i], &execution);
+            }
+        }
         let finished = SystemTime::now();
         self.state[i] = State::Done;
         let r = &mut self.results[i];

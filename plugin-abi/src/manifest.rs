@@ -97,6 +97,12 @@ pub struct NodeTypeManifest {
     /// (older plugins): `true`, so their checks keep running.
     #[serde(default = "yes")]
     pub validates: bool,
+    /// Whether running the node twice with the same request has the effect
+    /// of running it once. A durable host runs a node that was in flight
+    /// when it stopped again only when it is `pure` or idempotent; absent
+    /// (older plugins): `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idempotent: bool,
 }
 
 fn yes() -> bool {
@@ -140,6 +146,7 @@ impl NodeTypeManifest {
             execution: ExecutionClass::Pure,
             tenant_scoped: false,
             validates: true,
+            idempotent: false,
         }
     }
 }

@@ -10,7 +10,15 @@
 //! * **Routes**: webhooks at `/webhook<path>` of `webhook-trigger` nodes,
 //!   the JSON API under `/v1`, `/health/live`, `/health/ready`, `/metrics`.
 //! * **Executions** are recorded in an [`ExecutionStore`] (the embedded
-//!   [`SqliteStore`] by default) when accepted and when finished.
+//!   [`SqliteStore`] by default) when accepted, node by node as they run,
+//!   and when finished.
+//! * **Durability**: an execution accepted is never lost. After a crash
+//!   (even `kill -9`) the next start resumes every execution still
+//!   `running`: nodes whose outcome was recorded are replayed, not run; a
+//!   node that was in flight runs again only when its node type is `pure`
+//!   (cheap CPU work, no I/O) or declares itself `idempotent`; otherwise it
+//!   fails with `EXECUTION_ERROR` saying so, rather than risk doing its
+//!   side effect twice.
 //!
 //! ```no_run
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {

@@ -93,8 +93,10 @@ impl Server {
         &self.problems
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and lets
-    /// in-flight requests finish.
+    /// Resumes the executions a previous run left unfinished, then serves
+    /// until `shutdown` completes, stops accepting and lets in-flight
+    /// requests finish. Executions still running stay `running` in the
+    /// store and resume at the next start.
     ///
     /// # Errors
     ///
@@ -104,6 +106,18 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let address = self.listener.local_addr()?;
+        match self.service.recover().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                component = "serve",
+                resumed = n,
+                "resumed interrupted executions"
+            ),
+            Err(e) => tracing::error!(
+                component = "serve",
+                "could not resume interrupted executions: {e}"
+            ),
+        }
         tracing::info!(component = "serve", %address, workflows = self.service.catalog.len(), "serving");
         axum::serve(self.listener, crate::http::router(self.service))
             .with_graceful_shutdown(shutdown)

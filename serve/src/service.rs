@@ -7,9 +7,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use plugflow_engine::{new_execution_id, CancelHandle, Engine, ExecutionResult, RunOptions};
+use plugflow_engine::{
+    new_execution_id, CancelHandle, Engine, ExecutionResult, NodeProgress, Progress,
+    ProgressObserver, RecordedNode, Resume, RunOptions,
+};
+use plugin_abi::manifest::ExecutionClass;
 use plugin_abi::request::ExecContext;
-use registry_core::Registry;
+use registry_core::{ErrorCode, NodeFailure, Registry};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
@@ -31,6 +35,38 @@ pub struct Counters {
     pub executions_started: AtomicU64,
     /// Executions finished, by final status.
     pub executions_finished: Mutex<HashMap<String, u64>>,
+}
+
+/// Records each node of one execution as it starts and finishes, on the
+/// engine's task: the write is in the store (SQLite's WAL) before the next
+/// node starts, so a killed process loses no finished node.
+struct Recorder {
+    store: Arc<dyn ExecutionStore>,
+    tenant: String,
+    execution_id: String,
+}
+
+impl ProgressObserver for Recorder {
+    fn node_finished(&self, _: NodeProgress<'_>) {}
+
+    fn node_started(&self, node_id: &str) {
+        if let Err(e) = self
+            .store
+            .node_started(&self.tenant, &self.execution_id, node_id)
+        {
+            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's start: {e}");
+        }
+    }
+
+    fn node_executed(&self, node_id: &str, execution: &registry_core::NodeExecution) {
+        let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);
+        if let Err(e) =
+            self.store
+                .node_executed(&self.tenant, &self.execution_id, node_id, &outcome)
+        {
+            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's outcome: {e}");
+        }
+    }
 }
 
 /// An execution in progress.
@@ -139,6 +175,20 @@ impl Service {
         self.counters
             .executions_started
             .fetch_add(1, Ordering::Relaxed);
+        let done = self.launch(entry, tenant.to_owned(), execution_id.clone(), input, None);
+        Ok(Accepted { execution_id, done })
+    }
+
+    /// Runs an accepted (or interrupted) execution when a slot is free,
+    /// recording each node as it starts and finishes, then its end.
+    fn launch(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        tenant: String,
+        execution_id: String,
+        input: Value,
+        resume: Option<Arc<Resume>>,
+    ) -> oneshot::Receiver<Value> {
         let cancel = CancelHandle::new();
         self.running
             .lock()
@@ -146,40 +196,156 @@ impl Service {
             .insert(
                 execution_id.clone(),
                 Running {
-                    tenant: tenant.to_owned(),
+                    tenant: tenant.clone(),
                     cancel: cancel.clone(),
                 },
             );
         let (sender, done) = oneshot::channel();
         let service = Arc::clone(self);
-        let tenant = tenant.to_owned();
-        let id = execution_id.clone();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let permit = Arc::clone(&service.slots).acquire_owned().await;
             service.waiting.fetch_sub(1, Ordering::Relaxed);
+            let recorder = Recorder {
+                store: Arc::clone(&service.store),
+                tenant: tenant.clone(),
+                execution_id: execution_id.clone(),
+            };
             let options = RunOptions {
                 trigger: input,
                 context: ExecContext {
                     tenant_id: Some(tenant.clone()),
-                    execution_id: id.clone(),
+                    execution_id: execution_id.clone(),
                     ..ExecContext::default()
                 },
                 cancel: Some(cancel),
+                progress: Some(Progress::new(recorder)),
+                resume,
                 ..RunOptions::default()
             };
             let outcome = service.engine.run(&entry.compiled, options).await;
             drop(permit);
-            let record = service.finish(&tenant, &id, outcome).await;
+            let record = service.finish(&tenant, &execution_id, outcome).await;
             service
                 .running
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+                .remove(&execution_id);
             // The requester may have gone; the record is kept either way.
             let _ = sender.send(record);
         });
-        Ok(Accepted { execution_id, done })
+        done
+    }
+
+    /// Resumes every execution the store still has as `running` (the
+    /// service stopped, or was killed, while they ran). Nodes with a
+    /// recorded outcome are replayed; a node that was in flight runs again
+    /// only when its node type is `pure` or declared idempotent, else it
+    /// fails with `EXECUTION_ERROR` saying why. An execution whose workflow
+    /// is gone or changed ends in `error`. Returns how many resumed.
+    pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize, String> {
+        let store = Arc::clone(&self.store);
+        let unfinished = tokio::task::spawn_blocking(move || store.unfinished())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let mut resumed = 0;
+        for record in unfinished {
+            let entry = self
+                .catalog
+                .get(&record.tenant, &record.workflow_id)
+                .filter(|e| e.hash == record.workflow_hash);
+            let Some(entry) = entry else {
+                let outcome = Err(format!(
+                    "workflow `{}` was removed or changed while the execution was interrupted; it was not resumed",
+                    record.workflow_id
+                ));
+                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
+                    .await;
+                continue;
+            };
+            let store = Arc::clone(&self.store);
+            let (t, id) = (record.tenant.clone(), record.execution_id.clone());
+            let nodes = tokio::task::spawn_blocking(move || store.node_records(&t, &id))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let resume = self.resume_plan(&entry, nodes);
+            tracing::info!(component = "serve", execution_id = %record.execution_id, replayed = resume.completed.len(), "resuming an interrupted execution");
+            // Nobody waits for a resumed execution: its end is recorded.
+            drop(self.launch(
+                entry,
+                record.tenant,
+                record.execution_id,
+                record.input.unwrap_or(Value::Null),
+                Some(Arc::new(resume)),
+            ));
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// What to replay: recorded outcomes, and failures for in-flight nodes
+    /// that must not run twice.
+    fn resume_plan(&self, entry: &Entry, nodes: Vec<(String, Option<Value>)>) -> Resume {
+        let mut completed = std::collections::BTreeMap::new();
+        for (node_id, outcome) in nodes {
+            match outcome.and_then(|o| serde_json::from_value::<RecordedNode>(o).ok()) {
+                Some(recorded) => {
+                    completed.insert(node_id, recorded);
+                }
+                None => {
+                    let node_type = entry
+                        .compiled
+                        .workflow
+                        .nodes
+                        .iter()
+                        .find(|n| n.id == node_id)
+                        .and_then(|n| n.node_type.clone())
+                        .unwrap_or_default();
+                    let safe = self.registry().metadata(&node_type).is_some_and(|m| {
+                        m.manifest.execution == ExecutionClass::Pure || m.manifest.idempotent
+                    });
+                    if !safe {
+                        completed.insert(
+                            node_id.clone(),
+                            RecordedNode::failed(NodeFailure::new(
+                                ErrorCode::ExecutionError,
+                                format!(
+                                    "node `{node_id}` was running when the service stopped; `{node_type}` may have side effects (it is neither pure nor idempotent), so it was not run again — check its effect and retry the execution"
+                                ),
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        Resume { completed }
+    }
+
+    async fn finish_unresumable(&self, tenant: &str, execution_id: &str, why: Result<(), String>) {
+        let message = why.err().unwrap_or_default();
+        let store = Arc::clone(&self.store);
+        let (t, id) = (tenant.to_owned(), execution_id.to_owned());
+        let finished = now_ms();
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.finished(
+                &t,
+                &id,
+                "error",
+                finished,
+                &json!({"error": message}),
+                Some(&message),
+            )
+        })
+        .await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            tracing::error!(
+                component = "serve",
+                execution_id,
+                "could not record the end of an execution"
+            );
+        }
     }
 
     /// Records the final status; returns the execution as the API shows it.

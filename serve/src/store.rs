@@ -89,6 +89,32 @@ pub trait ExecutionStore: Send + Sync + 'static {
     fn list(&self, tenant: &str, filter: &ListFilter) -> Result<Vec<ExecutionRecord>, StoreError>;
     /// Whether the store answers.
     fn ping(&self) -> Result<(), StoreError>;
+    /// A node of a running execution is about to run.
+    fn node_started(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        node_id: &str,
+    ) -> Result<(), StoreError>;
+    /// A node ran: its outcome as JSON (a serialised `NodeExecution`).
+    fn node_executed(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        node_id: &str,
+        outcome: &Value,
+    ) -> Result<(), StoreError>;
+    /// The nodes recorded for an execution, in the order they started:
+    /// `(node id, outcome)`, the outcome `None` for a node that started
+    /// and never finished.
+    fn node_records(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+    ) -> Result<Vec<(String, Option<Value>)>, StoreError>;
+    /// Every execution still `running`, of every tenant: what a restarted
+    /// service resumes.
+    fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
 }
 
 /// The embedded store: one SQLite file, in WAL mode.
@@ -121,7 +147,17 @@ impl SqliteStore {
                 error TEXT
             );
             CREATE INDEX IF NOT EXISTS executions_by_tenant
-                ON executions (tenant, started_at_ms DESC);",
+                ON executions (tenant, started_at_ms DESC);
+            CREATE INDEX IF NOT EXISTS executions_running
+                ON executions (status) WHERE status = 'running';
+            CREATE TABLE IF NOT EXISTS node_records (
+                tenant TEXT NOT NULL,
+                execution_id TEXT NOT NULL,
+                node_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                outcome TEXT,
+                PRIMARY KEY (execution_id, node_id)
+            );",
         )?;
         Ok(Self {
             connection: Mutex::new(connection),
@@ -259,6 +295,74 @@ impl ExecutionStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn node_started(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        node_id: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO node_records (tenant, execution_id, node_id, seq, outcome)
+                 VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM node_records WHERE execution_id = ?2), NULL)
+                 ON CONFLICT (execution_id, node_id) DO NOTHING",
+            )?
+            .execute(params![tenant, execution_id, node_id])?;
+            Ok(())
+        })
+    }
+
+    fn node_executed(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        node_id: &str,
+        outcome: &Value,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO node_records (tenant, execution_id, node_id, seq, outcome)
+                 VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM node_records WHERE execution_id = ?2), ?4)
+                 ON CONFLICT (execution_id, node_id) DO UPDATE SET outcome = excluded.outcome
+                 WHERE node_records.tenant = excluded.tenant",
+            )?
+            .execute(params![tenant, execution_id, node_id, json_text(outcome)])?;
+            Ok(())
+        })
+    }
+
+    fn node_records(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+    ) -> Result<Vec<(String, Option<Value>)>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT node_id, outcome FROM node_records
+                 WHERE tenant = ?1 AND execution_id = ?2 ORDER BY seq",
+            )?;
+            let rows = statement.query_map(params![tenant, execution_id], |row| {
+                let outcome: Option<String> = row.get(1)?;
+                Ok((
+                    row.get::<_, String>(0)?,
+                    outcome.and_then(|t| serde_json::from_str(&t).ok()),
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, NULL, error
+                 FROM executions WHERE status = 'running' ORDER BY started_at_ms",
+            )?;
+            let rows = statement.query_map([], row_to_record)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +408,45 @@ mod tests {
             .finished("globex", "e1", "error", 2, &json!({}), Some("x"))
             .unwrap();
         assert_eq!(store.get("acme", "e1").unwrap().unwrap().status, "running");
+    }
+
+    #[test]
+    fn node_records_keep_their_start_order_and_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        store.started(&record("acme", "e1", 1)).unwrap();
+        store.node_started("acme", "e1", "a").unwrap();
+        store
+            .node_executed("acme", "e1", "a", &json!({"status": "success"}))
+            .unwrap();
+        store.node_started("acme", "e1", "b").unwrap();
+        let records = store.node_records("acme", "e1").unwrap();
+        assert_eq!(
+            records,
+            [
+                ("a".to_owned(), Some(json!({"status": "success"}))),
+                ("b".to_owned(), None)
+            ]
+        );
+        assert!(store.node_records("globex", "e1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unfinished_executions_are_those_still_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        store.started(&record("acme", "e1", 1)).unwrap();
+        store.started(&record("globex", "g1", 2)).unwrap();
+        store
+            .finished("acme", "e1", "success", 3, &json!({}), None)
+            .unwrap();
+        let ids: Vec<_> = store
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.execution_id)
+            .collect();
+        assert_eq!(ids, ["g1"]);
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub fn definition() -> PluginDefinition {
                 .tags(["control", "time"])
                 .icon("clock")
                 .blocking()
+                .idempotent()
                 .handler(wait),
         )
         .node(

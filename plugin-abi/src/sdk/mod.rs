@@ -415,6 +415,13 @@ impl NodeSpec {
         self
     }
 
+    /// Running it twice has the effect of running it once: a durable host
+    /// may run it again after a crash interrupted it.
+    pub fn idempotent(mut self) -> Self {
+        self.manifest.idempotent = true;
+        self
+    }
+
     /// Reads or writes tenant data: the host scopes filters and records.
     pub fn tenant_scoped(mut self) -> Self {
         self.manifest.tenant_scoped = true;

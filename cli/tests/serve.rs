@@ -1,0 +1,220 @@
+//! `plugflow serve` as a real process: started from a configuration file,
+//! killed with SIGKILL in the middle of an execution, started again — the
+//! execution resumes, finished nodes are not run again, and a node with
+//! side effects that was in flight is not run twice.
+
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use plugflow_tests::install;
+use serde_json::{json, Value};
+
+const KEY: &str = "serve-test-key-0123456789";
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> Option<(u16, Value)> {
+    let mut response = agent()
+        .get(url)
+        .header("Authorization", &format!("Bearer {KEY}"))
+        .call()
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((
+        status,
+        response.body_mut().read_json().unwrap_or(Value::Null),
+    ))
+}
+
+fn post(url: &str, body: &Value) -> (u16, Value) {
+    let mut response = agent()
+        .post(url)
+        .header("Authorization", &format!("Bearer {KEY}"))
+        .send_json(body)
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_json().unwrap_or(Value::Null),
+    )
+}
+
+/// A directory with the configuration, a workflows directory holding
+/// `workflows`, and a plugin directory with the fault fixture.
+fn setup(workflows: &[(&str, Value)]) -> (tempfile::TempDir, PathBuf, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let workflows_dir = dir.path().join("workflows");
+    std::fs::create_dir(&workflows_dir).unwrap();
+    for (name, workflow) in workflows {
+        std::fs::write(workflows_dir.join(name), workflow.to_string()).unwrap();
+    }
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    install(&plugins, &["fixture_faults"]);
+    let port = free_port();
+    let config = dir.path().join("plugflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
+            store = dir.path().join("executions.db"),
+        ),
+    )
+    .unwrap();
+    (dir, config, port)
+}
+
+fn start(config: &Path, port: u16) -> Service {
+    let child = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--plugin-cache", "off"])
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("plugflow serve starts");
+    let service = Service {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&format!("{}/health/ready", service.base)).map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "the service never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    service
+}
+
+fn kill_9(mut service: Service) {
+    // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
+    service.child.kill().unwrap();
+    service.child.wait().unwrap();
+}
+
+fn wait_for_end(service: &Service, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, record) = get(&format!("{}/v1/executions/{id}", service.base)).unwrap();
+        assert_eq!(status, 200, "{record}");
+        if record["status"] != "running" {
+            return record;
+        }
+        assert!(Instant::now() < deadline, "never finished: {record}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn node(id: &str, node_type: &str, x: i64, parameters: Value) -> Value {
+    json!({"id": id, "name": id, "type": "operation", "nodeType": node_type, "typeVersion": 1, "position": [x, 0], "parameters": parameters})
+}
+
+/// start → shout (pure) → pause (`waitNode`, ms) → after (pure).
+fn three_steps(wait_node: Value) -> Value {
+    json!({"id": "steps", "name": "steps", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        node("shout", "string.upper", 1, json!({"value": "{{ $json.name }}"})),
+        wait_node,
+        node("after", "string.lower", 3, json!({"value": "{{ $json.name }}"}))],
+      "connections": {
+        "start": {"main": [[{"node": "shout", "type": "main", "index": 0}]]},
+        "shout": {"main": [[{"node": "pause", "type": "main", "index": 0}]]},
+        "pause": {"main": [[{"node": "after", "type": "main", "index": 0}]]}}})
+}
+
+fn run_and_kill(workflow: Value) -> (Service, String) {
+    let (dir, config, port) = setup(&[("steps.json", workflow)]);
+    let first = start(&config, port);
+    let (status, accepted) = post(
+        &format!("{}/v1/workflows/steps/executions", first.base),
+        &json!({"input": {"name": "Ada"}, "wait": false}),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    // `shout` is done at once; `pause` is in flight for seconds.
+    std::thread::sleep(Duration::from_millis(700));
+    kill_9(first);
+    let again = start(&config, port);
+    // The directory must outlive the second process.
+    std::mem::forget(dir);
+    (again, id)
+}
+
+#[test]
+fn an_execution_interrupted_by_kill_9_resumes_without_running_finished_nodes_again() {
+    let wait = node("pause", "wait", 2, json!({"duration": 1500, "unit": "ms"}));
+    let (service, id) = run_and_kill(three_steps(wait));
+    let record = wait_for_end(&service, &id);
+    assert_eq!(record["status"], "success", "{record}");
+    let nodes = &record["result"]["nodes"];
+    assert_eq!(nodes["shout"]["output"]["result"], "ADA");
+    assert!(
+        nodes["shout"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not run again"),
+        "shout was run again: {}",
+        nodes["shout"]
+    );
+    assert_eq!(
+        nodes["pause"]["status"], "success",
+        "an idempotent node in flight runs again"
+    );
+    assert_eq!(nodes["after"]["output"]["result"], "ada");
+}
+
+#[test]
+fn a_node_with_side_effects_in_flight_at_kill_9_is_not_run_twice() {
+    let chaos = node(
+        "pause",
+        "fault.chaos",
+        2,
+        json!({"plan": "timeout", "sleepMs": 3000}),
+    );
+    let (service, id) = run_and_kill(three_steps(chaos));
+    let record = wait_for_end(&service, &id);
+    assert_eq!(record["status"], "error", "{record}");
+    let pause = &record["result"]["nodes"]["pause"];
+    assert_eq!(pause["errorCode"], "EXECUTION_ERROR", "{pause}");
+    assert!(
+        pause["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not run again"),
+        "{pause}"
+    );
+    assert_eq!(
+        record["result"]["nodes"]["after"]["status"], "pending",
+        "{record}"
+    );
+}
