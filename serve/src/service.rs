@@ -150,6 +150,19 @@ impl Service {
         tenant: &str,
         input: Value,
     ) -> Result<Accepted, NotAccepted> {
+        self.accept(entry, tenant, input, None).await
+    }
+
+    /// [`Self::start`], replaying `resume`'s recorded nodes instead of
+    /// running them (a retry from the failed node). The replayed nodes are
+    /// recorded for the new execution first, so it too resumes intact.
+    pub(crate) async fn accept(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        tenant: &str,
+        input: Value,
+        resume: Option<Resume>,
+    ) -> Result<Accepted, NotAccepted> {
         if self.waiting.load(Ordering::Relaxed) >= self.config.queue {
             self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
             return Err(NotAccepted::Busy);
@@ -168,14 +181,29 @@ impl Service {
             error: None,
         };
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.started(&record))
-            .await
-            .map_err(|e| NotAccepted::Store(e.to_string()))?
-            .map_err(|e| NotAccepted::Store(e.to_string()))?;
+        let resume = resume.map(Arc::new);
+        let replayed = resume.clone();
+        tokio::task::spawn_blocking(move || {
+            store.started(&record)?;
+            for (node_id, recorded) in replayed.iter().flat_map(|r| r.completed.iter()) {
+                let outcome = serde_json::to_value(recorded).unwrap_or(Value::Null);
+                store.node_executed(&record.tenant, &record.execution_id, node_id, &outcome)?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .await
+        .map_err(|e| NotAccepted::Store(e.to_string()))?
+        .map_err(|e| NotAccepted::Store(e.to_string()))?;
         self.counters
             .executions_started
             .fetch_add(1, Ordering::Relaxed);
-        let done = self.launch(entry, tenant.to_owned(), execution_id.clone(), input, None);
+        let done = self.launch(
+            entry,
+            tenant.to_owned(),
+            execution_id.clone(),
+            input,
+            resume,
+        );
         Ok(Accepted { execution_id, done })
     }
 

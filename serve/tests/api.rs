@@ -372,3 +372,92 @@ fn executions_survive_a_restart_of_the_server() {
         "KEPT"
     );
 }
+
+/// `divide`: `shout` succeeds, then `split` divides by `$json.by`.
+fn divide() -> Value {
+    json!({"id": "divide", "name": "divide", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        {"id": "shout", "name": "shout", "type": "operation", "nodeType": "string.upper", "typeVersion": 1, "position": [1, 0], "parameters": {"value": "{{ $json.name }}"}},
+        {"id": "split", "name": "split", "type": "operation", "nodeType": "math.divide", "typeVersion": 1, "position": [2, 0], "parameters": {"a": 10, "b": "{{ $json.by }}"}}],
+      "connections": {
+        "start": {"main": [[{"node": "shout", "type": "main", "index": 0}]]},
+        "shout": {"main": [[{"node": "split", "type": "main", "index": 0}]]}}})
+}
+
+#[test]
+fn a_failed_execution_is_retried_from_its_failed_node() {
+    let s = start(&[("divide.json", divide())]);
+    let (status, failed) = call(
+        "POST",
+        &url(&s, "/v1/workflows/divide/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "ada", "by": 0}})),
+    );
+    assert_eq!(
+        (status, failed["status"].clone()),
+        (200, json!("error")),
+        "{failed}"
+    );
+    let id = failed["executionId"].as_str().unwrap();
+    let (status, retried) = call(
+        "POST",
+        &url(&s, &format!("/v1/executions/{id}/retry")),
+        Some(ACME_KEY),
+        Some(&json!({"wait": true})),
+    );
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["retryOf"], id);
+    assert_ne!(retried["executionId"], id);
+    let nodes = &retried["result"]["nodes"];
+    assert!(
+        nodes["shout"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not run again"),
+        "{nodes}"
+    );
+    assert_eq!(nodes["shout"]["output"]["result"], "ADA");
+    assert_eq!(
+        nodes["split"]["status"], "error",
+        "the failed node ran again: {nodes}"
+    );
+    assert!(nodes["split"]["reason"].is_null(), "{nodes}");
+}
+
+#[test]
+fn a_successful_execution_cannot_be_retried() {
+    let s = server();
+    let (_, done) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "x"}})),
+    );
+    let id = done["executionId"].as_str().unwrap();
+    let (status, body) = call(
+        "POST",
+        &url(&s, &format!("/v1/executions/{id}/retry")),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(status, 409, "{body}");
+}
+
+#[test]
+fn another_tenants_execution_cannot_be_retried() {
+    let s = start(&[("divide.json", divide())]);
+    let (_, failed) = call(
+        "POST",
+        &url(&s, "/v1/workflows/divide/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "a", "by": 0}})),
+    );
+    let id = failed["executionId"].as_str().unwrap();
+    let (status, _) = call(
+        "POST",
+        &url(&s, &format!("/v1/executions/{id}/retry")),
+        Some(GLOBEX_KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+}

@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::tenant::Tenant;
 use crate::service::{Accepted, NotAccepted, Service};
 use crate::store::ListFilter;
+use plugflow_engine::{NodeStatus, RecordedNode, Resume};
 
 /// `GET /v1/workflows`: the workflows the caller may run.
 pub async fn list_workflows(
@@ -193,4 +194,86 @@ pub async fn cancel_execution(
         ))),
         None => Err(ApiError::not_found(format_args!("execution `{id}`"))),
     }
+}
+
+/// The body of `POST /v1/executions/{id}/retry` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// Answer when the run finishes instead of at once.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// `POST /v1/executions/{id}/retry`: a new execution of a failed,
+/// cancelled or timed-out one, from its failed node — nodes that succeeded
+/// (or were skipped) are replayed, not run again. Answers with the new
+/// execution (`retryOf` names the old one).
+pub async fn retry_execution(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: RetryRequest = if body.is_empty() {
+        RetryRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!("the body must be {{\"wait\": true|false}}: {e}"))
+        })?
+    };
+    let store = Arc::clone(&service.store);
+    let (t, i) = (tenant.clone(), id.clone());
+    let (old, records) = tokio::task::spawn_blocking(move || {
+        let old = store.get(&t, &i)?;
+        let records = store.node_records(&t, &i)?;
+        Ok::<_, crate::store::StoreError>((old, records))
+    })
+    .await
+    .map_err(|e| ApiError::store(e.to_string()))?
+    .map_err(|e| ApiError::store(e.to_string()))?;
+    let old = old.ok_or_else(|| ApiError::not_found(format_args!("execution `{id}`")))?;
+    if !matches!(old.status.as_str(), "error" | "cancelled" | "timeout") {
+        return Err(ApiError::conflict(format!(
+            "execution `{id}` is {}; only a failed, cancelled or timed-out execution can be retried",
+            old.status
+        )));
+    }
+    let entry = service
+        .catalog
+        .get(&tenant, &old.workflow_id)
+        .filter(|e| e.hash == old.workflow_hash)
+        .ok_or_else(|| {
+            ApiError::conflict(format!(
+                "workflow `{}` changed or was removed since execution `{id}` ran; run it anew instead",
+                old.workflow_id
+            ))
+        })?;
+    let completed = records
+        .into_iter()
+        .filter_map(|(node_id, outcome)| {
+            let recorded: RecordedNode = serde_json::from_value(outcome?).ok()?;
+            matches!(recorded.status, NodeStatus::Success | NodeStatus::Skipped)
+                .then_some((node_id, recorded))
+        })
+        .collect();
+    let accepted = service
+        .accept(
+            entry,
+            &tenant,
+            old.input.unwrap_or(Value::Null),
+            Some(Resume { completed }),
+        )
+        .await
+        .map_err(not_accepted)?;
+    let new_id = accepted.execution_id.clone();
+    let response = answer(&service, accepted, request.wait).await;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let mut value: Value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| json!({"executionId": new_id}));
+    value["retryOf"] = Value::String(id);
+    Ok((status, Json(value)).into_response())
 }

@@ -30,6 +30,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/executions", get(api::list_executions))
         .route("/v1/executions/{id}", get(api::get_execution))
         .route("/v1/executions/{id}/cancel", post(api::cancel_execution))
+        .route("/v1/executions/{id}/retry", post(api::retry_execution))
         .route("/webhook/{*path}", any(webhook::webhook))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
