@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// A recorded execution.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRecord {
     /// Its id.

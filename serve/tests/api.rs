@@ -461,3 +461,68 @@ fn another_tenants_execution_cannot_be_retried() {
     );
     assert_eq!(status, 404);
 }
+
+/// Every `$ref` in `value`.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    out.push(v.as_str().unwrap_or("").to_owned());
+                }
+                refs(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_openapi_document_describes_every_api_route() {
+    let s = server();
+    let (status, doc) = call("GET", &url(&s, "/v1/openapi.json"), None, None);
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    for (path, method) in [
+        ("/v1/workflows", "get"),
+        ("/v1/workflows/{id}/executions", "post"),
+        ("/v1/executions", "get"),
+        ("/v1/executions/{id}", "get"),
+        ("/v1/executions/{id}/cancel", "post"),
+        ("/v1/executions/{id}/retry", "post"),
+    ] {
+        let operation = &doc["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        assert!(
+            operation["responses"]["401"].is_object(),
+            "{method} {path} lacks its 401"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["apiKey"]["scheme"],
+        "bearer"
+    );
+}
+
+#[test]
+fn every_reference_in_the_openapi_document_resolves() {
+    let s = server();
+    let (_, doc) = call("GET", &url(&s, "/v1/openapi.json"), None, None);
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for reference in all {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {reference}"));
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+}

@@ -11,12 +11,19 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+#[allow(unused_imports)] // Named in the OpenAPI annotations.
+use super::openapi::{AcceptedBody, ErrorBody};
 use super::tenant::Tenant;
 use crate::service::{Accepted, NotAccepted, Service};
+#[allow(unused_imports)]
+use crate::store::ExecutionRecord;
 use crate::store::ListFilter;
 use plugflow_engine::{NodeStatus, RecordedNode, Resume};
 
 /// `GET /v1/workflows`: the workflows the caller may run.
+#[utoipa::path(get, path = "/v1/workflows", tag = "workflows",
+    responses((status = 200, description = "`{\"workflows\": [{id, name, hash, webhooks}]}`: the workflows the caller may run", body = Object),
+              (status = 401, description = "No valid API key", body = ErrorBody)))]
 pub async fn list_workflows(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -37,7 +44,7 @@ pub async fn list_workflows(
 }
 
 /// The body of `POST /v1/workflows/{id}/executions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     /// The trigger data.
@@ -53,6 +60,16 @@ fn yes() -> bool {
 }
 
 /// `POST /v1/workflows/{id}/executions`.
+#[utoipa::path(post, path = "/v1/workflows/{id}/executions", tag = "executions",
+    params(("id" = String, Path, description = "The workflow's id")),
+    request_body = RunRequest,
+    responses((status = 200, description = "Finished: `{executionId, status, finishedAtMs, error, result}`", body = Object),
+              (status = 202, description = "Accepted and running (`wait: false`, or it outlasted the request timeout)", body = AcceptedBody),
+              (status = 400, description = "The body is not a run request", body = ErrorBody),
+              (status = 401, description = "No valid API key", body = ErrorBody),
+              (status = 404, description = "No such workflow for this tenant", body = ErrorBody),
+              (status = 413, description = "The body is over the size limit"),
+              (status = 429, description = "The queue is full; see Retry-After", body = ErrorBody)))]
 pub async fn run_workflow(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -112,6 +129,11 @@ pub(super) async fn answer(service: &Service, accepted: Accepted, wait: bool) ->
 }
 
 /// `GET /v1/executions/{id}`.
+#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id")),
+    responses((status = 200, description = "The execution: status, input, per-node results", body = ExecutionRecord),
+              (status = 401, description = "No valid API key", body = ErrorBody),
+              (status = 404, description = "No such execution for this tenant", body = ErrorBody)))]
 pub async fn get_execution(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -144,6 +166,15 @@ pub struct ListQuery {
 const MAX_PAGE: usize = 500;
 
 /// `GET /v1/executions?workflowId=&status=&sinceMs=&untilMs=&limit=&offset=`.
+#[utoipa::path(get, path = "/v1/executions", tag = "executions",
+    params(("workflowId" = Option<String>, Query, description = "Of this workflow only"),
+           ("status" = Option<String>, Query, description = "running, success, error, cancelled, timeout or invalid"),
+           ("sinceMs" = Option<u64>, Query, description = "Started at or after (ms since the epoch)"),
+           ("untilMs" = Option<u64>, Query, description = "Started before (ms since the epoch)"),
+           ("limit" = Option<usize>, Query, description = "Page size, 1 to 500 (default 50)"),
+           ("offset" = Option<usize>, Query, description = "Executions to skip")),
+    responses((status = 200, description = "`{\"executions\": [...], \"nextOffset\": n | null}`, newest first", body = Object),
+              (status = 401, description = "No valid API key", body = ErrorBody)))]
 pub async fn list_executions(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -169,6 +200,12 @@ pub async fn list_executions(
 }
 
 /// `POST /v1/executions/{id}/cancel`.
+#[utoipa::path(post, path = "/v1/executions/{id}/cancel", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id")),
+    responses((status = 202, description = "Cancelling", body = Object),
+              (status = 401, description = "No valid API key", body = ErrorBody),
+              (status = 404, description = "No such execution for this tenant", body = ErrorBody),
+              (status = 409, description = "It is not running", body = ErrorBody)))]
 pub async fn cancel_execution(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -197,7 +234,7 @@ pub async fn cancel_execution(
 }
 
 /// The body of `POST /v1/executions/{id}/retry` (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryRequest {
     /// Answer when the run finishes instead of at once.
@@ -209,6 +246,14 @@ pub struct RetryRequest {
 /// cancelled or timed-out one, from its failed node — nodes that succeeded
 /// (or were skipped) are replayed, not run again. Answers with the new
 /// execution (`retryOf` names the old one).
+#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions",
+    params(("id" = String, Path, description = "The failed execution's id")),
+    request_body(content = Option<RetryRequest>, description = "Optional: `{\"wait\": true}` to answer when the new execution finishes"),
+    responses((status = 200, description = "The new execution, finished (`retryOf` names the old one)", body = Object),
+              (status = 202, description = "The new execution, running", body = Object),
+              (status = 401, description = "No valid API key", body = ErrorBody),
+              (status = 404, description = "No such execution for this tenant", body = ErrorBody),
+              (status = 409, description = "It did not fail, or its workflow changed since", body = ErrorBody)))]
 pub async fn retry_execution(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,

@@ -4,6 +4,7 @@
 mod api;
 mod error;
 mod health;
+pub(crate) mod openapi;
 mod tenant;
 mod webhook;
 
@@ -25,6 +26,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route("/v1/openapi.json", get(openapi::serve_document))
         .route("/v1/workflows", get(api::list_workflows))
         .route("/v1/workflows/{id}/executions", post(api::run_workflow))
         .route("/v1/executions", get(api::list_executions))
