@@ -17,6 +17,8 @@ pub struct Host {
     pub registry: Arc<Registry>,
     /// The discovery report (empty when no plugin directory is configured).
     pub discovery: DiscoveryReport,
+    /// The discovery settings used (for a later rescan).
+    pub discovery_config: DiscoveryConfig,
     /// `$env` allowlist from the configuration.
     pub env_allowlist: Vec<String>,
     /// The configuration's input limit.
@@ -130,7 +132,7 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()
     } else {
-        Loader::new(discovery).discover(&registry)
+        Loader::new(discovery.clone()).discover(&registry)
     };
     for issue in &report.issues {
         if !issue.path.exists() {
@@ -163,6 +165,7 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
     Ok(Host {
         registry: Arc::new(registry),
         discovery: report,
+        discovery_config: discovery,
         env_allowlist: config.env_allowlist,
         max_input_bytes: config.max_input_bytes,
     })

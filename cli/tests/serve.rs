@@ -71,6 +71,11 @@ fn post(url: &str, body: &Value) -> (u16, Value) {
 /// A directory with the configuration, a workflows directory holding
 /// `workflows`, and a plugin directory with the fault fixture.
 fn setup(workflows: &[(&str, Value)]) -> (tempfile::TempDir, PathBuf, u16) {
+    setup_with(workflows, "")
+}
+
+/// [`setup`] with `extra` lines in `[serve]`.
+fn setup_with(workflows: &[(&str, Value)], extra: &str) -> (tempfile::TempDir, PathBuf, u16) {
     let dir = tempfile::tempdir().unwrap();
     let workflows_dir = dir.path().join("workflows");
     std::fs::create_dir(&workflows_dir).unwrap();
@@ -85,7 +90,7 @@ fn setup(workflows: &[(&str, Value)]) -> (tempfile::TempDir, PathBuf, u16) {
     std::fs::write(
         &config,
         format!(
-            "[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
+            "[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n{extra}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
             store = dir.path().join("executions.db"),
         ),
     )
@@ -217,4 +222,80 @@ fn a_node_with_side_effects_in_flight_at_kill_9_is_not_run_twice() {
         record["result"]["nodes"]["after"]["status"], "pending",
         "{record}"
     );
+}
+
+fn signal(service: &Service, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &service.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_lets_running_executions_finish_before_the_process_exits() {
+    let wait = node("pause", "wait", 2, json!({"duration": 800, "unit": "ms"}));
+    let (_dir, config, port) = setup(&[("steps.json", three_steps(wait))]);
+    let mut first = start(&config, port);
+    let (status, accepted) = post(
+        &format!("{}/v1/workflows/steps/executions", first.base),
+        &json!({"input": {"name": "Ada"}, "wait": false}),
+    );
+    assert_eq!(status, 202);
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&first, "TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = first.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the process did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let again = start(&config, port);
+    let (_, record) = get(&format!("{}/v1/executions/{id}", again.base)).unwrap();
+    assert_eq!(
+        record["status"], "success",
+        "finished before the exit: {record}"
+    );
+    let pause = &record["result"]["nodes"]["pause"];
+    assert!(
+        pause["reason"].is_null(),
+        "not resumed but finished in the first process: {pause}"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_workflows_directory() {
+    let wait = node("pause", "wait", 2, json!({"duration": 1, "unit": "ms"}));
+    let (dir, config, port) = setup_with(
+        &[("steps.json", three_steps(wait))],
+        "reload-interval-ms = 0",
+    );
+    let service = start(&config, port);
+    let mut other = three_steps(node(
+        "pause",
+        "wait",
+        2,
+        json!({"duration": 1, "unit": "ms"}),
+    ));
+    other["id"] = json!("other");
+    std::fs::write(dir.path().join("workflows/other.json"), other.to_string()).unwrap();
+    signal(&service, "HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listed) = get(&format!("{}/v1/workflows", service.base)).unwrap();
+        if listed["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == "other")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload: {listed}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

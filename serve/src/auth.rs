@@ -10,7 +10,7 @@ use crate::config::{ApiKeyConfig, KeySource};
 /// The configured keys, hashed.
 #[derive(Debug, Default)]
 pub struct ApiKeys {
-    keys: Vec<([u8; 32], String)>,
+    keys: Vec<([u8; 32], String, bool)>,
 }
 
 impl ApiKeys {
@@ -49,7 +49,7 @@ impl ApiKeys {
             if entry.tenant_id.trim().is_empty() {
                 return Err(format!("{what}: `tenantId` is empty"));
             }
-            keys.push((digest, entry.tenant_id.clone()));
+            keys.push((digest, entry.tenant_id.clone(), entry.admin));
         }
         Ok(Self { keys })
     }
@@ -57,11 +57,16 @@ impl ApiKeys {
     /// The tenant of `key`, or `None`. Every configured digest is compared,
     /// each in constant time.
     pub fn tenant_of(&self, key: &str) -> Option<&str> {
+        self.caller(key).map(|(tenant, _)| tenant)
+    }
+
+    /// The tenant of `key` and whether the key is an admin key.
+    pub fn caller(&self, key: &str) -> Option<(&str, bool)> {
         let presented = digest(key);
         let mut found = None;
-        for (held, tenant) in &self.keys {
+        for (held, tenant, admin) in &self.keys {
             if bool::from(held.ct_eq(&presented)) {
-                found = Some(tenant.as_str());
+                found = Some((tenant.as_str(), *admin));
             }
         }
         found
@@ -91,10 +96,12 @@ mod tests {
             ApiKeyConfig {
                 tenant_id: "acme".into(),
                 key: KeySource::Value("k-acme".into()),
+                admin: false,
             },
             ApiKeyConfig {
                 tenant_id: "globex".into(),
                 key: KeySource::Sha256(hex::encode(Sha256::digest(b"k-globex"))),
+                admin: true,
             },
         ])
         .unwrap()
@@ -104,6 +111,12 @@ mod tests {
     fn a_key_maps_to_its_tenant() {
         assert_eq!(keys().tenant_of("k-acme"), Some("acme"));
         assert_eq!(keys().tenant_of("k-globex"), Some("globex"));
+    }
+
+    #[test]
+    fn only_an_admin_key_is_admin() {
+        assert_eq!(keys().caller("k-acme"), Some(("acme", false)));
+        assert_eq!(keys().caller("k-globex"), Some(("globex", true)));
     }
 
     #[test]
@@ -117,6 +130,7 @@ mod tests {
         let err = ApiKeys::load(&[ApiKeyConfig {
             tenant_id: "acme".into(),
             key: KeySource::Sha256("abc".into()),
+            admin: false,
         }])
         .unwrap_err();
         assert!(err.contains("64 hex digits"), "{err}");

@@ -45,6 +45,15 @@ pub struct ServeConfig {
     /// execution goes on and can be looked up by its id).
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// How often the workflows directory (and plugin directories) are
+    /// checked for changes, in milliseconds; a change reloads. 0: never
+    /// (reload with `SIGHUP` or `POST /v1/admin/reload`).
+    #[serde(default = "default_reload_interval_ms")]
+    pub reload_interval_ms: u64,
+    /// On shutdown, how long running executions may take to finish, in
+    /// milliseconds; those still running then resume at the next start.
+    #[serde(default = "default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -58,6 +67,8 @@ impl Default for ServeConfig {
             max_concurrent_executions: default_max_concurrent(),
             queue: default_queue(),
             request_timeout_ms: default_request_timeout_ms(),
+            reload_interval_ms: default_reload_interval_ms(),
+            shutdown_grace_ms: default_shutdown_grace_ms(),
         }
     }
 }
@@ -70,6 +81,9 @@ pub struct ApiKeyConfig {
     pub tenant_id: String,
     /// Where the key comes from.
     pub key: KeySource,
+    /// Whether the key may also call `/v1/admin/*` (reload).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// Where an API key comes from: the same sources as credentials' secrets,
@@ -109,4 +123,12 @@ fn default_queue() -> usize {
 
 fn default_request_timeout_ms() -> u64 {
     30_000
+}
+
+fn default_reload_interval_ms() -> u64 {
+    2_000
+}
+
+fn default_shutdown_grace_ms() -> u64 {
+    10_000
 }

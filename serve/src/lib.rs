@@ -43,6 +43,6 @@ mod store;
 
 pub use auth::ApiKeys;
 pub use config::{ApiKeyConfig, KeySource, ServeConfig};
-pub use server::{Server, StartError};
-pub use service::{Counters, Service};
+pub use server::{Reloader, Server, StartError};
+pub use service::{Counters, PluginReloader, Service};
 pub use store::{ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};

@@ -2,7 +2,9 @@
 //! bind, serve until told to stop.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use registry_core::Registry;
 use tokio::net::TcpListener;
@@ -10,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::ApiKeys;
 use crate::catalog::{Catalog, LoadProblem};
 use crate::config::ServeConfig;
-use crate::service::Service;
+use crate::service::{PluginReloader, Service};
 use crate::store::SqliteStore;
 
 /// Why the service could not start.
@@ -37,6 +39,18 @@ pub struct Server {
     service: Arc<Service>,
     listener: TcpListener,
     problems: Vec<LoadProblem>,
+    watched: Vec<PathBuf>,
+}
+
+/// Reloads a running service (`SIGHUP`, say). Cheap to clone.
+#[derive(Clone)]
+pub struct Reloader(Arc<Service>);
+
+impl Reloader {
+    /// Scans plugins and workflows again; returns what was done.
+    pub fn reload(&self) -> serde_json::Value {
+        self.0.reload()
+    }
 }
 
 impl Server {
@@ -76,11 +90,32 @@ impl Server {
             keys,
             config,
         ));
+        let watched = service.config.workflows.iter().cloned().collect();
         Ok(Self {
             service,
             listener,
             problems,
+            watched,
         })
+    }
+
+    /// Sets how a reload scans the plugin directories again, and watches
+    /// `plugin_dirs` for changes along with the workflows directory.
+    pub fn with_plugin_reloader(
+        mut self,
+        reloader: PluginReloader,
+        plugin_dirs: Vec<PathBuf>,
+    ) -> Self {
+        if let Some(service) = Arc::get_mut(&mut self.service) {
+            service.set_plugin_reloader(reloader);
+        }
+        self.watched.extend(plugin_dirs);
+        self
+    }
+
+    /// A handle that reloads the service while it serves.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(Arc::clone(&self.service))
     }
 
     /// The bound address (useful with port 0).
@@ -118,9 +153,81 @@ impl Server {
                 "could not resume interrupted executions: {e}"
             ),
         }
-        tracing::info!(component = "serve", %address, workflows = self.service.catalog.len(), "serving");
-        axum::serve(self.listener, crate::http::router(self.service))
-            .with_graceful_shutdown(shutdown)
-            .await
+        let watcher = watch(
+            Arc::clone(&self.service),
+            self.watched,
+            self.service.config.reload_interval_ms,
+        );
+        tracing::info!(component = "serve", %address, workflows = self.service.catalog().len(), "serving");
+        let served = axum::serve(
+            self.listener,
+            crate::http::router(Arc::clone(&self.service)),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        drain(&self.service).await;
+        served
     }
+}
+
+/// Waits for running executions to finish, up to the grace period.
+async fn drain(service: &Service) {
+    let grace = Duration::from_millis(service.config.shutdown_grace_ms);
+    let deadline = tokio::time::Instant::now() + grace;
+    while service.running_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = service.running_count();
+    if left > 0 {
+        tracing::warn!(
+            component = "serve",
+            left,
+            "stopping with executions still running; they resume at the next start"
+        );
+    }
+}
+
+/// Polls `dirs` every `interval_ms`; a change reloads the service.
+fn watch(
+    service: Arc<Service>,
+    dirs: Vec<PathBuf>,
+    interval_ms: u64,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if interval_ms == 0 || dirs.is_empty() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut seen = fingerprint(&dirs);
+        let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = fingerprint(&dirs);
+            if now != seen {
+                seen = now;
+                let service = Arc::clone(&service);
+                let _ = tokio::task::spawn_blocking(move || service.reload()).await;
+            }
+        }
+    }))
+}
+
+/// Names, sizes and modification times of the files in `dirs`.
+fn fingerprint(dirs: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            if let Ok(meta) = entry.metadata() {
+                files.push((entry.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    files.sort();
+    files
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use plugflow_engine::{
@@ -78,7 +78,8 @@ struct Running {
 /// Everything a request handler needs.
 pub struct Service {
     pub(crate) engine: Engine,
-    pub(crate) catalog: Catalog,
+    catalog: RwLock<Arc<Catalog>>,
+    plugin_reloader: Option<PluginReloader>,
     pub(crate) store: Arc<dyn ExecutionStore>,
     pub(crate) keys: ApiKeys,
     pub(crate) config: ServeConfig,
@@ -87,6 +88,11 @@ pub struct Service {
     waiting: AtomicUsize,
     running: Mutex<HashMap<String, Running>>,
 }
+
+/// Scans the plugin directories again and registers what is new; returns
+/// a summary for the reload's answer (given by the host, which knows the
+/// discovery settings).
+pub type PluginReloader = Box<dyn Fn() -> Value + Send + Sync>;
 
 /// Why an execution was not accepted.
 #[derive(Debug)]
@@ -125,7 +131,8 @@ impl Service {
         let slots = Arc::new(Semaphore::new(config.max_concurrent_executions.max(1)));
         Self {
             engine: Engine::new(registry),
-            catalog,
+            catalog: RwLock::new(Arc::new(catalog)),
+            plugin_reloader: None,
             store,
             keys,
             config,
@@ -139,6 +146,42 @@ impl Service {
     /// The registry.
     pub fn registry(&self) -> &Arc<Registry> {
         self.engine.registry()
+    }
+
+    /// The workflows now. An execution keeps the version it started with.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets what a reload runs to scan the plugin directories again.
+    pub(crate) fn set_plugin_reloader(&mut self, reloader: PluginReloader) {
+        self.plugin_reloader = Some(reloader);
+    }
+
+    /// Scans the plugin directories again (when the host gave a way to),
+    /// then reads and compiles the workflows directory again and swaps the
+    /// new workflows in at once. Running executions finish on the version
+    /// they started with. Returns what was done, as the API answers it.
+    pub fn reload(&self) -> Value {
+        let plugins = self.plugin_reloader.as_ref().map(|reload| reload());
+        let (catalog, problems) = match &self.config.workflows {
+            Some(dir) => Catalog::load(dir),
+            None => (Catalog::default(), Vec::new()),
+        };
+        for problem in &problems {
+            tracing::warn!(component = "serve", file = %problem.file, "workflow not served: {}", problem.message);
+        }
+        let workflows = catalog.len();
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+        tracing::info!(component = "serve", workflows, "reloaded");
+        json!({
+            "workflows": workflows,
+            "problems": problems.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
+            "plugins": plugins,
+        })
     }
 
     /// Accepts an execution of `entry` as `tenant` with `input` as its
@@ -280,7 +323,7 @@ impl Service {
         let mut resumed = 0;
         for record in unfinished {
             let entry = self
-                .catalog
+                .catalog()
                 .get(&record.tenant, &record.workflow_id)
                 .filter(|e| e.hash == record.workflow_hash);
             let Some(entry) = entry else {

@@ -526,3 +526,113 @@ fn every_reference_in_the_openapi_document_resolves() {
         );
     }
 }
+
+/// `greet` with `string.lower` instead: its second version.
+fn greet_v2() -> Value {
+    let mut v2 = greet();
+    v2["nodes"][1]["nodeType"] = json!("string.lower");
+    v2
+}
+
+fn shout_of(s: &Running, name: &str) -> Value {
+    let (_, done) = call(
+        "POST",
+        &url(s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": name}})),
+    );
+    done["result"]["nodes"]["shout"]["output"]["result"].clone()
+}
+
+fn workflows_dir(s: &Running) -> std::path::PathBuf {
+    s.dir.as_ref().unwrap().path().join("workflows")
+}
+
+#[test]
+fn an_admin_reload_serves_a_workflow_added_since() {
+    let s = start(&[("greet.json", greet())]);
+    std::fs::write(workflows_dir(&s).join("divide.json"), divide().to_string()).unwrap();
+    let (status, done) = call("POST", &url(&s, "/v1/admin/reload"), Some(ACME_KEY), None);
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["workflows"], 2);
+    let (status, _) = call(
+        "POST",
+        &url(&s, "/v1/workflows/divide/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "a", "by": 2}})),
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_key_without_admin_cannot_reload() {
+    let s = start(&[("greet.json", greet())]);
+    let (status, body) = call("POST", &url(&s, "/v1/admin/reload"), Some(GLOBEX_KEY), None);
+    assert_eq!(status, 403, "{body}");
+}
+
+#[test]
+fn a_changed_workflow_file_is_picked_up_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), &[("greet.json", greet())]);
+    config.reload_interval_ms = 50;
+    let s = common::start_with(dir, config);
+    assert_eq!(shout_of(&s, "Ada"), "ADA");
+    std::fs::write(workflows_dir(&s).join("greet.json"), greet_v2().to_string()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shout_of(&s, "Ada") != "ada" {
+        assert!(Instant::now() < deadline, "the change was never picked up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_running_execution_finishes_on_the_version_it_started_with() {
+    // v1 waits, then upper-cases; v2 lower-cases.
+    let slow_v1 = json!({"id": "greet", "name": "greet", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        {"id": "pause", "name": "pause", "type": "operation", "nodeType": "wait", "typeVersion": 1, "position": [1, 0], "parameters": {"duration": 800, "unit": "ms"}},
+        {"id": "shout", "name": "shout", "type": "operation", "nodeType": "string.upper", "typeVersion": 1, "position": [2, 0], "parameters": {"value": "{{ $json.name }}"}}],
+      "connections": {
+        "start": {"main": [[{"node": "pause", "type": "main", "index": 0}]]},
+        "pause": {"main": [[{"node": "shout", "type": "main", "index": 0}]]}}});
+    let s = start(&[("greet.json", slow_v1)]);
+    let (_, accepted) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "Ada"}, "wait": false})),
+    );
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    std::fs::write(workflows_dir(&s).join("greet.json"), greet_v2().to_string()).unwrap();
+    let (status, _) = call("POST", &url(&s, "/v1/admin/reload"), Some(ACME_KEY), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        shout_of(&s, "Ada"),
+        "ada",
+        "new executions run the new version"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let (_, record) = call(
+            "GET",
+            &url(&s, &format!("/v1/executions/{id}")),
+            Some(ACME_KEY),
+            None,
+        );
+        if record["status"] != "running" {
+            break record;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        record["result"]["nodes"]["shout"]["output"]["result"], "ADA",
+        "{record}"
+    );
+    let (_, workflows) = call("GET", &url(&s, "/v1/workflows"), Some(ACME_KEY), None);
+    assert_ne!(
+        record["workflowHash"], workflows["workflows"][0]["hash"],
+        "it records the version it ran"
+    );
+}

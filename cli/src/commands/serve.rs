@@ -21,9 +21,21 @@ pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError
         serve.store.clone_from(store);
     }
     let host = host::build(global)?;
+    let registry = std::sync::Arc::clone(&host.registry);
+    let discovery = host.discovery_config.clone();
+    let plugin_dirs = discovery.directories.clone();
+    let rescan: plugflow_serve::PluginReloader = Box::new(move || {
+        if discovery.directories.is_empty() {
+            return json!(null);
+        }
+        let report = loader::Loader::new(discovery.clone()).discover(&registry);
+        json!({"loaded": report.totals.loaded, "rejected": report.totals.rejected})
+    });
     let server = plugflow_serve::Server::bind(host.registry, serve)
         .await
-        .map_err(|e| CliError::failed(e.to_string()))?;
+        .map_err(|e| CliError::failed(e.to_string()))?
+        .with_plugin_reloader(rescan, plugin_dirs);
+    reload_on_hangup(server.reloader());
     let address = server
         .local_addr()
         .map_err(|e| CliError::failed(e.to_string()))?;
@@ -37,6 +49,24 @@ pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError
         json: json!({"stopped": true, "listen": address.to_string(), "workflowsNotServed": not_served}).into(),
         pretty: format!("stopped serving on {address}\n"),
     })
+}
+
+/// Reloads plugins and workflows on each SIGHUP.
+fn reload_on_hangup(reloader: plugflow_serve::Reloader) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let reloader = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
+        }
+    });
+    #[cfg(not(unix))]
+    drop(reloader);
 }
 
 /// Completes on SIGINT or SIGTERM.

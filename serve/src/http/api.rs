@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 #[allow(unused_imports)] // Named in the OpenAPI annotations.
 use super::openapi::{AcceptedBody, ErrorBody};
-use super::tenant::Tenant;
+use super::tenant::{Admin, Tenant};
 use crate::service::{Accepted, NotAccepted, Service};
 #[allow(unused_imports)]
 use crate::store::ExecutionRecord;
@@ -29,7 +29,7 @@ pub async fn list_workflows(
     Tenant(tenant): Tenant,
 ) -> Json<Value> {
     let workflows: Vec<Value> = service
-        .catalog
+        .catalog()
         .visible(&tenant)
         .map(|e| {
             json!({
@@ -77,7 +77,7 @@ pub async fn run_workflow(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let entry = service
-        .catalog
+        .catalog()
         .get(&tenant, &id)
         .ok_or_else(|| ApiError::not_found(format_args!("workflow `{id}`")))?;
     let request: RunRequest = if body.is_empty() {
@@ -285,7 +285,7 @@ pub async fn retry_execution(
         )));
     }
     let entry = service
-        .catalog
+        .catalog()
         .get(&tenant, &old.workflow_id)
         .filter(|e| e.hash == old.workflow_hash)
         .ok_or_else(|| {
@@ -321,4 +321,16 @@ pub async fn retry_execution(
         serde_json::from_slice(&body).unwrap_or_else(|_| json!({"executionId": new_id}));
     value["retryOf"] = Value::String(id);
     Ok((status, Json(value)).into_response())
+}
+
+/// `POST /v1/admin/reload` (admin keys): scans the plugin directories and
+/// the workflows directory again and swaps the new workflows in.
+pub async fn reload(
+    State(service): State<Arc<Service>>,
+    Admin(_): Admin,
+) -> Result<Json<Value>, ApiError> {
+    let done = tokio::task::spawn_blocking(move || service.reload())
+        .await
+        .map_err(|e| ApiError::store(e.to_string()))?;
+    Ok(Json(done))
 }

@@ -34,6 +34,15 @@ impl ApiError {
         )
     }
 
+    /// `403 FORBIDDEN`: a valid key without the right (admin routes).
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "this key may not call admin routes; use a key with `admin = true`",
+        )
+    }
+
     /// `404 NOT_FOUND`: also what a tenant gets for another tenant's things.
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         Self::new(

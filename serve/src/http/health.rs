@@ -29,7 +29,7 @@ pub async fn ready(State(service): State<Arc<Service>>) -> Response {
         "status": if store_ok { "ready" } else { "not ready" },
         "store": store_ok,
         "nodeTypes": service.registry().len(),
-        "workflows": service.catalog.len(),
+        "workflows": service.catalog().len(),
     });
     let status = if store_ok {
         StatusCode::OK

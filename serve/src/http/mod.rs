@@ -33,6 +33,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/executions/{id}", get(api::get_execution))
         .route("/v1/executions/{id}/cancel", post(api::cancel_execution))
         .route("/v1/executions/{id}/retry", post(api::retry_execution))
+        .route("/v1/admin/reload", post(api::reload))
         .route("/webhook/{*path}", any(webhook::webhook))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(

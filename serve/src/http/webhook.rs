@@ -27,7 +27,7 @@ pub async fn webhook(
 ) -> Result<Response, ApiError> {
     let route = format!("/{}", path.trim_start_matches('/'));
     let (entry, hook) = service
-        .catalog
+        .catalog()
         .webhook(&tenant, method.as_str(), &route)
         .ok_or_else(|| ApiError::not_found(format_args!("webhook {method} /webhook{route}")))?;
     let input: Value = if body.is_empty() {

@@ -64,10 +64,12 @@ pub fn config(dir: &Path, workflows: &[(&str, Value)]) -> ServeConfig {
             ApiKeyConfig {
                 tenant_id: "acme".into(),
                 key: KeySource::Value(ACME_KEY.into()),
+                admin: true,
             },
             ApiKeyConfig {
                 tenant_id: "globex".into(),
                 key: KeySource::Value(GLOBEX_KEY.into()),
+                admin: false,
             },
         ],
         ..ServeConfig::default()
