@@ -91,6 +91,9 @@ pub struct RunOptions {
     /// Resumes an interrupted execution: recorded nodes are replayed, not
     /// run. Use the interrupted execution's id in `context`.
     pub resume: Option<std::sync::Arc<crate::resume::Resume>>,
+    /// The HTTP request that triggered the execution (a webhook's method,
+    /// path, query and headers), as `$context.request`; `null`: none.
+    pub request: Value,
 }
 
 impl RunOptions {

@@ -36,6 +36,15 @@ type NodeFuture<'a> = Pin<Box<dyn Future<Output = Finished> + Send + 'a>>;
 type TaskFuture<'a> =
     Pin<Box<dyn Future<Output = (usize, NodeExecution, Vec<RunWarning>)> + Send + 'a>>;
 
+/// `$context`: tenant, user, execution id, and the triggering request.
+fn context_value(options: &RunOptions) -> Value {
+    let mut value = serde_json::to_value(&options.context).unwrap_or(Value::Null);
+    if let (Value::Object(map), false) = (&mut value, options.request.is_null()) {
+        map.insert("request".to_owned(), options.request.clone());
+    }
+    value
+}
+
 fn failed(failure: NodeFailure) -> NodeExecution {
     NodeExecution::failed(failure)
 }
@@ -69,7 +78,7 @@ impl<'a> Host<'a> {
             host: *self,
             compiled,
             context: &options.context,
-            context_value: serde_json::to_value(&options.context).unwrap_or(Value::Null),
+            context_value: context_value(&options),
             workflow_value: serde_json::json!({
                 "id": workflow.id, "name": workflow.name, "version": workflow.version,
                 "tenantId": workflow.tenant_id, "variables": variables,

@@ -192,8 +192,9 @@ impl Service {
         entry: Arc<Entry>,
         tenant: &str,
         input: Value,
+        request: Value,
     ) -> Result<Accepted, NotAccepted> {
-        self.accept(entry, tenant, input, None).await
+        self.accept(entry, tenant, input, request, None).await
     }
 
     /// [`Self::start`], replaying `resume`'s recorded nodes instead of
@@ -204,6 +205,7 @@ impl Service {
         entry: Arc<Entry>,
         tenant: &str,
         input: Value,
+        request: Value,
         resume: Option<Resume>,
     ) -> Result<Accepted, NotAccepted> {
         if self.waiting.load(Ordering::Relaxed) >= self.config.queue {
@@ -222,6 +224,7 @@ impl Service {
             input: Some(input.clone()),
             result: None,
             error: None,
+            request: (!request.is_null()).then(|| request.clone()),
         };
         let store = Arc::clone(&self.store);
         let resume = resume.map(Arc::new);
@@ -245,6 +248,7 @@ impl Service {
             tenant.to_owned(),
             execution_id.clone(),
             input,
+            request,
             resume,
         );
         Ok(Accepted { execution_id, done })
@@ -258,6 +262,7 @@ impl Service {
         tenant: String,
         execution_id: String,
         input: Value,
+        request: Value,
         resume: Option<Arc<Resume>>,
     ) -> oneshot::Receiver<Value> {
         let cancel = CancelHandle::new();
@@ -292,6 +297,7 @@ impl Service {
                 cancel: Some(cancel),
                 progress: Some(Progress::new(recorder)),
                 resume,
+                request,
                 ..RunOptions::default()
             };
             let outcome = service.engine.run(&entry.compiled, options).await;
@@ -349,6 +355,7 @@ impl Service {
                 record.tenant,
                 record.execution_id,
                 record.input.unwrap_or(Value::Null),
+                record.request.unwrap_or(Value::Null),
                 Some(Arc::new(resume)),
             ));
             resumed += 1;

@@ -33,6 +33,9 @@ pub struct ExecutionRecord {
     /// The trigger data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
+    /// The webhook request that triggered it (`$context.request`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
     /// The execution result (per-node results), once finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -144,7 +147,8 @@ impl SqliteStore {
                 finished_at_ms INTEGER,
                 input TEXT,
                 result TEXT,
-                error TEXT
+                error TEXT,
+                request TEXT
             );
             CREATE INDEX IF NOT EXISTS executions_by_tenant
                 ON executions (tenant, started_at_ms DESC);
@@ -199,6 +203,7 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRecord> {
         input: parse(row.get(7)?),
         result: parse(row.get(8)?),
         error: row.get(9)?,
+        request: parse(row.get(10)?),
     })
 }
 
@@ -206,8 +211,8 @@ impl ExecutionStore for SqliteStore {
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, input)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, input, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     record.execution_id,
                     record.tenant,
@@ -216,6 +221,7 @@ impl ExecutionStore for SqliteStore {
                     record.status,
                     to_i64(record.started_at_ms),
                     record.input.as_ref().map(json_text),
+                    record.request.as_ref().map(json_text),
                 ],
             )?;
             Ok(())
@@ -251,7 +257,7 @@ impl ExecutionStore for SqliteStore {
     fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.with(|c| {
             Ok(c.query_row(
-                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, result, error
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, result, error, request
                  FROM executions WHERE tenant = ?1 AND execution_id = ?2",
                 params![tenant, execution_id],
                 row_to_record,
@@ -263,7 +269,7 @@ impl ExecutionStore for SqliteStore {
     fn list(&self, tenant: &str, filter: &ListFilter) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.with(|c| {
             let mut statement = c.prepare_cached(
-                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, NULL, NULL, error
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, NULL, NULL, error, NULL
                  FROM executions
                  WHERE tenant = ?1
                    AND (?2 IS NULL OR workflow_id = ?2)
@@ -356,7 +362,7 @@ impl ExecutionStore for SqliteStore {
     fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.with(|c| {
             let mut statement = c.prepare_cached(
-                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, NULL, error
+                "SELECT execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, NULL, error, request
                  FROM executions WHERE status = 'running' ORDER BY started_at_ms",
             )?;
             let rows = statement.query_map([], row_to_record)?;
@@ -382,6 +388,7 @@ mod tests {
             input: Some(json!({"a": 1})),
             result: None,
             error: None,
+            request: None,
         }
     }
 

@@ -636,3 +636,58 @@ fn a_running_execution_finishes_on_the_version_it_started_with() {
         "it records the version it ran"
     );
 }
+
+/// `echo-request`: answers with parts of `$context.request`.
+fn echo_request() -> Value {
+    json!({"id": "echo-request", "name": "echo request", "nodes": [
+        {"id": "hook", "name": "hook", "type": "trigger", "nodeType": "webhook-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {"path": "echo", "httpMethod": "PUT"}},
+        {"id": "reply", "name": "reply", "type": "action", "nodeType": "webhook-response", "typeVersion": 1, "position": [1, 0], "parameters": {"body": {
+            "method": "{{ $context.request.method }}",
+            "ref": "{{ $context.request.query.ref }}",
+            "path": "{{ $context.request.path }}",
+            "amount": "{{ $json.amount }}"}}}],
+      "connections": {"hook": {"main": [[{"node": "reply", "type": "main", "index": 0}]]}}})
+}
+
+#[test]
+fn a_webhook_workflow_reads_the_request_as_context_request() {
+    let s = start(&[("echo.json", echo_request())]);
+    let (status, text, _) = call_raw(
+        "PUT",
+        &url(&s, "/webhook/echo?ref=a%20b&x=1"),
+        Some(ACME_KEY),
+        Some(json!({"amount": 3}).to_string()),
+    );
+    assert_eq!(status, 200, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        body,
+        json!({"method": "PUT", "ref": "a b", "path": "/webhook/echo", "amount": 3})
+    );
+}
+
+#[test]
+fn the_request_recorded_for_a_webhook_execution_leaves_out_credentials() {
+    let s = start(&[("echo.json", echo_request())]);
+    call_raw(
+        "PUT",
+        &url(&s, "/webhook/echo"),
+        Some(ACME_KEY),
+        Some(json!({"amount": 1}).to_string()),
+    );
+    let (_, listed) = call("GET", &url(&s, "/v1/executions"), Some(ACME_KEY), None);
+    let id = listed["executions"][0]["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, record) = call(
+        "GET",
+        &url(&s, &format!("/v1/executions/{id}")),
+        Some(ACME_KEY),
+        None,
+    );
+    let headers = &record["request"]["headers"];
+    assert!(headers.is_object(), "{record}");
+    assert!(headers.get("authorization").is_none(), "{headers}");
+    assert!(!record.to_string().contains(ACME_KEY));
+}

@@ -93,7 +93,7 @@ pub async fn run_workflow(
         })?
     };
     let accepted = service
-        .start(entry, &tenant, request.input)
+        .start(entry, &tenant, request.input, Value::Null)
         .await
         .map_err(not_accepted)?;
     Ok(answer(&service, accepted, request.wait).await)
@@ -307,6 +307,7 @@ pub async fn retry_execution(
             entry,
             &tenant,
             old.input.unwrap_or(Value::Null),
+            old.request.unwrap_or(Value::Null),
             Some(Resume { completed }),
         )
         .await

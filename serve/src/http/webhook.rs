@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use super::api::{answer, not_accepted};
 use super::error::ApiError;
@@ -23,6 +23,8 @@ pub async fn webhook(
     Tenant(tenant): Tenant,
     method: Method,
     Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let route = format!("/{}", path.trim_start_matches('/'));
@@ -45,7 +47,12 @@ pub async fn webhook(
         .map(|n| n.id.clone())
         .collect();
     let accepted = service
-        .start(entry, &tenant, input)
+        .start(
+            entry,
+            &tenant,
+            input,
+            request_value(&method, &route, query.as_deref(), &headers),
+        )
         .await
         .map_err(not_accepted)?;
     let response = answer(&service, accepted, !hook.respond_at_once).await;
@@ -57,6 +64,64 @@ pub async fn webhook(
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let finished: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     Ok(shaped(&finished, &responders).unwrap_or_else(|| Json(finished).into_response()))
+}
+
+/// Headers a workflow never sees: credentials of the caller.
+const HIDDEN_HEADERS: [&str; 4] = [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+];
+
+/// `$context.request`: method, path, query parameters and headers (names
+/// lower-case; credentials left out).
+fn request_value(method: &Method, route: &str, query: Option<&str>, headers: &HeaderMap) -> Value {
+    let mut query_map = Map::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        query_map.insert(decode(key), Value::String(decode(value)));
+    }
+    let mut header_map = Map::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if HIDDEN_HEADERS.contains(&name) {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            header_map.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    json!({
+        "method": method.as_str(),
+        "path": format!("/webhook{route}"),
+        "query": query_map,
+        "headers": header_map,
+    })
+}
+
+/// Percent-decoding of a query component (`+` is a space); a malformed
+/// escape is kept as written.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The answer a successful `webhook-response` node describes.
