@@ -646,7 +646,7 @@ impl Registry {
     }
 
     /// The audit log, when one is set.
-    pub(crate) fn audit_log(&self) -> Option<Arc<AuditLog>> {
+    pub fn audit_log(&self) -> Option<Arc<AuditLog>> {
         self.audit
             .read()
             .unwrap_or_else(PoisonError::into_inner)

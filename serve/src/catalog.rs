@@ -26,6 +26,8 @@ pub struct Entry {
     pub compiled: Arc<CompiledWorkflow>,
     /// Its webhook routes.
     pub webhooks: Vec<Webhook>,
+    /// Node id → node type.
+    pub node_types: std::collections::HashMap<String, String>,
 }
 
 impl Entry {
@@ -187,7 +189,13 @@ fn load_one(path: &Path) -> Result<Entry, String> {
     };
     let tenant = workflow.tenant_id.clone().filter(|t| !t.is_empty());
     let webhooks = webhooks_of(&workflow, &id)?;
+    let node_types = workflow
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.id.clone(), n.node_type.clone()?)))
+        .collect();
     Ok(Entry {
+        node_types,
         id,
         tenant,
         hash: hex::encode(Sha256::digest(text.as_bytes())),

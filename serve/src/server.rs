@@ -113,6 +113,13 @@ impl Server {
         self
     }
 
+    /// Sets what plugin discovery found at start-up (the dashboard shows
+    /// it; a reload replaces it with the rescan's summary).
+    pub fn with_plugin_status(self, status: serde_json::Value) -> Self {
+        self.service.set_plugin_status(status);
+        self
+    }
+
     /// A handle that reloads the service while it serves.
     pub fn reloader(&self) -> Reloader {
         Reloader(Arc::clone(&self.service))

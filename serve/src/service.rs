@@ -2,7 +2,7 @@
 //! workflow for a tenant, record it, run it within the concurrency limit,
 //! record its result.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,6 +35,43 @@ pub struct Counters {
     pub executions_started: AtomicU64,
     /// Executions finished, by final status.
     pub executions_finished: Mutex<HashMap<String, u64>>,
+    /// Latencies (accepted to finished, ms) of the last executions.
+    pub latencies_ms: Mutex<VecDeque<f64>>,
+    /// Nodes run, by (tenant, node type).
+    pub node_access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+}
+
+/// Latencies kept for the percentiles.
+const KEPT_LATENCIES: usize = 4096;
+
+impl Counters {
+    fn latency(&self, ms: f64) {
+        let mut kept = self
+            .latencies_ms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if kept.len() == KEPT_LATENCIES {
+            kept.pop_front();
+        }
+        kept.push_back(ms);
+    }
+
+    /// p50, p95 and p99 of the kept latencies, in ms (`None` before any).
+    pub fn latency_percentiles(&self) -> Option<[f64; 3]> {
+        let mut sorted: Vec<f64> = self
+            .latencies_ms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        Some([at(0.5), at(0.95), at(0.99)])
+    }
 }
 
 /// Records each node of one execution as it starts and finishes, on the
@@ -42,6 +79,8 @@ pub struct Counters {
 /// node starts, so a killed process loses no finished node.
 struct Recorder {
     store: Arc<dyn ExecutionStore>,
+    entry: Arc<Entry>,
+    access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
     tenant: String,
     execution_id: String,
 }
@@ -59,6 +98,14 @@ impl ProgressObserver for Recorder {
     }
 
     fn node_executed(&self, node_id: &str, execution: &registry_core::NodeExecution) {
+        if let Some(node_type) = self.entry.node_types.get(node_id) {
+            *self
+                .access
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((self.tenant.clone(), node_type.clone()))
+                .or_default() += 1;
+        }
         let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);
         if let Err(e) =
             self.store
@@ -80,6 +127,7 @@ pub struct Service {
     pub(crate) engine: Engine,
     catalog: RwLock<Arc<Catalog>>,
     plugin_reloader: Option<PluginReloader>,
+    plugin_status: Mutex<Value>,
     pub(crate) store: Arc<dyn ExecutionStore>,
     pub(crate) keys: ApiKeys,
     pub(crate) config: ServeConfig,
@@ -133,6 +181,7 @@ impl Service {
             engine: Engine::new(registry),
             catalog: RwLock::new(Arc::new(catalog)),
             plugin_reloader: None,
+            plugin_status: Mutex::new(Value::Null),
             store,
             keys,
             config,
@@ -156,6 +205,22 @@ impl Service {
             .clone()
     }
 
+    /// What plugin discovery found (shown on the dashboard).
+    pub fn plugin_status(&self) -> Value {
+        self.plugin_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets what plugin discovery found.
+    pub(crate) fn set_plugin_status(&self, status: Value) {
+        *self
+            .plugin_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = status;
+    }
+
     /// Sets what a reload runs to scan the plugin directories again.
     pub(crate) fn set_plugin_reloader(&mut self, reloader: PluginReloader) {
         self.plugin_reloader = Some(reloader);
@@ -167,6 +232,9 @@ impl Service {
     /// they started with. Returns what was done, as the API answers it.
     pub fn reload(&self) -> Value {
         let plugins = self.plugin_reloader.as_ref().map(|reload| reload());
+        if let Some(status) = &plugins {
+            self.set_plugin_status(status.clone());
+        }
         let (catalog, problems) = match &self.config.workflows {
             Some(dir) => Catalog::load(dir),
             None => (Catalog::default(), Vec::new()),
@@ -279,11 +347,14 @@ impl Service {
         let (sender, done) = oneshot::channel();
         let service = Arc::clone(self);
         self.waiting.fetch_add(1, Ordering::Relaxed);
+        let accepted = std::time::Instant::now();
         tokio::spawn(async move {
             let permit = Arc::clone(&service.slots).acquire_owned().await;
             service.waiting.fetch_sub(1, Ordering::Relaxed);
             let recorder = Recorder {
                 store: Arc::clone(&service.store),
+                entry: Arc::clone(&entry),
+                access: Arc::clone(&service.counters.node_access),
                 tenant: tenant.clone(),
                 execution_id: execution_id.clone(),
             };
@@ -302,6 +373,9 @@ impl Service {
             };
             let outcome = service.engine.run(&entry.compiled, options).await;
             drop(permit);
+            service
+                .counters
+                .latency(accepted.elapsed().as_secs_f64() * 1000.0);
             let record = service.finish(&tenant, &execution_id, outcome).await;
             service
                 .running

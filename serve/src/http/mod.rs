@@ -2,6 +2,7 @@
 //! them, and the layers every request passes (body limit, request count).
 
 mod api;
+mod dashboard;
 mod error;
 mod health;
 pub(crate) mod openapi;
@@ -23,6 +24,11 @@ use crate::service::Service;
 pub fn router(service: Arc<Service>) -> Router {
     let body_limit = service.config.max_body_bytes;
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/dashboard.js", get(dashboard::script))
+        .route("/assets/dashboard.css", get(dashboard::style))
+        .route("/v1/dashboard", get(dashboard::dashboard))
+        .route("/v1/workflows/{id}", get(dashboard::workflow))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
