@@ -50,6 +50,12 @@ pub struct ServeConfig {
     /// (reload with `SIGHUP` or `POST /v1/admin/reload`).
     #[serde(default = "default_reload_interval_ms")]
     pub reload_interval_ms: u64,
+    /// Record each node as it runs (MetaBuilder's `saveExecutionProgress`),
+    /// so an interrupted execution resumes where it stopped. Off: only the
+    /// start and end of executions are recorded, and one interrupted by a
+    /// crash ends in `error` at the next start instead of resuming.
+    #[serde(default = "yes")]
+    pub save_execution_progress: bool,
     /// On shutdown, how long running executions may take to finish, in
     /// milliseconds; those still running then resume at the next start.
     #[serde(default = "default_shutdown_grace_ms")]
@@ -68,6 +74,7 @@ impl Default for ServeConfig {
             queue: default_queue(),
             request_timeout_ms: default_request_timeout_ms(),
             reload_interval_ms: default_reload_interval_ms(),
+            save_execution_progress: true,
             shutdown_grace_ms: default_shutdown_grace_ms(),
         }
     }
@@ -99,6 +106,10 @@ pub enum KeySource {
     Value(String),
     /// `{ sha256 = "<hex>" }`: the key's SHA-256, lower- or upper-case hex.
     Sha256(String),
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_listen() -> String {

@@ -79,6 +79,7 @@ impl Counters {
 /// node starts, so a killed process loses no finished node.
 struct Recorder {
     store: Arc<dyn ExecutionStore>,
+    registry: Arc<Registry>,
     entry: Arc<Entry>,
     access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
     tenant: String,
@@ -89,6 +90,17 @@ impl ProgressObserver for Recorder {
     fn node_finished(&self, _: NodeProgress<'_>) {}
 
     fn node_started(&self, node_id: &str) {
+        // A pure node in flight at a crash runs again anyway: its start
+        // need not be known. Only the others' starts are written.
+        let pure = self
+            .entry
+            .node_types
+            .get(node_id)
+            .and_then(|t| self.registry.metadata(t))
+            .is_some_and(|m| m.manifest.execution == ExecutionClass::Pure);
+        if pure {
+            return;
+        }
         if let Err(e) = self
             .store
             .node_started(&self.tenant, &self.execution_id, node_id)
@@ -353,11 +365,16 @@ impl Service {
             service.waiting.fetch_sub(1, Ordering::Relaxed);
             let recorder = Recorder {
                 store: Arc::clone(&service.store),
+                registry: Arc::clone(service.registry()),
                 entry: Arc::clone(&entry),
                 access: Arc::clone(&service.counters.node_access),
                 tenant: tenant.clone(),
                 execution_id: execution_id.clone(),
             };
+            let progress = service
+                .config
+                .save_execution_progress
+                .then(|| Progress::new(recorder));
             let options = RunOptions {
                 trigger: input,
                 context: ExecContext {
@@ -366,7 +383,7 @@ impl Service {
                     ..ExecContext::default()
                 },
                 cancel: Some(cancel),
-                progress: Some(Progress::new(recorder)),
+                progress,
                 resume,
                 request,
                 ..RunOptions::default()
@@ -402,6 +419,12 @@ impl Service {
             .map_err(|e| e.to_string())?;
         let mut resumed = 0;
         for record in unfinished {
+            if !self.config.save_execution_progress {
+                let outcome = Err("the execution was interrupted, and its progress was not saved (save-execution-progress = false), so it was not resumed; retry it".to_owned());
+                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
+                    .await;
+                continue;
+            }
             let entry = self
                 .catalog()
                 .get(&record.tenant, &record.workflow_id)

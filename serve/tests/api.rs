@@ -495,6 +495,9 @@ fn the_openapi_document_describes_every_api_route() {
         ("/v1/executions/{id}", "get"),
         ("/v1/executions/{id}/cancel", "post"),
         ("/v1/executions/{id}/retry", "post"),
+        ("/v1/workflows/{id}", "get"),
+        ("/v1/dashboard", "get"),
+        ("/v1/admin/reload", "post"),
     ] {
         let operation = &doc["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is not documented");

@@ -265,6 +265,32 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         "µs",
     ));
     rows.push(load_row("… peak RSS", "peakRssMb", 100.0, false, "MB"));
+    let serve = read_json(&plugflow_benches::results_dir().join("serve.json"));
+    for (label, target, what) in [
+        ("volatile", 10_000.0, "`plugflow serve`, 10-node webhook workflow over HTTP, node progress not recorded: executions/s"),
+        ("durable", 3_000.0, "… every node recorded durably (SQLite WAL): executions/s"),
+    ] {
+        let figures = serve.as_ref().map(|s| s[label].clone());
+        let rate = figures.as_ref().and_then(|f| f["executionsPerSec"].as_f64());
+        rows.push(Row {
+            what: what.into(),
+            target: format!("≥ {target:.0}/s"),
+            measured: figures.as_ref().map_or_else(
+                || "—".into(),
+                |f| {
+                    format!(
+                        "{:.0}/s (p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms)",
+                        f["executionsPerSec"].as_f64().unwrap_or(f64::NAN),
+                        f["p50Ms"].as_f64().unwrap_or(f64::NAN),
+                        f["p95Ms"].as_f64().unwrap_or(f64::NAN),
+                        f["p99Ms"].as_f64().unwrap_or(f64::NAN)
+                    )
+                },
+            ),
+            ratio: rate.map(|r| target / r),
+            command: format!("`{BENCH} serve`"),
+        });
+    }
     let own = memory.and_then(|m| m["registryMb"].as_f64());
     rows.push(Row {
         what: "registry holding 1,000 node types (RSS it adds; schemas compile on first use)"

@@ -326,6 +326,10 @@ pub async fn retry_execution(
 
 /// `POST /v1/admin/reload` (admin keys): scans the plugin directories and
 /// the workflows directory again and swaps the new workflows in.
+#[utoipa::path(post, path = "/v1/admin/reload", tag = "operations",
+    responses((status = 200, description = "`{workflows, problems, plugins}`: what the reload loaded", body = Object),
+              (status = 401, description = "No valid API key", body = ErrorBody),
+              (status = 403, description = "Not an admin key", body = ErrorBody)))]
 pub async fn reload(
     State(service): State<Arc<Service>>,
     Admin(_): Admin,

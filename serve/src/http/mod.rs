@@ -2,7 +2,7 @@
 //! them, and the layers every request passes (body limit, request count).
 
 mod api;
-mod dashboard;
+pub(crate) mod dashboard;
 mod error;
 mod health;
 pub(crate) mod openapi;

@@ -6,6 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::api;
+#[allow(unused_imports)] // `super::dashboard` paths are named in the document.
+use super::dashboard;
 
 /// An error answer: `{"error": {"code", "message"}}`.
 #[derive(ToSchema)]
@@ -45,6 +47,9 @@ pub struct AcceptedBody {
         api::get_execution,
         api::cancel_execution,
         api::retry_execution,
+        api::reload,
+        super::dashboard::workflow,
+        super::dashboard::dashboard,
     ),
     components(schemas(
         api::RunRequest,

@@ -1,0 +1,172 @@
+//! Throughput of `plugflow serve` over HTTP on loopback: a 10-node webhook
+//! workflow (webhook-trigger, eight `math.add`, webhook-response) driven
+//! by a closed-loop load generator (keep-alive connections, each sending
+//! its next request when the last is answered), with durable recording of
+//! every node on and off. Executions per second and p50/p95/p99 latency;
+//! writes `<target>/plugflow-bench/serve.json`.
+//!
+//! Run: `cargo bench -p plugflow-benches --bench serve`
+//! (`PLUGFLOW_SERVE_CLIENTS`, `PLUGFLOW_SERVE_REQUESTS` to change the load).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugflow_serve::{ApiKeyConfig, KeySource, ServeConfig, Server};
+use serde_json::{json, Value};
+
+const KEY: &str = "bench-key-0123456789";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn workflow() -> Value {
+    let mut nodes = vec![
+        json!({"id": "hook", "name": "hook", "type": "trigger", "nodeType": "webhook-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {"path": "/bench", "httpMethod": "POST"}}),
+    ];
+    let mut connections = serde_json::Map::new();
+    let mut previous = "hook".to_owned();
+    for i in 0..8 {
+        let id = format!("add{i}");
+        let value = if i == 0 {
+            "{{ $json.n }}"
+        } else {
+            "{{ $input.result }}"
+        };
+        nodes.push(json!({"id": id, "name": id, "type": "operation", "nodeType": "math.add", "typeVersion": 1, "position": [i + 1, 0], "parameters": {"values": [value, 1]}}));
+        connections.insert(
+            previous.clone(),
+            json!({"main": [[{"node": id, "type": "main", "index": 0}]]}),
+        );
+        previous = id;
+    }
+    nodes.push(json!({"id": "reply", "name": "reply", "type": "action", "nodeType": "webhook-response", "typeVersion": 1, "position": [9, 0], "parameters": {"body": {"total": "{{ $input.result }}"}}}));
+    connections.insert(
+        previous,
+        json!({"main": [[{"node": "reply", "type": "main", "index": 0}]]}),
+    );
+    json!({"id": "bench", "name": "bench", "nodes": nodes, "connections": connections})
+}
+
+/// Serves in a runtime of its own (two worker threads: the machine's
+/// cores); returns the base URL and a stop handle.
+fn serve(dir: &std::path::Path, durable: bool) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let workflows = dir.join("workflows");
+    std::fs::create_dir_all(&workflows).expect("workflows dir");
+    std::fs::write(workflows.join("bench.json"), workflow().to_string()).expect("workflow");
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".into(),
+        workflows: Some(workflows),
+        store: dir.join("executions.db"),
+        api_keys: vec![ApiKeyConfig {
+            tenant_id: "bench".into(),
+            key: KeySource::Value(KEY.into()),
+            admin: false,
+        }],
+        save_execution_progress: durable,
+        reload_interval_ms: 0,
+        ..ServeConfig::default()
+    };
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let registry = plugflow_benches::static_builtins();
+            let server = Server::bind(registry, config).await.expect("binds");
+            address_tx
+                .send(server.local_addr().expect("address"))
+                .expect("sent");
+            server
+                .serve(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("serves");
+        });
+    });
+    let address = address_rx.recv().expect("server starts");
+    (format!("http://{address}"), stop_tx)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn drive(base: &str, clients: usize, requests: usize) -> Value {
+    let url = Arc::new(format!("{base}/webhook/bench"));
+    let per_client = requests / clients;
+    // Warm-up: compiled templates, caches, connections.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    for n in 0..50 {
+        agent
+            .post(url.as_str())
+            .header("Authorization", &format!("Bearer {KEY}"))
+            .send_json(json!({"n": n}))
+            .expect("warm-up request");
+    }
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = Arc::clone(&url);
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let mut latencies = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let sent = Instant::now();
+                    let mut response = agent
+                        .post(url.as_str())
+                        .header("Authorization", &format!("Bearer {KEY}"))
+                        .send_json(json!({"n": c * per_client + i}))
+                        .expect("request");
+                    let body: Value = response.body_mut().read_json().expect("JSON answer");
+                    assert!(body["total"].is_number(), "{body}");
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client"))
+        .collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    json!({
+        "executions": latencies.len(),
+        "clients": clients,
+        "executionsPerSec": latencies.len() as f64 / elapsed,
+        "p50Ms": percentile(&latencies, 0.5),
+        "p95Ms": percentile(&latencies, 0.95),
+        "p99Ms": percentile(&latencies, 0.99),
+    })
+}
+
+fn main() {
+    let clients = env("PLUGFLOW_SERVE_CLIENTS", 16);
+    let requests = env("PLUGFLOW_SERVE_REQUESTS", 8000);
+    let mut document = serde_json::Map::new();
+    for (label, durable) in [("volatile", false), ("durable", true)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (base, stop) = serve(dir.path(), durable);
+        let figures = drive(&base, clients, requests);
+        println!("serve/{label}: {figures}");
+        document.insert(label.to_owned(), figures);
+        let _ = stop.send(());
+    }
+    plugflow_benches::write_result("serve", &Value::Object(document));
+}
