@@ -11,6 +11,16 @@ use crate::output::Output;
 pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError> {
     let config = host::config(global)?;
     let mut serve = config.serve.clone().unwrap_or_default();
+    // Paths in the file are relative to the file; on the command line, to
+    // the current directory.
+    if let Some(base) = global.config.as_deref().and_then(std::path::Path::parent) {
+        if let Some(workflows) = serve.workflows.as_mut().filter(|w| w.is_relative()) {
+            *workflows = base.join(&*workflows);
+        }
+        if serve.store.is_relative() && config.serve.is_some() {
+            serve.store = base.join(&serve.store);
+        }
+    }
     if let Some(listen) = &args.listen {
         serve.listen.clone_from(listen);
     }
