@@ -18,6 +18,12 @@ pub struct ExecContext {
     /// The execution's id.
     #[serde(default)]
     pub execution_id: String,
+    /// The host records this execution and resumes it after a crash, so a
+    /// node may be run again with the same execution id: a node with side
+    /// effects should then make them once per execution id and node id
+    /// (the built-in `dbal-write` does). Absent (older hosts): `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resumable: bool,
 }
 
 /// One execution of a node, as the plugin receives it.

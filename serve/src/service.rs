@@ -380,6 +380,7 @@ impl Service {
                 context: ExecContext {
                     tenant_id: Some(tenant.clone()),
                     execution_id: execution_id.clone(),
+                    resumable: service.config.save_execution_progress,
                     ..ExecContext::default()
                 },
                 cancel: Some(cancel),

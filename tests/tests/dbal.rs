@@ -572,3 +572,57 @@ async fn reading_an_entity_reveals_nothing_about_other_tenants_entities() {
         assert_eq!(before.output, after.output, "{label}");
     }
 }
+
+async fn write_in(db: &Db, execution_id: &str, node_id: &str, resumable: bool) -> Value {
+    let context = ExecContext {
+        tenant_id: Some("a".into()),
+        execution_id: execution_id.into(),
+        resumable,
+        ..Default::default()
+    };
+    let params = json!({"entity": "Payment", "data": {"amount": 5}});
+    let done = db
+        .registry
+        .execute(&NodeCall::new("dbal-write", node_id, &params).context(&context))
+        .await;
+    assert_eq!(done.status, NodeStatus::Success, "{:?}", done.error);
+    done.output
+}
+
+async fn payments(db: &Db) -> usize {
+    ok(db, "a", "dbal-read", json!({"entity": "Payment"})).await["records"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_resumable_executions_write_runs_again_without_writing_twice() {
+    for (label, db) in setups() {
+        let first = write_in(&db, "exec-1", "pay", true).await;
+        let again = write_in(&db, "exec-1", "pay", true).await;
+        assert_eq!(
+            first, again,
+            "{label}: the second run answers the first's output"
+        );
+        assert_eq!(payments(&db).await, 1, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn writes_of_other_nodes_or_executions_are_not_deduplicated() {
+    for (label, db) in setups() {
+        write_in(&db, "exec-1", "pay", true).await;
+        write_in(&db, "exec-1", "pay-again", true).await;
+        write_in(&db, "exec-2", "pay", true).await;
+        assert_eq!(payments(&db).await, 3, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_resumable_execution_every_write_writes() {
+    for (label, db) in setups() {
+        write_in(&db, "exec-1", "pay", false).await;
+        write_in(&db, "exec-1", "pay", false).await;
+        assert_eq!(payments(&db).await, 2, "{label}");
+    }
+}

@@ -19,8 +19,8 @@ use plugin_abi::sdk::{
     kind, Node, NodeDescription, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition,
     Validation,
 };
-use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use store::{record, sql, NOW};
@@ -58,7 +58,7 @@ pub fn definition() -> PluginDefinition {
                 .executor(|| Reader),
         )
         .node(
-            NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction. `operation`: create (`data`: a record or a list) → {records, count}, and for a single record its fields (with the generated `id`) at the top level too; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → the stored record's fields and {record}.")
+            NodeSpec::new("dbal-write", "1.0.0", "data", "Writes records of `entity` for the execution's tenant, in one transaction, once per node of a resumable execution (run again with the same execution id, it answers what it answered the first time: a resumed execution never writes twice). `operation`: create (`data`: a record or a list) → {records, count}, and for a single record its fields (with the generated `id`) at the top level too; update (`data` merged into the records matching `id` or `filter`) → {count}; delete (`id` or `filter`; an empty filter deletes every record of the tenant's entity) → {count}; upsert (`data` with `id`, or `id`) → the stored record's fields and {record}.")
                 .schema(json!({"type": "object", "properties": {
                     "operation": {"enum": ["create", "update", "delete", "upsert"], "default": "create"},
                     "entity": {"type": "string"},
@@ -69,6 +69,7 @@ pub fn definition() -> PluginDefinition {
                 .tags(["data", "database"])
                 .icon("database")
                 .blocking()
+                .idempotent()
                 .tenant_scoped()
                 .handler(write),
         )
@@ -408,9 +409,29 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         .and_then(Value::as_str)
         .unwrap_or("create")
         .to_owned();
+    // One write per node of an execution: run again (a resumed execution,
+    // a retried attempt that had committed), it answers what it answered
+    // the first time instead of writing twice.
+    let idempotency_key = (request.context.resumable && !request.context.execution_id.is_empty())
+        .then(|| format!("{}/{}", request.context.execution_id, request.node_id));
     store::with_connection(&path, |conn| {
         let table = store::table(conn, &entity)?;
+        conn.execute_batch(IDEMPOTENCY_TABLE).map_err(sql)?;
         let tx = conn.transaction().map_err(sql)?;
+        if let Some(key) = &idempotency_key {
+            let done: Option<String> = tx
+                .query_row(
+                    "SELECT output FROM _plugflow_idempotency WHERE tenantId = ?1 AND key = ?2",
+                    rusqlite::params![tenant, key],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            if let Some(done) = done {
+                let output = serde_json::from_str(&done).unwrap_or(Value::Null);
+                return Ok(NodeOutput::new(output));
+            }
+        }
         let output = match operation.as_str() {
             "create" => {
                 let records: Vec<&Map<String, Value>> = match request.required_param("data")? {
@@ -531,7 +552,22 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 ))
             }
         };
+        if let Some(key) = &idempotency_key {
+            tx.execute(
+                "INSERT INTO _plugflow_idempotency (tenantId, key, output) VALUES (?1, ?2, ?3)",
+                rusqlite::params![tenant, key, output.to_string()],
+            )
+            .map_err(sql)?;
+        }
         tx.commit().map_err(sql)?;
         Ok(NodeOutput::new(output))
     })
 }
+
+/// What each execution's writes answered, by `<execution id>/<node id>`.
+const IDEMPOTENCY_TABLE: &str = "CREATE TABLE IF NOT EXISTS _plugflow_idempotency (
+    tenantId TEXT NOT NULL,
+    key TEXT NOT NULL,
+    output TEXT NOT NULL,
+    PRIMARY KEY (tenantId, key)
+)";

@@ -145,6 +145,7 @@ pub fn run_options(who: &WhoArgs, trigger: Value) -> Result<RunOptions, CliError
             tenant_id: who.tenant.clone(),
             user: parse_user(who.user.as_deref())?,
             execution_id: new_execution_id(),
+            resumable: false,
         },
         variables: parse_vars(&who.vars)?,
         strict: who.strict,

@@ -136,6 +136,7 @@ pub fn context() -> ExecContext {
         tenant_id: Some("acme".into()),
         user: json!({"id": "u1"}),
         execution_id: "x1".into(),
+        resumable: false,
     }
 }
 

@@ -24,6 +24,7 @@ const EXECUTION_ID: u8 = 10;
 const VARIABLES: u8 = 11;
 const CREDENTIALS: u8 = 12;
 const CONFIG: u8 = 13;
+const RESUMABLE: u8 = 14;
 
 // Output fields.
 const OUTPUT: u8 = 1;
@@ -107,6 +108,9 @@ pub fn encode_request(request: &RequestParts<'_>, out: &mut impl Sink) {
     put_field(out, EXECUTION_ID, |out| {
         out.put_slice(request.context.execution_id.as_bytes())
     });
+    if request.context.resumable {
+        put_field(out, RESUMABLE, |_| {});
+    }
     for (tag, map) in [
         (VARIABLES, request.variables),
         (CREDENTIALS, request.credentials),
@@ -205,6 +209,7 @@ pub fn decode_request_into(bytes: &[u8], into: &mut NodeRequest) -> Result<(), W
             VARIABLES => decode_map_into(&mut into.variables, &mut payload)?,
             CREDENTIALS => decode_map_into(&mut into.credentials, &mut payload)?,
             CONFIG => decode_map_into(&mut into.config, &mut payload)?,
+            RESUMABLE => into.context.resumable = true,
             // A field from a newer host: skipped.
             _ => {}
         }
@@ -248,6 +253,9 @@ pub fn decode_request_into(bytes: &[u8], into: &mut NodeRequest) -> Result<(), W
     }
     if absent(CONFIG) {
         into.config.clear();
+    }
+    if absent(RESUMABLE) {
+        into.context.resumable = false;
     }
     Ok(())
 }

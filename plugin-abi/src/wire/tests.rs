@@ -34,6 +34,7 @@ fn full_request() -> NodeRequest {
             tenant_id: Some("acme".into()),
             user: json!({"id": "u1"}),
             execution_id: "exec-1".into(),
+            resumable: true,
         },
         variables,
         credentials,

@@ -61,6 +61,7 @@ pub(super) fn linked_request(
     }
     held += assign(&mut context.user, &call.context.user);
     assign_str(&mut context.execution_id, &call.context.execution_id);
+    context.resumable = call.context.resumable;
     held += assign_map(&mut request.variables, call.variables);
     held += assign_map(&mut request.credentials, &prepared.credentials);
     held += assign_map(&mut request.config, config);
