@@ -90,8 +90,9 @@ fn setup_with(workflows: &[(&str, Value)], extra: &str) -> (tempfile::TempDir, P
     std::fs::write(
         &config,
         format!(
-            "[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n{extra}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
+            "database = {database:?}\n\n[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n{extra}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
             store = dir.path().join("executions.db"),
+            database = dir.path().join("data.db"),
         ),
     )
     .unwrap();
@@ -298,4 +299,34 @@ fn sighup_reloads_the_workflows_directory() {
         assert!(Instant::now() < deadline, "SIGHUP did not reload: {listed}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_write_before_kill_9_is_made_exactly_once_when_the_execution_resumes() {
+    let workflow = json!({"id": "steps", "name": "steps", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        node("save", "dbal-write", 1, json!({"entity": "Order", "data": {"name": "{{ $json.name }}"}})),
+        node("pause", "wait", 2, json!({"duration": 1500, "unit": "ms"})),
+        node("after", "string.lower", 3, json!({"value": "{{ $json.name }}"}))],
+      "connections": {
+        "start": {"main": [[{"node": "save", "type": "main", "index": 0}]]},
+        "save": {"main": [[{"node": "pause", "type": "main", "index": 0}]]},
+        "pause": {"main": [[{"node": "after", "type": "main", "index": 0}]]}}});
+    let (dir, config, port) = setup(&[("steps.json", workflow)]);
+    let first = start(&config, port);
+    let (_, accepted) = post(
+        &format!("{}/v1/workflows/steps/executions", first.base),
+        &json!({"input": {"name": "Ada"}, "wait": false}),
+    );
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(700));
+    kill_9(first);
+    let again = start(&config, port);
+    let record = wait_for_end(&again, &id);
+    assert_eq!(record["status"], "success", "{record}");
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("data.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM t_Order", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "the order is written exactly once");
 }
