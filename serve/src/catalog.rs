@@ -28,6 +28,36 @@ pub struct Entry {
     pub webhooks: Vec<Webhook>,
     /// Node id → node type.
     pub node_types: std::collections::HashMap<String, String>,
+    /// Its own limit of executions at once (`maxConcurrentExecutions`).
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Entry {
+    /// Whether its nodes are recorded as they run
+    /// (`settings.saveExecutionProgress`, default: the service's choice).
+    pub fn saves_progress(&self, service_default: bool) -> bool {
+        self.compiled
+            .workflow
+            .settings
+            .save_execution_progress
+            .unwrap_or(service_default)
+    }
+
+    /// Whether a finished execution keeps its input and result
+    /// (`settings.saveExecutionData`: `all`, `errors-only`, `none`).
+    pub fn keeps_data(&self, succeeded: bool) -> bool {
+        match self
+            .compiled
+            .workflow
+            .settings
+            .save_execution_data
+            .as_deref()
+        {
+            Some("none") => false,
+            Some("errors-only") => !succeeded,
+            _ => true,
+        }
+    }
 }
 
 impl Entry {
@@ -194,7 +224,19 @@ fn load_one(path: &Path) -> Result<Entry, String> {
         .iter()
         .filter_map(|n| Some((n.id.clone(), n.node_type.clone()?)))
         .collect();
+    if let Some(mode) = workflow.settings.save_execution_data.as_deref() {
+        if !matches!(mode, "all" | "errors-only" | "none") {
+            return Err(format!(
+                "settings.saveExecutionData is `{mode}`; use all, errors-only or none"
+            ));
+        }
+    }
+    let slots = workflow
+        .settings
+        .max_concurrent_executions
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
     Ok(Entry {
+        slots,
         node_types,
         id,
         tenant,

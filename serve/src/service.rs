@@ -361,8 +361,14 @@ impl Service {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let accepted = std::time::Instant::now();
         tokio::spawn(async move {
+            // The workflow's own limit first, then the service's.
+            let own = match &entry.slots {
+                Some(slots) => Some(Arc::clone(slots).acquire_owned().await),
+                None => None,
+            };
             let permit = Arc::clone(&service.slots).acquire_owned().await;
             service.waiting.fetch_sub(1, Ordering::Relaxed);
+            let saves_progress = entry.saves_progress(service.config.save_execution_progress);
             let recorder = Recorder {
                 store: Arc::clone(&service.store),
                 registry: Arc::clone(service.registry()),
@@ -371,16 +377,13 @@ impl Service {
                 tenant: tenant.clone(),
                 execution_id: execution_id.clone(),
             };
-            let progress = service
-                .config
-                .save_execution_progress
-                .then(|| Progress::new(recorder));
+            let progress = saves_progress.then(|| Progress::new(recorder));
             let options = RunOptions {
                 trigger: input,
                 context: ExecContext {
                     tenant_id: Some(tenant.clone()),
                     execution_id: execution_id.clone(),
-                    resumable: service.config.save_execution_progress,
+                    resumable: saves_progress,
                     ..ExecContext::default()
                 },
                 cancel: Some(cancel),
@@ -391,10 +394,13 @@ impl Service {
             };
             let outcome = service.engine.run(&entry.compiled, options).await;
             drop(permit);
+            drop(own);
             service
                 .counters
                 .latency(accepted.elapsed().as_secs_f64() * 1000.0);
-            let record = service.finish(&tenant, &execution_id, outcome).await;
+            let record = service
+                .finish(&entry, &tenant, &execution_id, outcome)
+                .await;
             service
                 .running
                 .lock()
@@ -420,12 +426,6 @@ impl Service {
             .map_err(|e| e.to_string())?;
         let mut resumed = 0;
         for record in unfinished {
-            if !self.config.save_execution_progress {
-                let outcome = Err("the execution was interrupted, and its progress was not saved (save-execution-progress = false), so it was not resumed; retry it".to_owned());
-                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
-                    .await;
-                continue;
-            }
             let entry = self
                 .catalog()
                 .get(&record.tenant, &record.workflow_id)
@@ -439,6 +439,12 @@ impl Service {
                     .await;
                 continue;
             };
+            if !entry.saves_progress(self.config.save_execution_progress) {
+                let outcome = Err("the execution was interrupted, and its progress was not saved (saveExecutionProgress is off), so it was not resumed; retry it".to_owned());
+                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
+                    .await;
+                continue;
+            }
             let store = Arc::clone(&self.store);
             let (t, id) = (record.tenant.clone(), record.execution_id.clone());
             let nodes = tokio::task::spawn_blocking(move || store.node_records(&t, &id))
@@ -527,6 +533,7 @@ impl Service {
     /// Records the final status; returns the execution as the API shows it.
     async fn finish(
         &self,
+        entry: &Entry,
         tenant: &str,
         execution_id: &str,
         outcome: Result<ExecutionResult, plugflow_engine::InvalidWorkflow>,
@@ -569,8 +576,15 @@ impl Service {
             result.clone(),
             error.clone(),
         );
+        let succeeded = status == "success";
+        // Node records serve resuming and retrying a failed execution only.
+        let (drop_data, drop_nodes) = (
+            !entry.keeps_data(succeeded),
+            succeeded || !entry.keeps_data(succeeded),
+        );
         let recorded = tokio::task::spawn_blocking(move || {
-            store.finished(&t, &id, &s, finished, &r, e.as_deref())
+            store.finished(&t, &id, &s, finished, &r, e.as_deref())?;
+            store.prune(&t, &id, drop_data, drop_nodes)
         })
         .await;
         if !matches!(recorded, Ok(Ok(()))) {

@@ -118,6 +118,17 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Every execution still `running`, of every tenant: what a restarted
     /// service resumes.
     fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+    /// Drops what is not to be kept of a finished execution: with `data`,
+    /// its input, request and result (`saveExecutionData`); with `nodes`,
+    /// its node records (needed only to resume it or retry it from its
+    /// failed node).
+    fn prune(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        data: bool,
+        nodes: bool,
+    ) -> Result<(), StoreError>;
 }
 
 /// The embedded store: one SQLite file, in WAL mode.
@@ -356,6 +367,31 @@ impl ExecutionStore for SqliteStore {
                 ))
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn prune(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        data: bool,
+        nodes: bool,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            if data {
+                c.execute(
+                    "UPDATE executions SET input = NULL, request = NULL, result = NULL
+                     WHERE tenant = ?1 AND execution_id = ?2",
+                    params![tenant, execution_id],
+                )?;
+            }
+            if nodes {
+                c.execute(
+                    "DELETE FROM node_records WHERE tenant = ?1 AND execution_id = ?2",
+                    params![tenant, execution_id],
+                )?;
+            }
+            Ok(())
         })
     }
 

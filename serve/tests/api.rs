@@ -694,3 +694,100 @@ fn the_request_recorded_for_a_webhook_execution_leaves_out_credentials() {
     assert!(headers.get("authorization").is_none(), "{headers}");
     assert!(!record.to_string().contains(ACME_KEY));
 }
+
+fn with_settings(mut workflow: Value, settings: Value) -> Value {
+    workflow["settings"] = settings;
+    workflow
+}
+
+fn record_of(s: &Running, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, record) = call(
+            "GET",
+            &url(s, &format!("/v1/executions/{id}")),
+            Some(ACME_KEY),
+            None,
+        );
+        if record["status"] != "running" {
+            return record;
+        }
+        assert!(Instant::now() < deadline, "{record}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run_divide(s: &Running, by: i64) -> String {
+    let (_, done) = call(
+        "POST",
+        &url(s, "/v1/workflows/divide/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "a", "by": by}})),
+    );
+    done["executionId"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn save_execution_data_none_keeps_the_status_but_not_the_data() {
+    let s = start(&[(
+        "divide.json",
+        with_settings(divide(), json!({"saveExecutionData": "none"})),
+    )]);
+    let record = record_of(&s, &run_divide(&s, 2));
+    assert_eq!(record["status"], "success");
+    assert!(
+        record.get("input").is_none() && record.get("result").is_none(),
+        "{record}"
+    );
+}
+
+#[test]
+fn save_execution_data_errors_only_keeps_failed_executions_data_only() {
+    let s = start(&[(
+        "divide.json",
+        with_settings(divide(), json!({"saveExecutionData": "errors-only"})),
+    )]);
+    let ok = record_of(&s, &run_divide(&s, 2));
+    let failed = record_of(&s, &run_divide(&s, 0));
+    assert!(ok.get("result").is_none(), "{ok}");
+    assert_eq!(failed["status"], "error");
+    assert!(failed["result"]["nodes"].is_object(), "{failed}");
+}
+
+#[test]
+fn an_unknown_save_execution_data_leaves_the_workflow_out() {
+    let s = start(&[(
+        "divide.json",
+        with_settings(divide(), json!({"saveExecutionData": "some"})),
+    )]);
+    let (status, _) = call(
+        "POST",
+        &url(&s, "/v1/workflows/divide/executions"),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn max_concurrent_executions_of_a_workflow_makes_the_next_one_wait() {
+    let slow = with_settings(slow(), json!({"maxConcurrentExecutions": 1}));
+    let s = start(&[("slow.json", slow)]);
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let (_, accepted) = call(
+                "POST",
+                &url(&s, "/v1/workflows/slow/executions"),
+                Some(ACME_KEY),
+                Some(&json!({"input": {"ms": 800}, "wait": false})),
+            );
+            accepted["executionId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut ends: Vec<u64> = ids
+        .iter()
+        .map(|id| record_of(&s, id)["finishedAtMs"].as_u64().unwrap())
+        .collect();
+    ends.sort();
+    assert!(ends[1] - ends[0] >= 600, "they ran side by side: {ends:?}");
+}

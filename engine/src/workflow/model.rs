@@ -176,6 +176,17 @@ pub struct Settings {
     /// References that resolve to nothing are errors instead of warnings.
     #[serde(default)]
     pub strict_templates: bool,
+    /// A service records each node as it runs, so an interrupted execution
+    /// resumes (default: the service's setting).
+    #[serde(default)]
+    pub save_execution_progress: Option<bool>,
+    /// What a service keeps of a finished execution's data: `all`
+    /// (default), `errors-only` or `none`.
+    #[serde(default)]
+    pub save_execution_data: Option<String>,
+    /// Executions of this workflow a service runs at once; more wait.
+    #[serde(default)]
+    pub max_concurrent_executions: Option<usize>,
 }
 
 /// What happens when a node fails.
