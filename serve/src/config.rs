@@ -56,6 +56,10 @@ pub struct ServeConfig {
     /// crash ends in `error` at the next start instead of resuming.
     #[serde(default = "yes")]
     pub save_execution_progress: bool,
+    /// How long finished executions are kept, in days (fractions allowed);
+    /// older ones are deleted with their node records. Absent: forever.
+    #[serde(default)]
+    pub retention_days: Option<f64>,
     /// On shutdown, how long running executions may take to finish, in
     /// milliseconds; those still running then resume at the next start.
     #[serde(default = "default_shutdown_grace_ms")]
@@ -75,6 +79,7 @@ impl Default for ServeConfig {
             request_timeout_ms: default_request_timeout_ms(),
             reload_interval_ms: default_reload_interval_ms(),
             save_execution_progress: true,
+            retention_days: None,
             shutdown_grace_ms: default_shutdown_grace_ms(),
         }
     }

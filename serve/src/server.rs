@@ -165,6 +165,7 @@ impl Server {
             self.watched,
             self.service.config.reload_interval_ms,
         );
+        let purger = purge(Arc::clone(&self.service));
         tracing::info!(component = "serve", %address, workflows = self.service.catalog().len(), "serving");
         let served = axum::serve(
             self.listener,
@@ -172,8 +173,8 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        if let Some(watcher) = watcher {
-            watcher.abort();
+        for task in [watcher, purger].into_iter().flatten() {
+            task.abort();
         }
         drain(&self.service).await;
         served
@@ -195,6 +196,35 @@ async fn drain(service: &Service) {
             "stopping with executions still running; they resume at the next start"
         );
     }
+}
+
+/// Deletes executions older than the retention, at start and then every
+/// tenth of the retention (at most hourly, at least every second).
+fn purge(service: Arc<Service>) -> Option<tokio::task::JoinHandle<()>> {
+    let days = service
+        .config
+        .retention_days
+        .filter(|d| *d > 0.0 && d.is_finite())?;
+    let retention = Duration::try_from_secs_f64(days * 86_400.0).ok()?;
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let cut = crate::service::now_ms()
+                .saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+            let store = Arc::clone(&service.store);
+            match tokio::task::spawn_blocking(move || store.purge_finished_before(cut)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(
+                    component = "serve",
+                    purged = n,
+                    "deleted executions past their retention"
+                ),
+                _ => tracing::warn!(component = "serve", "could not delete old executions"),
+            }
+        }
+    }))
 }
 
 /// Polls `dirs` every `interval_ms`; a change reloads the service.

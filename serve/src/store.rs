@@ -118,6 +118,9 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Every execution still `running`, of every tenant: what a restarted
     /// service resumes.
     fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+    /// Deletes executions of every tenant that finished before
+    /// `before_ms`, with their node records; returns how many.
+    fn purge_finished_before(&self, before_ms: u64) -> Result<usize, StoreError>;
     /// Drops what is not to be kept of a finished execution: with `data`,
     /// its input, request and result (`saveExecutionData`); with `nodes`,
     /// its node records (needed only to resume it or retry it from its
@@ -395,6 +398,20 @@ impl ExecutionStore for SqliteStore {
         })
     }
 
+    fn purge_finished_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM node_records WHERE execution_id IN
+                   (SELECT execution_id FROM executions WHERE finished_at_ms < ?1)",
+                params![to_i64(before_ms)],
+            )?;
+            Ok(c.execute(
+                "DELETE FROM executions WHERE finished_at_ms < ?1",
+                params![to_i64(before_ms)],
+            )?)
+        })
+    }
+
     fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.with(|c| {
             let mut statement = c.prepare_cached(
@@ -490,6 +507,28 @@ mod tests {
             .map(|r| r.execution_id)
             .collect();
         assert_eq!(ids, ["g1"]);
+    }
+
+    #[test]
+    fn a_purge_deletes_executions_finished_before_the_cut_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        for id in ["old", "new", "running"] {
+            store.started(&record("acme", id, 1)).unwrap();
+        }
+        store
+            .finished("acme", "old", "success", 10, &json!({}), None)
+            .unwrap();
+        store
+            .finished("acme", "new", "success", 30, &json!({}), None)
+            .unwrap();
+        assert_eq!(store.purge_finished_before(20).unwrap(), 1);
+        assert!(store.get("acme", "old").unwrap().is_none());
+        assert!(store.get("acme", "new").unwrap().is_some());
+        assert!(
+            store.get("acme", "running").unwrap().is_some(),
+            "running ones are never purged"
+        );
     }
 
     #[test]

@@ -791,3 +791,57 @@ fn max_concurrent_executions_of_a_workflow_makes_the_next_one_wait() {
     ends.sort();
     assert!(ends[1] - ends[0] >= 600, "they ran side by side: {ends:?}");
 }
+
+#[test]
+fn a_request_that_stalls_mid_body_is_cut_off_with_408() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), &[("greet.json", greet())]);
+    config.request_timeout_ms = 100;
+    let s = common::start_with(dir, config);
+    let address = s.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /v1/workflows/greet/executions HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {ACME_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"input\""
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(status_line.starts_with("HTTP/1.1 408"), "{status_line}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn executions_past_their_retention_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), &[("greet.json", greet())]);
+    config.retention_days = Some(1.0 / 86_400.0); // one second
+    let s = common::start_with(dir, config);
+    let (_, done) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "x"}})),
+    );
+    let id = done["executionId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _) = call(
+            "GET",
+            &url(&s, &format!("/v1/executions/{id}")),
+            Some(ACME_KEY),
+            None,
+        );
+        if status == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never deleted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

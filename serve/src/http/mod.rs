@@ -11,18 +11,25 @@ mod webhook;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::Router;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::service::Service;
 
 /// Every route of the service, over `service`.
 pub fn router(service: Arc<Service>) -> Router {
     let body_limit = service.config.max_body_bytes;
+    // A request (a slow upload included) is cut off a little after the
+    // execution wait, which answers 202 itself.
+    let request_limit =
+        Duration::from_millis(service.config.request_timeout_ms) + Duration::from_secs(5);
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/dashboard.js", get(dashboard::script))
@@ -42,6 +49,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/admin/reload", post(api::reload))
         .route("/webhook/{*path}", any(webhook::webhook))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&service),
             count_requests,
