@@ -289,36 +289,3 @@ async fn ten_thousand_panics_neither_abort_nor_grow_memory() {
     );
     assert_eq!(host.registry.stats().execution.failures, 11_000);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_outputs_do_not_accumulate_in_the_host() {
-    let host = host();
-    let parameters = json!({"bytes": 3 * OUTPUT_LIMIT});
-    let done = run(
-        &host.registry,
-        "fault.oversized",
-        "o",
-        parameters.clone(),
-        None,
-    )
-    .await;
-    assert_eq!(code(&done), "EXECUTION_ERROR");
-    let before = rss_bytes();
-    for _ in 0..50 {
-        let done = run(
-            &host.registry,
-            "fault.oversized",
-            "o",
-            parameters.clone(),
-            None,
-        )
-        .await;
-        assert_eq!(code(&done), "EXECUTION_ERROR");
-    }
-    let grown = rss_bytes().saturating_sub(before);
-    assert!(
-        grown < 12 << 20,
-        "12 refused 3 MiB outputs (36 MiB in all) left {} KiB behind",
-        grown >> 10
-    );
-}

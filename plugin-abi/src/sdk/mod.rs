@@ -5,6 +5,7 @@
 mod adapter;
 mod log;
 mod macros;
+pub mod output_size;
 mod panic;
 #[cfg(feature = "rules")]
 pub mod rules;

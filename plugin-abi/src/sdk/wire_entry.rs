@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use abi_stable::std_types::{RResult, RSlice, RString, RVec};
 
 use super::adapter::linked_node;
+use super::output_size::{json_size, json_size_may_exceed};
 use super::panic::panic_message;
 use crate::codes;
 use crate::executor::NodeExecutorBox;
@@ -57,7 +58,9 @@ fn run(executor: &NodeExecutorBox, frame: &[u8], output: &mut RVec<u8>) -> Resul
             format!("request is not a valid execution request frame: {e}"),
         )
     });
-    let result = decoded.and_then(|()| node.execute(&request).map_err(PluginError::from));
+    let result = decoded
+        .and_then(|()| node.execute(&request).map_err(PluginError::from))
+        .and_then(|out| within_limit(out, &request));
     // Credentials are secrets: never kept past the call.
     request.credentials.clear();
     if entries(&request) <= KEPT_ENTRIES {
@@ -65,6 +68,26 @@ fn run(executor: &NodeExecutorBox, frame: &[u8], output: &mut RVec<u8>) -> Resul
     }
     wire::encode_output(&result?, output);
     Ok(())
+}
+
+/// `out`, unless its JSON text is over the host's limit: refused here
+/// rather than sent, since the host would only build it again as a frame
+/// to throw it away.
+fn within_limit(out: NodeOutput, request: &NodeRequest) -> Result<NodeOutput, PluginError> {
+    let limit = request.output_limit();
+    if json_size_may_exceed(&out.output, limit) {
+        let size = json_size(&out);
+        if size > limit {
+            return Err(PluginError::new(
+                codes::EXECUTION_ERROR,
+                format!(
+                    "output of `{}` is {size} bytes, over the {limit}-byte limit; it was discarded (raise the output limit or make the node return less)",
+                    request.node_type
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn entries(request: &NodeRequest) -> usize {

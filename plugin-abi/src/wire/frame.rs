@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::value::{decode_map_into, decode_value, decode_value_into, encode_object_body};
 use super::value::{encode_value, put_str, put_varint};
+use super::value::{json_size_at_least, object_json_size_at_least};
 use super::{Reader, Sink, WireError, WIRE_VERSION};
 use crate::request::{ExecContext, NodeOutput, NodeRequest};
 
@@ -316,4 +317,24 @@ pub fn decode_output(bytes: &[u8]) -> Result<NodeOutput, WireError> {
         }
     }
     Ok(output)
+}
+
+/// The fewest bytes the output frame's output value and variable changes
+/// take as JSON text, computed without decoding them: a host refuses an
+/// output over its size limit before building it.
+///
+/// # Errors
+///
+/// When the bytes are not a valid output frame.
+pub fn output_json_size_at_least(bytes: &[u8]) -> Result<usize, WireError> {
+    let mut size = 0usize;
+    for field in fields(bytes)? {
+        let (tag, mut payload) = field?;
+        size = size.saturating_add(match tag {
+            OUTPUT => json_size_at_least(&mut payload)?,
+            VARIABLES_SET => object_json_size_at_least(&mut payload)?,
+            _ => 0,
+        });
+    }
+    Ok(size)
 }

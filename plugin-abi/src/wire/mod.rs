@@ -34,7 +34,10 @@
 mod frame;
 mod value;
 
-pub use frame::{decode_output, decode_request_into, encode_output, encode_request, RequestParts};
+pub use frame::{
+    decode_output, decode_request_into, encode_output, encode_request, output_json_size_at_least,
+    RequestParts,
+};
 pub use value::{decode_value, decode_value_into, encode_value};
 
 use abi_stable::std_types::RVec;

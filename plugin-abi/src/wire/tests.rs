@@ -223,3 +223,23 @@ fn integers_keep_their_kind_and_floats_stay_floats() {
         assert_eq!(back.to_string(), value.to_string());
     }
 }
+
+proptest! {
+    #[test]
+    fn the_json_size_bound_never_exceeds_the_json_text(value in json_value()) {
+        let output = NodeOutput::new(value);
+        let mut frame = Vec::new();
+        encode_output(&output, &mut frame);
+        let bound = output_json_size_at_least(&frame).unwrap();
+        let text = serde_json::to_string(&output.output).unwrap();
+        prop_assert!(bound <= text.len(), "{} > {} for {}", bound, text.len(), text);
+    }
+}
+
+#[test]
+fn the_json_size_bound_of_a_long_string_is_its_length() {
+    let output = NodeOutput::new(json!("x".repeat(1000)));
+    let mut frame = Vec::new();
+    encode_output(&output, &mut frame);
+    assert_eq!(output_json_size_at_least(&frame).unwrap(), 1002);
+}

@@ -213,3 +213,54 @@ pub(crate) fn decode_map_into(
     }
     Ok(())
 }
+
+/// The fewest bytes `reader`'s next value can take as JSON text, read
+/// without building it (strings are not copied): what a host checks an
+/// output against its size limit before decoding it.
+pub(crate) fn json_size_at_least(reader: &mut Reader<'_>) -> Result<usize, WireError> {
+    let tag = reader.byte()?;
+    Ok(match tag {
+        NULL | TRUE => 4,
+        FALSE => 5,
+        INT | UINT => {
+            reader.varint()?;
+            1
+        }
+        FLOAT => {
+            reader.array::<8>()?;
+            1
+        }
+        STRING => reader.str()?.len() + 2,
+        ARRAY => {
+            let n = reader.count()?;
+            reader.descend()?;
+            let mut size = 2 + n.saturating_sub(1);
+            for _ in 0..n {
+                size = size.saturating_add(json_size_at_least(reader)?);
+            }
+            reader.ascend();
+            size
+        }
+        OBJECT => {
+            reader.descend()?;
+            let size = object_json_size_at_least(reader)?;
+            reader.ascend();
+            size
+        }
+        other => return Err(WireError::UnknownTag(other)),
+    })
+}
+
+/// [`json_size_at_least`] of an object body (after its tag).
+pub(crate) fn object_json_size_at_least(reader: &mut Reader<'_>) -> Result<usize, WireError> {
+    let n = reader.count()?;
+    // Braces, commas, and per key its quotes and colon.
+    let mut size = 2 + n.saturating_sub(1);
+    for _ in 0..n {
+        size = size.saturating_add(reader.str()?.len() + 3);
+    }
+    for _ in 0..n {
+        size = size.saturating_add(json_size_at_least(reader)?);
+    }
+    Ok(size)
+}

@@ -13,7 +13,7 @@ use plugin_abi::wire::{self, RequestParts};
 use plugin_abi::NodeExecutorBox;
 use serde_json::{Map, Value};
 
-use super::boundary::from_plugin_error;
+use super::boundary::{from_plugin_error, output_too_large};
 use super::linked::check_output_size;
 use super::prepare::Prepared;
 use crate::call::NodeCall;
@@ -160,11 +160,22 @@ fn call_and_decode(
             ),
         ));
     }
-    let decoded = wire::decode_output(output.as_slice()).map_err(|e| {
-        NodeFailure::new(
-            ErrorCode::ExecutionError,
-            format!("executor of `{node_type}` returned a malformed output frame ({e}); this is a bug in its plugin"),
-        )
-    })?;
+    // Refused before it is built, as the JSON call refuses the text by its
+    // length: a plugin's oversized output costs the host no copy of it.
+    if output.len() > output_limit {
+        let at_least = wire::output_json_size_at_least(output.as_slice())
+            .map_err(|e| malformed(node_type, &e))?;
+        if at_least > output_limit {
+            return Err(output_too_large(node_type, at_least, output_limit));
+        }
+    }
+    let decoded = wire::decode_output(output.as_slice()).map_err(|e| malformed(node_type, &e))?;
     check_output_size(node_type, decoded, output_limit)
+}
+
+fn malformed(node_type: &str, e: &wire::WireError) -> NodeFailure {
+    NodeFailure::new(
+        ErrorCode::ExecutionError,
+        format!("executor of `{node_type}` returned a malformed output frame ({e}); this is a bug in its plugin"),
+    )
 }
