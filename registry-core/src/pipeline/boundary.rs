@@ -15,6 +15,7 @@ use plugin_abi::PluginError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::answer::{from_plugin_error, output_too_large};
 use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
 use super::wire::{encode_request, run_wire_now, run_wire_owned};
@@ -276,43 +277,5 @@ fn blocking_failure(
             ),
         )
         .retryable(true),
-    }
-}
-
-/// The failure of an output over the limit.
-pub(super) fn output_too_large(node_type: &str, size: usize, limit: usize) -> NodeFailure {
-    NodeFailure::new(
-        ErrorCode::ExecutionError,
-        format!(
-            "output of `{node_type}` is {size} bytes, over the {limit}-byte limit; it was discarded (raise the output limit or make the node return less)"
-        ),
-    )
-}
-
-/// Converts a plugin's error, keeping unknown codes visible in the message.
-pub(super) fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
-    let details = if error.details.is_empty() {
-        None
-    } else {
-        serde_json::from_str(error.details.as_str())
-            .ok()
-            .map(Box::new)
-    };
-    let (code, message) = match ErrorCode::parse(error.code.as_str()) {
-        Some(code) => (code, error.message.into_string()),
-        None => (
-            ErrorCode::ExecutionError,
-            format!(
-                "{} (plugin of `{node_type}` used unknown error code `{}`)",
-                error.message, error.code
-            ),
-        ),
-    };
-    NodeFailure {
-        code,
-        message,
-        retryable: error.retryable,
-        details,
-        validation_errors: Vec::new(),
     }
 }

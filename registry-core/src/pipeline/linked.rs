@@ -8,12 +8,11 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use plugin_abi::request::{NodeOutput, NodeRequest};
-use plugin_abi::sdk::output_size::{json_size, json_size_may_exceed};
 use plugin_abi::sdk::Node;
 use plugin_abi::PluginError;
 use serde_json::{Map, Value};
 
-use super::boundary::{from_plugin_error, output_too_large};
+use super::answer::{check_output_size, from_plugin_error};
 use super::prepare::Prepared;
 use crate::call::NodeCall;
 use crate::error::NodeFailure;
@@ -117,22 +116,6 @@ pub(super) fn run_linked(
         }
     };
     check_output_size(node_type, output, output_limit)
-}
-
-/// `output`, unless its JSON text would be longer than `output_limit`
-/// (the limit the JSON call of the ABI enforces on the text).
-pub(super) fn check_output_size(
-    node_type: &str,
-    output: NodeOutput,
-    output_limit: usize,
-) -> Result<NodeOutput, NodeFailure> {
-    if json_size_may_exceed(&output.output, output_limit) {
-        let size = json_size(&output);
-        if size > output_limit {
-            return Err(output_too_large(node_type, size, output_limit));
-        }
-    }
-    Ok(output)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -20,6 +20,7 @@
 //! wait, which spares a future per node on the executor's hot path.
 
 mod admit;
+mod answer;
 mod boundary;
 mod linked;
 mod output;

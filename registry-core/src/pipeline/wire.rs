@@ -13,8 +13,7 @@ use plugin_abi::wire::{self, RequestParts};
 use plugin_abi::NodeExecutorBox;
 use serde_json::{Map, Value};
 
-use super::boundary::{from_plugin_error, output_too_large};
-use super::linked::check_output_size;
+use super::answer::{check_output_size, from_plugin_error, output_too_large};
 use super::prepare::Prepared;
 use crate::call::NodeCall;
 use crate::error::{ErrorCode, NodeFailure};

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 #[allow(unused_imports)] // Named in the OpenAPI annotations.
-use super::openapi::{AcceptedBody, ErrorBody};
+use super::schemas::{AcceptedBody, ErrorBody};
 use super::tenant::{Admin, Tenant};
 use crate::service::{Accepted, NotAccepted, Service};
 #[allow(unused_imports)]

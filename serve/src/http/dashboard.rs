@@ -44,8 +44,8 @@ pub async fn style() -> Response {
 #[utoipa::path(get, path = "/v1/workflows/{id}", tag = "workflows",
     params(("id" = String, Path, description = "The workflow's id")),
     responses((status = 200, description = "`{id, name, hash, nodes: [{id, name, nodeType, layer}], edges: [{from, to, output}]}`", body = Object),
-              (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-              (status = 404, description = "No such workflow for this tenant", body = super::openapi::ErrorBody)))]
+              (status = 401, description = "No valid API key", body = super::schemas::ErrorBody),
+              (status = 404, description = "No such workflow for this tenant", body = super::schemas::ErrorBody)))]
 pub async fn workflow(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -115,8 +115,8 @@ fn rss_bytes() -> Option<u64> {
 /// security numbers, across tenants.
 #[utoipa::path(get, path = "/v1/dashboard", tag = "operations",
     responses((status = 200, description = "`{registry, performance, security}`: the operator's numbers, across tenants", body = Object),
-              (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-              (status = 403, description = "Not an admin key", body = super::openapi::ErrorBody)))]
+              (status = 401, description = "No valid API key", body = super::schemas::ErrorBody),
+              (status = 403, description = "Not an admin key", body = super::schemas::ErrorBody)))]
 pub async fn dashboard(State(service): State<Arc<Service>>, Admin(_): Admin) -> Json<Value> {
     let registry = service.registry();
     let stats = registry.stats();

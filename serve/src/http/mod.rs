@@ -6,6 +6,7 @@ pub(crate) mod dashboard;
 mod error;
 mod health;
 pub(crate) mod openapi;
+mod schemas;
 mod tenant;
 mod webhook;
 

@@ -3,39 +3,12 @@
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::api;
 #[allow(unused_imports)] // `super::dashboard` paths are named in the document.
 use super::dashboard;
-
-/// An error answer: `{"error": {"code", "message"}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-/// The stable code and the message of an error.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// `UNAUTHORIZED`, `NOT_FOUND`, `INVALID_REQUEST`, `CONFLICT`, `BUSY`,
-    /// `STORE_UNAVAILABLE`.
-    code: String,
-    /// What went wrong and what to do.
-    message: String,
-}
-
-/// An execution accepted and still running.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "camelCase")]
-pub struct AcceptedBody {
-    execution_id: String,
-    /// `running`.
-    status: String,
-}
+use super::schemas::{AcceptedBody, ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,0 +1,63 @@
+//! What comes back across the boundary, whichever way it was called: a
+//! plugin's error turned into a [`NodeFailure`] with its stable code, and
+//! an output held against the size limit.
+
+use plugin_abi::request::NodeOutput;
+use plugin_abi::sdk::output_size::{json_size, json_size_may_exceed};
+use plugin_abi::PluginError;
+
+use crate::error::{ErrorCode, NodeFailure};
+
+/// `output`, unless its JSON text would be longer than `output_limit`
+/// (the limit the JSON call of the ABI enforces on the text).
+pub(super) fn check_output_size(
+    node_type: &str,
+    output: NodeOutput,
+    output_limit: usize,
+) -> Result<NodeOutput, NodeFailure> {
+    if json_size_may_exceed(&output.output, output_limit) {
+        let size = json_size(&output);
+        if size > output_limit {
+            return Err(output_too_large(node_type, size, output_limit));
+        }
+    }
+    Ok(output)
+}
+
+/// The failure of an output over the limit.
+pub(super) fn output_too_large(node_type: &str, size: usize, limit: usize) -> NodeFailure {
+    NodeFailure::new(
+        ErrorCode::ExecutionError,
+        format!(
+            "output of `{node_type}` is {size} bytes, over the {limit}-byte limit; it was discarded (raise the output limit or make the node return less)"
+        ),
+    )
+}
+
+/// Converts a plugin's error, keeping unknown codes visible in the message.
+pub(super) fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
+    let details = if error.details.is_empty() {
+        None
+    } else {
+        serde_json::from_str(error.details.as_str())
+            .ok()
+            .map(Box::new)
+    };
+    let (code, message) = match ErrorCode::parse(error.code.as_str()) {
+        Some(code) => (code, error.message.into_string()),
+        None => (
+            ErrorCode::ExecutionError,
+            format!(
+                "{} (plugin of `{node_type}` used unknown error code `{}`)",
+                error.message, error.code
+            ),
+        ),
+    };
+    NodeFailure {
+        code,
+        message,
+        retryable: error.retryable,
+        details,
+        validation_errors: Vec::new(),
+    }
+}
