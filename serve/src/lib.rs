@@ -36,13 +36,17 @@
 mod auth;
 pub mod catalog;
 mod config;
+mod counters;
 mod http;
+mod recorder;
+mod recovery;
 mod server;
 mod service;
 mod store;
 
 pub use auth::ApiKeys;
 pub use config::{ApiKeyConfig, KeySource, ServeConfig};
+pub use counters::Counters;
 pub use server::{Reloader, Server, StartError};
-pub use service::{Counters, PluginReloader, Service};
+pub use service::{PluginReloader, Service};
 pub use store::{ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};

@@ -2,131 +2,25 @@
 //! workflow for a tenant, record it, run it within the concurrency limit,
 //! record its result.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use plugflow_engine::{
-    new_execution_id, CancelHandle, Engine, ExecutionResult, NodeProgress, Progress,
-    ProgressObserver, RecordedNode, Resume, RunOptions,
+    new_execution_id, CancelHandle, Engine, ExecutionResult, Progress, Resume, RunOptions,
 };
-use plugin_abi::manifest::ExecutionClass;
 use plugin_abi::request::ExecContext;
-use registry_core::{ErrorCode, NodeFailure, Registry};
+use registry_core::Registry;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::auth::ApiKeys;
 use crate::catalog::{Catalog, Entry};
 use crate::config::ServeConfig;
+use crate::counters::Counters;
+use crate::recorder::Recorder;
 use crate::store::{ExecutionRecord, ExecutionStore};
-
-/// Counters behind `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// HTTP requests answered.
-    pub http_requests: AtomicU64,
-    /// Requests refused for a missing or unknown key.
-    pub unauthorized: AtomicU64,
-    /// Requests refused with `429`.
-    pub rejected_busy: AtomicU64,
-    /// Executions accepted.
-    pub executions_started: AtomicU64,
-    /// Executions finished, by final status.
-    pub executions_finished: Mutex<HashMap<String, u64>>,
-    /// Latencies (accepted to finished, ms) of the last executions.
-    pub latencies_ms: Mutex<VecDeque<f64>>,
-    /// Nodes run, by (tenant, node type).
-    pub node_access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
-}
-
-/// Latencies kept for the percentiles.
-const KEPT_LATENCIES: usize = 4096;
-
-impl Counters {
-    fn latency(&self, ms: f64) {
-        let mut kept = self
-            .latencies_ms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if kept.len() == KEPT_LATENCIES {
-            kept.pop_front();
-        }
-        kept.push_back(ms);
-    }
-
-    /// p50, p95 and p99 of the kept latencies, in ms (`None` before any).
-    pub fn latency_percentiles(&self) -> Option<[f64; 3]> {
-        let mut sorted: Vec<f64> = self
-            .latencies_ms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-        Some([at(0.5), at(0.95), at(0.99)])
-    }
-}
-
-/// Records each node of one execution as it starts and finishes, on the
-/// engine's task: the write is in the store (SQLite's WAL) before the next
-/// node starts, so a killed process loses no finished node.
-struct Recorder {
-    store: Arc<dyn ExecutionStore>,
-    registry: Arc<Registry>,
-    entry: Arc<Entry>,
-    access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
-    tenant: String,
-    execution_id: String,
-}
-
-impl ProgressObserver for Recorder {
-    fn node_finished(&self, _: NodeProgress<'_>) {}
-
-    fn node_started(&self, node_id: &str) {
-        // A pure node in flight at a crash runs again anyway: its start
-        // need not be known. Only the others' starts are written.
-        let pure = self
-            .entry
-            .node_types
-            .get(node_id)
-            .and_then(|t| self.registry.metadata(t))
-            .is_some_and(|m| m.manifest.execution == ExecutionClass::Pure);
-        if pure {
-            return;
-        }
-        if let Err(e) = self
-            .store
-            .node_started(&self.tenant, &self.execution_id, node_id)
-        {
-            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's start: {e}");
-        }
-    }
-
-    fn node_executed(&self, node_id: &str, execution: &registry_core::NodeExecution) {
-        if let Some(node_type) = self.entry.node_types.get(node_id) {
-            *self
-                .access
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry((self.tenant.clone(), node_type.clone()))
-                .or_default() += 1;
-        }
-        let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);
-        if let Err(e) =
-            self.store
-                .node_executed(&self.tenant, &self.execution_id, node_id, &outcome)
-        {
-            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's outcome: {e}");
-        }
-    }
-}
 
 /// An execution in progress.
 struct Running {
@@ -167,11 +61,12 @@ pub enum NotAccepted {
 pub struct Accepted {
     /// The execution's id.
     pub execution_id: String,
-    /// The execution's record (`None` when the run was refused as invalid:
-    /// the record says why).
+    /// The finished execution as the API shows it (`executionId`,
+    /// `status`, `finishedAtMs`, `error`, `result`), once it ends.
     pub done: oneshot::Receiver<Value>,
 }
 
+/// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -336,7 +231,7 @@ impl Service {
 
     /// Runs an accepted (or interrupted) execution when a slot is free,
     /// recording each node as it starts and finishes, then its end.
-    fn launch(
+    pub(crate) fn launch(
         self: &Arc<Self>,
         entry: Arc<Entry>,
         tenant: String,
@@ -410,124 +305,6 @@ impl Service {
             let _ = sender.send(record);
         });
         done
-    }
-
-    /// Resumes every execution the store still has as `running` (the
-    /// service stopped, or was killed, while they ran). Nodes with a
-    /// recorded outcome are replayed; a node that was in flight runs again
-    /// only when its node type is `pure` or declared idempotent, else it
-    /// fails with `EXECUTION_ERROR` saying why. An execution whose workflow
-    /// is gone or changed ends in `error`. Returns how many resumed.
-    pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize, String> {
-        let store = Arc::clone(&self.store);
-        let unfinished = tokio::task::spawn_blocking(move || store.unfinished())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let mut resumed = 0;
-        for record in unfinished {
-            let entry = self
-                .catalog()
-                .get(&record.tenant, &record.workflow_id)
-                .filter(|e| e.hash == record.workflow_hash);
-            let Some(entry) = entry else {
-                let outcome = Err(format!(
-                    "workflow `{}` was removed or changed while the execution was interrupted; it was not resumed",
-                    record.workflow_id
-                ));
-                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
-                    .await;
-                continue;
-            };
-            if !entry.saves_progress(self.config.save_execution_progress) {
-                let outcome = Err("the execution was interrupted, and its progress was not saved (saveExecutionProgress is off), so it was not resumed; retry it".to_owned());
-                self.finish_unresumable(&record.tenant, &record.execution_id, outcome)
-                    .await;
-                continue;
-            }
-            let store = Arc::clone(&self.store);
-            let (t, id) = (record.tenant.clone(), record.execution_id.clone());
-            let nodes = tokio::task::spawn_blocking(move || store.node_records(&t, &id))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            let resume = self.resume_plan(&entry, nodes);
-            tracing::info!(component = "serve", execution_id = %record.execution_id, replayed = resume.completed.len(), "resuming an interrupted execution");
-            // Nobody waits for a resumed execution: its end is recorded.
-            drop(self.launch(
-                entry,
-                record.tenant,
-                record.execution_id,
-                record.input.unwrap_or(Value::Null),
-                record.request.unwrap_or(Value::Null),
-                Some(Arc::new(resume)),
-            ));
-            resumed += 1;
-        }
-        Ok(resumed)
-    }
-
-    /// What to replay: recorded outcomes, and failures for in-flight nodes
-    /// that must not run twice.
-    fn resume_plan(&self, entry: &Entry, nodes: Vec<(String, Option<Value>)>) -> Resume {
-        let mut completed = std::collections::BTreeMap::new();
-        for (node_id, outcome) in nodes {
-            match outcome.and_then(|o| serde_json::from_value::<RecordedNode>(o).ok()) {
-                Some(recorded) => {
-                    completed.insert(node_id, recorded);
-                }
-                None => {
-                    let node_type = entry
-                        .compiled
-                        .workflow
-                        .nodes
-                        .iter()
-                        .find(|n| n.id == node_id)
-                        .and_then(|n| n.node_type.clone())
-                        .unwrap_or_default();
-                    let safe = self.registry().metadata(&node_type).is_some_and(|m| {
-                        m.manifest.execution == ExecutionClass::Pure || m.manifest.idempotent
-                    });
-                    if !safe {
-                        completed.insert(
-                            node_id.clone(),
-                            RecordedNode::failed(NodeFailure::new(
-                                ErrorCode::ExecutionError,
-                                format!(
-                                    "node `{node_id}` was running when the service stopped; `{node_type}` may have side effects (it is neither pure nor idempotent), so it was not run again — check its effect and retry the execution"
-                                ),
-                            )),
-                        );
-                    }
-                }
-            }
-        }
-        Resume { completed }
-    }
-
-    async fn finish_unresumable(&self, tenant: &str, execution_id: &str, why: Result<(), String>) {
-        let message = why.err().unwrap_or_default();
-        let store = Arc::clone(&self.store);
-        let (t, id) = (tenant.to_owned(), execution_id.to_owned());
-        let finished = now_ms();
-        let recorded = tokio::task::spawn_blocking(move || {
-            store.finished(
-                &t,
-                &id,
-                "error",
-                finished,
-                &json!({"error": message}),
-                Some(&message),
-            )
-        })
-        .await;
-        if !matches!(recorded, Ok(Ok(()))) {
-            tracing::error!(
-                component = "serve",
-                execution_id,
-                "could not record the end of an execution"
-            );
-        }
     }
 
     /// Records the final status; returns the execution as the API shows it.
