@@ -11,9 +11,16 @@ use serde_json::Value;
 use crate::catalog::Entry;
 use crate::store::ExecutionStore;
 
-/// Records each node of one execution as it starts and finishes, on the
-/// engine's task: the write is in the store (SQLite's WAL) before the next
-/// node starts, so a killed process loses no finished node.
+/// Records each node of one execution as it runs, on the engine's task.
+///
+/// A node that is not `pure` is written before it runs (its start) and as
+/// soon as it finishes, each write in the store before the engine goes on:
+/// a killed process never loses one. The outcomes of `pure` nodes are kept
+/// here and written together with the next write — or when the execution
+/// ends without success (a retry needs them); a crash may lose them, and
+/// then they run again on resume, which is what `pure` allows. A
+/// successful execution's node records are dropped anyway, so a workflow
+/// of pure nodes that succeeds writes none.
 pub(crate) struct Recorder {
     pub(crate) store: Arc<dyn ExecutionStore>,
     pub(crate) registry: Arc<Registry>,
@@ -21,6 +28,34 @@ pub(crate) struct Recorder {
     pub(crate) access: Arc<Mutex<BTreeMap<(String, String), u64>>>,
     pub(crate) tenant: String,
     pub(crate) execution_id: String,
+    pub(crate) pending: Mutex<Vec<(String, Value)>>,
+}
+
+impl Recorder {
+    fn is_pure(&self, node_id: &str) -> bool {
+        self.entry
+            .node_types
+            .get(node_id)
+            .and_then(|t| self.registry.metadata(t))
+            .is_some_and(|m| m.manifest.execution == ExecutionClass::Pure)
+    }
+
+    /// Writes the kept outcomes of pure nodes, then `also` (in one
+    /// transaction).
+    pub(crate) fn flush(&self, also: Option<(String, Value)>) {
+        let mut batch =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        batch.extend(also);
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .nodes_executed(&self.tenant, &self.execution_id, &batch)
+        {
+            tracing::error!(component = "serve", execution_id = %self.execution_id, "could not record node outcomes: {e}");
+        }
+    }
 }
 
 impl ProgressObserver for Recorder {
@@ -28,16 +63,12 @@ impl ProgressObserver for Recorder {
 
     fn node_started(&self, node_id: &str) {
         // A pure node in flight at a crash runs again anyway: its start
-        // need not be known. Only the others' starts are written.
-        let pure = self
-            .entry
-            .node_types
-            .get(node_id)
-            .and_then(|t| self.registry.metadata(t))
-            .is_some_and(|m| m.manifest.execution == ExecutionClass::Pure);
-        if pure {
+        // need not be known. Before any other node runs, everything
+        // before it is written.
+        if self.is_pure(node_id) {
             return;
         }
+        self.flush(None);
         if let Err(e) = self
             .store
             .node_started(&self.tenant, &self.execution_id, node_id)
@@ -56,11 +87,13 @@ impl ProgressObserver for Recorder {
                 .or_default() += 1;
         }
         let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);
-        if let Err(e) =
-            self.store
-                .node_executed(&self.tenant, &self.execution_id, node_id, &outcome)
-        {
-            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's outcome: {e}");
+        if self.is_pure(node_id) {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((node_id.to_owned(), outcome));
+        } else {
+            self.flush(Some((node_id.to_owned(), outcome)));
         }
     }
 }

@@ -264,15 +264,18 @@ impl Service {
             let permit = Arc::clone(&service.slots).acquire_owned().await;
             service.waiting.fetch_sub(1, Ordering::Relaxed);
             let saves_progress = entry.saves_progress(service.config.save_execution_progress);
-            let recorder = Recorder {
+            let recorder = Arc::new(Recorder {
                 store: Arc::clone(&service.store),
                 registry: Arc::clone(service.registry()),
                 entry: Arc::clone(&entry),
                 access: Arc::clone(&service.counters.node_access),
                 tenant: tenant.clone(),
                 execution_id: execution_id.clone(),
-            };
-            let progress = saves_progress.then(|| Progress::new(recorder));
+                pending: Mutex::new(Vec::new()),
+            });
+            let progress = saves_progress.then(|| {
+                Progress(Arc::clone(&recorder) as Arc<dyn plugflow_engine::ProgressObserver>)
+            });
             let options = RunOptions {
                 trigger: input,
                 context: ExecContext {
@@ -288,6 +291,14 @@ impl Service {
                 ..RunOptions::default()
             };
             let outcome = service.engine.run(&entry.compiled, options).await;
+            // A failed execution keeps its node records (a retry replays
+            // them); a successful one drops them, so its kept ones are not
+            // written at all.
+            let succeeded =
+                matches!(&outcome, Ok(r) if r.status == plugflow_engine::RunStatus::Success);
+            if saves_progress && !succeeded {
+                recorder.flush(None);
+            }
             drop(permit);
             drop(own);
             service

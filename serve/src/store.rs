@@ -107,6 +107,19 @@ pub trait ExecutionStore: Send + Sync + 'static {
         node_id: &str,
         outcome: &Value,
     ) -> Result<(), StoreError>;
+    /// Several nodes ran: [`Self::node_executed`] for each, in one
+    /// transaction where the store has them.
+    fn nodes_executed(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        outcomes: &[(String, Value)],
+    ) -> Result<(), StoreError> {
+        for (node_id, outcome) in outcomes {
+            self.node_executed(tenant, execution_id, node_id, outcome)?;
+        }
+        Ok(())
+    }
     /// The nodes recorded for an execution, in the order they started:
     /// `(node id, outcome)`, the outcome `None` for a node that started
     /// and never finished.
@@ -193,6 +206,12 @@ impl SqliteStore {
         f(&connection)
     }
 }
+
+/// Records a node's outcome (after its start, if that was recorded).
+const NODE_EXECUTED: &str = "INSERT INTO node_records (tenant, execution_id, node_id, seq, outcome)
+     VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM node_records WHERE execution_id = ?2), ?4)
+     ON CONFLICT (execution_id, node_id) DO UPDATE SET outcome = excluded.outcome
+     WHERE node_records.tenant = excluded.tenant";
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -341,13 +360,33 @@ impl ExecutionStore for SqliteStore {
         outcome: &Value,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            c.prepare_cached(
-                "INSERT INTO node_records (tenant, execution_id, node_id, seq, outcome)
-                 VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM node_records WHERE execution_id = ?2), ?4)
-                 ON CONFLICT (execution_id, node_id) DO UPDATE SET outcome = excluded.outcome
-                 WHERE node_records.tenant = excluded.tenant",
-            )?
-            .execute(params![tenant, execution_id, node_id, json_text(outcome)])?;
+            c.prepare_cached(NODE_EXECUTED)?.execute(params![
+                tenant,
+                execution_id,
+                node_id,
+                json_text(outcome)
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn nodes_executed(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        outcomes: &[(String, Value)],
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            for (node_id, outcome) in outcomes {
+                tx.prepare_cached(NODE_EXECUTED)?.execute(params![
+                    tenant,
+                    execution_id,
+                    node_id,
+                    json_text(outcome)
+                ])?;
+            }
+            tx.commit()?;
             Ok(())
         })
     }

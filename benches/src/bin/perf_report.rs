@@ -268,7 +268,7 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
     let serve = read_json(&plugflow_benches::results_dir().join("serve.json"));
     for (label, target, what) in [
         ("volatile", 10_000.0, "`plugflow serve`, 10-node webhook workflow over HTTP, node progress not recorded: executions/s"),
-        ("durable", 3_000.0, "… every node recorded durably (SQLite WAL): executions/s"),
+        ("durable", 3_000.0, "… with durable recording (saveExecutionProgress on, SQLite WAL; the pure nodes of a run that succeeds are never written): executions/s"),
     ] {
         let figures = serve.as_ref().map(|s| s[label].clone());
         let rate = figures.as_ref().and_then(|f| f["executionsPerSec"].as_f64());
