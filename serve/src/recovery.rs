@@ -19,11 +19,7 @@ impl Service {
     /// fails with `EXECUTION_ERROR` saying why. An execution whose workflow
     /// is gone or changed ends in `error`. Returns how many resumed.
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize, String> {
-        let store = Arc::clone(&self.store);
-        let unfinished = tokio::task::spawn_blocking(move || store.unfinished())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let unfinished = self.with_store(|store| store.unfinished()).await?;
         let mut resumed = 0;
         for record in unfinished {
             let entry = self
@@ -45,12 +41,10 @@ impl Service {
                     .await;
                 continue;
             }
-            let store = Arc::clone(&self.store);
             let (t, id) = (record.tenant.clone(), record.execution_id.clone());
-            let nodes = tokio::task::spawn_blocking(move || store.node_records(&t, &id))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            let nodes = self
+                .with_store(move |store| store.node_records(&t, &id))
+                .await?;
             let resume = self.resume_plan(&entry, nodes);
             tracing::info!(component = "serve", execution_id = %record.execution_id, replayed = resume.completed.len(), "resuming an interrupted execution");
             // Nobody waits for a resumed execution: its end is recorded.

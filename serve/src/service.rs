@@ -99,6 +99,24 @@ impl Service {
         }
     }
 
+    /// Runs `work` against the store on the blocking pool (store calls
+    /// block: SQLite's are file I/O).
+    ///
+    /// # Errors
+    ///
+    /// The store's error, or the blocking task's failure, as text.
+    pub(crate) async fn with_store<T, F>(&self, work: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn ExecutionStore) -> Result<T, crate::store::StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || work(store.as_ref())).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// The registry.
     pub fn registry(&self) -> &Arc<Registry> {
         self.engine.registry()

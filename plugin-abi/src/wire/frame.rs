@@ -1,6 +1,7 @@
 //! The two frames: a node's request (host to plugin) and its output
 //! (plugin to host).
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::value::{decode_map_into, decode_value, decode_value_into, encode_object_body};
@@ -34,8 +35,11 @@ const VARIABLES_CLEAR: u8 = 3;
 const VARIABLES_DELETE: u8 = 4;
 const VARIABLES_SET: u8 = 5;
 
-/// A request as the host holds it: borrowed values, nothing copied.
-#[derive(Debug, Clone, Copy)]
+/// A request as the host holds it: borrowed values, nothing copied. It
+/// serialises to the JSON text of a [`NodeRequest`] too, for executors
+/// that only have the JSON call.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestParts<'a> {
     /// [`NodeRequest::node_type`].
     pub node_type: &'a str,
@@ -46,19 +50,29 @@ pub struct RequestParts<'a> {
     /// [`NodeRequest::input`].
     pub input: &'a Value,
     /// [`NodeRequest::trigger`], when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<&'a Value>,
     /// [`NodeRequest::deadline_ms`].
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// [`NodeRequest::max_output_bytes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_bytes: Option<u64>,
     /// [`NodeRequest::context`].
     pub context: &'a ExecContext,
     /// [`NodeRequest::variables`].
+    #[serde(skip_serializing_if = "is_empty")]
     pub variables: &'a Map<String, Value>,
     /// [`NodeRequest::credentials`].
+    #[serde(skip_serializing_if = "is_empty")]
     pub credentials: &'a Map<String, Value>,
     /// [`NodeRequest::config`].
+    #[serde(skip_serializing_if = "is_empty")]
     pub config: &'a Map<String, Value>,
+}
+
+fn is_empty(map: &&Map<String, Value>) -> bool {
+    map.is_empty()
 }
 
 impl<'a> RequestParts<'a> {

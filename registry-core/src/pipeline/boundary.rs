@@ -10,43 +10,18 @@ use std::sync::Arc;
 
 use abi_stable::std_types::{RResult, RString};
 use plugin_abi::manifest::ExecutionClass;
-use plugin_abi::request::{ExecContext, NodeOutput};
+use plugin_abi::request::NodeOutput;
 use plugin_abi::PluginError;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::answer::{from_plugin_error, output_too_large};
 use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
-use super::wire::{encode_request, run_wire_now, run_wire_owned};
+use super::wire::{encode_request, request_parts, run_wire_now, run_wire_owned};
 use crate::call::NodeCall;
 use crate::error::{ErrorCode, NodeFailure};
 use crate::registry::{RegisteredNode, Registry};
 use crate::runtime::{run_blocking, BlockingError};
-
-/// The request as the plugin reads it ([`plugin_abi::request::NodeRequest`]),
-/// written from borrowed values.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestRef<'a> {
-    node_type: &'a str,
-    node_id: &'a str,
-    parameters: &'a Value,
-    input: &'a Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trigger: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deadline_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_output_bytes: Option<u64>,
-    context: &'a ExecContext,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    variables: &'a Map<String, Value>,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    credentials: &'a Map<String, Value>,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    config: &'a Map<String, Value>,
-}
 
 /// A request of a small node fits without the buffer growing.
 const TYPICAL_REQUEST_BYTES: usize = 512;
@@ -212,19 +187,7 @@ fn write_request(
     config: &Map<String, Value>,
     max_output_bytes: Option<u64>,
 ) -> Result<(), NodeFailure> {
-    let request = RequestRef {
-        node_type: call.node_type,
-        node_id: call.node_id,
-        parameters: &prepared.parameters,
-        input: call.input,
-        trigger: call.trigger,
-        deadline_ms: call.deadline_ms,
-        max_output_bytes,
-        context: call.context,
-        variables: call.variables,
-        credentials: &prepared.credentials,
-        config,
-    };
+    let request = request_parts(call, prepared, config, max_output_bytes);
     serde_json::to_writer(buffer, &request).map_err(|e| not_serialisable(call, e))
 }
 

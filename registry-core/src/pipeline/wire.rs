@@ -48,15 +48,15 @@ thread_local! {
     static FRAMES: RefCell<Frames> = RefCell::new(Frames::new());
 }
 
-/// The request frame of `call`, appended to `into`.
-pub(super) fn encode_request(
-    into: &mut Vec<u8>,
-    call: &NodeCall<'_>,
-    prepared: &Prepared<'_>,
-    config: &Map<String, Value>,
+/// The request `call` makes, as either call path sends it (frame or
+/// JSON text).
+pub(super) fn request_parts<'a>(
+    call: &'a NodeCall<'_>,
+    prepared: &'a Prepared<'_>,
+    config: &'a Map<String, Value>,
     output_limit_to_send: Option<u64>,
-) {
-    let parts = RequestParts {
+) -> RequestParts<'a> {
+    RequestParts {
         node_type: call.node_type,
         node_id: call.node_id,
         parameters: &prepared.parameters,
@@ -68,7 +68,18 @@ pub(super) fn encode_request(
         variables: call.variables,
         credentials: &prepared.credentials,
         config,
-    };
+    }
+}
+
+/// The request frame of `call`, appended to `into`.
+pub(super) fn encode_request(
+    into: &mut Vec<u8>,
+    call: &NodeCall<'_>,
+    prepared: &Prepared<'_>,
+    config: &Map<String, Value>,
+    output_limit_to_send: Option<u64>,
+) {
+    let parts = request_parts(call, prepared, config, output_limit_to_send);
     wire::encode_request(&parts, into);
 }
 

@@ -96,7 +96,9 @@ pub async fn run_workflow(
         .start(entry, &tenant, request.input, Value::Null)
         .await
         .map_err(not_accepted)?;
-    Ok(answer(&service, accepted, request.wait).await)
+    Ok(outcome(&service, accepted, request.wait)
+        .await
+        .into_response_with(&[]))
 }
 
 /// Turns a refusal into its answer.
@@ -107,24 +109,42 @@ pub(super) fn not_accepted(why: NotAccepted) -> ApiError {
     }
 }
 
-/// `202 {"executionId"}` at once, or the finished execution (`200`), or
-/// `202` when it outlasts the request timeout.
-pub(super) async fn answer(service: &Service, accepted: Accepted, wait: bool) -> Response {
+/// Where an accepted execution stands when the request answers.
+pub(super) enum Outcome {
+    /// Finished: the execution as the API shows it.
+    Finished(Value),
+    /// Still running (not waited for, or past the request timeout): its id.
+    Running(String),
+}
+
+impl Outcome {
+    /// `200` with the finished execution, or `202 {"executionId"}`;
+    /// `extra` fields are added to either body.
+    pub(super) fn into_response_with(self, extra: &[(&str, Value)]) -> Response {
+        let (status, mut body) = match self {
+            Outcome::Finished(finished) => (StatusCode::OK, finished),
+            Outcome::Running(id) => (
+                StatusCode::ACCEPTED,
+                json!({"executionId": id, "status": "running"}),
+            ),
+        };
+        for (key, value) in extra {
+            body[*key] = value.clone();
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Waits for `accepted` to finish when `wait`, at most the request timeout.
+pub(super) async fn outcome(service: &Service, accepted: Accepted, wait: bool) -> Outcome {
     let Accepted { execution_id, done } = accepted;
-    let pending = || {
-        (
-            StatusCode::ACCEPTED,
-            Json(json!({"executionId": execution_id, "status": "running"})),
-        )
-            .into_response()
-    };
     if !wait {
-        return pending();
+        return Outcome::Running(execution_id);
     }
     let limit = Duration::from_millis(service.config.request_timeout_ms);
     match tokio::time::timeout(limit, done).await {
-        Ok(Ok(finished)) => (StatusCode::OK, Json(finished)).into_response(),
-        _ => pending(),
+        Ok(Ok(finished)) => Outcome::Finished(finished),
+        _ => Outcome::Running(execution_id),
     }
 }
 
@@ -139,11 +159,10 @@ pub async fn get_execution(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let store = Arc::clone(&service.store);
-    let found = tokio::task::spawn_blocking(move || store.get(&tenant, &id).map(|r| (r, id)))
+    let found = service
+        .with_store(move |store| store.get(&tenant, &id).map(|r| (r, id)))
         .await
-        .map_err(|e| ApiError::store(e.to_string()))?
-        .map_err(|e| ApiError::store(e.to_string()))?;
+        .map_err(ApiError::store)?;
     match found {
         (Some(record), _) => Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null))),
         (None, id) => Err(ApiError::not_found(format_args!("execution `{id}`"))),
@@ -190,11 +209,10 @@ pub async fn list_executions(
         limit,
         offset,
     };
-    let store = Arc::clone(&service.store);
-    let records = tokio::task::spawn_blocking(move || store.list(&tenant, &filter))
+    let records = service
+        .with_store(move |store| store.list(&tenant, &filter))
         .await
-        .map_err(|e| ApiError::store(e.to_string()))?
-        .map_err(|e| ApiError::store(e.to_string()))?;
+        .map_err(ApiError::store)?;
     let next = (records.len() == limit).then_some(offset + limit);
     Ok(Json(json!({"executions": records, "nextOffset": next})))
 }
@@ -218,12 +236,11 @@ pub async fn cancel_execution(
         )
             .into_response());
     }
-    let store = Arc::clone(&service.store);
     let (t, i) = (tenant.clone(), id.clone());
-    let known = tokio::task::spawn_blocking(move || store.get(&t, &i))
+    let known = service
+        .with_store(move |store| store.get(&t, &i))
         .await
-        .map_err(|e| ApiError::store(e.to_string()))?
-        .map_err(|e| ApiError::store(e.to_string()))?;
+        .map_err(ApiError::store)?;
     match known {
         Some(record) => Err(ApiError::conflict(format!(
             "execution `{id}` is not running (it is {})",
@@ -267,16 +284,11 @@ pub async fn retry_execution(
             ApiError::invalid(format!("the body must be {{\"wait\": true|false}}: {e}"))
         })?
     };
-    let store = Arc::clone(&service.store);
     let (t, i) = (tenant.clone(), id.clone());
-    let (old, records) = tokio::task::spawn_blocking(move || {
-        let old = store.get(&t, &i)?;
-        let records = store.node_records(&t, &i)?;
-        Ok::<_, crate::store::StoreError>((old, records))
-    })
-    .await
-    .map_err(|e| ApiError::store(e.to_string()))?
-    .map_err(|e| ApiError::store(e.to_string()))?;
+    let (old, records) = service
+        .with_store(move |store| Ok((store.get(&t, &i)?, store.node_records(&t, &i)?)))
+        .await
+        .map_err(ApiError::store)?;
     let old = old.ok_or_else(|| ApiError::not_found(format_args!("execution `{id}`")))?;
     if !matches!(old.status.as_str(), "error" | "cancelled" | "timeout") {
         return Err(ApiError::conflict(format!(
@@ -312,16 +324,9 @@ pub async fn retry_execution(
         )
         .await
         .map_err(not_accepted)?;
-    let new_id = accepted.execution_id.clone();
-    let response = answer(&service, accepted, request.wait).await;
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+    Ok(outcome(&service, accepted, request.wait)
         .await
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let mut value: Value =
-        serde_json::from_slice(&body).unwrap_or_else(|_| json!({"executionId": new_id}));
-    value["retryOf"] = Value::String(id);
-    Ok((status, Json(value)).into_response())
+        .into_response_with(&[("retryOf", Value::String(id))]))
 }
 
 /// `POST /v1/admin/reload` (admin keys): scans the plugin directories and

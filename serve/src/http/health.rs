@@ -20,11 +20,7 @@ pub async fn live() -> Json<serde_json::Value> {
 /// `GET /health/ready`: plugins and workflows are loaded and the store
 /// answers.
 pub async fn ready(State(service): State<Arc<Service>>) -> Response {
-    let store = Arc::clone(&service.store);
-    let store_ok = matches!(
-        tokio::task::spawn_blocking(move || store.ping()).await,
-        Ok(Ok(()))
-    );
+    let store_ok = service.with_store(|store| store.ping()).await.is_ok();
     let body = json!({
         "status": if store_ok { "ready" } else { "not ready" },
         "store": store_ok,

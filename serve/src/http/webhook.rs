@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::api::{answer, not_accepted};
+use super::api::{not_accepted, outcome, Outcome};
 use super::error::ApiError;
 use super::tenant::Tenant;
 use crate::service::Service;
@@ -23,7 +23,7 @@ pub async fn webhook(
     Tenant(tenant): Tenant,
     method: Method,
     Path(path): Path<String>,
-    RawQuery(query): RawQuery,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -51,19 +51,17 @@ pub async fn webhook(
             entry,
             &tenant,
             input,
-            request_value(&method, &route, query.as_deref(), &headers),
+            request_value(&method, &route, query, &headers),
         )
         .await
         .map_err(not_accepted)?;
-    let response = answer(&service, accepted, !hook.respond_at_once).await;
-    if response.status() != StatusCode::OK || responders.is_empty() {
-        return Ok(response);
-    }
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let finished: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Ok(shaped(&finished, &responders).unwrap_or_else(|| Json(finished).into_response()))
+    Ok(
+        match outcome(&service, accepted, !hook.respond_at_once).await {
+            Outcome::Finished(finished) => shaped(&finished, &responders)
+                .unwrap_or_else(|| Outcome::Finished(finished).into_response_with(&[])),
+            running => running.into_response_with(&[]),
+        },
+    )
 }
 
 /// Headers a workflow never sees: credentials of the caller.
@@ -76,12 +74,16 @@ const HIDDEN_HEADERS: [&str; 4] = [
 
 /// `$context.request`: method, path, query parameters and headers (names
 /// lower-case; credentials left out).
-fn request_value(method: &Method, route: &str, query: Option<&str>, headers: &HeaderMap) -> Value {
-    let mut query_map = Map::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        query_map.insert(decode(key), Value::String(decode(value)));
-    }
+fn request_value(
+    method: &Method,
+    route: &str,
+    query: Vec<(String, String)>,
+    headers: &HeaderMap,
+) -> Value {
+    let query_map: Map<String, Value> = query
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect();
     let mut header_map = Map::new();
     for (name, value) in headers {
         let name = name.as_str();
@@ -98,30 +100,6 @@ fn request_value(method: &Method, route: &str, query: Option<&str>, headers: &He
         "query": query_map,
         "headers": header_map,
     })
-}
-
-/// Percent-decoding of a query component (`+` is a space); a malformed
-/// escape is kept as written.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The answer a successful `webhook-response` node describes.
