@@ -63,6 +63,14 @@ pub struct Global {
     /// check` defaults to `process`.
     #[arg(long, value_enum, global = true, env = "PLUGFLOW_ISOLATION")]
     pub isolation: Option<IsolationArg>,
+    /// Where plugins' node types execute: `process` runs each plugin
+    /// library in a supervised plugin-host child process, so a plugin that
+    /// crashes, aborts, exits or hangs at run time fails its node
+    /// (`PLUGIN_CRASHED`, `EXECUTION_TIMEOUT`) instead of ending plugflow.
+    /// Built-ins linked into plugflow stay in-process. Default: the
+    /// configuration's `[plugins] execution-isolation`, else `in-process`.
+    #[arg(long, value_enum, global = true, env = "PLUGFLOW_EXECUTION_ISOLATION")]
+    pub execution_isolation: Option<IsolationArg>,
     /// The persistent plugin cache file, or `off`. Default: the
     /// configuration's `cache-file`, else plugflow/plugin-cache.json under
     /// the user's cache directory. With a cache, unchanged libraries are
@@ -84,6 +92,15 @@ pub enum IsolationArg {
     InProcess,
     /// Check them in a scanner child process first.
     Process,
+}
+
+impl From<IsolationArg> for registry_core::ExecutionTier {
+    fn from(arg: IsolationArg) -> Self {
+        match arg {
+            IsolationArg::InProcess => registry_core::ExecutionTier::InProcess,
+            IsolationArg::Process => registry_core::ExecutionTier::Process,
+        }
+    }
 }
 
 impl From<IsolationArg> for loader::Isolation {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use loader::{DiscoveryConfig, DiscoveryReport, Loader};
+use loader::{DiscoveryConfig, DiscoveryReport, Loader, PluginHosts};
 use registry_core::{AuditLog, Registry};
 
 use crate::args::Global;
@@ -23,6 +23,23 @@ pub struct Host {
     pub env_allowlist: Vec<String>,
     /// The configuration's input limit.
     pub max_input_bytes: Option<u64>,
+    /// The plugin-host processes of process-tier plugins.
+    pub plugin_hosts: Arc<PluginHosts>,
+}
+
+/// Quarantines and their clearing go to the registry's audit log.
+fn audit_plugin_host_events(registry: &Arc<Registry>, hosts: &Arc<PluginHosts>) {
+    let registry = Arc::downgrade(registry);
+    hosts.set_event_sink(move |event| {
+        let Some(registry) = registry.upgrade() else {
+            return;
+        };
+        if let (Some(log), Some(record)) = (registry.audit_log(), event.audit_record()) {
+            if let Err(e) = log.append(record) {
+                tracing::error!(component = "plugin-host", event = "audit_failed", "cannot audit a plugin-host event: {e}");
+            }
+        }
+    });
 }
 
 /// The configuration file, if any.
@@ -44,16 +61,24 @@ pub fn discovery_config(config: &Config, extra: &[PathBuf]) -> Result<DiscoveryC
         .map_err(|e| CliError::input(e.to_string()))
 }
 
-/// The scanner child of process isolation is this binary in scanner mode
-/// (see `main`), unless the configuration names another.
+/// The scanner child of process isolation and the plugin-host child of
+/// the process tier are this binary in their modes (see `main`), unless
+/// the configuration names others.
 pub fn scanner_in_this_binary(discovery: &mut DiscoveryConfig) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
     if discovery.scanner.is_none() {
-        if let Ok(exe) = std::env::current_exe() {
-            discovery.scanner = Some(vec![
-                exe.display().to_string(),
-                loader::SCANNER_ARG.to_owned(),
-            ]);
-        }
+        discovery.scanner = Some(vec![
+            exe.display().to_string(),
+            loader::SCANNER_ARG.to_owned(),
+        ]);
+    }
+    if discovery.plugin_host.command.is_none() {
+        discovery.plugin_host.command = Some(vec![
+            exe.display().to_string(),
+            loader::PLUGIN_HOST_ARG.to_owned(),
+        ]);
     }
 }
 
@@ -129,10 +154,14 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         (None, Some(_)) => loader::Isolation::Process,
         (None, None) => discovery.isolation,
     };
+    if let Some(tier) = global.execution_isolation {
+        discovery.execution_isolation = tier.into();
+    }
+    let loader = Loader::new(discovery.clone());
     let report = if discovery.directories.is_empty() {
         DiscoveryReport::default()
     } else {
-        Loader::new(discovery.clone()).discover(&registry)
+        loader.discover(&registry)
     };
     for issue in &report.issues {
         if !issue.path.exists() {
@@ -162,8 +191,11 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         let log = AuditLog::open(&path, false).map_err(|e| CliError::input(e.to_string()))?;
         registry.set_audit_log(Some(log));
     }
+    let registry = Arc::new(registry);
+    audit_plugin_host_events(&registry, loader.plugin_hosts());
     Ok(Host {
-        registry: Arc::new(registry),
+        plugin_hosts: Arc::clone(loader.plugin_hosts()),
+        registry,
         discovery: report,
         discovery_config: discovery,
         env_allowlist: config.env_allowlist,

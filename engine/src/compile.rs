@@ -153,6 +153,7 @@ fn workflow_policy(workflow: &Workflow) -> Option<TenantPolicy> {
         audit_logging: block.audit_logging.unwrap_or(true),
         allow_cross_tenant_access: block.allow_cross_tenant_access,
         also_allowed: Vec::new(),
+        plugin_isolation: None,
     })
 }
 

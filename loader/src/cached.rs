@@ -8,7 +8,7 @@ use crate::cache::{self, CacheFile, CachedOutcome};
 use crate::config::DiscoveryConfig;
 use crate::digest;
 use crate::lazy::LazyLibrary;
-use crate::pending::{Fresh, Identity, Pending, PendingKind};
+use crate::pending::{Fresh, Identity, LibraryFile, Pending, PendingKind};
 use crate::reason::Rejection;
 use crate::report::{micros, FileReport, StepTimings};
 use crate::scan::Candidate;
@@ -75,12 +75,17 @@ pub(crate) fn consult(
                 }),
                 Some((_, _, sha)),
             ) => {
+                let file = LibraryFile {
+                    root_symbol: root_symbol.clone(),
+                    sha256: Some(sha.clone()),
+                };
                 let library = LazyLibrary::new(candidate.canonical.clone(), root_symbol, sha);
                 answers.pending.push(Pending {
                     path: candidate.path,
                     canonical: candidate.canonical,
                     manifest,
                     kind: PendingKind::Cached(library),
+                    file,
                     timings,
                 });
             }

@@ -1,9 +1,11 @@
 //! Discovery configuration: from code, a TOML file, or the environment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use plugin_host::HostConfig;
+use registry_core::ExecutionTier;
 use serde::{Deserialize, Serialize};
 
 /// Environment variable listing plugin directories (platform path-list
@@ -79,6 +81,17 @@ pub struct DiscoveryConfig {
     /// Most directory entries the scan visits in all; the rest is reported
     /// as skipped.
     pub max_entries: usize,
+    /// Where plugins' node types execute: `in-process` (default) or
+    /// `process`, in supervised plugin-host child processes (see the
+    /// `plugin-host` crate), so a plugin that crashes or hangs at run time
+    /// fails its node instead of ending the host. Plugins linked into the
+    /// host binary always run in-process.
+    pub execution_isolation: ExecutionTier,
+    /// Per-plugin tiers (plugin name → tier) overriding
+    /// `execution-isolation`.
+    pub execution_isolation_overrides: BTreeMap<String, ExecutionTier>,
+    /// How plugin-host processes are started, limited and supervised.
+    pub plugin_host: HostConfig,
 }
 
 /// What the pre-load checks do with a library others could replace.
@@ -135,6 +148,9 @@ impl Default for DiscoveryConfig {
             world_writable: WritablePolicy::Refuse,
             max_depth: 16,
             max_entries: 100_000,
+            execution_isolation: ExecutionTier::InProcess,
+            execution_isolation_overrides: BTreeMap::new(),
+            plugin_host: HostConfig::default(),
         }
     }
 }
@@ -176,6 +192,26 @@ pub enum ConfigError {
 }
 
 impl DiscoveryConfig {
+    /// The tier `plugin`'s node types execute on: its override, else
+    /// `execution-isolation`.
+    pub fn tier_of(&self, plugin: &str) -> ExecutionTier {
+        self.execution_isolation_overrides
+            .get(plugin)
+            .copied()
+            .unwrap_or(self.execution_isolation)
+    }
+
+    /// Whether some plugin may execute on the process tier: then new files
+    /// are first read in a scanner child, so a process-tier plugin is never
+    /// opened in the host.
+    pub fn may_use_process_tier(&self) -> bool {
+        self.execution_isolation == ExecutionTier::Process
+            || self
+                .execution_isolation_overrides
+                .values()
+                .any(|t| *t == ExecutionTier::Process)
+    }
+
     /// A default configuration scanning `directories`.
     pub fn with_directories<I, P>(directories: I) -> Self
     where

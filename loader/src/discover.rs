@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use plugin_host::PluginHosts;
 use registry_core::Registry;
 
 use crate::config::DiscoveryConfig;
@@ -12,16 +15,31 @@ use crate::register::register_plugin;
 use crate::report::{micros, DiscoveryReport, FileOutcome, FileReport, Totals};
 use crate::{cached, load, resolve, scan};
 
-/// Runs discovery with one configuration.
-#[derive(Debug, Clone, Default)]
+/// Runs discovery with one configuration, and supervises the plugin-host
+/// processes of the plugins it registers on the process tier.
+#[derive(Debug, Clone)]
 pub struct Loader {
     config: DiscoveryConfig,
+    hosts: Arc<PluginHosts>,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Self::new(DiscoveryConfig::default())
+    }
 }
 
 impl Loader {
     /// A loader for `config`.
     pub fn new(config: DiscoveryConfig) -> Self {
-        Self { config }
+        let hosts = PluginHosts::new(config.plugin_host.clone());
+        Self { config, hosts }
+    }
+
+    /// The supervisor of the plugin-host processes of the plugins this
+    /// loader registered (status, quarantine, events).
+    pub fn plugin_hosts(&self) -> &Arc<PluginHosts> {
+        &self.hosts
     }
 
     /// The configuration.
@@ -61,7 +79,9 @@ impl Loader {
             cached::save(&self.config, cache);
         }
 
-        report.files.extend(resolve_and_register(registry, pending));
+        report
+            .files
+            .extend(self.resolve_and_register(registry, pending));
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
         log_outcomes(&report.files);
         report.totals = totals(&report.files, micros(started.elapsed()));
@@ -69,46 +89,49 @@ impl Loader {
     }
 }
 
-/// Steps 5 to 7: conflicts and dependencies against what is already
-/// registered, then registration in dependency order.
-fn resolve_and_register(registry: &Registry, pending: Vec<Pending>) -> Vec<FileReport> {
-    let existing: HashMap<String, semver::Version> = registry
-        .list(&Default::default())
-        .iter()
-        .filter_map(|m| {
-            semver::Version::parse(&m.manifest.version)
-                .ok()
-                .map(|v| (m.manifest.node_type.clone(), v))
-        })
-        .collect();
-    let contenders: Vec<resolve::Contender<'_>> = pending
-        .iter()
-        .map(|p| resolve::Contender {
-            label: p.path.display().to_string(),
-            manifest: &p.manifest,
-        })
-        .collect();
-    let resolution = resolve::resolve(&contenders, &existing);
-    drop(contenders);
+impl Loader {
+    /// Steps 5 to 7: conflicts and dependencies against what is already
+    /// registered, then registration in dependency order.
+    fn resolve_and_register(&self, registry: &Registry, pending: Vec<Pending>) -> Vec<FileReport> {
+        let existing: HashMap<String, semver::Version> = registry
+            .list(&Default::default())
+            .iter()
+            .filter_map(|m| {
+                semver::Version::parse(&m.manifest.version)
+                    .ok()
+                    .map(|v| (m.manifest.node_type.clone(), v))
+            })
+            .collect();
+        let contenders: Vec<resolve::Contender<'_>> = pending
+            .iter()
+            .map(|p| resolve::Contender {
+                label: p.path.display().to_string(),
+                manifest: &p.manifest,
+            })
+            .collect();
+        let resolution = resolve::resolve(&contenders, &existing);
+        drop(contenders);
 
-    let mut files = Vec::new();
-    let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
-    for (&index, rejection) in &resolution.rejected {
-        if let Some(p) = slots[index].take() {
-            let from_cache = p.is_cached();
-            let mut file = FileReport::rejected(p.path, rejection.clone(), p.timings);
-            file.from_cache = from_cache;
-            files.push(file);
+        let mut files = Vec::new();
+        let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
+        for (&index, rejection) in &resolution.rejected {
+            if let Some(p) = slots[index].take() {
+                let from_cache = p.is_cached();
+                let mut file = FileReport::rejected(p.path, rejection.clone(), p.timings);
+                file.from_cache = from_cache;
+                files.push(file);
+            }
         }
+        for &index in &resolution.order {
+            let Some(p) = slots[index].take() else {
+                continue;
+            };
+            let shadowed = resolution.shadowed.get(&index).cloned().unwrap_or_default();
+            let tier = self.config.tier_of(&p.manifest.name);
+            files.push(register_plugin(registry, p, shadowed, tier, &self.hosts));
+        }
+        files
     }
-    for &index in &resolution.order {
-        let Some(p) = slots[index].take() else {
-            continue;
-        };
-        let shadowed = resolution.shadowed.get(&index).cloned().unwrap_or_default();
-        files.push(register_plugin(registry, p, shadowed));
-    }
-    files
 }
 
 fn log_outcomes(files: &[FileReport]) {

@@ -54,6 +54,7 @@ mod cached;
 mod config;
 mod digest;
 mod discover;
+mod hosted;
 mod isolate;
 mod lazy;
 mod load;
@@ -74,8 +75,10 @@ pub use config::{
     PLATFORM_EXTENSION,
 };
 pub use discover::Loader;
+pub use hosted::child_main as run_plugin_host_child;
 pub use isolate::{child_main as run_scanner_child, SCAN_ARG as SCANNER_ARG};
 pub use open::validate_plugin_manifest;
+pub use plugin_host::{HostConfig, PluginHosts, HOST_ARG as PLUGIN_HOST_ARG};
 pub use reason::{RejectReason, Rejection};
 pub use register::{register_linked_plugin, register_static_plugin};
 pub use report::{DiscoveryReport, FileOutcome, FileReport, StepTimings, Totals};

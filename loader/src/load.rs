@@ -6,21 +6,24 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::open::CreatedExecutor;
-use registry_core::Registry;
+use plugin_abi::manifest::PluginManifest;
+use registry_core::{ExecutionTier, Registry};
 
 use crate::cache::{CacheFile, CachedOutcome};
 use crate::config::{DiscoveryConfig, Isolation};
-use crate::open::{self, OpenedModule};
-use crate::pending::{Fresh, Pending, PendingKind};
+use crate::open;
+use crate::pending::{Fresh, LibraryFile, Pending, PendingKind};
 use crate::reason::{RejectReason, Rejection};
 use crate::report::{micros, FileReport, StepTimings};
 use crate::{cached, isolate, precheck};
 
-/// A library opened in this process, with its executors and the root
-/// symbol the cache records.
+/// A library that passed: opened in this process with its executors, or
+/// (process tier) read in a scanner child only; with the root symbol the
+/// cache records.
 struct Loaded {
-    opened: OpenedModule,
-    executors: Vec<CreatedExecutor>,
+    manifest: PluginManifest,
+    /// `None`: not opened here; its node types run in plugin-host processes.
+    executors: Option<Vec<CreatedExecutor>>,
     timings: StepTimings,
     root_symbol: String,
 }
@@ -34,8 +37,10 @@ pub(crate) fn load_fresh(
     mut cache: Option<&mut CacheFile>,
 ) -> (Vec<Pending>, Vec<FileReport>) {
     // Process isolation: every file not known from the cache is opened in
-    // a scanner child first; only those that passed are opened here.
-    let isolated = (config.isolation == Isolation::Process).then(|| {
+    // a scanner child first; only those that passed are opened here, and
+    // not even those when their plugin executes on the process tier.
+    let scan_first = config.isolation == Isolation::Process || config.may_use_process_tier();
+    let isolated = scan_first.then(|| {
         let paths: Vec<PathBuf> = fresh.iter().map(|f| f.candidate.path.clone()).collect();
         isolate::scan_isolated(config, &paths)
     });
@@ -48,8 +53,12 @@ pub(crate) fn load_fresh(
     {
         let outcome = match isolated.as_ref().and_then(|i| i.get(&candidate.path)) {
             Some(Err(rejection)) => Err((rejection.clone(), StepTimings::default())),
+            Some(Ok(manifest)) if config.tier_of(&manifest.name) == ExecutionTier::Process => {
+                hosted_one(config, &candidate.path, manifest.clone())
+            }
             _ => load_one(config, &candidate.path, registry),
         };
+        let sha256 = identity.as_ref().map(|(_, _, sha)| sha.clone());
         if let (Some(cache), Some(identity), Some(remembered)) =
             (cache.as_deref_mut(), identity, remembered(&outcome))
         {
@@ -59,8 +68,14 @@ pub(crate) fn load_fresh(
             Ok(loaded) => pending.push(Pending {
                 path: candidate.path,
                 canonical: candidate.canonical,
-                manifest: loaded.opened.manifest,
-                kind: PendingKind::Opened(loaded.executors),
+                manifest: loaded.manifest,
+                kind: loaded
+                    .executors
+                    .map_or(PendingKind::Hosted, PendingKind::Opened),
+                file: LibraryFile {
+                    root_symbol: loaded.root_symbol,
+                    sha256: sha256.clone(),
+                },
                 timings: loaded.timings,
             }),
             Err((rejection, timings)) => {
@@ -76,7 +91,7 @@ pub(crate) fn load_fresh(
 fn remembered(outcome: &Result<Loaded, (Rejection, StepTimings)>) -> Option<CachedOutcome> {
     match outcome {
         Ok(loaded) => Some(CachedOutcome::Loaded {
-            manifest: loaded.opened.manifest.clone(),
+            manifest: loaded.manifest.clone(),
             root_symbol: loaded.root_symbol.clone(),
         }),
         Err((rejection, _)) if rejection.reason != RejectReason::ReadFailed => {
@@ -133,8 +148,28 @@ fn load_one(
         ));
     }
     Ok(Loaded {
-        opened,
-        executors,
+        manifest: opened.manifest,
+        executors: Some(executors),
+        timings,
+        root_symbol: checked.root_symbol,
+    })
+}
+
+/// A process-tier plugin the scanner child passed: only the pre-load
+/// checks run here (they read the export table; none of its code runs).
+fn hosted_one(
+    config: &DiscoveryConfig,
+    path: &Path,
+    manifest: PluginManifest,
+) -> Result<Loaded, (Rejection, StepTimings)> {
+    let mut timings = StepTimings::default();
+    let t = Instant::now();
+    let checked = precheck::precheck(path, config);
+    timings.precheck_us = micros(t.elapsed());
+    let checked = checked.map_err(|r| (r, timings))?;
+    Ok(Loaded {
+        manifest,
+        executors: None,
         timings,
         root_symbol: checked.root_symbol,
     })

@@ -17,7 +17,16 @@ pub(crate) struct Pending {
     pub canonical: PathBuf,
     pub manifest: PluginManifest,
     pub kind: PendingKind,
+    pub file: LibraryFile,
     pub timings: StepTimings,
+}
+
+/// What a plugin-host child needs to open the library itself.
+#[derive(Debug, Clone)]
+pub(crate) struct LibraryFile {
+    pub root_symbol: String,
+    /// Its SHA-256 when known (the cache or the trust list hashed it).
+    pub sha256: Option<String>,
 }
 
 /// How a plugin that passed its checks gets its executors.
@@ -26,6 +35,9 @@ pub(crate) enum PendingKind {
     Opened(Vec<CreatedExecutor>),
     /// Known from the cache: executors that open the library on first use.
     Cached(Arc<LazyLibrary>),
+    /// Checked in a scanner child and never opened here: its node types
+    /// run on the process tier.
+    Hosted,
 }
 
 impl Pending {

@@ -5,13 +5,16 @@ use std::time::Instant;
 use plugin_abi::manifest::PluginManifest;
 use plugin_abi::sdk::PluginDefinition;
 use plugin_abi::PluginModuleRef;
-use registry_core::{NodeMetadata, NodeSource, Registry};
+use std::sync::Arc;
 
-use crate::lazy;
+use plugin_host::{LibrarySpec, PluginHosts};
+use registry_core::{ExecutionTier, NodeMetadata, NodeSource, ProcessTier, Registry};
+
 use crate::open::{self, CreatedExecutor};
 use crate::pending::{Pending, PendingKind};
 use crate::reason::{RejectReason, Rejection};
 use crate::report::{micros, FileOutcome, FileReport};
+use crate::{hosted, lazy};
 
 /// Registers a resolved plugin, except its node types shadowed by a newer
 /// version elsewhere.
@@ -19,6 +22,8 @@ pub(crate) fn register_plugin(
     registry: &Registry,
     pending: Pending,
     shadowed: Vec<String>,
+    tier: ExecutionTier,
+    hosts: &Arc<PluginHosts>,
 ) -> FileReport {
     let t = Instant::now();
     let from_cache = pending.is_cached();
@@ -27,22 +32,43 @@ pub(crate) fn register_plugin(
         canonical,
         manifest,
         kind,
+        file,
         mut timings,
     } = pending;
+    let handle = hosts.library(LibrarySpec {
+        plugin: manifest.name.clone(),
+        path: canonical.clone(),
+        root_symbol: file.root_symbol,
+        sha256: file.sha256.unwrap_or_default(),
+    });
     let source = NodeSource::Library {
         plugin: manifest.name.clone(),
         plugin_version: manifest.version.clone(),
         path: canonical,
     };
     let executors = match kind {
+        // Never opened here, even when the cache knows it.
+        _ if tier == ExecutionTier::Process => hosted::executors(&handle, &manifest),
         PendingKind::Opened(executors) => executors,
         PendingKind::Cached(library) => manifest
             .node_types
             .iter()
             .map(|n| lazy::executor(&library, &n.node_type))
             .collect(),
+        PendingKind::Hosted => hosted::executors(&handle, &manifest),
     };
-    let outcome = register_executors(registry, &manifest, executors, &shadowed, source);
+    let process = ProcessTier {
+        host: handle,
+        default: tier,
+    };
+    let outcome = register_executors(
+        registry,
+        &manifest,
+        executors,
+        &shadowed,
+        source,
+        Some(process),
+    );
     timings.register_us = micros(t.elapsed());
     match outcome {
         Ok(node_types) => FileReport {
@@ -78,7 +104,7 @@ pub fn register_static_plugin(
         plugin: opened.manifest.name.clone(),
         plugin_version: opened.manifest.version.clone(),
     };
-    register_executors(registry, &opened.manifest, executors, &[], source)
+    register_executors(registry, &opened.manifest, executors, &[], source, None)
 }
 
 /// Registers a plugin linked into the host that shares this SDK, from its
@@ -119,7 +145,7 @@ pub fn register_linked_plugin(
         plugin: manifest.name.clone(),
         plugin_version: manifest.version.clone(),
     };
-    register_executors(registry, &manifest, executors, &[], source)
+    register_executors(registry, &manifest, executors, &[], source, None)
 }
 
 /// Registers every non-shadowed node type; all or nothing.
@@ -129,6 +155,7 @@ fn register_executors(
     executors: Vec<CreatedExecutor>,
     shadowed: &[String],
     source: NodeSource,
+    process: Option<ProcessTier>,
 ) -> Result<Vec<String>, Rejection> {
     let mut registered: Vec<String> = Vec::new();
     for CreatedExecutor {
@@ -148,7 +175,11 @@ fn register_executors(
             continue;
         };
         let metadata = NodeMetadata::new(node.clone(), source.clone());
-        if let Err(e) = registry.register_checked(executor, wire, metadata) {
+        let registered_now = match &process {
+            Some(process) => registry.register_hosted(executor, wire, process.clone(), metadata),
+            None => registry.register_checked(executor, wire, metadata),
+        };
+        if let Err(e) = registered_now {
             for done in &registered {
                 registry.unregister(done);
             }

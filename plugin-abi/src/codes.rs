@@ -25,9 +25,15 @@ pub const TENANT_MISMATCH: &str = "TENANT_MISMATCH";
 /// A template expression threw, or ran past its time limit, while the
 /// node's parameters were rendered.
 pub const EXPRESSION_ERROR: &str = "EXPRESSION_ERROR";
+/// The plugin-host process running the node crashed, aborted or exited
+/// (the process tier); the message names the signal or exit code.
+pub const PLUGIN_CRASHED: &str = "PLUGIN_CRASHED";
+/// The plugin crashed too often and is quarantined until an operator
+/// clears it.
+pub const PLUGIN_QUARANTINED: &str = "PLUGIN_QUARANTINED";
 
 /// Every stable error code, for documentation and exhaustive tests.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 12] = [
     NODE_TYPE_NOT_FOUND,
     NODE_TYPE_DISABLED_FOR_TENANT,
     VALIDATION_FAILED,
@@ -38,4 +44,6 @@ pub const ALL: [&str; 10] = [
     DEPENDENCY_NOT_LOADED,
     TENANT_MISMATCH,
     EXPRESSION_ERROR,
+    PLUGIN_CRASHED,
+    PLUGIN_QUARANTINED,
 ];

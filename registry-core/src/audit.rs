@@ -159,6 +159,9 @@ impl Tail {
     /// tail refreshed.
     fn write(&mut self, mut record: AuditRecord, durable: bool) -> std::io::Result<()> {
         record.seq = self.next_seq;
+        if record.time.is_empty() {
+            record.time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        }
         record.prev_hash = self.last_hash.clone();
         let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         let hash = sha256_hex(&line);
@@ -229,7 +232,8 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `record` (its `seq` and `prevHash` are filled in) and flushes
+    /// Appends `record` (its `seq` and `prevHash` are filled in, and its
+    /// `time` when empty) and flushes
     /// it before returning. Holds the file's lock while it reads what other
     /// processes appended and writes the line.
     pub fn append(&self, record: AuditRecord) -> Result<(), AuditError> {

@@ -29,11 +29,17 @@ pub enum ErrorCode {
     TenantMismatch,
     /// A template expression threw or ran out of time while rendering.
     ExpressionError,
+    /// The plugin-host process running the node crashed, aborted, exited
+    /// or was killed (the process tier).
+    PluginCrashed,
+    /// The plugin crashed too often and is quarantined until an operator
+    /// clears it.
+    PluginQuarantined,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::NodeTypeNotFound,
         ErrorCode::NodeTypeDisabledForTenant,
         ErrorCode::ValidationFailed,
@@ -44,6 +50,8 @@ impl ErrorCode {
         ErrorCode::DependencyNotLoaded,
         ErrorCode::TenantMismatch,
         ErrorCode::ExpressionError,
+        ErrorCode::PluginCrashed,
+        ErrorCode::PluginQuarantined,
     ];
 
     /// The stable string, such as `"NODE_TYPE_NOT_FOUND"`.
@@ -59,6 +67,8 @@ impl ErrorCode {
             ErrorCode::DependencyNotLoaded => codes::DEPENDENCY_NOT_LOADED,
             ErrorCode::TenantMismatch => codes::TENANT_MISMATCH,
             ErrorCode::ExpressionError => codes::EXPRESSION_ERROR,
+            ErrorCode::PluginCrashed => codes::PLUGIN_CRASHED,
+            ErrorCode::PluginQuarantined => codes::PLUGIN_QUARANTINED,
         }
     }
 

@@ -93,6 +93,7 @@ mod metadata;
 mod metrics;
 mod pipeline;
 pub mod plugin_host;
+mod process_tier;
 mod recovery;
 mod registry;
 mod reuse;
@@ -115,6 +116,7 @@ pub use isolation::{foreign_record, scope_parameters};
 pub use metadata::{NodeMetadata, NodeSource};
 pub use metrics::{ErrorMetrics, ExecutionMetrics, MetricsSnapshot, NodeTypeMetrics};
 pub use pipeline::new_execution_id;
+pub use process_tier::{ExecutionTier, HostCall, ProcessTier};
 pub use recovery::{Backoff, BackoffKind, RecoveryStrategy};
 pub use registry::{
     CacheKind, ExecutorCheck, ListFilter, RegisteredNode, Registry, RegistryConfig, Replaced,

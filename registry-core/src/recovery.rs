@@ -169,7 +169,8 @@ pub fn should_retry(
 /// it timed out. Policy, validation and configuration errors never are.
 pub fn is_retryable(failure: &NodeFailure) -> bool {
     match failure.code {
-        ErrorCode::ExecutionTimeout => true,
+        // The plugin host restarts after a crash; a new attempt may pass.
+        ErrorCode::ExecutionTimeout | ErrorCode::PluginCrashed => true,
         ErrorCode::ExecutionError => failure.retryable,
         ErrorCode::NodeTypeNotFound
         | ErrorCode::NodeTypeDisabledForTenant
@@ -178,7 +179,8 @@ pub fn is_retryable(failure: &NodeFailure) -> bool {
         | ErrorCode::CredentialMissing
         | ErrorCode::DependencyNotLoaded
         | ErrorCode::TenantMismatch
-        | ErrorCode::ExpressionError => false,
+        | ErrorCode::ExpressionError
+        | ErrorCode::PluginQuarantined => false,
     }
 }
 

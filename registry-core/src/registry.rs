@@ -17,6 +17,7 @@ use crate::error::{ErrorCode, NodeFailure, RegistryError};
 use crate::hashing::value_hash;
 use crate::metadata::{CompiledSchema, NodeMetadata};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::process_tier::ProcessTier;
 use crate::schema::LazySchema;
 use crate::tenant::TenantPolicy;
 use crate::validation::{ValidationEntry, ValidationKey};
@@ -30,6 +31,7 @@ pub struct RegisteredNode {
     schema: LazySchema,
     executor: Arc<NodeExecutorBox>,
     wire: Option<Arc<dyn WireCall>>,
+    process: Option<ProcessTier>,
     config: Arc<Map<String, Value>>,
 }
 
@@ -74,6 +76,12 @@ impl RegisteredNode {
     /// Its binary call, when its library exports one.
     pub fn wire(&self) -> Option<&Arc<dyn WireCall>> {
         self.wire.as_ref()
+    }
+
+    /// Its way into the process tier, when its library can run in a
+    /// plugin-host process.
+    pub fn process_tier(&self) -> Option<&ProcessTier> {
+        self.process.as_ref()
     }
 
     /// The host configuration passed to its executor with every request.
@@ -327,6 +335,35 @@ impl Registry {
         self.insert(executor, wire, metadata, LazySchema::default())
     }
 
+    /// Like [`Self::register_checked`], for a node type whose library can
+    /// also run in a plugin-host process: `process` says how to reach it
+    /// and whether it runs there by default. A tenant policy with
+    /// `pluginIsolation = "process"` sends that tenant's calls there
+    /// whatever the default.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::register_checked`].
+    pub fn register_hosted(
+        &self,
+        executor: NodeExecutorBox,
+        wire: Option<Arc<dyn WireCall>>,
+        process: ProcessTier,
+        metadata: NodeMetadata,
+    ) -> Result<Option<Replaced>, RegistryError> {
+        self.check_manifest_fields(&metadata.manifest)?;
+        let node_type = metadata.manifest.node_type.clone();
+        let config = self.node_config_for(&node_type);
+        self.store(RegisteredNode {
+            metadata: Arc::new(metadata),
+            schema: LazySchema::default(),
+            executor: Arc::new(executor),
+            wire,
+            process: Some(process),
+            config,
+        })
+    }
+
     fn insert(
         &self,
         executor: NodeExecutorBox,
@@ -336,13 +373,18 @@ impl Registry {
     ) -> Result<Option<Replaced>, RegistryError> {
         let node_type = metadata.manifest.node_type.clone();
         let config = self.node_config_for(&node_type);
-        let entry = RegisteredNode {
+        self.store(RegisteredNode {
             metadata: Arc::new(metadata),
             schema,
             executor: Arc::new(executor),
             wire,
+            process: None,
             config,
-        };
+        })
+    }
+
+    fn store(&self, entry: RegisteredNode) -> Result<Option<Replaced>, RegistryError> {
+        let node_type = entry.metadata.manifest.node_type.clone();
         let previous = self
             .nodes
             .write()

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, NodeFailure};
+use crate::process_tier::ExecutionTier;
 
 /// How strictly a tenant's data is separated from other tenants'.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,12 @@ pub struct TenantPolicy {
     /// [`TenantPolicy::tightened_by`]; an empty list admits everything).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_allowed: Vec<Vec<String>>,
+    /// `process`: every node type from a plugin library runs in a
+    /// plugin-host process of this tenant's own (one per library), for
+    /// tenants whose workflows may run untrusted plugins. Unset or
+    /// `in-process`: the plugin's configured tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_isolation: Option<ExecutionTier>,
 }
 
 /// Whether `node_type` matches `pattern`: exact, `*` for everything, or a
@@ -145,7 +152,18 @@ impl TenantPolicy {
             allow_cross_tenant_access: self.allow_cross_tenant_access
                 && other.allow_cross_tenant_access,
             also_allowed,
+            plugin_isolation: if self.forces_process_tier() || other.forces_process_tier() {
+                Some(ExecutionTier::Process)
+            } else {
+                self.plugin_isolation.or(other.plugin_isolation)
+            },
         }
+    }
+
+    /// Whether the policy runs library node types in plugin-host
+    /// processes of the tenant's own.
+    pub fn forces_process_tier(&self) -> bool {
+        self.plugin_isolation == Some(ExecutionTier::Process)
     }
 }
 

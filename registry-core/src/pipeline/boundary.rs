@@ -15,6 +15,7 @@ use plugin_abi::PluginError;
 use serde_json::{Map, Value};
 
 use super::answer::{from_plugin_error, output_too_large};
+use super::hosted;
 use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
 use super::wire::{encode_request, request_parts, run_wire_now, run_wire_owned};
@@ -38,7 +39,9 @@ thread_local! {
 /// Whether `call` runs inline: a `pure` node type and no timeout of its own
 /// (a timeout can only be honoured off the calling thread).
 pub(super) fn runs_inline(node: &RegisteredNode, call: &NodeCall<'_>) -> bool {
-    node.metadata().manifest.execution == ExecutionClass::Pure && call.timeout.is_none()
+    node.metadata().manifest.execution == ExecutionClass::Pure
+        && call.timeout.is_none()
+        && hosted::route(node, call).is_none()
 }
 
 impl Registry {
@@ -49,6 +52,9 @@ impl Registry {
         call: &NodeCall<'_>,
         prepared: &Prepared<'_>,
     ) -> Result<NodeOutput, NodeFailure> {
+        if let Some(route) = hosted::route(node, call) {
+            return self.cross_hosted_now(route, node, call, prepared);
+        }
         let limit = self.output_limit_to_send();
         let config = node.config();
         if let Some(linked) = plugin_abi::sdk::linked_node(node.executor()) {
@@ -95,6 +101,9 @@ impl Registry {
         call: &NodeCall<'_>,
         prepared: &Prepared<'_>,
     ) -> Result<NodeOutput, NodeFailure> {
+        if let Some(route) = hosted::route(node, call) {
+            return self.cross_hosted(route, node, call, prepared).await;
+        }
         if runs_inline(node, call) {
             return self.cross_now(node, call, prepared);
         }
@@ -156,7 +165,7 @@ impl Registry {
 
     /// The output limit plugins are told, when it is not the one they
     /// assume.
-    fn output_limit_to_send(&self) -> Option<u64> {
+    pub(super) fn output_limit_to_send(&self) -> Option<u64> {
         let limit = self.config().max_output_bytes;
         (limit != plugin_abi::sdk::DEFAULT_OUTPUT_LIMIT)
             .then(|| u64::try_from(limit).unwrap_or(u64::MAX))
@@ -222,7 +231,7 @@ fn parse_output(
 }
 
 /// The failure of a blocking call that did not complete.
-fn blocking_failure(
+pub(super) fn blocking_failure(
     node_type: &str,
     timeout: std::time::Duration,
     stopped: BlockingError,

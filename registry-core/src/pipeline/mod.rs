@@ -10,7 +10,8 @@
 //! 4. [`boundary`]: the call across the plugin boundary — directly for
 //!    node types linked into the host ([`linked`]), as binary frames for
 //!    libraries that export them ([`wire`]), else as JSON text — inline for `pure` node types, on the background pool with a
-//!    timeout for `blocking` ones;
+//!    timeout for `blocking` ones; on the process tier in a supervised
+//!    plugin-host process ([`hosted`]);
 //! 5. [`output`]: output check (layer 3);
 //! 6. [`recover`]: retry, fallback, skip or fail;
 //! 7. [`record`]: secrets masked, audit record, metrics.
@@ -22,6 +23,7 @@
 mod admit;
 mod answer;
 mod boundary;
+mod hosted;
 mod linked;
 mod output;
 mod prepare;

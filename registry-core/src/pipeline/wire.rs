@@ -158,6 +158,16 @@ fn call_and_decode(
 ) -> Result<NodeOutput, NodeFailure> {
     wire.call(executor, request, output)
         .map_err(|e| from_plugin_error(node_type, e))?;
+    decode_output(node_type, output.as_slice(), output_limit)
+}
+
+/// An output frame, held against the output limit before and after it is
+/// decoded.
+pub(super) fn decode_output(
+    node_type: &str,
+    output: &[u8],
+    output_limit: usize,
+) -> Result<NodeOutput, NodeFailure> {
     let bound = output_limit
         .saturating_mul(FRAME_TO_JSON_BOUND)
         .saturating_add(64);
@@ -173,13 +183,13 @@ fn call_and_decode(
     // Refused before it is built, as the JSON call refuses the text by its
     // length: a plugin's oversized output costs the host no copy of it.
     if output.len() > output_limit {
-        let at_least = wire::output_json_size_at_least(output.as_slice())
-            .map_err(|e| malformed(node_type, &e))?;
+        let at_least =
+            wire::output_json_size_at_least(output).map_err(|e| malformed(node_type, &e))?;
         if at_least > output_limit {
             return Err(output_too_large(node_type, at_least, output_limit));
         }
     }
-    let decoded = wire::decode_output(output.as_slice()).map_err(|e| malformed(node_type, &e))?;
+    let decoded = wire::decode_output(output).map_err(|e| malformed(node_type, &e))?;
     check_output_size(node_type, decoded, output_limit)
 }
 

@@ -1,0 +1,59 @@
+//! The few operating-system calls the process tier needs that std does not
+//! offer: pointing fds 0 and 1 away from the protocol pipes.
+
+/// Points fd 0 at `/dev/null` and fd 1 at stderr, after the protocol took
+/// duplicates of both: a plugin that reads stdin or prints to stdout then
+/// cannot touch the protocol.
+#[cfg(unix)]
+pub(crate) fn redirect_stdio() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: dup2 on descriptors this process owns and that stay open
+    // for the call; it only makes 0 and 1 refer to other open files.
+    let (a, b) = unsafe {
+        (
+            libc::dup2(null.as_raw_fd(), 0),
+            libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO),
+        )
+    };
+    if a < 0 || b < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Without Unix descriptors, the plugin must not print.
+#[cfg(not(unix))]
+pub(crate) fn redirect_stdio() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// How a child ended, in words for an error message.
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal} ({})", signal_name(signal));
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exited with code {code}"),
+        None => "ended abnormally".to_owned(),
+    }
+}
+
+#[cfg(unix)]
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGABRT => "SIGABRT: the plugin aborted",
+        libc::SIGSEGV => "SIGSEGV: the plugin touched invalid memory",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGXCPU => "SIGXCPU: the CPU-time limit was reached",
+        libc::SIGSYS => "SIGSYS: a forbidden system call",
+        _ => "signal",
+    }
+}
