@@ -36,7 +36,11 @@ fn audit_plugin_host_events(registry: &Arc<Registry>, hosts: &Arc<PluginHosts>) 
         };
         if let (Some(log), Some(record)) = (registry.audit_log(), event.audit_record()) {
             if let Err(e) = log.append(record) {
-                tracing::error!(component = "plugin-host", event = "audit_failed", "cannot audit a plugin-host event: {e}");
+                tracing::error!(
+                    component = "plugin-host",
+                    event = "audit_failed",
+                    "cannot audit a plugin-host event: {e}"
+                );
             }
         }
     });

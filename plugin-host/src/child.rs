@@ -65,6 +65,13 @@ pub struct Channel {
 /// The protocol writer, for the log sink (an `extern "C"` function).
 static WRITER: OnceLock<Arc<Mutex<File>>> = OnceLock::new();
 
+thread_local! {
+    /// The call this thread runs: its log records are tagged with it, so
+    /// the host emits them where the call was made (its span, its
+    /// subscriber), as for a plugin in-process.
+    static CURRENT_CALL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl Channel {
     /// Takes fds 0 and 1 for the protocol and points them elsewhere.
     ///
@@ -144,7 +151,7 @@ extern "C" fn log_sink(record: LogRecord<'_>) {
             message: record.message.as_str().to_owned(),
         };
         if let Ok(body) = serde_json::to_vec(&line) {
-            let _ = send(output, kind::LOG, 0, &[&body]);
+            let _ = send(output, kind::LOG, CURRENT_CALL.get(), &[&body]);
         }
     });
 }
@@ -192,6 +199,12 @@ pub fn serve(
 }
 
 fn answer(library: &dyn HostedLibrary, output: &Mutex<File>, frame: &Frame) {
+    CURRENT_CALL.set(frame.id);
+    answer_call(library, output, frame);
+    CURRENT_CALL.set(0);
+}
+
+fn answer_call(library: &dyn HostedLibrary, output: &Mutex<File>, frame: &Frame) {
     let Some((node_type, rest)) = protocol::split_node_type(&frame.body) else {
         reply_error(
             output,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ pub(crate) enum Reply {
     Error(CallError),
     /// The child ended before answering; why.
     Died(String),
+    /// A log record of the call, before its answer.
+    Log(LogLine),
 }
 
 /// A started child.
@@ -30,7 +32,7 @@ pub(crate) struct Process {
     pub pid: u32,
     child: Mutex<Child>,
     input: Mutex<ChildStdin>,
-    pending: Mutex<HashMap<u64, SyncSender<Reply>>>,
+    pending: Mutex<HashMap<u64, Sender<Reply>>>,
     next_id: AtomicU64,
     /// Why it was killed on purpose, when it was.
     killed_for: OnceLock<String>,
@@ -114,7 +116,7 @@ impl Process {
         let prefix = protocol::node_type_prefix(node_type)
             .ok_or_else(|| format!("node type name of {} bytes is too long", node_type.len()))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = mpsc::sync_channel(1);
+        let (sender, receiver) = mpsc::channel();
         {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(why) = self.ended.get() {
@@ -202,10 +204,33 @@ impl Process {
                         let _ = ready.send(said);
                     }
                 }
-                kind::LOG => forward_log(&frame.body),
+                kind::LOG => self.log(frame),
                 _ => self.deliver(frame),
             }
         }
+    }
+
+    /// A log record goes to the call that logged it, to be emitted where
+    /// that call was made; records of no call (or of one no longer
+    /// waited for) are emitted here.
+    fn log(&self, frame: Frame) {
+        let Ok(line) = serde_json::from_slice::<LogLine>(&frame.body) else {
+            return;
+        };
+        let line = match self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&frame.id)
+        {
+            Some(caller) => match caller.send(Reply::Log(line)) {
+                Ok(()) => return,
+                Err(mpsc::SendError(Reply::Log(line))) => line,
+                Err(_) => return,
+            },
+            None => line,
+        };
+        forward_log(&line);
     }
 
     fn deliver(&self, frame: Frame) {
@@ -261,10 +286,7 @@ impl Process {
 
 /// Re-emits a plugin's log record in the host, secrets masked as for
 /// plugins loaded in-process.
-fn forward_log(body: &[u8]) {
-    let Ok(line) = serde_json::from_slice::<LogLine>(body) else {
-        return;
-    };
+pub(crate) fn forward_log(line: &LogLine) {
     let message = registry_core::plugin_host::redacted(&line.message);
     let (plugin, target) = (line.plugin.as_str(), line.target.as_str());
     match line.level.as_str() {

@@ -29,7 +29,8 @@ pub mod kind {
     pub const VALIDATED: u8 = 12;
     /// Child → host: a call's error ([`super::CallError`]).
     pub const ERROR: u8 = 13;
-    /// Child → host: a plugin's log record ([`super::LogLine`]).
+    /// Child → host: a plugin's log record ([`super::LogLine`]), with the
+    /// id of the call that logged it (0 outside calls).
     pub const LOG: u8 = 14;
     /// Child → host, instead of `READY`: the library could not be opened
     /// ([`super::CallError`]); the child exits next.

@@ -14,7 +14,7 @@ use registry_core::{ErrorCode, HostCall, NodeFailure};
 use crate::child::ChildSettings;
 use crate::config::HostConfig;
 use crate::limits::Limits;
-use crate::process::{Process, Reply};
+use crate::process::{forward_log, Process, Reply};
 use crate::protocol::{self, kind, CallError, Validated};
 use crate::status::{HostEvent, HostEventKind, HostState, HostStatus};
 
@@ -546,27 +546,36 @@ impl LibraryHandle {
         let (id, replies) = process
             .send(kind, node_type, body)
             .map_err(|why| slot.crashed(node_type, &format!("its plugin host {why}")))?;
-        match replies.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Reply::Died(why)) => Err(slot.crashed(node_type, &format!("its plugin host {why}"))),
-            Ok(Reply::Error(error)) => Err(from_call_error(node_type, error)),
-            Ok(reply) => Ok(reply),
-            Err(_) => {
-                process.forget(id);
-                process.kill(&format!(
-                    "a call of `{node_type}` did not answer within {} ms",
-                    timeout.as_millis()
-                ));
-                Err(NodeFailure::new(
-                    ErrorCode::ExecutionTimeout,
-                    format!(
-                        "`{node_type}` did not finish within {} ms; its plugin host (plugin `{}`) was killed and restarts on the next call; raise the node's `timeout` if it legitimately needs longer",
-                        timeout.as_millis(),
-                        self.spec.plugin
-                    ),
-                )
-                .retryable(true))
+        loop {
+            match replies.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Reply::Log(line)) => forward_log(&line),
+                Ok(Reply::Died(why)) => {
+                    return Err(slot.crashed(node_type, &format!("its plugin host {why}")))
+                }
+                Ok(Reply::Error(error)) => return Err(from_call_error(node_type, error)),
+                Ok(reply) => return Ok(reply),
+                Err(_) => return Err(self.hung(&process, id, node_type, timeout)),
             }
         }
+    }
+
+    /// A call past its timeout: its child is killed (a thread that never
+    /// returns cannot be stopped otherwise) and restarts on the next call.
+    fn hung(&self, process: &Process, id: u64, node_type: &str, timeout: Duration) -> NodeFailure {
+        process.forget(id);
+        process.kill(&format!(
+            "a call of `{node_type}` did not answer within {} ms",
+            timeout.as_millis()
+        ));
+        NodeFailure::new(
+            ErrorCode::ExecutionTimeout,
+            format!(
+                "`{node_type}` did not finish within {} ms; its plugin host (plugin `{}`) was killed and restarts on the next call; raise the node's `timeout` if it legitimately needs longer",
+                timeout.as_millis(),
+                self.spec.plugin
+            ),
+        )
+        .retryable(true)
     }
 }
 

@@ -34,7 +34,7 @@ pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
-            return format!("killed by signal {signal} ({})", signal_name(signal));
+            return format!("was killed by signal {signal} ({})", signal_name(signal));
         }
     }
     match status.code() {

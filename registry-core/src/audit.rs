@@ -160,7 +160,8 @@ impl Tail {
     fn write(&mut self, mut record: AuditRecord, durable: bool) -> std::io::Result<()> {
         record.seq = self.next_seq;
         if record.time.is_empty() {
-            record.time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+            record.time =
+                humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         }
         record.prev_hash = self.last_hash.clone();
         let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;

@@ -13,11 +13,44 @@ use crate::install;
 /// `registry`; every one must load. Keep the directory while the registry
 /// is in use.
 pub fn load_libraries(registry: &Registry, libraries: &[&str]) -> tempfile::TempDir {
+    load_libraries_on(registry, libraries, &Tier::InProcess).0
+}
+
+/// Where the libraries' node types execute in a test.
+#[derive(Debug, Clone)]
+pub enum Tier {
+    /// In the test process.
+    InProcess,
+    /// In plugin-host children started as this program (the tests'
+    /// `plugin-host` binary, or `plugflow`) with `__plugin-host`.
+    Process(PathBuf),
+}
+
+/// Like [`load_libraries`], on `tier`; also returns the loader (its
+/// plugin hosts live as long as the registry's node types).
+pub fn load_libraries_on(
+    registry: &Registry,
+    libraries: &[&str],
+    tier: &Tier,
+) -> (tempfile::TempDir, Loader) {
     let dir = tempfile::tempdir().expect("temp dir");
     install(dir.path(), libraries);
-    let report = Loader::new(DiscoveryConfig::with_directories([dir.path()])).discover(registry);
+    let mut config = DiscoveryConfig::with_directories([dir.path()]);
+    if let Tier::Process(program) = tier {
+        config.execution_isolation = registry_core::ExecutionTier::Process;
+        config.scanner = Some(vec![
+            program.display().to_string(),
+            loader::SCANNER_ARG.to_owned(),
+        ]);
+        config.plugin_host.command = Some(vec![
+            program.display().to_string(),
+            loader::PLUGIN_HOST_ARG.to_owned(),
+        ]);
+    }
+    let loader = Loader::new(config);
+    let report = loader.discover(registry);
     assert_eq!(report.totals.loaded, libraries.len(), "{report:#?}");
-    dir
+    (dir, loader)
 }
 
 /// A registry with plugin libraries loaded and tenant `tenant` audited to
@@ -29,12 +62,19 @@ pub struct AuditedHost {
     pub audit: PathBuf,
     /// The plugin and audit directories, kept for the registry's lifetime.
     pub dirs: (tempfile::TempDir, tempfile::TempDir),
+    /// The loader, with the plugin hosts of the process tier.
+    pub loader: Loader,
 }
 
 impl AuditedHost {
     /// `registry` with `libraries` loaded and `tenant` audited.
     pub fn new(registry: Registry, libraries: &[&str], tenant: &str) -> Self {
-        let plugins = load_libraries(&registry, libraries);
+        Self::on(registry, libraries, tenant, &Tier::InProcess)
+    }
+
+    /// Like [`Self::new`], the libraries executing on `tier`.
+    pub fn on(registry: Registry, libraries: &[&str], tenant: &str, tier: &Tier) -> Self {
+        let (plugins, loader) = load_libraries_on(&registry, libraries, tier);
         let state = tempfile::tempdir().expect("temp dir");
         let audit = state.path().join("audit.jsonl");
         registry.set_audit_log(Some(AuditLog::open(&audit, false).expect("audit log")));
@@ -46,6 +86,7 @@ impl AuditedHost {
             registry,
             audit,
             dirs: (plugins, state),
+            loader,
         }
     }
 }

@@ -6,7 +6,9 @@ pub mod host;
 pub mod http_server;
 pub mod smtp_server;
 
-pub use host::{load_libraries, peak_rss_bytes, rss_bytes, set_database, AuditedHost};
+pub use host::{
+    load_libraries, load_libraries_on, peak_rss_bytes, rss_bytes, set_database, AuditedHost, Tier,
+};
 
 use std::path::{Path, PathBuf};
 

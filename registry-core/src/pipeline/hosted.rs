@@ -69,16 +69,25 @@ impl Registry {
         let tenant = tenant.map(str::to_owned);
         let node_type = call.node_type.to_owned();
         let limit = self.config().max_output_bytes;
+        // The plugin's log records are emitted on the waiting thread: with
+        // the caller's subscriber and inside the node's span, as for a
+        // plugin in this process.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let span = tracing::Span::current();
         let ran = run_blocking(timeout + KILL_GRACE, move || {
-            let mut output = Vec::with_capacity(TYPICAL_FRAME_BYTES);
-            host.call(
-                tenant.as_deref(),
-                &node_type,
-                &request,
-                &mut output,
-                timeout,
-            )?;
-            decode_output(&node_type, &output, limit)
+            tracing::dispatcher::with_default(&dispatch, || {
+                span.in_scope(|| {
+                    let mut output = Vec::with_capacity(TYPICAL_FRAME_BYTES);
+                    host.call(
+                        tenant.as_deref(),
+                        &node_type,
+                        &request,
+                        &mut output,
+                        timeout,
+                    )?;
+                    decode_output(&node_type, &output, limit)
+                })
+            })
         })
         .await;
         match ran {
