@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ pub(crate) struct Process {
     killed_for: OnceLock<String>,
     /// Why it ended, once it has.
     ended: OnceLock<String>,
+    /// Set by whoever accounts for its end first (a crash is counted
+    /// once), or when it is retired on purpose (not a crash).
+    accounted: AtomicBool,
 }
 
 impl Process {
@@ -74,6 +77,7 @@ impl Process {
             next_id: AtomicU64::new(1),
             killed_for: OnceLock::new(),
             ended: OnceLock::new(),
+            accounted: AtomicBool::new(false),
         });
         forward_stderr(errors, settings.path.display().to_string());
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
@@ -85,17 +89,21 @@ impl Process {
                 let why = reader.reap(why);
                 on_end(&reader, why);
             });
+        // A child that fails to start is counted by the caller, once.
         if let Err(e) = spawned {
+            process.claim_end();
             process.kill("its reader thread could not start");
             return Err(format!("cannot start a reader thread: {e}"));
         }
         match ready_rx.recv_timeout(start_timeout) {
             Ok(Ok(ready)) => Ok((process, ready)),
             Ok(Err(why)) => {
+                process.claim_end();
                 process.kill(&why);
                 Err(why)
             }
             Err(_) => {
+                process.claim_end();
                 let why = format!(
                     "did not open its library within {} ms",
                     start_timeout.as_millis()
@@ -154,6 +162,16 @@ impl Process {
     /// Whether it has ended.
     pub(crate) fn has_ended(&self) -> bool {
         self.ended.get().is_some()
+    }
+
+    /// Why it ended, once it has.
+    pub(crate) fn end_reason(&self) -> Option<&str> {
+        self.ended.get().map(String::as_str)
+    }
+
+    /// Claims the accounting of its end: `true` the first time only.
+    pub(crate) fn claim_end(&self) -> bool {
+        !self.accounted.swap(true, Ordering::AcqRel)
     }
 
     /// Kills it (SIGKILL); `why` goes into the error of every call still

@@ -140,6 +140,8 @@ impl PluginHosts {
         for slot in self.slots() {
             let process = slot.lock().process.take();
             if let Some(process) = process {
+                // Retired, not crashed.
+                process.claim_end();
                 process.kill("the host is shutting down");
             }
         }
@@ -277,9 +279,21 @@ impl Slot {
             if let Some(why) = &state.quarantined {
                 return Err(self.quarantined(node_type, why));
             }
-            if let Some(process) = &state.process {
+            if let Some(process) = state.process.clone() {
                 if !process.has_ended() {
-                    return Ok(Arc::clone(process));
+                    return Ok(process);
+                }
+                // It ended and its reader has not accounted for it yet:
+                // count the crash now, so the backoff applies to this call.
+                state.process = None;
+                if process.claim_end() {
+                    let why = process.end_reason().unwrap_or("ended").to_owned();
+                    let events = self.record_crash(&mut state, &why, Some(process.pid));
+                    drop(state);
+                    for event in &events {
+                        hosts.emit(event);
+                    }
+                    continue;
                 }
             }
             let now = Instant::now();
