@@ -87,7 +87,10 @@ impl Process {
             .spawn(move || {
                 let why = reader.read_answers(output, max_frame_bytes, ready_tx);
                 let why = reader.reap(why);
-                on_end(&reader, why);
+                // The crash is counted (and audited) before any caller
+                // learns of it, so nobody can finish ahead of the record.
+                on_end(&reader, why.clone());
+                reader.fail_pending(&why);
             });
         // A child that fails to start is counted by the caller, once.
         if let Err(e) = spawned {
@@ -272,7 +275,7 @@ impl Process {
     }
 
     /// Waits for the child (killing it if it closed its output but lives
-    /// on), fails every call in flight, and returns why it ended.
+    /// on) and returns why it ended; calls sent from now on fail.
     fn reap(&self, reader_says: Option<String>) -> String {
         let status = {
             let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
@@ -290,15 +293,18 @@ impl Process {
             (None, Some(said)) => format!("{said}; it was killed"),
             (None, None) => how,
         };
-        let pending = {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = self.ended.set(why.clone());
-            std::mem::take(&mut *pending)
-        };
-        for (_, sender) in pending {
-            let _ = sender.send(Reply::Died(why.clone()));
-        }
+        let _pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.ended.set(why.clone());
         why
+    }
+
+    /// Fails every call still in flight with `why`.
+    fn fail_pending(&self, why: &str) {
+        let pending =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, sender) in pending {
+            let _ = sender.send(Reply::Died(why.to_owned()));
+        }
     }
 }
 
