@@ -13,6 +13,7 @@ use plugflow_tests::install;
 use serde_json::{json, Value};
 
 const KEY: &str = "serve-test-key-0123456789";
+const ADMIN_KEY: &str = "serve-admin-key-0123456789";
 
 struct Service {
     child: Child,
@@ -43,9 +44,13 @@ fn agent() -> ureq::Agent {
 }
 
 fn get(url: &str) -> Option<(u16, Value)> {
+    get_as(KEY, url)
+}
+
+fn get_as(key: &str, url: &str) -> Option<(u16, Value)> {
     let mut response = agent()
         .get(url)
-        .header("Authorization", &format!("Bearer {KEY}"))
+        .header("Authorization", &format!("Bearer {key}"))
         .call()
         .ok()?;
     let status = response.status().as_u16();
@@ -56,9 +61,13 @@ fn get(url: &str) -> Option<(u16, Value)> {
 }
 
 fn post(url: &str, body: &Value) -> (u16, Value) {
+    post_as(KEY, url, body)
+}
+
+fn post_as(key: &str, url: &str, body: &Value) -> (u16, Value) {
     let mut response = agent()
         .post(url)
-        .header("Authorization", &format!("Bearer {KEY}"))
+        .header("Authorization", &format!("Bearer {key}"))
         .send_json(body)
         .expect("the server answers");
     let status = response.status().as_u16();
@@ -76,6 +85,17 @@ fn setup(workflows: &[(&str, Value)]) -> (tempfile::TempDir, PathBuf, u16) {
 
 /// [`setup`] with `extra` lines in `[serve]`.
 fn setup_with(workflows: &[(&str, Value)], extra: &str) -> (tempfile::TempDir, PathBuf, u16) {
+    setup_full(workflows, extra, "", &["fixture_faults"])
+}
+
+/// [`setup`] with `extra` lines in `[serve]`, `plugins_extra` in
+/// `[plugins]`, and `libraries` in the plugin directory.
+fn setup_full(
+    workflows: &[(&str, Value)],
+    extra: &str,
+    plugins_extra: &str,
+    libraries: &[&str],
+) -> (tempfile::TempDir, PathBuf, u16) {
     let dir = tempfile::tempdir().unwrap();
     let workflows_dir = dir.path().join("workflows");
     std::fs::create_dir(&workflows_dir).unwrap();
@@ -84,13 +104,13 @@ fn setup_with(workflows: &[(&str, Value)], extra: &str) -> (tempfile::TempDir, P
     }
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    install(&plugins, &["fixture_faults"]);
+    install(&plugins, libraries);
     let port = free_port();
     let config = dir.path().join("plugflow.toml");
     std::fs::write(
         &config,
         format!(
-            "database = {database:?}\n\n[plugins]\ndirectories = [{plugins:?}]\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n{extra}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n",
+            "database = {database:?}\n\n[plugins]\ndirectories = [{plugins:?}]\n{plugins_extra}\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nworkflows = {workflows_dir:?}\nstore = {store:?}\n{extra}\n\n[[serve.api-keys]]\ntenantId = \"acme\"\nkey = {{ value = \"{KEY}\" }}\n\n[[serve.api-keys]]\ntenantId = \"ops\"\nadmin = true\nkey = {{ value = \"{ADMIN_KEY}\" }}\n",
             store = dir.path().join("executions.db"),
             database = dir.path().join("data.db"),
         ),
@@ -329,4 +349,95 @@ fn a_write_before_kill_9_is_made_exactly_once_when_the_execution_resumes() {
         .query_row("SELECT COUNT(*) FROM t_Order", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 1, "the order is written exactly once");
+}
+
+/// A service whose plugins run on the process tier (quarantined after one
+/// crash), serving `start → boom (runtime.abort)`; the boom execution has
+/// ended when this returns.
+fn crashed_once() -> (tempfile::TempDir, Service, Value) {
+    let workflow = json!({"id": "boom", "name": "boom", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        node("boom", "runtime.abort", 1, json!({}))],
+      "connections": {"start": {"main": [[{"node": "boom", "type": "main", "index": 0}]]}}});
+    let (dir, config, port) = setup_full(
+        &[("boom.json", workflow)],
+        "",
+        "execution-isolation = \"process\"\n\n[plugins.plugin-host]\nmax-crashes = 1",
+        &["fixture_runtime_crash"],
+    );
+    let service = start(&config, port);
+    let (status, accepted) = post(
+        &format!("{}/v1/workflows/boom/executions", service.base),
+        &json!({"input": {}, "wait": false}),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let record = wait_for_end(&service, accepted["executionId"].as_str().unwrap());
+    (dir, service, record)
+}
+
+#[test]
+fn a_crashing_process_tier_plugin_fails_its_node_and_the_service_serves_on() {
+    let (_dir, service, record) = crashed_once();
+    assert_eq!(record["status"], "error", "{record}");
+    assert_eq!(
+        record["result"]["nodes"]["boom"]["errorCode"], "PLUGIN_CRASHED",
+        "{record}"
+    );
+    let (status, _) = get(&format!("{}/health/ready", service.base)).unwrap();
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn admins_see_a_quarantined_plugin_host_and_its_metrics() {
+    let (_dir, service, _) = crashed_once();
+    let (status, listed) = get_as(
+        ADMIN_KEY,
+        &format!("{}/v1/admin/plugin-hosts", service.base),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{listed}");
+    let host = &listed["hosts"][0];
+    assert_eq!(host["plugin"], "fixture-runtime-crash", "{listed}");
+    assert_eq!(host["state"], "quarantined", "{listed}");
+    let metrics = agent()
+        .get(&format!("{}/metrics", service.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "plugflow_plugin_host_quarantined{plugin=\"fixture-runtime-crash\",tenant=\"\"} 1"
+        ),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn tenants_cannot_list_plugin_hosts() {
+    let (_dir, service, _) = crashed_once();
+    let (status, _) = get(&format!("{}/v1/admin/plugin-hosts", service.base)).unwrap();
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn an_admin_clears_a_quarantine_and_the_plugin_runs_again() {
+    let (_dir, service, _) = crashed_once();
+    let (status, cleared) = post_as(
+        ADMIN_KEY,
+        &format!(
+            "{}/v1/admin/plugin-hosts/fixture-runtime-crash/clear",
+            service.base
+        ),
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["cleared"], 1, "{cleared}");
+    let (_, listed) = get_as(
+        ADMIN_KEY,
+        &format!("{}/v1/admin/plugin-hosts", service.base),
+    )
+    .unwrap();
+    assert_ne!(listed["hosts"][0]["state"], "quarantined", "{listed}");
 }

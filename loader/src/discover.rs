@@ -36,6 +36,13 @@ impl Loader {
         Self { config, hosts }
     }
 
+    /// A loader for `config` whose process-tier plugins join the plugin
+    /// hosts of `hosts` (a rescan keeps the processes of unchanged
+    /// libraries).
+    pub fn with_plugin_hosts(config: DiscoveryConfig, hosts: Arc<PluginHosts>) -> Self {
+        Self { config, hosts }
+    }
+
     /// The supervisor of the plugin-host processes of the plugins this
     /// loader registered (status, quarantine, events).
     pub fn plugin_hosts(&self) -> &Arc<PluginHosts> {

@@ -482,7 +482,7 @@ impl Slot {
         NodeFailure::new(
             ErrorCode::PluginQuarantined,
             format!(
-                "`{node_type}` is not run: plugin `{}` is quarantined after {why}; fix or replace the plugin, then clear it (`POST /api/v1/plugin-hosts/{}/clear` on `plugflow serve`, or restart plugflow)",
+                "`{node_type}` is not run: plugin `{}` is quarantined after {why}; fix or replace the plugin, then clear it (`POST /v1/admin/plugin-hosts/{}/clear` on `plugflow serve`, or restart plugflow)",
                 self.spec.plugin, self.spec.plugin
             ),
         )

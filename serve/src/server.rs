@@ -120,6 +120,14 @@ impl Server {
         self
     }
 
+    /// Sets the supervisor of process-tier plugins: its hosts show in
+    /// `GET /v1/admin/plugin-hosts` and `/metrics`, and an admin clears a
+    /// quarantine with `POST /v1/admin/plugin-hosts/{plugin}/clear`.
+    pub fn with_plugin_hosts(self, hosts: Arc<plugin_host::PluginHosts>) -> Self {
+        self.service.set_plugin_hosts(hosts);
+        self
+    }
+
     /// A handle that reloads the service while it serves.
     pub fn reloader(&self) -> Reloader {
         Reloader(Arc::clone(&self.service))

@@ -11,6 +11,7 @@ use plugflow_engine::{
     new_execution_id, CancelHandle, Engine, ExecutionResult, Progress, Resume, RunOptions,
 };
 use plugin_abi::request::ExecContext;
+use plugin_host::PluginHosts;
 use registry_core::Registry;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
@@ -34,6 +35,7 @@ pub struct Service {
     catalog: RwLock<Arc<Catalog>>,
     plugin_reloader: Option<PluginReloader>,
     plugin_status: Mutex<Value>,
+    plugin_hosts: Mutex<Option<Arc<PluginHosts>>>,
     pub(crate) store: Arc<dyn ExecutionStore>,
     pub(crate) keys: ApiKeys,
     pub(crate) config: ServeConfig,
@@ -89,6 +91,7 @@ impl Service {
             catalog: RwLock::new(Arc::new(catalog)),
             plugin_reloader: None,
             plugin_status: Mutex::new(Value::Null),
+            plugin_hosts: Mutex::new(None),
             store,
             keys,
             config,
@@ -139,6 +142,21 @@ impl Service {
     }
 
     /// Sets what plugin discovery found.
+    /// The supervisor of process-tier plugins, when the host set one.
+    pub fn plugin_hosts(&self) -> Option<Arc<PluginHosts>> {
+        self.plugin_hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_plugin_hosts(&self, hosts: Arc<PluginHosts>) {
+        *self
+            .plugin_hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(hosts);
+    }
+
     pub(crate) fn set_plugin_status(&self, status: Value) {
         *self
             .plugin_status

@@ -1,5 +1,7 @@
 //! `plugflow serve`: the service, with the host every other command builds.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::args::{Global, ServeArgs};
@@ -34,17 +36,21 @@ pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError
     let registry = std::sync::Arc::clone(&host.registry);
     let discovery = host.discovery_config.clone();
     let plugin_dirs = discovery.directories.clone();
+    let hosts = std::sync::Arc::clone(&host.plugin_hosts);
     let rescan: plugflow_serve::PluginReloader = Box::new(move || {
         if discovery.directories.is_empty() {
             return json!(null);
         }
-        let report = loader::Loader::new(discovery.clone()).discover(&registry);
+        // The same supervisor: unchanged libraries keep their hosts.
+        let report = loader::Loader::with_plugin_hosts(discovery.clone(), Arc::clone(&hosts))
+            .discover(&registry);
         json!({"loaded": report.totals.loaded, "rejected": report.totals.rejected})
     });
     let server = plugflow_serve::Server::bind(host.registry, serve)
         .await
         .map_err(|e| CliError::failed(e.to_string()))?
-        .with_plugin_reloader(rescan, plugin_dirs);
+        .with_plugin_reloader(rescan, plugin_dirs)
+        .with_plugin_hosts(host.plugin_hosts);
     reload_on_hangup(server.reloader());
     let address = server
         .local_addr()

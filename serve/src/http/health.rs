@@ -87,6 +87,53 @@ pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
         "# HELP plugflow_executions_running Executions running now.\n# TYPE plugflow_executions_running gauge\nplugflow_executions_running {}",
         service.running_count()
     );
+    if let Some(hosts) = service.plugin_hosts() {
+        plugin_host_metrics(&mut out, &hosts.status());
+    }
     out.push_str(&service.registry().stats().to_prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The process tier's series, one per plugin host.
+fn plugin_host_metrics(out: &mut String, hosts: &[plugin_host::HostStatus]) {
+    let series: [(&str, &str, &str, fn(&plugin_host::HostStatus) -> u64); 3] = [
+        (
+            "plugflow_plugin_host_starts_total",
+            "counter",
+            "Plugin-host processes started.",
+            |h| h.starts,
+        ),
+        (
+            "plugflow_plugin_host_crashes_total",
+            "counter",
+            "Plugin-host processes that crashed, hung or failed to start.",
+            |h| h.crashes,
+        ),
+        (
+            "plugflow_plugin_host_quarantined",
+            "gauge",
+            "1 while the plugin host is quarantined.",
+            |h| u64::from(h.quarantined.is_some()),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for host in hosts {
+            let _ = writeln!(
+                out,
+                "{name}{{plugin=\"{}\",tenant=\"{}\"}} {}",
+                label(&host.plugin),
+                label(host.tenant.as_deref().unwrap_or("")),
+                value(host)
+            );
+        }
+    }
+}
+
+/// A Prometheus label value, escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -6,6 +6,7 @@ pub(crate) mod dashboard;
 mod error;
 mod health;
 pub(crate) mod openapi;
+mod plugin_hosts;
 mod schemas;
 mod tenant;
 mod webhook;
@@ -48,6 +49,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/executions/{id}/cancel", post(api::cancel_execution))
         .route("/v1/executions/{id}/retry", post(api::retry_execution))
         .route("/v1/admin/reload", post(api::reload))
+        .route("/v1/admin/plugin-hosts", get(plugin_hosts::list))
+        .route(
+            "/v1/admin/plugin-hosts/{plugin}/clear",
+            post(plugin_hosts::clear),
+        )
         .route("/webhook/{*path}", any(webhook::webhook))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(

@@ -8,6 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::api;
 #[allow(unused_imports)] // `super::dashboard` paths are named in the document.
 use super::dashboard;
+use super::plugin_hosts;
 use super::schemas::{AcceptedBody, ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -21,6 +22,8 @@ use super::schemas::{AcceptedBody, ErrorBody, ErrorDetail};
         api::cancel_execution,
         api::retry_execution,
         api::reload,
+        plugin_hosts::list,
+        plugin_hosts::clear,
         super::dashboard::workflow,
         super::dashboard::dashboard,
     ),
