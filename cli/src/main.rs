@@ -124,29 +124,10 @@ fn eprint_line(text: &str) {
 }
 
 fn main() -> ExitCode {
-    // Scanner mode of process isolation: `plugflow __scan-plugins CONFIG
-    // FILE...` opens and checks each file and reports on stdout. A library
-    // that crashes takes only this child process down.
-    let mut args = std::env::args_os().skip(1);
-    let mode = args.next();
-    // Plugin-host mode of the process tier: `plugflow __plugin-host
-    // SETTINGS` opens one library and answers calls on stdin/stdout; a
-    // plugin that crashes takes only this child down.
-    if mode.as_ref().is_some_and(|a| a == loader::PLUGIN_HOST_ARG) {
-        let settings = args
-            .next()
-            .and_then(|c| c.into_string().ok())
-            .unwrap_or_default();
-        let code = loader::run_plugin_host_child(&settings);
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
-    }
-    if mode.is_some_and(|a| a == loader::SCANNER_ARG) {
-        let config = args
-            .next()
-            .and_then(|c| c.into_string().ok())
-            .unwrap_or_default();
-        let files: Vec<std::path::PathBuf> = args.map(Into::into).collect();
-        let code = loader::run_scanner_child(&config, &files);
+    // The child modes: `plugflow __scan-plugins CONFIG FILE...` (the
+    // isolated scanner) and `plugflow __plugin-host SETTINGS` (the process
+    // tier). A library that crashes takes only that child down.
+    if let Some(code) = loader::child_mode(std::env::args_os().skip(1)) {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = match Cli::try_parse() {

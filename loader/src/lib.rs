@@ -51,6 +51,7 @@
 
 mod cache;
 mod cached;
+mod child_mode;
 mod config;
 mod digest;
 mod discover;
@@ -70,6 +71,7 @@ mod scan;
 pub use cache::{
     default_path as default_cache_path, CacheEntry, CacheFile, CachedOutcome, HostFingerprint,
 };
+pub use child_mode::child_mode;
 pub use config::{
     ConfigError, DiscoveryConfig, Isolation, WritablePolicy, ENV_ENABLE_DISCOVERY, ENV_PLUGIN_DIRS,
     PLATFORM_EXTENSION,

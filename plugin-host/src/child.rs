@@ -157,45 +157,48 @@ extern "C" fn log_sink(record: LogRecord<'_>) {
 }
 
 /// Answers calls until stdin closes; returns the exit code. Calls run on
-/// `threads` threads; a call that never returns holds one of them until
-/// the host, past the call's timeout, kills this process.
+/// `threads` threads, each reading its next call itself (no hand-off
+/// between threads on the way in); a call that never returns holds one of
+/// them until the host, past the call's timeout, kills this process.
 pub fn serve(
     channel: Channel,
     library: Arc<dyn HostedLibrary>,
     threads: usize,
     max_frame_bytes: usize,
 ) -> i32 {
-    let (jobs, queue) = mpsc::channel::<Frame>();
-    let queue = Arc::new(Mutex::new(queue));
+    let input = Arc::new(Mutex::new(BufReader::new(channel.input)));
+    let (ended, end) = mpsc::channel::<i32>();
     for n in 0..threads.max(1) {
-        let queue = Arc::clone(&queue);
+        let input = Arc::clone(&input);
         let library = Arc::clone(&library);
         let output = Arc::clone(&channel.output);
+        let ended = ended.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("plugin-host-{n}"))
             .spawn(move || loop {
-                let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                let Ok(frame) = job else { return };
-                answer(&*library, &output, &frame);
+                let next = {
+                    let mut input = input.lock().unwrap_or_else(PoisonError::into_inner);
+                    protocol::read_frame(&mut *input, max_frame_bytes)
+                };
+                match next {
+                    Ok(Some(frame)) => answer(&*library, &output, &frame),
+                    // The host closed the pipe (it is done, or it died):
+                    // end now, whatever calls are still running.
+                    Ok(None) => {
+                        let _ = ended.send(0);
+                        return;
+                    }
+                    Err(_) => {
+                        let _ = ended.send(6);
+                        return;
+                    }
+                }
             });
         if spawned.is_err() {
             return 4;
         }
     }
-    let mut input = BufReader::new(channel.input);
-    loop {
-        match protocol::read_frame(&mut input, max_frame_bytes) {
-            Ok(Some(frame)) => {
-                if jobs.send(frame).is_err() {
-                    return 5;
-                }
-            }
-            // The host closed the pipe (it is done, or it died): end now,
-            // whatever calls are still running.
-            Ok(None) => return 0,
-            Err(_) => return 6,
-        }
-    }
+    end.recv().unwrap_or(5)
 }
 
 fn answer(library: &dyn HostedLibrary, output: &Mutex<File>, frame: &Frame) {

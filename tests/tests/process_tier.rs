@@ -190,6 +190,28 @@ fn a_leak_past_the_memory_limit_is_plugin_crashed() {
 }
 
 #[test]
+fn a_call_past_the_cpu_time_limit_is_plugin_crashed() {
+    let host = host_on(ExecutionTier::Process, |c| {
+        c.plugin_host.max_cpu_seconds = Some(1)
+    });
+    let started = Instant::now();
+    let done = run_as(
+        &host.registry,
+        "acme",
+        "runtime.spin",
+        json!({}),
+        Some(Duration::from_secs(60)),
+    );
+    assert_eq!(code(&done), Some(ErrorCode::PluginCrashed), "{done:?}");
+    assert!(
+        message(&done).contains("SIGXCPU") || message(&done).contains("SIGKILL"),
+        "{}",
+        message(&done)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
 fn the_plugin_host_restarts_after_a_crash() {
     let host = process_host();
     let first = pid(&run(&host.registry, "runtime.whoami", json!({})));
