@@ -94,9 +94,17 @@ pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
+/// A series: name, type, help, and its value for one host.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&plugin_host::HostStatus) -> u64,
+);
+
 /// The process tier's series, one per plugin host.
 fn plugin_host_metrics(out: &mut String, hosts: &[plugin_host::HostStatus]) {
-    let series: [(&str, &str, &str, fn(&plugin_host::HostStatus) -> u64); 3] = [
+    let series: [Series; 3] = [
         (
             "plugflow_plugin_host_starts_total",
             "counter",
