@@ -24,7 +24,7 @@ use serde_json::json;
 fn registry_on(tier: ExecutionTier) -> (Registry, Loader, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     plugflow_tests::install(dir.path(), &["fixture_noop"]);
-    let program = env!("CARGO_BIN_EXE_plugin-host").to_owned();
+    let program = env!("CARGO_BIN_EXE_bench-plugin-host").to_owned();
     let mut config = DiscoveryConfig::with_directories([dir.path()]);
     config.execution_isolation = tier;
     config.scanner = Some(vec![program.clone(), loader::SCANNER_ARG.to_owned()]);

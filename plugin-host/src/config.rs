@@ -56,7 +56,7 @@ pub struct HostConfig {
     pub threads: usize,
     /// Plugins (by name) whose children run under the sandbox: no new
     /// network sockets, no exec, no writes outside `scratch-dir` (see
-    /// [`crate::Sandbox`]).
+    /// [`crate::sandbox`]).
     pub untrusted: Vec<String>,
     /// The one directory sandboxed children may write in. Default: a
     /// `plugflow-scratch` directory under the system's temporary one.

@@ -22,7 +22,7 @@ pub enum Tier {
     /// In the test process.
     InProcess,
     /// In plugin-host children started as this program (the tests'
-    /// `plugin-host` binary, or `plugflow`) with `__plugin-host`.
+    /// `test-plugin-host` binary, or `plugflow`) with `__plugin-host`.
     Process(PathBuf),
 }
 

@@ -42,7 +42,7 @@ impl Host {
 fn host_on(tier: ExecutionTier, configure: impl FnOnce(&mut DiscoveryConfig)) -> Host {
     let plugins = tempfile::tempdir().unwrap();
     plugflow_tests::install(plugins.path(), &["fixture_runtime_crash", "fixture_echo"]);
-    let program = env!("CARGO_BIN_EXE_plugin-host").to_owned();
+    let program = env!("CARGO_BIN_EXE_test-plugin-host").to_owned();
     let mut config = DiscoveryConfig::with_directories([plugins.path()]);
     config.execution_isolation = tier;
     config.scanner = Some(vec![program.clone(), loader::SCANNER_ARG.to_owned()]);

@@ -10,7 +10,7 @@
 //! the same audit records as in-process.
 
 fn tier() -> Tier {
-    Tier::Process(env!("CARGO_BIN_EXE_plugin-host").into())
+    Tier::Process(env!("CARGO_BIN_EXE_test-plugin-host").into())
 }
 
 include!("suites/secrets.rs");
