@@ -291,6 +291,7 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
             command: format!("`{BENCH} serve`"),
         });
     }
+    rows.extend(process_tier_rows(c));
     let own = memory.and_then(|m| m["registryMb"].as_f64());
     rows.push(Row {
         what: "registry holding 1,000 node types (RSS it adds; schemas compile on first use)"
@@ -307,6 +308,66 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         ),
         ratio: own.map(|v| v / 8.0),
         command: format!("`{BENCH} memory`"),
+    });
+    rows
+}
+
+/// The process tier's rows: per-call cost beside the in-process call,
+/// start-up and memory per plugin-host process.
+fn process_tier_rows(c: &BTreeMap<String, Measured>) -> Vec<Row> {
+    let command = format!("`{BENCH} process_tier`");
+    let get = |id: &str, divisor: f64| c.get(id).map(|m| m.scaled(divisor));
+    let inline = get("process_tier/invoke/in_process", 1.0);
+    let mut rows = Vec::new();
+    for (what, id, divisor) in [
+        (
+            "process tier: one call of a trivial node, sequential (in-process beside it)",
+            "process_tier/invoke/process",
+            1.0,
+        ),
+        (
+            "process tier: one call's share with 8 callers on one plugin host",
+            "process_tier/invoke_x8/process",
+            400.0,
+        ),
+    ] {
+        let m = get(id, divisor);
+        rows.push(Row {
+            what: what.into(),
+            target: "≤ 15 µs".into(),
+            measured: m.map_or_else(
+                || "—".into(),
+                |m| {
+                    let beside = if divisor > 1.0 {
+                        get("process_tier/invoke_x8/in_process", divisor)
+                    } else {
+                        inline
+                    };
+                    format!(
+                        "{} (in-process: {})",
+                        range(m),
+                        beside.map_or_else(|| "—".into(), range)
+                    )
+                },
+            ),
+            ratio: m.map(|m| m.median / 15e3),
+            command: command.clone(),
+        });
+    }
+    let start = get("process_tier/start", 1.0);
+    let rss = read_json(&plugflow_benches::results_dir().join("process_tier.json"))
+        .and_then(|v| v["hostRssMb"].as_f64());
+    rows.push(Row {
+        what: "process tier: start a plugin-host process (spawn, open the library, first answer); its RSS after that".into(),
+        target: "information".into(),
+        measured: match (start, rss) {
+            (Some(start), Some(rss)) => format!("{}; {rss:.1} MB", range(start)),
+            (Some(start), None) => range(start),
+            _ => "—".into(),
+        },
+        // Information only: shown as "—".
+        ratio: start.map(|_| 0.0),
+        command,
     });
     rows
 }
