@@ -13,7 +13,8 @@ use loader::{DiscoveryConfig, Loader, PluginHosts};
 use plugin_abi::request::ExecContext;
 use plugin_host::{HostEventKind, HostState};
 use registry_core::{
-    AuditLog, ErrorCode, ExecutionTier, NodeCall, NodeExecution, NodeStatus, Registry, TenantPolicy,
+    AuditLog, Backoff, ErrorCode, ExecutionTier, NodeCall, NodeExecution, NodeStatus,
+    RecoveryStrategy, Registry, TenantPolicy,
 };
 use serde_json::{json, Value};
 
@@ -295,6 +296,38 @@ fn clearing_a_quarantine_runs_the_plugin_again() {
     assert_eq!(code(&refused), Some(ErrorCode::PluginQuarantined));
     assert_eq!(host.hosts().clear_quarantine("fixture-runtime-crash"), 1);
     pid(&run(&host.registry, "runtime.whoami", json!({})));
+}
+
+#[test]
+fn a_retry_strategy_retries_a_crash_on_a_restarted_host() {
+    let host = process_host();
+    let strategy = RecoveryStrategy::Retry {
+        max_retries: 2,
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+            ..Backoff::default()
+        },
+        any_execution_error: false,
+        retry_codes: Vec::new(),
+    };
+    let parameters = json!({});
+    let context = ExecContext {
+        tenant_id: Some("acme".into()),
+        ..Default::default()
+    };
+    let call = NodeCall::new("runtime.abort", "n", &parameters)
+        .context(&context)
+        .strategy(&strategy);
+    let done = runtime().block_on(host.registry.execute(&call));
+    assert_eq!(code(&done), Some(ErrorCode::PluginCrashed), "{done:?}");
+    assert_eq!(done.retries, 2, "{done:?}");
+    let status = host.hosts().status();
+    let crash = status
+        .iter()
+        .find(|s| s.plugin == "fixture-runtime-crash")
+        .unwrap();
+    assert_eq!(crash.starts, 3, "each attempt ran on a fresh plugin host");
 }
 
 #[test]
