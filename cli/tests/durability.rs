@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -135,25 +135,42 @@ fn sigkill_at_random_points_loses_no_verified_record_and_tears_no_write() {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    let (mut torn, mut partial_runs, mut complete_runs, mut mid_write) = (0, 0, 0, 0);
-    for round in 0..KILLS {
-        let audit = dir.path().join(format!("audit-{round}.jsonl"));
-        let db = dir.path().join(format!("data-{round}.db"));
-        let mut child = plugflow()
+    let run = |audit: &Path, db: &Path| {
+        let mut command = plugflow();
+        command
             .args([
                 "run", &workflow, "--input", &input, "--tenant", "acme", "--quiet",
             ])
             .arg("--policy")
             .arg(&policy)
             .arg("--audit-log")
-            .arg(&audit)
+            .arg(audit)
             .arg("--db")
-            .arg(&db)
+            .arg(db)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + next() % 400));
+            .stderr(Stdio::null());
+        command
+    };
+    // Kill points are spread over one uninterrupted run's length, measured
+    // here, so how many land mid-run does not depend on the machine's speed.
+    let full = {
+        let started = Instant::now();
+        let status = run(
+            &dir.path().join("audit-full.jsonl"),
+            &dir.path().join("data-full.db"),
+        )
+        .status()
+        .unwrap();
+        assert!(status.success());
+        started.elapsed()
+    };
+    let (mut torn, mut partial_runs, mut complete_runs, mut mid_write) = (0, 0, 0, 0);
+    for round in 0..KILLS {
+        let audit = dir.path().join(format!("audit-{round}.jsonl"));
+        let db = dir.path().join(format!("data-{round}.db"));
+        let mut child = run(&audit, &db).spawn().unwrap();
+        let fraction = u32::try_from(5 + next() % 90).unwrap_or(50);
+        std::thread::sleep(full * fraction / 100);
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         if status.success() {

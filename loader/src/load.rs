@@ -109,11 +109,7 @@ fn load_one(
     path: &Path,
     registry: &Registry,
 ) -> Result<Loaded, (Rejection, StepTimings)> {
-    let mut timings = StepTimings::default();
-    let t = Instant::now();
-    let checked = precheck::precheck(path, config);
-    timings.precheck_us = micros(t.elapsed());
-    let checked = checked.map_err(|r| (r, timings))?;
+    let (checked, mut timings) = timed_precheck(config, path)?;
 
     let t = Instant::now();
     let module = open::open_library(path, &checked.root_symbol);
@@ -162,15 +158,23 @@ fn hosted_one(
     path: &Path,
     manifest: PluginManifest,
 ) -> Result<Loaded, (Rejection, StepTimings)> {
-    let mut timings = StepTimings::default();
-    let t = Instant::now();
-    let checked = precheck::precheck(path, config);
-    timings.precheck_us = micros(t.elapsed());
-    let checked = checked.map_err(|r| (r, timings))?;
+    let (checked, timings) = timed_precheck(config, path)?;
     Ok(Loaded {
         manifest,
         executors: None,
         timings,
         root_symbol: checked.root_symbol,
     })
+}
+
+/// Step 3, timed.
+fn timed_precheck(
+    config: &DiscoveryConfig,
+    path: &Path,
+) -> Result<(precheck::Checked, StepTimings), (Rejection, StepTimings)> {
+    let mut timings = StepTimings::default();
+    let t = Instant::now();
+    let checked = precheck::precheck(path, config);
+    timings.precheck_us = micros(t.elapsed());
+    checked.map(|c| (c, timings)).map_err(|r| (r, timings))
 }

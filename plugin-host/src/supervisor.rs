@@ -615,25 +615,13 @@ impl HostCall for LibraryHandle {
     }
 }
 
-/// A plugin's error as the registry reports it; an unknown code stays
-/// visible in the message.
+/// A plugin's error as the registry reports it.
 fn from_call_error(node_type: &str, error: CallError) -> NodeFailure {
-    let details = serde_json::from_str(&error.details).ok().map(Box::new);
-    let (code, message) = match ErrorCode::parse(&error.code) {
-        Some(code) => (code, error.message),
-        None => (
-            ErrorCode::ExecutionError,
-            format!(
-                "{} (plugin of `{node_type}` used unknown error code `{}`)",
-                error.message, error.code
-            ),
-        ),
-    };
-    NodeFailure {
-        code,
-        message,
-        retryable: error.retryable,
-        details,
-        validation_errors: Vec::new(),
-    }
+    NodeFailure::from_plugin(
+        node_type,
+        &error.code,
+        error.message,
+        error.retryable,
+        &error.details,
+    )
 }

@@ -120,6 +120,47 @@ pub struct NodeFailure {
 }
 
 impl NodeFailure {
+    /// A plugin's error as the registry reports it: its stable code (a
+    /// code the registry does not know becomes `EXECUTION_ERROR`, the
+    /// unknown code kept in the message), message, retryable flag, and
+    /// details (JSON text; anything else is dropped).
+    ///
+    /// ```
+    /// use registry_core::{ErrorCode, NodeFailure};
+    /// let known = NodeFailure::from_plugin("demo.x", "EXECUTION_TIMEOUT", "slow".into(), true, "");
+    /// assert_eq!(known.code, ErrorCode::ExecutionTimeout);
+    /// let odd = NodeFailure::from_plugin("demo.x", "TEAPOT", "short and stout".into(), false, "");
+    /// assert_eq!(odd.code, ErrorCode::ExecutionError);
+    /// assert!(odd.message.contains("TEAPOT"));
+    /// ```
+    pub fn from_plugin(
+        node_type: &str,
+        code: &str,
+        message: String,
+        retryable: bool,
+        details: &str,
+    ) -> Self {
+        let details = if details.is_empty() {
+            None
+        } else {
+            serde_json::from_str(details).ok().map(Box::new)
+        };
+        let (code, message) = match ErrorCode::parse(code) {
+            Some(code) => (code, message),
+            None => (
+                ErrorCode::ExecutionError,
+                format!("{message} (plugin of `{node_type}` used unknown error code `{code}`)"),
+            ),
+        };
+        NodeFailure {
+            code,
+            message,
+            retryable,
+            details,
+            validation_errors: Vec::new(),
+        }
+    }
+
     /// A failure with `code` and `message`, not retryable.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {

@@ -36,28 +36,11 @@ pub(super) fn output_too_large(node_type: &str, size: usize, limit: usize) -> No
 
 /// Converts a plugin's error, keeping unknown codes visible in the message.
 pub(super) fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFailure {
-    let details = if error.details.is_empty() {
-        None
-    } else {
-        serde_json::from_str(error.details.as_str())
-            .ok()
-            .map(Box::new)
-    };
-    let (code, message) = match ErrorCode::parse(error.code.as_str()) {
-        Some(code) => (code, error.message.into_string()),
-        None => (
-            ErrorCode::ExecutionError,
-            format!(
-                "{} (plugin of `{node_type}` used unknown error code `{}`)",
-                error.message, error.code
-            ),
-        ),
-    };
-    NodeFailure {
-        code,
-        message,
-        retryable: error.retryable,
-        details,
-        validation_errors: Vec::new(),
-    }
+    NodeFailure::from_plugin(
+        node_type,
+        error.code.as_str(),
+        error.message.into_string(),
+        error.retryable,
+        error.details.as_str(),
+    )
 }
