@@ -33,8 +33,29 @@ pub fn valid_field(field: &str) -> bool {
         })
 }
 
-/// The SQL expression reading `field`: a column, or `json_extract` of the
+/// How a filter's field names become SQL: the columns of a declared
+/// entity's table, or paths in an undeclared entity's JSON document.
+pub trait Fields {
+    /// The SQL expression reading `field` (a name [`valid_field`]
+    /// accepted), binding what it needs into `params`.
+    ///
+    /// # Errors
+    ///
+    /// Why the entity has no such field.
+    fn sql(&self, field: &str, params: &mut Vec<Sql>) -> Result<String, String>;
+}
+
+/// An undeclared entity: the store's columns, else `json_extract` of the
 /// document with the path bound as a parameter.
+pub struct Schemaless;
+
+impl Fields for Schemaless {
+    fn sql(&self, field: &str, params: &mut Vec<Sql>) -> Result<String, String> {
+        Ok(field_sql(field, params))
+    }
+}
+
+/// The SQL expression reading `field` of an undeclared entity.
 pub fn field_sql(field: &str, params: &mut Vec<Sql>) -> String {
     if COLUMNS.contains(&field) {
         format!("\"{field}\"")
@@ -60,10 +81,15 @@ pub fn bind(value: &Value, params: &mut Vec<Sql>) -> String {
     format!("?{}", params.len())
 }
 
-/// Compiles `filter` into a WHERE expression, appending bound values to
-/// `params`. An empty filter matches everything (`1`).
-pub fn compile(filter: &Value, params: &mut Vec<Sql>) -> Result<String, FilterError> {
-    compile_at(filter, params, "filter", 0)
+/// Compiles `filter` into a WHERE expression, field names read through
+/// `fields`, appending bound values to `params`. An empty filter matches
+/// everything (`1`).
+pub fn compile_with(
+    filter: &Value,
+    params: &mut Vec<Sql>,
+    fields: &dyn Fields,
+) -> Result<String, FilterError> {
+    compile_at(filter, params, fields, "filter", 0)
 }
 
 fn err(path: &str, message: impl Into<String>) -> FilterError {
@@ -76,6 +102,7 @@ fn err(path: &str, message: impl Into<String>) -> FilterError {
 fn compile_at(
     filter: &Value,
     params: &mut Vec<Sql>,
+    fields: &dyn Fields,
     path: &str,
     depth: usize,
 ) -> Result<String, FilterError> {
@@ -105,7 +132,9 @@ fn compile_at(
                     let joined = items
                         .iter()
                         .enumerate()
-                        .map(|(i, f)| compile_at(f, params, &format!("{here}[{i}]"), depth + 1))
+                        .map(|(i, f)| {
+                            compile_at(f, params, fields, &format!("{here}[{i}]"), depth + 1)
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     format!(
                         "({})",
@@ -113,7 +142,10 @@ fn compile_at(
                     )
                 }
             }
-            "$not" => format!("(NOT {})", compile_at(value, params, &here, depth + 1)?),
+            "$not" => format!(
+                "(NOT {})",
+                compile_at(value, params, fields, &here, depth + 1)?
+            ),
             op if op.starts_with('$') => {
                 return Err(err(
                     &here,
@@ -124,7 +156,7 @@ fn compile_at(
                 if !valid_field(field) {
                     return Err(err(&here, format!("field name `{field}` is not allowed: use letters, digits, `_` and dots")));
                 }
-                condition(field, value, params, &here)?
+                condition(field, value, params, fields, &here)?
             }
         };
         parts.push(part);
@@ -140,25 +172,29 @@ fn condition(
     field: &str,
     value: &Value,
     params: &mut Vec<Sql>,
+    fields: &dyn Fields,
     path: &str,
 ) -> Result<String, FilterError> {
     let ops = match value {
         Value::Object(o) if !o.is_empty() && o.keys().all(|k| k.starts_with('$')) => o,
-        other => return Ok(equals(field, other, params)),
+        other => return equals(field, other, params, fields, path),
     };
     let mut parts = Vec::with_capacity(ops.len());
     for (op, operand) in ops {
         let here = format!("{path}.{op}");
-        let column = field_sql(field, params);
+        if op == "$eq" {
+            parts.push(equals(field, operand, params, fields, &here)?);
+            continue;
+        }
+        if op == "$ne" {
+            parts.push(format!(
+                "(NOT {})",
+                equals(field, operand, params, fields, &here)?
+            ));
+            continue;
+        }
+        let column = fields.sql(field, params).map_err(|m| err(path, m))?;
         let part = match op.as_str() {
-            "$eq" => {
-                params.pop();
-                equals(field, operand, params)
-            }
-            "$ne" => {
-                params.pop();
-                format!("(NOT {})", equals(field, operand, params))
-            }
             "$gt" | "$gte" | "$lt" | "$lte" => {
                 if operand.is_null() || operand.is_object() || operand.is_array() {
                     return Err(err(&here, "compares with a number or a string"));
@@ -196,13 +232,19 @@ fn condition(
     Ok(format!("({})", parts.join(" AND ")))
 }
 
-fn equals(field: &str, value: &Value, params: &mut Vec<Sql>) -> String {
-    let column = field_sql(field, params);
-    if value.is_null() {
+fn equals(
+    field: &str,
+    value: &Value,
+    params: &mut Vec<Sql>,
+    fields: &dyn Fields,
+    path: &str,
+) -> Result<String, FilterError> {
+    let column = fields.sql(field, params).map_err(|m| err(path, m))?;
+    Ok(if value.is_null() {
         format!("({column} IS NULL)")
     } else {
         format!("({column} = {})", bind(value, params))
-    }
+    })
 }
 
 #[cfg(test)]
@@ -213,9 +255,10 @@ mod tests {
     #[test]
     fn compiles_with_bound_values_only() {
         let mut params = Vec::new();
-        let sql = compile(
+        let sql = compile_with(
             &json!({"name": "x'; DROP TABLE t; --", "age": {"$gte": 18}}),
             &mut params,
+            &Schemaless,
         )
         .unwrap();
         assert!(!sql.contains("DROP"), "{sql}");
@@ -231,12 +274,15 @@ mod tests {
             json!({"x": {"$regex": "."}}),
             json!({"a..b": 1}),
         ] {
-            assert!(compile(&bad, &mut Vec::new()).is_err(), "{bad}");
+            assert!(
+                compile_with(&bad, &mut Vec::new(), &Schemaless).is_err(),
+                "{bad}"
+            );
         }
         let mut deep = json!({"x": 1});
         for _ in 0..40 {
             deep = json!({"$not": deep});
         }
-        assert!(compile(&deep, &mut Vec::new()).is_err());
+        assert!(compile_with(&deep, &mut Vec::new(), &Schemaless).is_err());
     }
 }

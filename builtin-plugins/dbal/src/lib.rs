@@ -9,9 +9,12 @@
 //! compiled to parameterised SQL over `json_extract`; field names must match
 //! a strict pattern. Multi-record writes run in one transaction.
 
+mod declared;
+pub mod entity;
 mod filter;
 mod metabuilder;
 mod store;
+mod target;
 
 pub use store::{names as table_names, valid_entity};
 
@@ -24,6 +27,7 @@ use rusqlite::{params_from_iter, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use store::{record, sql, NOW};
+use target::Target;
 
 type NodeResult = Result<NodeOutput, NodeError>;
 
@@ -132,10 +136,14 @@ fn id_of(value: &Value) -> Option<String> {
 }
 
 /// `WHERE tenantId = ?1 AND (<filter>)` with its parameters.
-fn scoped_where(tenant: &str, request: &NodeRequest) -> Result<(String, Vec<Sql>), NodeError> {
+fn scoped_where(
+    tenant: &str,
+    request: &NodeRequest,
+    fields: &dyn filter::Fields,
+) -> Result<(String, Vec<Sql>), NodeError> {
     let mut params = vec![Sql::Text(tenant.to_owned())];
     let filter_sql = match request.param("filter") {
-        Some(f) => filter::compile(f, &mut params)
+        Some(f) => filter::compile_with(f, &mut params, fields)
             .map_err(|e| NodeError::invalid_parameter(&e.path.replace('.', "/"), e.message))?,
         None => "1".to_owned(),
     };
@@ -211,9 +219,14 @@ fn sort_keys(sort: &Value) -> Result<Vec<(String, bool)>, NodeError> {
     Ok(keys)
 }
 
-fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, NodeError> {
+fn order_by(
+    request: &NodeRequest,
+    params: &mut Vec<Sql>,
+    fields: &dyn filter::Fields,
+    default: &str,
+) -> Result<String, NodeError> {
     let Some(sort) = request.param("sort") else {
-        return Ok(" ORDER BY createdAt, id".to_owned());
+        return Ok(default.to_owned());
     };
     let mut keys = Vec::new();
     for (i, (field, descending)) in sort_keys(sort)?.into_iter().enumerate() {
@@ -223,9 +236,11 @@ fn order_by(request: &NodeRequest, params: &mut Vec<Sql>) -> Result<String, Node
                 format!("field name `{field}` is not allowed"),
             ));
         }
+        let column = fields
+            .sql(&field, params)
+            .map_err(|m| NodeError::invalid_parameter(&format!("sort/{i}"), m))?;
         keys.push(format!(
-            "{} {}",
-            filter::field_sql(&field, params),
+            "{column} {}",
             if descending { "DESC" } else { "ASC" }
         ));
     }
@@ -257,9 +272,12 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
     let tenant = tenant(request)?;
     let entity = request.str_param("entity")?.to_owned();
     let path = store::database_path(request)?;
+    let declared = declared::lookup(request, &entity)?;
     store::with_connection(&path, |conn| {
-        let table = store::table(conn, &entity)?;
-        let (where_sql, mut params) = scoped_where(&tenant, request)?;
+        let target = Target::open(conn, &path, &entity, declared.as_ref())?;
+        let fields = target.fields();
+        let table = target.table.clone();
+        let (where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
         match request
             .param("operation")
             .and_then(Value::as_str)
@@ -270,25 +288,25 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
                 if single && request.param("id").is_none() {
                     return Err(NodeError::invalid_parameter("id", "get needs an id"));
                 }
-                let order = order_by(request, &mut params)?;
+                let order = order_by(
+                    request,
+                    &mut params,
+                    fields.as_ref(),
+                    target.default_order(),
+                )?;
                 let limit = if single {
                     1
                 } else {
                     int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)?
                 };
                 let offset = int_param(request, "offset", 0, i64::MAX)?;
-                let statement = format!("SELECT id, tenantId, data, createdAt, updatedAt FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}");
-                let mut stmt = conn.prepare(&statement).map_err(sql)?;
+                let statement = format!(
+                    "SELECT {} FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}",
+                    target.select_list()
+                );
+                let mut stmt = conn.prepare_cached(&statement).map_err(sql)?;
                 let rows = stmt
-                    .query_map(params_from_iter(params.iter()), |row| {
-                        Ok(record(
-                            row.get(0)?,
-                            row.get(1)?,
-                            &row.get::<_, String>(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                        ))
-                    })
+                    .query_map(params_from_iter(params.iter()), |row| target.record(row))
                     .map_err(sql)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(sql)?;
@@ -302,11 +320,12 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
             "count" => {
                 let statement = format!("SELECT COUNT(*) FROM \"{table}\" {where_sql}");
                 let count: i64 = conn
-                    .query_row(&statement, params_from_iter(params.iter()), |r| r.get(0))
+                    .prepare_cached(&statement)
+                    .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
                     .map_err(sql)?;
                 Ok(NodeOutput::new(json!({"count": count})))
             }
-            "aggregate" => aggregate(conn, &table, request, where_sql, params),
+            "aggregate" => aggregate(conn, &table, request, (where_sql, params), fields.as_ref()),
             other => Err(NodeError::invalid_parameter(
                 "operation",
                 format!("`{other}` is not read, get, count or aggregate"),
@@ -319,8 +338,8 @@ fn aggregate(
     conn: &rusqlite::Connection,
     table: &str,
     request: &NodeRequest,
-    where_sql: String,
-    mut params: Vec<Sql>,
+    (where_sql, mut params): (String, Vec<Sql>),
+    fields: &dyn filter::Fields,
 ) -> NodeResult {
     let function = request
         .param("function")
@@ -341,7 +360,9 @@ fn aggregate(
                 .as_str()
                 .filter(|f| filter::valid_field(f))
                 .ok_or_else(|| NodeError::invalid_parameter("field", "expected a field name"))?;
-            filter::field_sql(f, &mut params)
+            fields
+                .sql(f, &mut params)
+                .map_err(|m| NodeError::invalid_parameter("field", m))?
         }
         None if function == "count" => "*".to_owned(),
         None => {
@@ -370,7 +391,9 @@ fn aggregate(
                 .as_str()
                 .filter(|g| filter::valid_field(g))
                 .ok_or_else(|| NodeError::invalid_parameter("groupBy", "expected a field name"))?;
-            let key = filter::field_sql(group, &mut params);
+            let key = fields
+                .sql(group, &mut params)
+                .map_err(|m| NodeError::invalid_parameter("groupBy", m))?;
             let statement = format!("SELECT {key}, {sql_fn}({target}) FROM \"{table}\" {where_sql} GROUP BY 1 ORDER BY 1");
             let mut stmt = conn.prepare(&statement).map_err(sql)?;
             let groups = stmt
@@ -414,8 +437,11 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
     // the first time instead of writing twice.
     let idempotency_key = (request.context.resumable && !request.context.execution_id.is_empty())
         .then(|| format!("{}/{}", request.context.execution_id, request.node_id));
+    let declared = declared::lookup(request, &entity)?;
     store::with_connection(&path, |conn| {
-        let table = store::table(conn, &entity)?;
+        let target = Target::open(conn, &path, &entity, declared.as_ref())?;
+        let fields = target.fields();
+        let table = target.table.clone();
         conn.execute_batch(IDEMPOTENCY_TABLE).map_err(sql)?;
         let tx = conn.transaction().map_err(sql)?;
         if let Some(key) = &idempotency_key {
@@ -432,29 +458,38 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 return Ok(NodeOutput::new(output));
             }
         }
-        let output = match operation.as_str() {
-            "create" => {
-                let records: Vec<&Map<String, Value>> = match request.required_param("data")? {
-                    Value::Object(o) => vec![o],
-                    Value::Array(items) => items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| {
-                            v.as_object().ok_or_else(|| {
-                                NodeError::invalid_parameter(
-                                    &format!("data/{i}"),
-                                    format!("expected an object, got {}", kind(v)),
-                                )
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                    other => {
-                        return Err(NodeError::invalid_parameter(
-                            "data",
-                            format!("expected an object or a list, got {}", kind(other)),
-                        ))
-                    }
-                };
+        let output = match (operation.as_str(), target.declared) {
+            ("create", Some(schema)) => {
+                let records = records_param(request)?;
+                let created = declared::create(&tx, schema, &table, &tenant, &records)?;
+                create_output(request, created)?
+            }
+            ("update", Some(schema)) => {
+                let data = request.required_param("data")?.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter("data", "update takes an object to merge")
+                })?;
+                if request.param("id").is_none() && request.param("filter").is_none() {
+                    return Err(NodeError::invalid_parameter(
+                        "id",
+                        "update needs an id or a filter",
+                    ));
+                }
+                let (where_sql, params) = scoped_where(&tenant, request, fields.as_ref())?;
+                let count = declared::update(&tx, schema, &table, data, &where_sql, params)?;
+                json!({"count": count})
+            }
+            ("upsert", Some(schema)) => {
+                let data = request.required_param("data")?.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter("data", "upsert takes an object")
+                })?;
+                let id = upsert_id(request, data)?;
+                let stored = declared::upsert(&tx, schema, &table, &tenant, &id, data)?;
+                let mut output = stored.as_object().cloned().unwrap_or_default();
+                output.insert("record".into(), stored);
+                Value::Object(output)
+            }
+            ("create", None) => {
+                let records = records_param(request)?;
                 let mut created = Vec::with_capacity(records.len());
                 for data in records {
                     let id = data.get("id").and_then(id_of).unwrap_or_else(new_id);
@@ -470,18 +505,9 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                         })?;
                     created.push(record(id, tenant.clone(), &document(data), row.0, row.1));
                 }
-                let count = created.len();
-                // A single record is also the output itself (with its id),
-                // as MetaBuilder's workflows read it (`$steps.x.output.id`).
-                let mut output = match (request.required_param("data")?, created.first()) {
-                    (Value::Object(_), Some(Value::Object(record))) => record.clone(),
-                    _ => Map::new(),
-                };
-                output.insert("records".into(), Value::Array(created));
-                output.insert("count".into(), json!(count));
-                Value::Object(output)
+                create_output(request, created)?
             }
-            "update" => {
+            ("update", None) => {
                 let data = request.required_param("data")?.as_object().ok_or_else(|| {
                     NodeError::invalid_parameter("data", "update takes an object to merge")
                 })?;
@@ -491,7 +517,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                         "update needs an id or a filter",
                     ));
                 }
-                let (where_sql, mut params) = scoped_where(&tenant, request)?;
+                let (where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
                 params.push(Sql::Text(document(data)));
                 let patch = params.len();
                 let count = tx
@@ -499,14 +525,14 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                     .map_err(sql)?;
                 json!({"count": count})
             }
-            "delete" => {
+            ("delete", _) => {
                 if request.param("id").is_none() && request.param("filter").is_none() {
                     return Err(NodeError::invalid_parameter(
                         "id",
                         "delete needs an id or a filter",
                     ));
                 }
-                let (where_sql, params) = scoped_where(&tenant, request)?;
+                let (where_sql, params) = scoped_where(&tenant, request, fields.as_ref())?;
                 let count = tx
                     .execute(
                         &format!("DELETE FROM \"{table}\" {where_sql}"),
@@ -515,20 +541,11 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                     .map_err(sql)?;
                 json!({"count": count})
             }
-            "upsert" => {
+            ("upsert", None) => {
                 let data = request.required_param("data")?.as_object().ok_or_else(|| {
                     NodeError::invalid_parameter("data", "upsert takes an object")
                 })?;
-                let id = request
-                    .param("id")
-                    .and_then(id_of)
-                    .or_else(|| data.get("id").and_then(id_of))
-                    .ok_or_else(|| {
-                        NodeError::invalid_parameter(
-                            "id",
-                            "upsert needs an id (in `id` or `data.id`)",
-                        )
-                    })?;
+                let id = upsert_id(request, data)?;
                 let (doc, created, updated): (String, String, String) = tx
                     .query_row(
                         &format!(
@@ -545,7 +562,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 output.insert("record".into(), stored);
                 Value::Object(output)
             }
-            other => {
+            (other, _) => {
                 return Err(NodeError::invalid_parameter(
                     "operation",
                     format!("`{other}` is not create, update, delete or upsert"),
@@ -562,6 +579,54 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         tx.commit().map_err(sql)?;
         Ok(NodeOutput::new(output))
     })
+}
+
+/// `data` of a create: one record or a list of records.
+fn records_param(request: &NodeRequest) -> Result<Vec<&Map<String, Value>>, NodeError> {
+    match request.required_param("data")? {
+        Value::Object(o) => Ok(vec![o]),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter(
+                        &format!("data/{i}"),
+                        format!("expected an object, got {}", kind(v)),
+                    )
+                })
+            })
+            .collect(),
+        other => Err(NodeError::invalid_parameter(
+            "data",
+            format!("expected an object or a list, got {}", kind(other)),
+        )),
+    }
+}
+
+/// A create's answer: `{records, count}`, and for a single record its
+/// fields (with its id) at the top level too, as MetaBuilder's workflows
+/// read it (`$steps.x.output.id`).
+fn create_output(request: &NodeRequest, created: Vec<Value>) -> Result<Value, NodeError> {
+    let count = created.len();
+    let mut output = match (request.required_param("data")?, created.first()) {
+        (Value::Object(_), Some(Value::Object(record))) => record.clone(),
+        _ => Map::new(),
+    };
+    output.insert("records".into(), Value::Array(created));
+    output.insert("count".into(), json!(count));
+    Ok(Value::Object(output))
+}
+
+/// The id an upsert writes: `id`, else `data.id`.
+fn upsert_id(request: &NodeRequest, data: &Map<String, Value>) -> Result<String, NodeError> {
+    request
+        .param("id")
+        .and_then(id_of)
+        .or_else(|| data.get("id").and_then(id_of))
+        .ok_or_else(|| {
+            NodeError::invalid_parameter("id", "upsert needs an id (in `id` or `data.id`)")
+        })
 }
 
 /// What each execution's writes answered, by `<execution id>/<node id>`.

@@ -1,0 +1,95 @@
+//! Entity schemas in MetaBuilder's DBAL format (`entity`, `fields`,
+//! `indexes`, `acl`): what a declared entity's records look like, read
+//! from a directory at start-up and checked with errors naming the file,
+//! the entity and the field. The store turns a schema into typed columns,
+//! constraints and tenant-leading indexes ([`ddl`]), and checks every
+//! record written against it ([`check`]).
+
+pub mod check;
+pub mod ddl;
+mod field;
+pub mod load;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub use field::{FieldSpec, FieldType};
+pub use load::{load_dir, Catalog, SchemaError};
+
+/// Columns the store keeps itself for every declared entity: a schema may
+/// declare them (MetaBuilder's do), but their values come from the store.
+pub const STORE_COLUMNS: [&str; 2] = ["id", "tenantId"];
+
+/// One entity's schema.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub struct EntitySchema {
+    /// The entity's name, as `dbal-read` / `dbal-write` name it.
+    pub entity: String,
+    /// Schema version (informational).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// What the entity is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its fields, in declaration order.
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    /// Indexes beyond the fields' own `index` / `unique` hints.
+    #[serde(default)]
+    pub indexes: Vec<IndexSpec>,
+    /// Who may do what (kept for the access layer).
+    #[serde(default)]
+    pub acl: Option<Value>,
+    /// Relations (kept; not enforced by the store).
+    #[serde(default)]
+    pub relations: Option<Value>,
+}
+
+/// A declared index.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IndexSpec {
+    /// Its fields, in order (the tenant column is put first).
+    pub fields: Vec<String>,
+    /// Unique per tenant.
+    #[serde(default)]
+    pub unique: bool,
+    /// Its name, when the schema gives one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `fulltext`, `spatial`: not supported by the SQLite store (a plain
+    /// index is made, with a warning).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A checked entity: its fields parsed and validated.
+#[derive(Debug, Clone)]
+pub struct Entity {
+    /// The schema's entity name.
+    pub name: String,
+    /// Typed fields, in declaration order (`id`, the tenant field and the
+    /// timestamps the store keeps are not among them).
+    pub fields: Vec<(String, FieldSpec)>,
+    /// Indexes, each unique one per tenant.
+    pub indexes: Vec<IndexSpec>,
+    /// The access rules, as written.
+    pub acl: Option<Value>,
+    /// The compiled `pattern` of each field that has one.
+    pub patterns: Vec<(String, regex::Regex)>,
+}
+
+impl Entity {
+    /// The field named `name`, if declared.
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+    }
+
+    /// The compiled pattern of `field`, if it has one.
+    pub fn pattern(&self, field: &str) -> Option<&regex::Regex> {
+        self.patterns
+            .iter()
+            .find(|(n, _)| n == field)
+            .map(|(_, r)| r)
+    }
+}
