@@ -64,7 +64,7 @@ pub struct Config {
     pub email_templates: Option<PathBuf>,
     /// The dbal nodes' SQLite database file.
     #[serde(default)]
-    pub database: Option<PathBuf>,
+    pub database: Option<DatabaseConfig>,
     /// Environment variables `$env` may read.
     #[serde(default)]
     pub env_allowlist: Vec<String>,
@@ -77,6 +77,70 @@ pub struct Config {
     /// `plugflow serve`'s settings.
     #[serde(default)]
     pub serve: Option<plugflow_serve::ServeConfig>,
+}
+
+/// `database`: the dbal's SQLite file as a path (the first form), or a
+/// table: `path`, `entities` (a directory of MetaBuilder entity schemas,
+/// JSON or YAML), `url` (PostgreSQL; not yet supported).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseConfig {
+    /// `database = "data.db"`.
+    Path(PathBuf),
+    /// `[database]` with its keys.
+    Table(DatabaseTable),
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DatabaseTable {
+    /// The SQLite file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// The directory of entity schemas.
+    #[serde(default)]
+    pub entities: Option<PathBuf>,
+    /// A PostgreSQL URL (the scale-out store; not yet supported).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl DatabaseConfig {
+    /// The SQLite file, if one is named.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DatabaseConfig::Path(path) => Some(path),
+            DatabaseConfig::Table(table) => table.path.as_deref(),
+        }
+    }
+
+    /// The entity schema directory, if one is named.
+    pub fn entities(&self) -> Option<&Path> {
+        match self {
+            DatabaseConfig::Path(_) => None,
+            DatabaseConfig::Table(table) => table.entities.as_deref(),
+        }
+    }
+
+    fn relative_to(&mut self, base: &Path) {
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        match self {
+            DatabaseConfig::Path(path) => rebase(path),
+            DatabaseConfig::Table(table) => {
+                if let Some(path) = &mut table.path {
+                    rebase(path);
+                }
+                if let Some(dir) = &mut table.entities {
+                    rebase(dir);
+                }
+            }
+        }
+    }
 }
 
 /// `[smtp]`: email-send's server.
@@ -136,9 +200,7 @@ impl Config {
             }
         }
         if let Some(db) = &mut config.database {
-            if db.is_relative() {
-                *db = base.join(&*db);
-            }
+            db.relative_to(base);
         }
         for credential in &mut config.credentials {
             credential.secret = credential.secret.clone().relative_to(base);

@@ -107,12 +107,45 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         loader::register_linked_plugin(&registry, definition)
             .map_err(|e| CliError::failed(format!("built-in plugin failed to register: {e}")))?;
     }
-    if let Some(db) = global.db.clone().or(config.database.clone()) {
+    let db = global
+        .db
+        .clone()
+        .or_else(|| config.database.as_ref().and_then(|d| d.path().map(Into::into)));
+    let entities = config.database.as_ref().and_then(|d| d.entities());
+    if let Some(crate::config::DatabaseConfig::Table(table)) = &config.database {
+        if table.url.is_some() {
+            return Err(CliError::config(
+                "configuration: `[database] url` (PostgreSQL) is not supported yet; use `path` for the SQLite file",
+            ));
+        }
+    }
+    if db.is_some() || entities.is_some() {
         let mut settings = serde_json::Map::new();
-        settings.insert(
-            "database".into(),
-            serde_json::Value::String(db.display().to_string()),
-        );
+        if let Some(db) = &db {
+            settings.insert(
+                "database".into(),
+                serde_json::Value::String(db.display().to_string()),
+            );
+        }
+        if let Some(dir) = entities {
+            // Checked now, so a broken schema stops start-up with every
+            // problem named, not the first workflow that writes.
+            plugflow_dbal::entity::load_dir(dir).map_err(|errors| {
+                CliError::config(format!(
+                    "entity schemas in {}: {}",
+                    dir.display(),
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            settings.insert(
+                "entities".into(),
+                serde_json::Value::String(dir.display().to_string()),
+            );
+        }
         for node_type in [
             "dbal-read",
             "dbal-write",

@@ -275,38 +275,13 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
     let declared = declared::lookup(request, &entity)?;
     store::with_connection(&path, |conn| {
         let target = Target::open(conn, &path, &entity, declared.as_ref())?;
-        let fields = target.fields();
-        let table = target.table.clone();
-        let (where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
-        match request
-            .param("operation")
-            .and_then(Value::as_str)
-            .unwrap_or("read")
-        {
-            "read" | "get" => {
-                let single = request.param("operation").and_then(Value::as_str) == Some("get");
-                if single && request.param("id").is_none() {
-                    return Err(NodeError::invalid_parameter("id", "get needs an id"));
-                }
-                let order = order_by(
-                    request,
-                    &mut params,
-                    fields.as_ref(),
-                    target.default_order(),
-                )?;
-                let limit = if single {
-                    1
-                } else {
-                    int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)?
-                };
-                let offset = int_param(request, "offset", 0, i64::MAX)?;
-                let statement = format!(
-                    "SELECT {} FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}",
-                    target.select_list()
-                );
-                let mut stmt = conn.prepare_cached(&statement).map_err(sql)?;
+        let (query, statement, params) = read_statement(&target, &tenant, request)?;
+        let mut stmt = conn.prepare_cached(&statement).map_err(sql)?;
+        let params = params_from_iter(params.iter());
+        match query {
+            Query::Rows { single } => {
                 let rows = stmt
-                    .query_map(params_from_iter(params.iter()), |row| target.record(row))
+                    .query_map(params, |row| target.record(row))
                     .map_err(sql)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(sql)?;
@@ -317,96 +292,177 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
                     Ok(NodeOutput::new(json!({"records": rows, "count": count})))
                 }
             }
-            "count" => {
-                let statement = format!("SELECT COUNT(*) FROM \"{table}\" {where_sql}");
-                let count: i64 = conn
-                    .prepare_cached(&statement)
-                    .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
-                    .map_err(sql)?;
+            Query::Count => {
+                let count: i64 = stmt.query_row(params, |r| r.get(0)).map_err(sql)?;
                 Ok(NodeOutput::new(json!({"count": count})))
             }
-            "aggregate" => aggregate(conn, &table, request, (where_sql, params), fields.as_ref()),
-            other => Err(NodeError::invalid_parameter(
-                "operation",
-                format!("`{other}` is not read, get, count or aggregate"),
-            )),
+            Query::Aggregate { grouped: false } => {
+                let value: Sql = stmt.query_row(params, |r| r.get(0)).map_err(sql)?;
+                Ok(NodeOutput::new(json!({"value": sql_value(value)})))
+            }
+            Query::Aggregate { grouped: true } => {
+                let groups = stmt
+                    .query_map(params, |r| Ok((r.get::<_, Sql>(0)?, r.get::<_, Sql>(1)?)))
+                    .map_err(sql)?
+                    .map(|row| {
+                        row.map(|(k, v)| json!({"key": sql_value(k), "value": sql_value(v)}))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql)?;
+                Ok(NodeOutput::new(json!({"groups": groups})))
+            }
         }
     })
 }
 
-fn aggregate(
-    conn: &rusqlite::Connection,
-    table: &str,
+/// What a read statement returns.
+enum Query {
+    /// Records (`single`: at most one, for `get`).
+    Rows { single: bool },
+    /// One count.
+    Count,
+    /// One value, or `(key, value)` groups.
+    Aggregate { grouped: bool },
+}
+
+/// The statement of a read operation over `target`, scoped to `tenant`,
+/// with its parameters.
+fn read_statement(
+    target: &Target<'_>,
+    tenant: &str,
     request: &NodeRequest,
-    (where_sql, mut params): (String, Vec<Sql>),
-    fields: &dyn filter::Fields,
-) -> NodeResult {
-    let function = request
-        .param("function")
+) -> Result<(Query, String, Vec<Sql>), NodeError> {
+    let fields = target.fields();
+    let table = &target.table;
+    let (where_sql, mut params) = scoped_where(tenant, request, fields.as_ref())?;
+    let operation = request
+        .param("operation")
         .and_then(Value::as_str)
-        .unwrap_or("count");
-    let sql_fn = match function {
-        "count" | "sum" | "avg" | "min" | "max" => function.to_uppercase(),
-        other => {
-            return Err(NodeError::invalid_parameter(
-                "function",
-                format!("`{other}` is not count, sum, avg, min or max"),
-            ))
+        .unwrap_or("read");
+    match operation {
+        "read" | "get" => {
+            let single = operation == "get";
+            if single && request.param("id").is_none() {
+                return Err(NodeError::invalid_parameter("id", "get needs an id"));
+            }
+            let order = order_by(request, &mut params, fields.as_ref(), target.default_order())?;
+            let limit = if single {
+                1
+            } else {
+                int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)?
+            };
+            let offset = int_param(request, "offset", 0, i64::MAX)?;
+            let statement = format!(
+                "SELECT {} FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}",
+                target.select_list()
+            );
+            Ok((Query::Rows { single }, statement, params))
         }
-    };
-    let target = match request.param("field") {
-        Some(f) => {
-            let f = f
-                .as_str()
-                .filter(|f| filter::valid_field(f))
-                .ok_or_else(|| NodeError::invalid_parameter("field", "expected a field name"))?;
-            fields
-                .sql(f, &mut params)
-                .map_err(|m| NodeError::invalid_parameter("field", m))?
+        "count" => Ok((
+            Query::Count,
+            format!("SELECT COUNT(*) FROM \"{table}\" {where_sql}"),
+            params,
+        )),
+        "aggregate" => {
+            let function = request
+                .param("function")
+                .and_then(Value::as_str)
+                .unwrap_or("count");
+            let sql_fn = match function {
+                "count" | "sum" | "avg" | "min" | "max" => function.to_uppercase(),
+                other => {
+                    return Err(NodeError::invalid_parameter(
+                        "function",
+                        format!("`{other}` is not count, sum, avg, min or max"),
+                    ))
+                }
+            };
+            let target_sql = match request.param("field") {
+                Some(f) => {
+                    let f = f
+                        .as_str()
+                        .filter(|f| filter::valid_field(f))
+                        .ok_or_else(|| {
+                            NodeError::invalid_parameter("field", "expected a field name")
+                        })?;
+                    fields
+                        .sql(f, &mut params)
+                        .map_err(|m| NodeError::invalid_parameter("field", m))?
+                }
+                None if function == "count" => "*".to_owned(),
+                None => {
+                    return Err(NodeError::invalid_parameter(
+                        "field",
+                        format!("{function} needs a field"),
+                    ))
+                }
+            };
+            match request.param("groupBy") {
+                None => Ok((
+                    Query::Aggregate { grouped: false },
+                    format!("SELECT {sql_fn}({target_sql}) FROM \"{table}\" {where_sql}"),
+                    params,
+                )),
+                Some(group) => {
+                    let group = group
+                        .as_str()
+                        .filter(|g| filter::valid_field(g))
+                        .ok_or_else(|| {
+                            NodeError::invalid_parameter("groupBy", "expected a field name")
+                        })?;
+                    let key = fields
+                        .sql(group, &mut params)
+                        .map_err(|m| NodeError::invalid_parameter("groupBy", m))?;
+                    Ok((
+                        Query::Aggregate { grouped: true },
+                        format!("SELECT {key}, {sql_fn}({target_sql}) FROM \"{table}\" {where_sql} GROUP BY 1 ORDER BY 1"),
+                        params,
+                    ))
+                }
+            }
         }
-        None if function == "count" => "*".to_owned(),
-        None => {
-            return Err(NodeError::invalid_parameter(
-                "field",
-                format!("{function} needs a field"),
-            ))
-        }
-    };
-    let value_of = |v: Sql| match v {
+        other => Err(NodeError::invalid_parameter(
+            "operation",
+            format!("`{other}` is not read, get, count or aggregate"),
+        )),
+    }
+}
+
+/// An SQL result as a JSON value.
+fn sql_value(value: Sql) -> Value {
+    match value {
         Sql::Integer(i) => json!(i),
         Sql::Real(f) => plugin_abi::sdk::value::number(f).unwrap_or(Value::Null),
         Sql::Text(t) => json!(t),
         _ => Value::Null,
-    };
-    match request.param("groupBy") {
-        None => {
-            let statement = format!("SELECT {sql_fn}({target}) FROM \"{table}\" {where_sql}");
-            let value: Sql = conn
-                .query_row(&statement, params_from_iter(params.iter()), |r| r.get(0))
-                .map_err(sql)?;
-            Ok(NodeOutput::new(json!({"value": value_of(value)})))
-        }
-        Some(group) => {
-            let group = group
-                .as_str()
-                .filter(|g| filter::valid_field(g))
-                .ok_or_else(|| NodeError::invalid_parameter("groupBy", "expected a field name"))?;
-            let key = fields
-                .sql(group, &mut params)
-                .map_err(|m| NodeError::invalid_parameter("groupBy", m))?;
-            let statement = format!("SELECT {key}, {sql_fn}({target}) FROM \"{table}\" {where_sql} GROUP BY 1 ORDER BY 1");
-            let mut stmt = conn.prepare(&statement).map_err(sql)?;
-            let groups = stmt
-                .query_map(params_from_iter(params.iter()), |r| {
-                    Ok((r.get::<_, Sql>(0)?, r.get::<_, Sql>(1)?))
-                })
-                .map_err(sql)?
-                .map(|row| row.map(|(k, v)| json!({"key": value_of(k), "value": value_of(v)})))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sql)?;
-            Ok(NodeOutput::new(json!({"groups": groups})))
-        }
     }
+}
+
+/// The plan SQLite chooses for a read (`EXPLAIN QUERY PLAN`, one line a
+/// step): `request` is what `dbal-read` would get. For tests and
+/// operators checking that a filter or sort uses an index.
+///
+/// # Errors
+///
+/// As the read itself.
+pub fn query_plan(request: &NodeRequest) -> Result<Vec<String>, NodeError> {
+    let tenant = tenant(request)?;
+    let entity = request.str_param("entity")?.to_owned();
+    let path = store::database_path(request)?;
+    let declared = declared::lookup(request, &entity)?;
+    store::with_connection(&path, |conn| {
+        let target = Target::open(conn, &path, &entity, declared.as_ref())?;
+        let (_, statement, params) = read_statement(&target, &tenant, request)?;
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))
+            .map_err(sql)?;
+        let steps = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        Ok(steps)
+    })
 }
 
 /// The document stored for `data`: without the columns, which the store
