@@ -107,10 +107,12 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
         loader::register_linked_plugin(&registry, definition)
             .map_err(|e| CliError::failed(format!("built-in plugin failed to register: {e}")))?;
     }
-    let db = global
-        .db
-        .clone()
-        .or_else(|| config.database.as_ref().and_then(|d| d.path().map(Into::into)));
+    let db = global.db.clone().or_else(|| {
+        config
+            .database
+            .as_ref()
+            .and_then(|d| d.path().map(Into::into))
+    });
     let entities = config.database.as_ref().and_then(|d| d.entities());
     if let Some(crate::config::DatabaseConfig::Table(table)) = &config.database {
         if table.url.is_some() {

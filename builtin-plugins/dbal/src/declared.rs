@@ -101,9 +101,12 @@ impl Fields for DeclaredFields<'_> {
     }
 }
 
-/// Tables already created or migrated, by database file and entity.
-fn ensured() -> &'static Mutex<HashSet<(PathBuf, String)>> {
-    static ENSURED: OnceLock<Mutex<HashSet<(PathBuf, String)>>> = OnceLock::new();
+/// Tables already created or migrated, by database file, schema file and
+/// entity.
+type EnsuredKey = (PathBuf, PathBuf, String);
+
+fn ensured() -> &'static Mutex<HashSet<EnsuredKey>> {
+    static ENSURED: OnceLock<Mutex<HashSet<EnsuredKey>>> = OnceLock::new();
     ENSURED.get_or_init(Mutex::default)
 }
 
@@ -118,7 +121,7 @@ fn ensured() -> &'static Mutex<HashSet<(PathBuf, String)>> {
 /// not fit the schema, named.
 pub fn ensure(conn: &mut Connection, path: &Path, entity: &Entity) -> Result<String, NodeError> {
     let table = table_name(&entity.name);
-    let key = (path.to_owned(), entity.name.clone());
+    let key = (path.to_owned(), entity.file.clone(), entity.name.clone());
     if ensured()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

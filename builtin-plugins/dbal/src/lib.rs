@@ -345,7 +345,12 @@ fn read_statement(
             if single && request.param("id").is_none() {
                 return Err(NodeError::invalid_parameter("id", "get needs an id"));
             }
-            let order = order_by(request, &mut params, fields.as_ref(), target.default_order())?;
+            let order = order_by(
+                request,
+                &mut params,
+                fields.as_ref(),
+                target.default_order(),
+            )?;
             let limit = if single {
                 1
             } else {

@@ -254,6 +254,7 @@ pub fn parse(file: &Path, value: &Value) -> Result<Entity, Vec<SchemaError>> {
     indexes.dedup_by(|a, b| a.fields == b.fields && a.unique == b.unique);
     Ok(Entity {
         name,
+        file: file.to_owned(),
         fields,
         indexes,
         acl: schema.acl,
@@ -286,4 +287,141 @@ fn field_problems(spec: &FieldSpec) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(schema: Value) -> Vec<String> {
+        parse(Path::new("s.json"), &schema)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_sound_schema_loads_with_its_field_hints_as_indexes() {
+        let entity = parse(
+            Path::new("u.json"),
+            &json!({"entity": "user", "fields": {
+                "id": {"type": "uuid", "primary": true},
+                "name": {"type": "string", "unique": true},
+                "role": {"type": "enum", "values": ["a", "b"], "index": true}}}),
+        )
+        .unwrap();
+        assert_eq!(entity.fields.len(), 2, "id is the store's");
+        assert_eq!(entity.indexes.len(), 2);
+        assert!(entity
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.fields == ["name"]));
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_file_entity_and_field() {
+        let found = problems(json!({"entity": "user", "fields": {"age": {"type": "number"}}}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("s.json: entity `user`, field `age`: unknown variant `number`"),
+            "{}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn an_enum_without_values_is_refused() {
+        let found = problems(json!({"entity": "user", "fields": {"role": {"type": "enum"}}}));
+        assert!(found[0].contains("`enum` without `values`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_refused() {
+        let found = problems(
+            json!({"entity": "user", "fields": {"name": {"type": "string", "pattern": "(["}}}),
+        );
+        assert!(found[0].contains("`pattern` does not compile"), "{found:?}");
+    }
+
+    #[test]
+    fn an_index_on_an_undeclared_field_is_refused() {
+        let found =
+            problems(json!({"entity": "user", "fields": {}, "indexes": [{"fields": ["ghost"]}]}));
+        assert!(
+            found[0].contains("field `ghost`: index 0 names a field"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_primary_key_not_named_id_is_refused() {
+        let found = problems(
+            json!({"entity": "user", "fields": {"key": {"type": "uuid", "primary": true}}}),
+        );
+        assert!(found[0].contains("name the primary key `id`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_default_of_the_wrong_type_is_refused() {
+        let found = problems(
+            json!({"entity": "user", "fields": {"age": {"type": "integer", "default": "old"}}}),
+        );
+        assert!(
+            found[0].contains("its `default` is not a valid value"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn inverted_bounds_are_refused() {
+        let found = problems(
+            json!({"entity": "user", "fields": {"name": {"type": "string", "min_length": 5, "max_length": 2}}}),
+        );
+        assert!(
+            found[0].contains("`min_length` 5 is over `max_length` 2"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_directory_with_json_and_yaml_of_one_entity_loads_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.json"),
+            r#"{"entity": "t", "fields": {"a": {"type": "string"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("t.yaml"),
+            "entity: t\nfields:\n  a:\n    type: string\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("index.json"), r#"{"entities": ["t"]}"#).unwrap();
+        let catalog = load_dir(dir.path()).unwrap();
+        assert_eq!(catalog.len(), 1);
+        assert!(catalog.get("t").is_some());
+    }
+
+    #[test]
+    fn one_entity_declared_differently_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            r#"{"entity": "t", "fields": {"a": {"type": "string"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"entity": "t", "fields": {"a": {"type": "integer"}}}"#,
+        )
+        .unwrap();
+        let errors = load_dir(dir.path()).unwrap_err();
+        assert!(
+            errors[0].message.contains("declared, differently"),
+            "{errors:?}"
+        );
+    }
 }

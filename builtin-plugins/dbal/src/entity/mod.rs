@@ -68,6 +68,8 @@ pub struct IndexSpec {
 pub struct Entity {
     /// The schema's entity name.
     pub name: String,
+    /// The file it was read from.
+    pub file: std::path::PathBuf,
     /// Typed fields, in declaration order (`id`, the tenant field and the
     /// timestamps the store keeps are not among them).
     pub fields: Vec<(String, FieldSpec)>,
