@@ -23,8 +23,6 @@ pub fn create_statements(entity: &Entity) -> Vec<String> {
     for (name, spec) in &entity.fields {
         columns.push(column(name, spec));
     }
-    columns.push("\"_createdAt\" TEXT NOT NULL".to_owned());
-    columns.push("\"_updatedAt\" TEXT NOT NULL".to_owned());
     columns.push("PRIMARY KEY (\"tenantId\", \"id\")".to_owned());
     let mut statements = vec![format!(
         "CREATE TABLE IF NOT EXISTS \"{table}\" (\n    {}\n)",
