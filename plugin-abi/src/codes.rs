@@ -31,9 +31,12 @@ pub const PLUGIN_CRASHED: &str = "PLUGIN_CRASHED";
 /// The plugin crashed too often and is quarantined until an operator
 /// clears it.
 pub const PLUGIN_QUARANTINED: &str = "PLUGIN_QUARANTINED";
+/// The execution's user may not perform this operation on this entity
+/// (the entity schema's `acl`).
+pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
 
 /// Every stable error code, for documentation and exhaustive tests.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     NODE_TYPE_NOT_FOUND,
     NODE_TYPE_DISABLED_FOR_TENANT,
     VALIDATION_FAILED,
@@ -46,4 +49,5 @@ pub const ALL: [&str; 12] = [
     EXPRESSION_ERROR,
     PLUGIN_CRASHED,
     PLUGIN_QUARANTINED,
+    ACCESS_DENIED,
 ];

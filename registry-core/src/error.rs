@@ -35,11 +35,14 @@ pub enum ErrorCode {
     /// The plugin crashed too often and is quarantined until an operator
     /// clears it.
     PluginQuarantined,
+    /// The execution's user may not perform the operation (an entity's
+    /// `acl`).
+    AccessDenied,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::NodeTypeNotFound,
         ErrorCode::NodeTypeDisabledForTenant,
         ErrorCode::ValidationFailed,
@@ -52,6 +55,7 @@ impl ErrorCode {
         ErrorCode::ExpressionError,
         ErrorCode::PluginCrashed,
         ErrorCode::PluginQuarantined,
+        ErrorCode::AccessDenied,
     ];
 
     /// The stable string, such as `"NODE_TYPE_NOT_FOUND"`.
@@ -69,6 +73,7 @@ impl ErrorCode {
             ErrorCode::ExpressionError => codes::EXPRESSION_ERROR,
             ErrorCode::PluginCrashed => codes::PLUGIN_CRASHED,
             ErrorCode::PluginQuarantined => codes::PLUGIN_QUARANTINED,
+            ErrorCode::AccessDenied => codes::ACCESS_DENIED,
         }
     }
 

@@ -180,7 +180,8 @@ pub fn is_retryable(failure: &NodeFailure) -> bool {
         | ErrorCode::DependencyNotLoaded
         | ErrorCode::TenantMismatch
         | ErrorCode::ExpressionError
-        | ErrorCode::PluginQuarantined => false,
+        | ErrorCode::PluginQuarantined
+        | ErrorCode::AccessDenied => false,
     }
 }
 

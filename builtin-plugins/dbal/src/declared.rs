@@ -429,10 +429,33 @@ pub fn create(
     table: &str,
     tenant: &str,
     records: &[&Map<String, Value>],
+    owner: Option<(String, String)>,
 ) -> Result<Vec<Value>, NodeError> {
     let mut checked = Vec::with_capacity(records.len());
     let mut violations = Vec::new();
-    for (i, record) in records.iter().enumerate() {
+    for (i, given) in records.iter().enumerate() {
+        // A user who may create only their own records: the owner field
+        // is theirs, set when absent, refused when it names another.
+        let mut owned;
+        let mut record: &Map<String, Value> = given;
+        if let Some((field, user_id)) = &owner {
+            match given.get(field) {
+                Some(Value::String(id)) if id == user_id => {}
+                Some(_) => {
+                    violations.push(Violation {
+                        index: i,
+                        field: field.clone(),
+                        message: "records you create must be your own".to_owned(),
+                    });
+                    continue;
+                }
+                None => {
+                    owned = (*given).clone();
+                    owned.insert(field.clone(), Value::String(user_id.clone()));
+                    record = &owned;
+                }
+            }
+        }
         match check::record(entity, i, record, true) {
             Ok(fields) => checked.push((new_id(entity, record), fields)),
             Err(mut found) => violations.append(&mut found),
@@ -534,7 +557,7 @@ pub fn upsert(
     } else {
         let mut record = data.clone();
         record.insert("id".into(), Value::String(id.to_owned()));
-        create(tx, entity, table, tenant, &[&record])?;
+        create(tx, entity, table, tenant, &[&record], None)?;
     }
     tx.query_row(
         &format!(

@@ -9,6 +9,7 @@
 //! compiled to parameterised SQL over `json_extract`; field names must match
 //! a strict pattern. Multi-record writes run in one transaction.
 
+mod acl;
 mod declared;
 pub mod entity;
 mod filter;
@@ -26,6 +27,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, OptionalExtension};
 use serde_json::{json, Map, Value};
 
+use acl::Access;
 use store::{record, sql, NOW};
 use target::Target;
 
@@ -164,6 +166,27 @@ fn scoped_where(
         format!("WHERE tenantId = ?1 AND {filter_sql}{id_sql}"),
         params,
     ))
+}
+
+/// Narrows a scoped `WHERE` to what `access` allows: the user's own
+/// records, or none.
+fn restrict(where_sql: &mut String, params: &mut Vec<Sql>, access: &Access) {
+    match access {
+        Access::All => {}
+        Access::Owned { field, user_id } => {
+            params.push(Sql::Text(user_id.clone()));
+            where_sql.push_str(&format!(" AND \"{field}\" = ?{}", params.len()));
+        }
+        Access::Nothing => where_sql.push_str(" AND 0"),
+    }
+}
+
+/// `ACCESS_DENIED` for `operation` on `entity`.
+fn denied(entity: &str, operation: &str) -> NodeError {
+    NodeError::new(
+        plugin_abi::codes::ACCESS_DENIED,
+        format!("the execution's user may not {operation} records of entity `{entity}` (its schema's acl); run as a user whose role the acl admits"),
+    )
 }
 
 /// The sort keys of `sort`: `"field"`, `"-field"`, `{field, order}`,
@@ -334,7 +357,14 @@ fn read_statement(
 ) -> Result<(Query, String, Vec<Sql>), NodeError> {
     let fields = target.fields();
     let table = &target.table;
-    let (where_sql, mut params) = scoped_where(tenant, request, fields.as_ref())?;
+    let (mut where_sql, mut params) = scoped_where(tenant, request, fields.as_ref())?;
+    // A user who may not read a record never sees it: not in a read, a
+    // get, a count or an aggregate.
+    restrict(
+        &mut where_sql,
+        &mut params,
+        &target.access("read", &request.context.user),
+    );
     let operation = request
         .param("operation")
         .and_then(Value::as_str)
@@ -521,8 +551,13 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         }
         let output = match (operation.as_str(), target.declared) {
             ("create", Some(schema)) => {
+                let owner = match target.access("create", &request.context.user) {
+                    Access::All => None,
+                    Access::Owned { field, user_id } => Some((field, user_id)),
+                    Access::Nothing => return Err(denied(&entity, "create")),
+                };
                 let records = records_param(request)?;
-                let created = declared::create(&tx, schema, &table, &tenant, &records)?;
+                let created = declared::create(&tx, schema, &table, &tenant, &records, owner)?;
                 create_output(request, created)?
             }
             ("update", Some(schema)) => {
@@ -535,7 +570,11 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                         "update needs an id or a filter",
                     ));
                 }
-                let (where_sql, params) = scoped_where(&tenant, request, fields.as_ref())?;
+                let (mut where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
+                match target.access("update", &request.context.user) {
+                    Access::Nothing => return Err(denied(&entity, "update")),
+                    access => restrict(&mut where_sql, &mut params, &access),
+                }
                 let count = declared::update(&tx, schema, &table, data, &where_sql, params)?;
                 json!({"count": count})
             }
@@ -544,6 +583,15 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                     NodeError::invalid_parameter("data", "upsert takes an object")
                 })?;
                 let id = upsert_id(request, data)?;
+                let user = &request.context.user;
+                if target.access("create", user) != Access::All
+                    || target.access("update", user) != Access::All
+                {
+                    return Err(denied(
+                        &entity,
+                        "upsert (it needs full create and update access; use create and update)",
+                    ));
+                }
                 let stored = declared::upsert(&tx, schema, &table, &tenant, &id, data)?;
                 let mut output = stored.as_object().cloned().unwrap_or_default();
                 output.insert("record".into(), stored);
@@ -593,7 +641,11 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                         "delete needs an id or a filter",
                     ));
                 }
-                let (where_sql, params) = scoped_where(&tenant, request, fields.as_ref())?;
+                let (mut where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
+                match target.access("delete", &request.context.user) {
+                    Access::Nothing => return Err(denied(&entity, "delete")),
+                    access => restrict(&mut where_sql, &mut params, &access),
+                }
                 let count = tx
                     .execute(
                         &format!("DELETE FROM \"{table}\" {where_sql}"),

@@ -9,6 +9,7 @@ use plugin_abi::sdk::NodeError;
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
+use crate::acl::{self, Access};
 use crate::declared::{self, DeclaredFields};
 use crate::entity::{Catalog, Entity};
 use crate::filter::{Fields, Schemaless};
@@ -69,6 +70,15 @@ impl<'a> Target<'a> {
         match self.declared {
             Some(entity) => declared::select_list(entity),
             None => "id, tenantId, data, createdAt, updatedAt".to_owned(),
+        }
+    }
+
+    /// What the execution's `user` may touch with `operation` (`create`,
+    /// `read`, `update`, `delete`): everything for an undeclared entity.
+    pub fn access(&self, operation: &str, user: &Value) -> Access {
+        match self.declared {
+            Some(entity) => acl::access(entity, operation, user),
+            None => Access::All,
         }
     }
 
