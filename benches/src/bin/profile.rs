@@ -119,6 +119,40 @@ fn measure_startup(config: &DiscoveryConfig) -> Registry {
     registry
 }
 
+/// `n` creates of 10,000 declared records each into a fresh database.
+fn dbal_bulk(n: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entities = dir.path().join("entities");
+    std::fs::create_dir_all(&entities).expect("entities");
+    std::fs::write(
+        entities.join("item.json"),
+        r#"{"entity": "item", "fields": {"sku": {"type": "string", "required": true, "unique": true}, "price": {"type": "decimal"}, "stock": {"type": "integer"}}}"#,
+    )
+    .expect("schema");
+    let registry = Registry::new();
+    loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).expect("dbal");
+    let mut config = serde_json::Map::new();
+    config.insert("database".into(), json!(dir.path().join("p.db")));
+    config.insert("entities".into(), json!(entities));
+    registry.set_node_config("dbal-write", config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut context = options().context;
+    context.tenant_id = Some("t".into());
+    for round in 0..n {
+        let data: Vec<serde_json::Value> = (0..10_000)
+            .map(|i| json!({"sku": format!("s-{round}-{i}"), "price": 1.5, "stock": i}))
+            .collect();
+        let parameters = json!({"operation": "create", "entity": "item", "data": data});
+        let call = NodeCall::new("dbal-write", "n", &parameters).context(&context);
+        let done = runtime.block_on(registry.execute(&call));
+        assert!(done.error.is_none(), "{:?}", done.error);
+        black_box(done);
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "phases-static".into());
@@ -156,6 +190,7 @@ fn main() {
                 black_box(measure_startup(&config));
             }
         }
+        "dbal-bulk" => dbal_bulk(n),
         "write-chain" => {
             let path = args.next().expect("profile write-chain N PATH");
             std::fs::write(&path, plugflow_benches::math_chain_text(n)).expect("chain written");

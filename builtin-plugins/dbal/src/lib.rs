@@ -510,8 +510,18 @@ fn document(data: &Map<String, Value>) -> String {
     Value::Object(doc).to_string()
 }
 
+/// A new record id: 32 hex digits, milliseconds first, so records created
+/// together sit together in the primary-key index.
 fn new_id() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    format!(
+        "{:012x}{:04x}{:016x}",
+        millis & 0xffff_ffff_ffff,
+        fastrand::u16(..),
+        fastrand::u64(..)
+    )
 }
 
 pub(crate) fn write(request: &NodeRequest) -> NodeResult {
