@@ -6,6 +6,9 @@
 //! metacharacters, JSON paths with quotes). After every case the victim's
 //! rows are unchanged and were never returned.
 //!
+//! The suite runs twice: against an undeclared entity (JSON documents)
+//! and against the same entity declared by a schema (typed columns).
+//!
 //! 10,000 cases by default; `PROPTEST_CASES=1000000` for a long run.
 
 use plugin_abi::request::ExecContext;
@@ -115,8 +118,21 @@ async fn victim_rows(registry: &Registry) -> Value {
     done.output["records"].clone()
 }
 
+/// `Doc` as a declared entity: the fields the attacks write and read.
+const DOC_SCHEMA: &str = r#"{"entity": "Doc", "fields": {
+    "secret": {"type": "string"}, "n": {"type": "integer"}}}"#;
+
 #[test]
 fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
+    attack_suite(false);
+}
+
+#[test]
+fn no_generated_attack_on_a_declared_entity_reads_or_changes_the_other_tenants_rows() {
+    attack_suite(true);
+}
+
+fn attack_suite(declared: bool) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,7 +140,17 @@ fn no_generated_attack_ever_reads_or_changes_the_other_tenants_rows() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::new();
     loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
-    plugflow_tests::set_database(&registry, &data.path().join("shared.db"));
+    let mut config = Map::new();
+    config.insert("database".into(), json!(data.path().join("shared.db")));
+    if declared {
+        let entities = data.path().join("entities");
+        std::fs::create_dir(&entities).unwrap();
+        std::fs::write(entities.join("doc.json"), DOC_SCHEMA).unwrap();
+        config.insert("entities".into(), json!(entities));
+    }
+    for node_type in plugflow_tests::host::plugflow_dbal_node_types() {
+        registry.set_node_config(node_type, config.clone());
+    }
 
     let seed = |tenant: &str, secret: &str| {
         let rows: Vec<Value> = IDS
