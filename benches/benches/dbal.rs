@@ -115,7 +115,8 @@ fn dbal(c: &mut Criterion) {
         group.bench_function(format!("count_filtered/{label}"), |b| {
             b.iter(|| run(&registry, "t0", "dbal-read", &count))
         });
-        let page = json!({"entity": entity, "filter": {"category": "c5"}, "sort": "price", "limit": 50});
+        let page =
+            json!({"entity": entity, "filter": {"category": "c5"}, "sort": "price", "limit": 50});
         group.bench_function(format!("read_sorted_page/{label}"), |b| {
             b.iter(|| run(&registry, "t0", "dbal-read", &page))
         });

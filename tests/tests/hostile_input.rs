@@ -39,7 +39,20 @@ fn registry() -> &'static (Arc<Registry>, tempfile::TempDir) {
             loader::register_static_plugin(&registry, module).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        plugflow_tests::set_database(&registry, &dir.path().join("fuzz.db"));
+        // `FuzzTyped` is declared (typed columns, a json field); `Fuzz` is not.
+        let entities = dir.path().join("entities");
+        std::fs::create_dir(&entities).unwrap();
+        std::fs::write(
+            entities.join("fuzz.json"),
+            r#"{"entity": "FuzzTyped", "fields": {"name": {"type": "string"}, "type": {"type": "string"}, "index": {"type": "integer"}, "parameters": {"type": "json"}}}"#,
+        )
+        .unwrap();
+        let mut config = serde_json::Map::new();
+        config.insert("database".into(), json!(dir.path().join("fuzz.db")));
+        config.insert("entities".into(), json!(entities));
+        for node_type in plugflow_tests::host::plugflow_dbal_node_types() {
+            registry.set_node_config(node_type, config.clone());
+        }
         (Arc::new(registry), dir)
     })
 }
@@ -192,12 +205,12 @@ fn render(template: &str) {
 
 /// Runs dbal-read with `filter`: a result or a clear error, never a panic
 /// inside the plugin (the SDK would turn it into a "panicked" error).
-fn dbal_filter(filter: &Value) {
+fn dbal_filter(filter: &Value, entity: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let params = json!({"entity": "Fuzz", "filter": filter});
+    let params = json!({"entity": entity, "filter": filter});
     let context = ExecContext {
         tenant_id: Some("fuzz".into()),
         ..Default::default()
@@ -346,7 +359,12 @@ proptest! {
 
     #[test]
     fn dbal_filters_are_results_or_clear_errors(f in filter()) {
-        dbal_filter(&f);
+        dbal_filter(&f, "Fuzz");
+    }
+
+    #[test]
+    fn dbal_filters_on_a_declared_entity_are_results_or_clear_errors(f in filter()) {
+        dbal_filter(&f, "FuzzTyped");
     }
 
     #[test]
@@ -405,7 +423,8 @@ fn known_nasty_inputs() {
         )
         .unwrap_or(json!({})),
     ] {
-        dbal_filter(&f);
+        dbal_filter(&f, "Fuzz");
+        dbal_filter(&f, "FuzzTyped");
     }
 }
 
