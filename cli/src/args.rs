@@ -158,6 +158,22 @@ pub enum Command {
     Stats(StatsArgs),
     /// Serve workflows over HTTP: webhooks, the /v1 API, health, metrics.
     Serve(ServeArgs),
+    /// The dbal's database: destructive schema migrations.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `plugflow db ...`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Show (and with `--apply`, make) the table rebuilds that fields
+    /// removed or retyped in entity schemas need. Additive changes need
+    /// none: they are applied when an entity is first used.
+    Migrate {
+        /// Rebuild the tables (without it, only the plan is shown).
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 /// `plugflow serve`.

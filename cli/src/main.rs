@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{AuditCommand, Cli, Command, LogFormat, OutputFormat, PluginsCommand};
+use args::{AuditCommand, Cli, Command, DbCommand, LogFormat, OutputFormat, PluginsCommand};
 use error::{CliError, EXIT_FAILED, EXIT_INVALID};
 use output::{sanitize, write_stdout, Output};
 
@@ -88,6 +88,7 @@ async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
         Command::Serve(a) => commands::serve::serve(g, a).await,
+        Command::Db(DbCommand::Migrate { apply }) => commands::db::migrate(g, *apply),
     }
 }
 

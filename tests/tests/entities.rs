@@ -691,3 +691,49 @@ fn acl_row_level_names_the_owner_field() {
     assert_eq!(mine["count"], 1);
     assert_eq!(mine["records"][0]["customerId"], "c1");
 }
+
+#[test]
+fn migrate_plans_then_makes_the_rebuild_a_removed_field_needs() {
+    let db = db();
+    evolve(
+        &db,
+        "widget.json",
+        r#"{"entity": "widget", "fields": {"name": {"type": "string"}, "colour": {"type": "string"}}}"#,
+    );
+    assert_eq!(
+        create(
+            &db,
+            "acme",
+            "widget",
+            json!({"name": "w1", "colour": "red"})
+        )
+        .status,
+        NodeStatus::Success
+    );
+    evolve(&db, "widget-v2.json", WIDGET_V1);
+    let dir = db
+        .entities
+        .parent()
+        .unwrap()
+        .join("entities-widget-v2.json");
+    let plans = plugflow_dbal::migrate::plan(&db.database, &dir).unwrap();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].records, 1);
+    assert_eq!(
+        (
+            plans[0].changes[0].kind.as_str(),
+            plans[0].changes[0].field.as_str()
+        ),
+        ("drop", "colour")
+    );
+    // The plan changed nothing: the store still refuses the table.
+    assert!(exec(&db, "acme", "dbal-read", json!({"entity": "widget"}))
+        .error
+        .is_some());
+    plugflow_dbal::migrate::apply(&db.database, &dir).unwrap();
+    let read = ok(&db, "acme", "dbal-read", json!({"entity": "widget"}));
+    assert_eq!(
+        read["records"][0],
+        json!({"id": read["records"][0]["id"], "tenantId": "acme", "name": "w1"})
+    );
+}

@@ -149,7 +149,7 @@ pub fn ensure(conn: &mut Connection, path: &Path, entity: &Entity) -> Result<Str
 
 /// The columns of `table` with their declared types; empty when it does
 /// not exist.
-fn columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>, NodeError> {
+pub(crate) fn columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>, NodeError> {
     let mut stmt = conn
         .prepare(&format!("PRAGMA table_info(\"{table}\")"))
         .map_err(sql)?;
@@ -220,13 +220,13 @@ fn migrate(
 
 fn destructive(entity: &Entity, what: &str) -> NodeError {
     NodeError::execution(format!(
-        "the schema of entity `{}` changed destructively: {what}. Only additive changes (new fields, new indexes) are applied automatically; restore the declaration, or move the data to a new entity",
+        "the schema of entity `{}` changed destructively: {what}. Only additive changes (new fields, new indexes) are applied automatically; see what a rebuild would do with `plugflow db migrate`, and make it with `plugflow db migrate --apply` (or restore the declaration)",
         entity.name
     ))
 }
 
 /// A default as an SQL literal (text quoted, booleans 0/1, JSON as text).
-fn default_literal(spec: &FieldSpec, value: &Value) -> String {
+pub(crate) fn default_literal(spec: &FieldSpec, value: &Value) -> String {
     match to_sql(spec, value) {
         Sql::Null => "NULL".to_owned(),
         Sql::Integer(i) => i.to_string(),

@@ -14,6 +14,7 @@ mod declared;
 pub mod entity;
 mod filter;
 mod metabuilder;
+pub mod migrate;
 mod store;
 mod target;
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod db;
 pub mod graph;
 pub mod plugins;
 pub mod run;

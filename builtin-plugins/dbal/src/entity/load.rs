@@ -47,6 +47,11 @@ impl Catalog {
         self.entities.get(name)
     }
 
+    /// Every declared entity, by name.
+    pub fn entities(&self) -> impl Iterator<Item = &Entity> {
+        self.entities.values()
+    }
+
     /// How many entities are declared.
     pub fn len(&self) -> usize {
         self.entities.len()
