@@ -292,6 +292,7 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         });
     }
     rows.extend(process_tier_rows(c));
+    rows.extend(dbal_rows(c));
     let own = memory.and_then(|m| m["registryMb"].as_f64());
     rows.push(Row {
         what: "registry holding 1,000 node types (RSS it adds; schemas compile on first use)"
@@ -308,6 +309,75 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
         ),
         ratio: own.map(|v| v / 8.0),
         command: format!("`{BENCH} memory`"),
+    });
+    rows
+}
+
+/// The dbal at a million rows: declared entities against their targets,
+/// the same operation on the undeclared entity beside each.
+fn dbal_rows(c: &BTreeMap<String, Measured>) -> Vec<Row> {
+    let command = format!("`{BENCH} dbal`");
+    let mut rows = Vec::new();
+    for (what, op, target_ns, target) in [
+        (
+            "dbal, 1,000,000 rows: point lookup by an indexed field",
+            "point_lookup",
+            1e6,
+            "≤ 1 ms",
+        ),
+        (
+            "dbal, 1,000,000 rows: filtered count on indexed fields",
+            "count_filtered",
+            20e6,
+            "≤ 20 ms",
+        ),
+        (
+            "dbal, 1,000,000 rows: read sorted on an indexed field, limit 50",
+            "read_sorted_page",
+            2e6,
+            "≤ 2 ms",
+        ),
+    ] {
+        let declared = c.get(&format!("dbal/{op}/declared")).copied();
+        let undeclared = c.get(&format!("dbal/{op}/undeclared")).copied();
+        rows.push(Row {
+            what: what.into(),
+            target: target.into(),
+            measured: declared.map_or_else(
+                || "—".into(),
+                |m| {
+                    format!(
+                        "{} (undeclared: {})",
+                        range(m),
+                        undeclared.map_or_else(|| "—".into(), range)
+                    )
+                },
+            ),
+            ratio: declared.map(|m| m.median / target_ns),
+            command: command.clone(),
+        });
+    }
+    let rate = |label: &str| {
+        c.get(&format!("dbal/bulk_create_10k/{label}"))
+            .map(|m| 10_000.0 / (m.median / 1e9))
+    };
+    let size = read_json(&plugflow_benches::results_dir().join("dbal.json"))
+        .and_then(|v| v["databaseMb"].as_f64());
+    rows.push(Row {
+        what: "dbal, 1,000,000 rows: bulk create (10,000 records in one node)".into(),
+        target: "≥ 100000 rows/s".into(),
+        measured: rate("declared").map_or_else(
+            || "—".into(),
+            |r| {
+                format!(
+                    "{r:.0} rows/s (undeclared: {:.0} rows/s; database file {:.0} MB)",
+                    rate("undeclared").unwrap_or(f64::NAN),
+                    size.unwrap_or(f64::NAN)
+                )
+            },
+        ),
+        ratio: rate("declared").map(|r| 100_000.0 / r),
+        command,
     });
     rows
 }

@@ -8,6 +8,13 @@
 //! tenant column from the context, whatever the parameters say. Filters are
 //! compiled to parameterised SQL over `json_extract`; field names must match
 //! a strict pattern. Multi-record writes run in one transaction.
+//!
+//! Entities declared by MetaBuilder entity schemas (the host's
+//! `config.entities` directory; see [`entity`]) live in typed tables with
+//! their constraints and tenant-leading indexes instead: writes are checked
+//! against the schema, filters read the columns, the schema's `acl` limits
+//! what the execution's user sees and changes, and [`migrate`] makes the
+//! destructive schema changes an operator asks for.
 
 mod acl;
 mod declared;
