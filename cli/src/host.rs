@@ -136,11 +136,7 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
                 CliError::config(format!(
                     "entity schemas in {}: {}",
                     dir.display(),
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    plugflow_dbal::entity::describe(&errors)
                 ))
             })?;
             settings.insert(

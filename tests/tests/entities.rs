@@ -59,8 +59,14 @@ fn point_at(registry: &Registry, database: &Path, entities: &Path) {
 }
 
 fn exec(db: &Db, tenant: &str, node_type: &str, params: Value) -> NodeExecution {
+    run_with(db, tenant, Value::Null, node_type, params)
+}
+
+/// Runs a node for `tenant` as `user` (`null`: a system run).
+fn run_with(db: &Db, tenant: &str, user: Value, node_type: &str, params: Value) -> NodeExecution {
     let context = ExecContext {
         tenant_id: Some(tenant.into()),
+        user,
         ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -524,19 +530,7 @@ fn schemaless_records_move_into_the_columns_when_their_entity_gains_a_schema() {
 }
 
 fn exec_as(db: &Db, user: Value, node_type: &str, params: Value) -> NodeExecution {
-    let context = ExecContext {
-        tenant_id: Some("acme".into()),
-        user,
-        ..Default::default()
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(
-        db.registry
-            .execute(&NodeCall::new(node_type, "n", &params).context(&context)),
-    )
+    run_with(db, "acme", user, node_type, params)
 }
 
 fn ok_as(db: &Db, user: Value, node_type: &str, params: Value) -> Value {

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::entity::check::{self, Violation};
 use crate::entity::ddl::{self, table_name};
-use crate::entity::{load_dir, Catalog, Entity, FieldSpec, FieldType, STORE_COLUMNS};
+use crate::entity::{describe, load_dir, Catalog, Entity, FieldSpec, FieldType, STORE_COLUMNS};
 use crate::filter::Fields;
 use crate::store::sql;
 
@@ -62,11 +62,7 @@ pub fn catalog(dir: &Path) -> Result<Arc<Catalog>, NodeError> {
         NodeError::execution(format!(
             "the entity schemas in {} do not load: {}",
             dir.display(),
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
+            describe(&errors)
         ))
     })?);
     loaded.insert(dir.to_owned(), Arc::clone(&catalog));

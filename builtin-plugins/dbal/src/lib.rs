@@ -189,6 +189,39 @@ fn restrict(where_sql: &mut String, params: &mut Vec<Sql>, access: &Access) {
     }
 }
 
+/// The scoped `WHERE` of an update or delete: it needs an id or a filter,
+/// and is narrowed to what the execution's user may touch.
+fn targeted_where(
+    operation: &str,
+    tenant: &str,
+    request: &NodeRequest,
+    target: &Target<'_>,
+) -> Result<(String, Vec<Sql>), NodeError> {
+    if request.param("id").is_none() && request.param("filter").is_none() {
+        return Err(NodeError::invalid_parameter(
+            "id",
+            format!("{operation} needs an id or a filter"),
+        ));
+    }
+    let (mut where_sql, mut params) = scoped_where(tenant, request, target.fields().as_ref())?;
+    match target.access(operation, &request.context.user) {
+        Access::Nothing => {
+            let entity = request.str_param("entity").unwrap_or_default();
+            return Err(denied(entity, operation));
+        }
+        access => restrict(&mut where_sql, &mut params, &access),
+    }
+    Ok((where_sql, params))
+}
+
+/// The `data` of an update: an object to merge.
+fn update_data(request: &NodeRequest) -> Result<&Map<String, Value>, NodeError> {
+    request
+        .required_param("data")?
+        .as_object()
+        .ok_or_else(|| NodeError::invalid_parameter("data", "update takes an object to merge"))
+}
+
 /// `ACCESS_DENIED` for `operation` on `entity`.
 fn denied(entity: &str, operation: &str) -> NodeError {
     NodeError::new(
@@ -549,7 +582,6 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
     let declared = declared::lookup(request, &entity)?;
     store::with_connection(&path, |conn| {
         let target = Target::open(conn, &path, &entity, declared.as_ref())?;
-        let fields = target.fields();
         let table = target.table.clone();
         conn.execute_batch(IDEMPOTENCY_TABLE).map_err(sql)?;
         let tx = conn.transaction().map_err(sql)?;
@@ -579,20 +611,8 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 create_output(request, created)?
             }
             ("update", Some(schema)) => {
-                let data = request.required_param("data")?.as_object().ok_or_else(|| {
-                    NodeError::invalid_parameter("data", "update takes an object to merge")
-                })?;
-                if request.param("id").is_none() && request.param("filter").is_none() {
-                    return Err(NodeError::invalid_parameter(
-                        "id",
-                        "update needs an id or a filter",
-                    ));
-                }
-                let (mut where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
-                match target.access("update", &request.context.user) {
-                    Access::Nothing => return Err(denied(&entity, "update")),
-                    access => restrict(&mut where_sql, &mut params, &access),
-                }
+                let data = update_data(request)?;
+                let (where_sql, params) = targeted_where("update", &tenant, request, &target)?;
                 let count = declared::update(&tx, schema, &table, data, &where_sql, params)?;
                 json!({"count": count})
             }
@@ -635,16 +655,8 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 create_output(request, created)?
             }
             ("update", None) => {
-                let data = request.required_param("data")?.as_object().ok_or_else(|| {
-                    NodeError::invalid_parameter("data", "update takes an object to merge")
-                })?;
-                if request.param("id").is_none() && request.param("filter").is_none() {
-                    return Err(NodeError::invalid_parameter(
-                        "id",
-                        "update needs an id or a filter",
-                    ));
-                }
-                let (where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
+                let data = update_data(request)?;
+                let (where_sql, mut params) = targeted_where("update", &tenant, request, &target)?;
                 params.push(Sql::Text(document(data)));
                 let patch = params.len();
                 let count = tx
@@ -653,17 +665,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                 json!({"count": count})
             }
             ("delete", _) => {
-                if request.param("id").is_none() && request.param("filter").is_none() {
-                    return Err(NodeError::invalid_parameter(
-                        "id",
-                        "delete needs an id or a filter",
-                    ));
-                }
-                let (mut where_sql, mut params) = scoped_where(&tenant, request, fields.as_ref())?;
-                match target.access("delete", &request.context.user) {
-                    Access::Nothing => return Err(denied(&entity, "delete")),
-                    access => restrict(&mut where_sql, &mut params, &access),
-                }
+                let (where_sql, params) = targeted_where("delete", &tenant, request, &target)?;
                 let count = tx
                     .execute(
                         &format!("DELETE FROM \"{table}\" {where_sql}"),

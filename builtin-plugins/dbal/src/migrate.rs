@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::declared;
 use crate::entity::ddl::{self, table_name};
-use crate::entity::{load_dir, Entity, STORE_COLUMNS};
+use crate::entity::{describe, load_dir, Entity, STORE_COLUMNS};
 
 /// One change a rebuild makes to one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,13 +76,7 @@ fn open(database: &Path) -> Result<Connection, String> {
 }
 
 fn plans(conn: &Connection, entities: &Path) -> Result<Vec<(Plan, Entity)>, String> {
-    let catalog = load_dir(entities).map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    let catalog = load_dir(entities).map_err(|errors| describe(&errors))?;
     let mut found = Vec::new();
     for entity in catalog.entities() {
         let table = table_name(&entity.name);

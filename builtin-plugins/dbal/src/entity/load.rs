@@ -35,6 +35,15 @@ impl std::fmt::Display for SchemaError {
     }
 }
 
+/// Every problem of `errors` in one line, for a message.
+pub fn describe(errors: &[SchemaError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Every declared entity, by name.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use field::{FieldSpec, FieldType};
-pub use load::{load_dir, Catalog, SchemaError};
+pub use load::{describe, load_dir, Catalog, SchemaError};
 
 /// Columns the store keeps itself for every declared entity: a schema may
 /// declare them (MetaBuilder's do), but their values come from the store.
