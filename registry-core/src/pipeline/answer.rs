@@ -1,12 +1,13 @@
 //! What comes back across the boundary, whichever way it was called: a
-//! plugin's error turned into a [`NodeFailure`] with its stable code, and
-//! an output held against the size limit.
+//! plugin's error turned into a [`NodeFailure`] with its stable code, a
+//! call that did not complete, and an output held against the size limit.
 
 use plugin_abi::request::NodeOutput;
 use plugin_abi::sdk::output_size::{json_size, json_size_may_exceed};
 use plugin_abi::PluginError;
 
 use crate::error::{ErrorCode, NodeFailure};
+use crate::runtime::BlockingError;
 
 /// `output`, unless its JSON text would be longer than `output_limit`
 /// (the limit the JSON call of the ABI enforces on the text).
@@ -43,4 +44,26 @@ pub(super) fn from_plugin_error(node_type: &str, error: PluginError) -> NodeFail
         error.retryable,
         error.details.as_str(),
     )
+}
+
+/// The failure of a blocking call that did not complete.
+pub(super) fn blocking_failure(
+    node_type: &str,
+    timeout: std::time::Duration,
+    stopped: BlockingError,
+) -> NodeFailure {
+    match stopped {
+        BlockingError::Failed(why) => NodeFailure::new(
+            ErrorCode::ExecutionError,
+            format!("executor of `{node_type}` did not complete: {why}"),
+        ),
+        BlockingError::TimedOut => NodeFailure::new(
+            ErrorCode::ExecutionTimeout,
+            format!(
+                "`{node_type}` did not finish within {} ms and was abandoned; raise the node's `timeout` if it legitimately needs longer",
+                timeout.as_millis()
+            ),
+        )
+        .retryable(true),
+    }
 }

@@ -14,7 +14,7 @@ use plugin_abi::request::NodeOutput;
 use plugin_abi::PluginError;
 use serde_json::{Map, Value};
 
-use super::answer::{from_plugin_error, output_too_large};
+use super::answer::{blocking_failure, from_plugin_error, output_too_large};
 use super::hosted;
 use super::linked::{linked_request, run_linked};
 use super::prepare::Prepared;
@@ -22,7 +22,7 @@ use super::wire::{encode_request, request_parts, run_wire_now, run_wire_owned};
 use crate::call::NodeCall;
 use crate::error::{ErrorCode, NodeFailure};
 use crate::registry::{RegisteredNode, Registry};
-use crate::runtime::{run_blocking, BlockingError};
+use crate::runtime::run_blocking;
 
 /// A request of a small node fits without the buffer growing.
 const TYPICAL_REQUEST_BYTES: usize = 512;
@@ -227,27 +227,5 @@ fn parse_output(
             })
         }
         RResult::RErr(error) => Err(from_plugin_error(node_type, error)),
-    }
-}
-
-/// The failure of a blocking call that did not complete.
-pub(super) fn blocking_failure(
-    node_type: &str,
-    timeout: std::time::Duration,
-    stopped: BlockingError,
-) -> NodeFailure {
-    match stopped {
-        BlockingError::Failed(why) => NodeFailure::new(
-            ErrorCode::ExecutionError,
-            format!("executor of `{node_type}` did not complete: {why}"),
-        ),
-        BlockingError::TimedOut => NodeFailure::new(
-            ErrorCode::ExecutionTimeout,
-            format!(
-                "`{node_type}` did not finish within {} ms and was abandoned; raise the node's `timeout` if it legitimately needs longer",
-                timeout.as_millis()
-            ),
-        )
-        .retryable(true),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use plugin_abi::request::NodeOutput;
 
+use super::answer::blocking_failure;
 use super::prepare::Prepared;
 use super::wire::{decode_output, encode_request};
 use crate::call::NodeCall;
@@ -92,11 +93,7 @@ impl Registry {
         .await;
         match ran {
             Ok(outcome) => outcome,
-            Err(stopped) => Err(super::boundary::blocking_failure(
-                call.node_type,
-                timeout,
-                stopped,
-            )),
+            Err(stopped) => Err(blocking_failure(call.node_type, timeout, stopped)),
         }
     }
 
