@@ -638,16 +638,23 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
             ("create", None) => {
                 let records = records_param(request)?;
                 let mut created = Vec::with_capacity(records.len());
+                // Parsed once for all the records.
+                let mut insert = tx
+                    .prepare_cached(&format!("INSERT INTO \"{table}\" (id, tenantId, data, createdAt, updatedAt) VALUES (?1, ?2, ?3, {NOW}, {NOW}) RETURNING createdAt, updatedAt"))
+                    .map_err(sql)?;
                 for data in records {
                     let id = data.get("id").and_then(id_of).unwrap_or_else(new_id);
-                    let row = tx
-                        .query_row(
-                            &format!("INSERT INTO \"{table}\" (id, tenantId, data, createdAt, updatedAt) VALUES (?1, ?2, ?3, {NOW}, {NOW}) RETURNING createdAt, updatedAt"),
-                            rusqlite::params![id, tenant, document(data)],
-                            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-                        )
+                    let row = insert
+                        .query_row(rusqlite::params![id, tenant, document(data)], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })
                         .map_err(|e| match e.sqlite_error_code() {
-                            Some(rusqlite::ErrorCode::ConstraintViolation) => NodeError::invalid_parameter("data", format!("a record with id `{id}` already exists")),
+                            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                                NodeError::invalid_parameter(
+                                    "data",
+                                    format!("a record with id `{id}` already exists"),
+                                )
+                            }
                             _ => sql(e),
                         })?;
                     created.push(record(id, tenant.clone(), &document(data), row.0, row.1));
