@@ -131,6 +131,7 @@ fn main() -> ExitCode {
     if let Some(code) = loader::child_mode(std::env::args_os().skip(1)) {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
+    output::reserve_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -62,10 +62,37 @@ pub fn write_stdout(text: &str) -> std::io::Result<()> {
     if text.is_empty() {
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+    let written = match OWN_STDOUT.get() {
+        Some(own) => {
+            let mut out = own
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            writeln!(out, "{text}").and_then(|()| out.flush())
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}").and_then(|()| out.flush())
+        }
+    };
+    match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+/// plugflow's own stdout, once [`reserve_stdout`] took it.
+static OWN_STDOUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> =
+    std::sync::OnceLock::new();
+
+/// Keeps stdout for plugflow's own output: plugins loaded in this process
+/// that print land on stderr, so `--output json` stays one document. If
+/// the descriptors cannot be duplicated, stdout stays shared.
+pub fn reserve_stdout() {
+    match plugin_host::reserve_stdout() {
+        Ok(own) => {
+            let _ = OWN_STDOUT.set(std::sync::Mutex::new(own));
+        }
+        Err(e) => tracing::debug!(component = "cli", "stdout stays shared with plugins: {e}"),
     }
 }
 

@@ -135,3 +135,38 @@ fn an_unknown_tier_in_the_configuration_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("execution-isolation"), "{stderr}");
 }
+
+#[test]
+fn in_process_a_plugins_prints_stay_out_of_the_json_document() {
+    let dir = setup("");
+    std::fs::write(
+        dir.path().join("chatty.json"),
+        r#"{"nodes": [{"id": "c", "name": "c", "type": "runtime.chatty", "parameters": {}}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "chatty.json",
+            "--plugins",
+            "plugins",
+            "--output",
+            "json",
+        ])
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_EXECUTION_ISOLATION")
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env("PLUGFLOW_CONFIG", dir.path().join("plugflow.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let result: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(result["nodes"]["c"]["output"]["said"], "hello");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("this line on stdout must not reach the protocol"),
+        "{stderr}"
+    );
+}

@@ -37,3 +37,4 @@ pub use config::{HostConfig, HOST_ARG};
 pub use limits::Limits;
 pub use status::{HostEvent, HostEventKind, HostState, HostStatus};
 pub use supervisor::{LibraryHandle, LibrarySpec, PluginHosts};
+pub use sys::reserve_stdout;

@@ -22,6 +22,35 @@ pub(crate) fn redirect_stdio() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Takes this process's stdout for the program's own output and points fd
+/// 1 at stderr: what plugins loaded in this process print (`println!`)
+/// then lands among the logs, never in the program's output — a JSON
+/// document on stdout stays exactly one document.
+///
+/// # Errors
+///
+/// When the descriptors cannot be duplicated (stdout is then left as it
+/// was).
+#[cfg(unix)]
+pub fn reserve_stdout() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let own = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+    // SAFETY: dup2 on descriptors this process owns; fd 1 then refers to
+    // the same open file as fd 2.
+    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(own)
+}
+
+/// Without Unix descriptors, stdout stays shared.
+#[cfg(not(unix))]
+pub fn reserve_stdout() -> std::io::Result<std::fs::File> {
+    Err(std::io::Error::other(
+        "stdout cannot be reserved on this platform",
+    ))
+}
+
 /// Without Unix descriptors, the plugin must not print.
 #[cfg(not(unix))]
 pub(crate) fn redirect_stdio() -> std::io::Result<()> {
