@@ -79,10 +79,8 @@ impl Channel {
     ///
     /// When the descriptors cannot be duplicated.
     pub fn take_stdio() -> std::io::Result<Self> {
-        use std::os::fd::AsFd;
-        let input = File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
-        let output = File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
-        crate::sys::redirect_stdio()?;
+        let input = crate::sys::reserve_stdin()?;
+        let output = crate::sys::reserve_stdout()?;
         let output = Arc::new(Mutex::new(output));
         let _ = WRITER.set(Arc::clone(&output));
         Ok(Self { input, output })

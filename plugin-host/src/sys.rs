@@ -1,25 +1,28 @@
 //! The few operating-system calls the process tier needs that std does not
-//! offer: pointing fds 0 and 1 away from the protocol pipes.
+//! offer: taking fds 0 and 1 for the program's own use and pointing them
+//! elsewhere, and how a child ended.
 
-/// Points fd 0 at `/dev/null` and fd 1 at stderr, after the protocol took
-/// duplicates of both: a plugin that reads stdin or prints to stdout then
-/// cannot touch the protocol.
+/// Takes this process's stdin for the protocol and points fd 0 at
+/// `/dev/null`: a plugin that reads stdin cannot consume the host's calls.
 #[cfg(unix)]
-pub(crate) fn redirect_stdio() -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
+pub(crate) fn reserve_stdin() -> std::io::Result<std::fs::File> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let own = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
     let null = std::fs::File::open("/dev/null")?;
-    // SAFETY: dup2 on descriptors this process owns and that stay open
-    // for the call; it only makes 0 and 1 refer to other open files.
-    let (a, b) = unsafe {
-        (
-            libc::dup2(null.as_raw_fd(), 0),
-            libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO),
-        )
-    };
-    if a < 0 || b < 0 {
+    // SAFETY: dup2 on descriptors this process owns and that stay open for
+    // the call; fd 0 then refers to /dev/null.
+    if unsafe { libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(())
+    Ok(own)
+}
+
+/// Without Unix descriptors, stdin stays shared.
+#[cfg(not(unix))]
+pub(crate) fn reserve_stdin() -> std::io::Result<std::fs::File> {
+    Err(std::io::Error::other(
+        "stdin cannot be reserved on this platform",
+    ))
 }
 
 /// Takes this process's stdout for the program's own output and points fd
@@ -49,12 +52,6 @@ pub fn reserve_stdout() -> std::io::Result<std::fs::File> {
     Err(std::io::Error::other(
         "stdout cannot be reserved on this platform",
     ))
-}
-
-/// Without Unix descriptors, the plugin must not print.
-#[cfg(not(unix))]
-pub(crate) fn redirect_stdio() -> std::io::Result<()> {
-    Ok(())
 }
 
 /// How a child ended, in words for an error message.

@@ -441,6 +441,18 @@ fn evolve(db: &Db, file: &str, schema: &str) {
     point_at(&db.registry, &db.database, &dir);
 }
 
+/// A widget with a colour stored, then the colour removed from the schema.
+fn widget_then_colour_removed(db: &Db) {
+    evolve(
+        db,
+        "widget.json",
+        r#"{"entity": "widget", "fields": {"name": {"type": "string"}, "colour": {"type": "string"}}}"#,
+    );
+    let created = create(db, "acme", "widget", json!({"name": "w1", "colour": "red"}));
+    assert_eq!(created.status, NodeStatus::Success, "{created:?}");
+    evolve(db, "widget-v2.json", WIDGET_V1);
+}
+
 const WIDGET_V1: &str =
     r#"{"entity": "widget", "fields": {"name": {"type": "string", "required": true}}}"#;
 
@@ -471,22 +483,7 @@ fn a_field_and_an_index_added_to_a_schema_are_migrated_in_place() {
 #[test]
 fn a_field_removed_from_a_schema_is_refused_with_an_explanation() {
     let db = db();
-    evolve(
-        &db,
-        "widget.json",
-        r#"{"entity": "widget", "fields": {"name": {"type": "string"}, "colour": {"type": "string"}}}"#,
-    );
-    assert_eq!(
-        create(
-            &db,
-            "acme",
-            "widget",
-            json!({"name": "w1", "colour": "red"})
-        )
-        .status,
-        NodeStatus::Success
-    );
-    evolve(&db, "widget-v2.json", WIDGET_V1);
+    widget_then_colour_removed(&db);
     let done = exec(&db, "acme", "dbal-read", json!({"entity": "widget"}));
     let (_, message) = failure(&done);
     assert!(
@@ -689,22 +686,7 @@ fn acl_row_level_names_the_owner_field() {
 #[test]
 fn migrate_plans_then_makes_the_rebuild_a_removed_field_needs() {
     let db = db();
-    evolve(
-        &db,
-        "widget.json",
-        r#"{"entity": "widget", "fields": {"name": {"type": "string"}, "colour": {"type": "string"}}}"#,
-    );
-    assert_eq!(
-        create(
-            &db,
-            "acme",
-            "widget",
-            json!({"name": "w1", "colour": "red"})
-        )
-        .status,
-        NodeStatus::Success
-    );
-    evolve(&db, "widget-v2.json", WIDGET_V1);
+    widget_then_colour_removed(&db);
     let dir = db
         .entities
         .parent()

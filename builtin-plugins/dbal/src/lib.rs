@@ -454,17 +454,7 @@ fn read_statement(
                 }
             };
             let target_sql = match request.param("field") {
-                Some(f) => {
-                    let f = f
-                        .as_str()
-                        .filter(|f| filter::valid_field(f))
-                        .ok_or_else(|| {
-                            NodeError::invalid_parameter("field", "expected a field name")
-                        })?;
-                    fields
-                        .sql(f, &mut params)
-                        .map_err(|m| NodeError::invalid_parameter("field", m))?
-                }
+                Some(f) => named_field(f, "field", fields.as_ref(), &mut params)?,
                 None if function == "count" => "*".to_owned(),
                 None => {
                     return Err(NodeError::invalid_parameter(
@@ -480,15 +470,7 @@ fn read_statement(
                     params,
                 )),
                 Some(group) => {
-                    let group = group
-                        .as_str()
-                        .filter(|g| filter::valid_field(g))
-                        .ok_or_else(|| {
-                            NodeError::invalid_parameter("groupBy", "expected a field name")
-                        })?;
-                    let key = fields
-                        .sql(group, &mut params)
-                        .map_err(|m| NodeError::invalid_parameter("groupBy", m))?;
+                    let key = named_field(group, "groupBy", fields.as_ref(), &mut params)?;
                     Ok((
                         Query::Aggregate { grouped: true },
                         format!("SELECT {key}, {sql_fn}({target_sql}) FROM \"{table}\" {where_sql} GROUP BY 1 ORDER BY 1"),
@@ -502,6 +484,22 @@ fn read_statement(
             format!("`{other}` is not read, get, count or aggregate"),
         )),
     }
+}
+
+/// The SQL of the field a parameter (`field`, `groupBy`) names.
+fn named_field(
+    value: &Value,
+    parameter: &str,
+    fields: &dyn filter::Fields,
+    params: &mut Vec<Sql>,
+) -> Result<String, NodeError> {
+    let field = value
+        .as_str()
+        .filter(|f| filter::valid_field(f))
+        .ok_or_else(|| NodeError::invalid_parameter(parameter, "expected a field name"))?;
+    fields
+        .sql(field, params)
+        .map_err(|m| NodeError::invalid_parameter(parameter, m))
 }
 
 /// An SQL result as a JSON value.
