@@ -44,6 +44,11 @@ pub struct Global {
     /// (default: plugflow/plugflow.db under the user's data directory).
     #[arg(long, global = true, env = "PLUGFLOW_DB")]
     pub db: Option<PathBuf>,
+    /// PostgreSQL (`postgres://user@host:port/database`) for the service's
+    /// executions and shared queue (overrides `[database] url`): many
+    /// `plugflow serve` and `plugflow worker` processes share it.
+    #[arg(long, global = true, env = "PLUGFLOW_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Where audit records go when a policy turns auditing on.
     #[arg(long, global = true, env = "PLUGFLOW_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
@@ -158,6 +163,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Serve workflows over HTTP: webhooks, the /v1 API, health, metrics.
     Serve(ServeArgs),
+    /// Run executions from the shared PostgreSQL queue (scale-out): claims
+    /// due executions, runs them, serves only health and metrics.
+    Worker(WorkerArgs),
     /// The dbal's database: destructive schema migrations.
     #[command(subcommand)]
     Db(DbCommand),
@@ -188,6 +196,27 @@ pub struct ServeArgs {
     /// The SQLite file executions are recorded in (overrides `[serve] store`).
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// Claim loops in this process (overrides `[serve] workers`); with a
+    /// PostgreSQL database, 0 makes it API-only: it enqueues and `plugflow
+    /// worker` processes run the executions.
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// `plugflow worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The address of its health and metrics endpoints (default: any free
+    /// port on 127.0.0.1, logged at start).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// The workflows directory (overrides `[serve] workflows`): the same
+    /// files the API processes serve.
+    #[arg(long)]
+    pub workflows: Option<PathBuf>,
+    /// Claim loops (overrides `[serve] workers`; at least 1).
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 /// `plugflow run`.

@@ -81,7 +81,8 @@ pub struct Config {
 
 /// `database`: the dbal's SQLite file as a path (the first form), or a
 /// table: `path`, `entities` (a directory of MetaBuilder entity schemas,
-/// JSON or YAML), `url` (PostgreSQL; not yet supported).
+/// JSON or YAML), `url` (PostgreSQL: the service's executions and shared
+/// queue).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseConfig {
@@ -101,7 +102,8 @@ pub struct DatabaseTable {
     /// The directory of entity schemas.
     #[serde(default)]
     pub entities: Option<PathBuf>,
-    /// A PostgreSQL URL (the scale-out store; not yet supported).
+    /// A PostgreSQL URL: executions and the shared queue of `plugflow
+    /// serve` / `plugflow worker`.
     #[serde(default)]
     pub url: Option<String>,
 }

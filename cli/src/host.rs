@@ -54,6 +54,15 @@ pub fn config(global: &Global) -> Result<Config, CliError> {
     }
 }
 
+/// The PostgreSQL URL: `--database-url` / `PLUGFLOW_DATABASE_URL`, else
+/// `[database] url`.
+pub fn database_url(global: &Global, config: &Config) -> Option<String> {
+    global.database_url.clone().or_else(|| match &config.database {
+        Some(crate::config::DatabaseConfig::Table(table)) => table.url.clone(),
+        _ => None,
+    })
+}
+
 /// The discovery configuration: the file's, plus `--plugins`, plus the
 /// environment.
 pub fn discovery_config(config: &Config, extra: &[PathBuf]) -> Result<DiscoveryConfig, CliError> {
@@ -114,13 +123,6 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             .and_then(|d| d.path().map(Into::into))
     });
     let entities = config.database.as_ref().and_then(|d| d.entities());
-    if let Some(crate::config::DatabaseConfig::Table(table)) = &config.database {
-        if table.url.is_some() {
-            return Err(CliError::config(
-                "configuration: `[database] url` (PostgreSQL) is not supported yet; use `path` for the SQLite file",
-            ));
-        }
-    }
     if db.is_some() || entities.is_some() {
         let mut settings = serde_json::Map::new();
         if let Some(db) = &db {

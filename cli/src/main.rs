@@ -88,6 +88,7 @@ async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
         Command::Graph(a) => commands::graph::graph(g, &a.workflow, a.result.as_deref()),
         Command::Audit(AuditCommand::Verify { log }) => commands::audit::verify(g, log),
         Command::Serve(a) => commands::serve::serve(g, a).await,
+        Command::Worker(a) => commands::serve::worker(g, a).await,
         Command::Db(DbCommand::Migrate { apply }) => commands::db::migrate(g, *apply),
     }
 }

@@ -164,6 +164,11 @@ impl Catalog {
             .cloned()
     }
 
+    /// Every workflow, of every tenant (what a worker may run).
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries.values()
+    }
+
     /// Every workflow `tenant` may see.
     pub fn visible<'a>(&'a self, tenant: &'a str) -> impl Iterator<Item = &'a Arc<Entry>> {
         self.entries.values().filter(move |e| e.visible_to(tenant))

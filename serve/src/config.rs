@@ -64,6 +64,41 @@ pub struct ServeConfig {
     /// milliseconds; those still running then resume at the next start.
     #[serde(default = "default_shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
+    /// PostgreSQL for executions and the shared queue
+    /// (`postgres://user@host/db`); absent: the embedded SQLite `store`.
+    /// Set from `[database] url`, `--database-url` or
+    /// `PLUGFLOW_DATABASE_URL`, not from `[serve]`.
+    #[serde(skip)]
+    pub database_url: Option<String>,
+    /// Whether this process serves the API and webhooks (`plugflow
+    /// serve`), or only health and metrics (`plugflow worker`).
+    #[serde(skip, default = "yes")]
+    pub api: bool,
+    /// Claim loops in this process, with PostgreSQL: 0 makes it API-only
+    /// (it enqueues; `plugflow worker`s run). With SQLite, executions
+    /// always run in this process.
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// How long a worker holds a claimed execution without renewing it
+    /// (renewed every third of it); a worker that dies loses its
+    /// executions to others after this long.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+    /// How often an idle worker looks at the queue without a `NOTIFY`
+    /// (delayed executions become due without one).
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Connections to PostgreSQL, at most.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Longest a statement may run on PostgreSQL, in milliseconds.
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// Claims of one execution whose workers all stopped while running it
+    /// before it ends in `error` (a workflow that kills its worker must
+    /// not take every worker down in turn).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
 }
 
 impl Default for ServeConfig {
@@ -81,6 +116,14 @@ impl Default for ServeConfig {
             save_execution_progress: true,
             retention_days: None,
             shutdown_grace_ms: default_shutdown_grace_ms(),
+            database_url: None,
+            api: true,
+            workers: 1,
+            lease_ms: default_lease_ms(),
+            poll_interval_ms: default_poll_interval_ms(),
+            pool_size: default_pool_size(),
+            statement_timeout_ms: default_statement_timeout_ms(),
+            max_attempts: default_max_attempts(),
         }
     }
 }
@@ -115,6 +158,30 @@ pub enum KeySource {
 
 fn yes() -> bool {
     true
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_lease_ms() -> u64 {
+    30_000
+}
+
+fn default_poll_interval_ms() -> u64 {
+    1_000
+}
+
+fn default_pool_size() -> usize {
+    8
+}
+
+fn default_statement_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_max_attempts() -> u32 {
+    5
 }
 
 fn default_listen() -> String {

@@ -37,12 +37,16 @@ mod auth;
 pub mod catalog;
 mod config;
 mod counters;
+mod fingerprint;
 mod http;
+mod postgres;
+pub mod queue;
 mod recorder;
 mod recovery;
 mod server;
 mod service;
 mod store;
+mod worker;
 
 pub use auth::ApiKeys;
 pub use config::{ApiKeyConfig, KeySource, ServeConfig};

@@ -9,7 +9,7 @@ use registry_core::Registry;
 use serde_json::Value;
 
 use crate::catalog::Entry;
-use crate::store::ExecutionStore;
+use crate::store::{ExecutionStore, StoreError};
 
 /// Records each node of one execution as it runs, on the engine's task.
 ///
@@ -29,6 +29,8 @@ pub(crate) struct Recorder {
     pub(crate) tenant: String,
     pub(crate) execution_id: String,
     pub(crate) pending: Mutex<Vec<(String, Value)>>,
+    /// Cancels the execution when this worker lost its lease.
+    pub(crate) cancel: plugflow_engine::CancelHandle,
 }
 
 impl Recorder {
@@ -38,6 +40,15 @@ impl Recorder {
             .get(node_id)
             .and_then(|t| self.registry.metadata(t))
             .is_some_and(|m| m.manifest.execution == ExecutionClass::Pure)
+    }
+
+    /// A write failed: logged; when the lease is gone, the execution stops
+    /// here (the worker that took it over goes on from the records).
+    fn failed(&self, error: &StoreError, what: &str) {
+        tracing::error!(component = "serve", execution_id = %self.execution_id, "{what}: {error}");
+        if matches!(error, StoreError::LeaseLost(_)) {
+            self.cancel.cancel();
+        }
     }
 
     /// Writes the kept outcomes of pure nodes, then `also` (in one
@@ -53,7 +64,7 @@ impl Recorder {
             .store
             .nodes_executed(&self.tenant, &self.execution_id, &batch)
         {
-            tracing::error!(component = "serve", execution_id = %self.execution_id, "could not record node outcomes: {e}");
+            self.failed(&e, "could not record node outcomes");
         }
     }
 }
@@ -73,7 +84,7 @@ impl ProgressObserver for Recorder {
             .store
             .node_started(&self.tenant, &self.execution_id, node_id)
         {
-            tracing::error!(component = "serve", execution_id = %self.execution_id, node_id, "could not record a node's start: {e}");
+            self.failed(&e, "could not record a node's start");
         }
     }
 

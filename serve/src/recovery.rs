@@ -55,6 +55,7 @@ impl Service {
                 record.input.unwrap_or(Value::Null),
                 record.request.unwrap_or(Value::Null),
                 Some(Arc::new(resume)),
+                None,
             ));
             resumed += 1;
         }
@@ -63,7 +64,7 @@ impl Service {
 
     /// What to replay: recorded outcomes, and failures for in-flight nodes
     /// that must not run twice.
-    fn resume_plan(&self, entry: &Entry, nodes: Vec<(String, Option<Value>)>) -> Resume {
+    pub(crate) fn resume_plan(&self, entry: &Entry, nodes: Vec<(String, Option<Value>)>) -> Resume {
         let mut completed = std::collections::BTreeMap::new();
         for (node_id, outcome) in nodes {
             match outcome.and_then(|o| serde_json::from_value::<RecordedNode>(o).ok()) {

@@ -34,6 +34,32 @@ pub enum StartError {
     },
 }
 
+/// Where executions are recorded.
+enum Backend {
+    Sqlite(Arc<dyn crate::store::ExecutionStore>),
+    Postgres(Arc<crate::postgres::PgStore>),
+}
+
+/// Opens the store the configuration names: PostgreSQL (with the shared
+/// queue) for a database URL, else the SQLite file.
+fn open_backend(config: &ServeConfig) -> Result<Backend, StartError> {
+    match &config.database_url {
+        Some(url) => {
+            let settings = crate::postgres::PgSettings {
+                url: url.clone(),
+                pool_size: config.pool_size,
+                statement_timeout: Duration::from_millis(config.statement_timeout_ms),
+                lease: Duration::from_millis(config.lease_ms.max(300)),
+            };
+            Ok(Backend::Postgres(crate::postgres::open(&settings)?))
+        }
+        None if config.workers == 0 || !config.api => Err(StartError::Config(
+            "API-only and worker-only processes share their queue through PostgreSQL: set `[database] url` (or --database-url) to a postgres:// URL, or run `plugflow serve` with workers".into(),
+        )),
+        None => Ok(Backend::Sqlite(Arc::new(SqliteStore::open(&config.store)?))),
+    }
+}
+
 /// A service ready to serve: bound, with its workflows loaded.
 pub struct Server {
     service: Arc<Service>,
@@ -75,7 +101,7 @@ impl Server {
         for problem in &problems {
             tracing::warn!(component = "serve", file = %problem.file, "workflow not served: {}", problem.message);
         }
-        let store = SqliteStore::open(&config.store)?;
+        let backend = open_backend(&config)?;
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -83,13 +109,15 @@ impl Server {
                     address: config.listen.clone(),
                     source,
                 })?;
-        let service = Arc::new(Service::new(
-            registry,
-            catalog,
-            Arc::new(store),
-            keys,
-            config,
-        ));
+        let workers = config.workers;
+        let service = match backend {
+            Backend::Sqlite(store) => Service::new(registry, catalog, store, keys, config),
+            Backend::Postgres(pg) => {
+                let store = Arc::clone(&pg) as Arc<dyn crate::store::ExecutionStore>;
+                Service::new(registry, catalog, store, keys, config).with_postgres(pg, workers)
+            }
+        };
+        let service = Arc::new(service);
         let watched = service.config.workflows.iter().cloned().collect();
         Ok(Self {
             service,
@@ -156,7 +184,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let address = self.listener.local_addr()?;
-        match self.service.recover().await {
+        // With the shared queue, executions a stopped process left come
+        // back through lease expiry, to any worker.
+        let recovered = if self.service.queue.is_some() {
+            Ok(0)
+        } else {
+            self.service.recover().await
+        };
+        let (workers, listener) = crate::worker::start(&self.service);
+        match recovered {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 component = "serve",
@@ -175,16 +211,19 @@ impl Server {
         );
         let purger = purge(Arc::clone(&self.service));
         tracing::info!(component = "serve", %address, workflows = self.service.catalog().len(), "serving");
-        let served = axum::serve(
-            self.listener,
-            crate::http::router(Arc::clone(&self.service)),
-        )
+        let router = if self.service.config.api {
+            crate::http::router(Arc::clone(&self.service))
+        } else {
+            crate::http::worker_router(Arc::clone(&self.service))
+        };
+        let served = axum::serve(self.listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
-        for task in [watcher, purger].into_iter().flatten() {
+        for task in [watcher, purger].into_iter().flatten().chain(workers) {
             task.abort();
         }
         drain(&self.service).await;
+        drop(listener);
         served
     }
 }

@@ -14,14 +14,17 @@ use plugin_abi::request::ExecContext;
 use plugin_host::PluginHosts;
 use registry_core::Registry;
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::ApiKeys;
 use crate::catalog::{Catalog, Entry};
 use crate::config::ServeConfig;
 use crate::counters::Counters;
+use crate::fingerprint::Fingerprints;
+use crate::postgres::PgStore;
+use crate::queue::{ClaimRequest, Enqueue, ExecutionQueue, LimitedWorkflow, QueueDepth};
 use crate::recorder::Recorder;
-use crate::store::{ExecutionRecord, ExecutionStore};
+use crate::store::{ExecutionRecord, ExecutionStore, StoreError};
 
 /// An execution in progress.
 struct Running {
@@ -43,6 +46,25 @@ pub struct Service {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     running: Mutex<HashMap<String, Running>>,
+    /// The shared queue, when executions are stored in PostgreSQL.
+    pub(crate) queue: Option<Arc<dyn ExecutionQueue>>,
+    /// The PostgreSQL store (its pool's counters and connection settings).
+    pub(crate) pg: Option<Arc<PgStore>>,
+    /// Claim loops in this process (0: it only enqueues).
+    pub(crate) local_workers: usize,
+    /// Wakes the claim loops (a `NOTIFY`, a freed slot, a requeue).
+    pub(crate) wake: Notify,
+    /// Callers waiting for executions this process does not run.
+    waiters: Mutex<HashMap<String, Waiter>>,
+    fingerprints: Fingerprints,
+    /// The queue's depth as last read.
+    pub(crate) depth: Mutex<QueueDepth>,
+}
+
+/// Callers waiting for one execution's end.
+struct Waiter {
+    tenant: String,
+    senders: Vec<oneshot::Sender<Value>>,
 }
 
 /// Scans the plugin directories again and registers what is new; returns
@@ -57,6 +79,8 @@ pub enum NotAccepted {
     Busy,
     /// The store could not record it.
     Store(String),
+    /// A node type of the workflow has no plugin here.
+    Unrunnable(String),
 }
 
 /// An accepted execution: its id, and its result once it finishes.
@@ -99,6 +123,165 @@ impl Service {
             slots,
             waiting: AtomicUsize::new(0),
             running: Mutex::new(HashMap::new()),
+            queue: None,
+            pg: None,
+            local_workers: 1,
+            wake: Notify::new(),
+            waiters: Mutex::new(HashMap::new()),
+            fingerprints: Fingerprints::default(),
+            depth: Mutex::new(QueueDepth::default()),
+        }
+    }
+
+    /// Stores executions in PostgreSQL through `pg`, which is also the
+    /// shared queue, with `local_workers` claim loops in this process.
+    pub(crate) fn with_postgres(mut self, pg: Arc<PgStore>, local_workers: usize) -> Self {
+        self.store = Arc::clone(&pg) as Arc<dyn ExecutionStore>;
+        self.queue = Some(Arc::clone(&pg) as Arc<dyn ExecutionQueue>);
+        self.pg = Some(pg);
+        self.local_workers = local_workers;
+        self
+    }
+
+    /// Runs `work` against the queue on the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// No queue is configured, the queue's error, or the blocking task's
+    /// failure, as a [`StoreError`].
+    pub(crate) async fn with_queue<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn ExecutionQueue) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(queue) = self.queue.clone() else {
+            return Err(StoreError::Failed("no shared queue is configured".into()));
+        };
+        match tokio::task::spawn_blocking(move || work(queue.as_ref())).await {
+            Ok(result) => result,
+            Err(e) => Err(StoreError::Failed(e.to_string())),
+        }
+    }
+
+    /// `entry`'s fingerprint here, or the node types no plugin provides.
+    pub(crate) fn fingerprint(&self, entry: &Entry) -> Result<String, Vec<String>> {
+        self.fingerprints.of(entry, self.registry())
+    }
+
+    /// What this process may claim now, for `max` free slots.
+    pub(crate) fn claim_request(&self, max: usize) -> ClaimRequest {
+        let mut request = ClaimRequest {
+            max,
+            ..ClaimRequest::default()
+        };
+        for entry in self.catalog().all() {
+            let Ok(fingerprint) = self.fingerprint(entry) else {
+                continue;
+            };
+            match entry.compiled.workflow.settings.max_concurrent_executions {
+                Some(limit) => request.limited.push(LimitedWorkflow {
+                    workflow_id: entry.id.clone(),
+                    fingerprint,
+                    max: limit.max(1),
+                }),
+                None => request.fingerprints.push(fingerprint),
+            }
+        }
+        request
+    }
+
+    /// The workflows this process cannot run, with the node types no
+    /// plugin here provides (for `/health/ready` and `/metrics`).
+    pub(crate) fn unrunnable(&self) -> Vec<(String, Vec<String>)> {
+        self.catalog()
+            .all()
+            .filter_map(|entry| {
+                self.fingerprint(entry)
+                    .err()
+                    .map(|missing| (entry.id.clone(), missing))
+            })
+            .collect()
+    }
+
+    /// The free execution slots of this process.
+    pub(crate) fn slots(&self) -> &Arc<Semaphore> {
+        &self.slots
+    }
+
+    /// A receiver for the end of `execution_id`, run elsewhere.
+    fn wait_for(&self, tenant: &str, execution_id: &str) -> oneshot::Receiver<Value> {
+        let (sender, receiver) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(execution_id.to_owned())
+            .or_insert_with(|| Waiter {
+                tenant: tenant.to_owned(),
+                senders: Vec::new(),
+            })
+            .senders
+            .push(sender);
+        receiver
+    }
+
+    /// Hands `finished` to the callers waiting for `execution_id`.
+    fn deliver(&self, execution_id: &str, finished: &Value) {
+        let waiter = self
+            .waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(execution_id);
+        for sender in waiter.into_iter().flat_map(|w| w.senders) {
+            let _ = sender.send(finished.clone());
+        }
+    }
+
+    /// An execution ended on some worker (a `NOTIFY`): its waiters here,
+    /// if any, get it as the store has it. With no id (the listener
+    /// reconnected and may have missed some), every waiter is checked.
+    pub(crate) async fn ended_elsewhere(self: &Arc<Self>, execution_id: Option<String>) {
+        let wanted: Vec<(String, String)> = {
+            let waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            match &execution_id {
+                Some(id) => waiters
+                    .get(id)
+                    .map(|w| vec![(w.tenant.clone(), id.clone())])
+                    .unwrap_or_default(),
+                None => waiters
+                    .iter()
+                    .map(|(id, w)| (w.tenant.clone(), id.clone()))
+                    .collect(),
+            }
+        };
+        for (tenant, id) in wanted {
+            let (t, i) = (tenant, id.clone());
+            let Ok(Some(record)) = self.with_store(move |store| store.get(&t, &i)).await else {
+                continue;
+            };
+            if matches!(record.status.as_str(), "queued" | "running") {
+                continue;
+            }
+            let finished = json!({
+                "executionId": record.execution_id,
+                "status": record.status,
+                "finishedAtMs": record.finished_at_ms,
+                "error": record.error,
+                "result": record.result,
+            });
+            self.deliver(&id, &finished);
+        }
+    }
+
+    /// Cancels `execution_id` if it runs here, whoever its tenant (the
+    /// shared store checked the tenant when the cancel was asked for).
+    pub(crate) fn cancel_here(&self, execution_id: &str) {
+        if let Some(run) = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(execution_id)
+        {
+            run.cancel.cancel();
         }
     }
 
@@ -219,7 +402,7 @@ impl Service {
         request: Value,
         resume: Option<Resume>,
     ) -> Result<Accepted, NotAccepted> {
-        if self.waiting.load(Ordering::Relaxed) >= self.config.queue {
+        if self.is_busy() {
             self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
             return Err(NotAccepted::Busy);
         }
@@ -237,8 +420,12 @@ impl Service {
             error: None,
             request: (!request.is_null()).then(|| request.clone()),
         };
-        let store = Arc::clone(&self.store);
         let resume = resume.map(Arc::new);
+        if self.queue.is_some() {
+            let done = self.enqueue(entry, record, resume).await?;
+            return Ok(Accepted { execution_id, done });
+        }
+        let store = Arc::clone(&self.store);
         let replayed = resume.clone();
         tokio::task::spawn_blocking(move || {
             store.started(&record)?;
@@ -261,8 +448,93 @@ impl Service {
             input,
             request,
             resume,
+            None,
         );
         Ok(Accepted { execution_id, done })
+    }
+
+    /// Whether new executions must be refused: too many wait for a slot
+    /// here, or (shared queue) too many are due and unclaimed.
+    fn is_busy(&self) -> bool {
+        if self.queue.is_some() {
+            let due = self.depth.lock().unwrap_or_else(PoisonError::into_inner).due;
+            return usize::try_from(due).unwrap_or(usize::MAX) >= self.config.queue;
+        }
+        self.waiting.load(Ordering::Relaxed) >= self.config.queue
+    }
+
+    /// Enqueues `record` in the shared queue — claimed at once by this
+    /// process when it has a free slot and the workflow no limit across
+    /// workers — and returns a receiver for its end.
+    async fn enqueue(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        record: ExecutionRecord,
+        resume: Option<Arc<Resume>>,
+    ) -> Result<oneshot::Receiver<Value>, NotAccepted> {
+        let fingerprint = self.fingerprint(&entry).map_err(|missing| {
+            NotAccepted::Unrunnable(format!(
+                "workflow `{}` uses node types no plugin here provides: {}",
+                entry.id,
+                missing.join(", ")
+            ))
+        })?;
+        let permit = (self.local_workers > 0 && entry.slots.is_none())
+            .then(|| Arc::clone(&self.slots).try_acquire_owned().ok())
+            .flatten();
+        let claim = permit.is_some();
+        let replay: Vec<(String, Value)> = resume
+            .iter()
+            .flat_map(|r| r.completed.iter())
+            .map(|(node, recorded)| {
+                (
+                    node.clone(),
+                    serde_json::to_value(recorded).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        // Waiting starts before the enqueue, so an end elsewhere is never
+        // missed.
+        let waiting = (!claim).then(|| self.wait_for(&record.tenant, &record.execution_id));
+        let (tenant, execution_id) = (record.tenant.clone(), record.execution_id.clone());
+        let (input, request) = (
+            record.input.clone().unwrap_or(Value::Null),
+            record.request.clone().unwrap_or(Value::Null),
+        );
+        let enqueued = self
+            .with_queue(move |queue| {
+                queue.enqueue(&Enqueue {
+                    record: &record,
+                    fingerprint: &fingerprint,
+                    due_at_ms: None,
+                    replay: &replay,
+                    claim,
+                })
+            })
+            .await;
+        if let Err(e) = enqueued {
+            self.waiters
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&execution_id);
+            return Err(NotAccepted::Store(e.to_string()));
+        }
+        self.counters
+            .executions_started
+            .fetch_add(1, Ordering::Relaxed);
+        match (permit, waiting) {
+            (Some(permit), _) => Ok(self.launch(
+                entry,
+                tenant,
+                execution_id,
+                input,
+                request,
+                resume,
+                Some(permit),
+            )),
+            (None, Some(waiting)) => Ok(waiting),
+            (None, None) => Err(NotAccepted::Store("nothing waits for the execution".into())),
+        }
     }
 
     /// Runs an accepted (or interrupted) execution when a slot is free,
@@ -275,6 +547,7 @@ impl Service {
         input: Value,
         request: Value,
         resume: Option<Arc<Resume>>,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> oneshot::Receiver<Value> {
         let cancel = CancelHandle::new();
         self.running
@@ -289,16 +562,26 @@ impl Service {
             );
         let (sender, done) = oneshot::channel();
         let service = Arc::clone(self);
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let queued_here = permit.is_none();
+        if queued_here {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+        }
         let accepted = std::time::Instant::now();
+        let recorder_cancel = cancel.clone();
         tokio::spawn(async move {
-            // The workflow's own limit first, then the service's.
+            // The workflow's own limit first, then the service's (a claimed
+            // execution holds its slot already).
             let own = match &entry.slots {
                 Some(slots) => Some(Arc::clone(slots).acquire_owned().await),
                 None => None,
             };
-            let permit = Arc::clone(&service.slots).acquire_owned().await;
-            service.waiting.fetch_sub(1, Ordering::Relaxed);
+            let permit = match permit {
+                Some(permit) => Ok(permit),
+                None => Arc::clone(&service.slots).acquire_owned().await,
+            };
+            if queued_here {
+                service.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
             let saves_progress = entry.saves_progress(service.config.save_execution_progress);
             let recorder = Arc::new(Recorder {
                 store: Arc::clone(&service.store),
@@ -308,6 +591,7 @@ impl Service {
                 tenant: tenant.clone(),
                 execution_id: execution_id.clone(),
                 pending: Mutex::new(Vec::new()),
+                cancel: recorder_cancel,
             });
             let progress = saves_progress.then(|| {
                 Progress(Arc::clone(&recorder) as Arc<dyn plugflow_engine::ProgressObserver>)
@@ -337,6 +621,10 @@ impl Service {
             }
             drop(permit);
             drop(own);
+            if service.queue.is_some() {
+                // A slot is free: the claim loop may take more.
+                service.wake.notify_one();
+            }
             service
                 .counters
                 .latency(accepted.elapsed().as_secs_f64() * 1000.0);
@@ -348,6 +636,7 @@ impl Service {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&execution_id);
+            service.deliver(&execution_id, &record);
             // The requester may have gone; the record is kept either way.
             let _ = sender.send(record);
         });
@@ -411,7 +700,14 @@ impl Service {
             store.prune(&t, &id, drop_data, drop_nodes)
         })
         .await;
-        if !matches!(recorded, Ok(Ok(()))) {
+        if let Ok(Err(StoreError::LeaseLost(_))) = recorded {
+            self.counters.leases_lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                component = "serve",
+                execution_id,
+                "this worker lost the execution's lease before it ended; the worker that took it over records its end"
+            );
+        } else if !matches!(recorded, Ok(Ok(()))) {
             tracing::error!(
                 component = "serve",
                 execution_id,

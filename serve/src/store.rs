@@ -1,5 +1,5 @@
-//! Where executions are recorded: the [`ExecutionStore`] trait, which a
-//! PostgreSQL store can implement next to the embedded [`SqliteStore`].
+//! Where executions are recorded: the [`ExecutionStore`] trait, with the
+//! embedded [`SqliteStore`] here and the PostgreSQL store beside it.
 //! Every read and write names the tenant, so no query can reach another
 //! tenant's executions.
 
@@ -23,7 +23,8 @@ pub struct ExecutionRecord {
     pub workflow_id: String,
     /// SHA-256 of the workflow file it ran.
     pub workflow_hash: String,
-    /// `running`, `success`, `error`, `cancelled`, `timeout`, `invalid`.
+    /// `queued` (waiting for a worker, PostgreSQL only), `running`,
+    /// `success`, `error`, `cancelled`, `timeout`, `invalid`.
     pub status: String,
     /// Milliseconds since the Unix epoch.
     pub started_at_ms: u64,
@@ -63,12 +64,20 @@ pub struct ListFilter {
 
 /// A store that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("execution store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The store could not do what was asked.
+    #[error("execution store: {0}")]
+    Failed(String),
+    /// This worker no longer holds the execution: its lease expired and
+    /// another worker took the execution over. The execution must stop
+    /// here; the other worker finishes it.
+    #[error("execution store: this worker's lease on execution `{0}` expired and another worker took it over")]
+    LeaseLost(String),
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(e.to_string())
+        StoreError::Failed(e.to_string())
     }
 }
 
@@ -202,7 +211,7 @@ impl SqliteStore {
         let connection = self
             .connection
             .lock()
-            .map_err(|_| StoreError("the store's lock is poisoned".into()))?;
+            .map_err(|_| StoreError::Failed("the store's lock is poisoned".into()))?;
         f(&connection)
     }
 }

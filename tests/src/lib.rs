@@ -4,6 +4,7 @@
 
 pub mod host;
 pub mod http_server;
+pub mod pg;
 pub mod smtp_server;
 
 pub use host::{

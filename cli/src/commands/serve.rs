@@ -4,13 +4,49 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::args::{Global, ServeArgs};
+use crate::args::{Global, ServeArgs, WorkerArgs};
 use crate::error::CliError;
 use crate::host;
 use crate::output::Output;
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError> {
+    let mut serve = settings(global)?;
+    if let Some(listen) = &args.listen {
+        serve.listen.clone_from(listen);
+    }
+    if let Some(workflows) = &args.workflows {
+        serve.workflows = Some(workflows.clone());
+    }
+    if let Some(store) = &args.store {
+        serve.store.clone_from(store);
+    }
+    if let Some(workers) = args.workers {
+        serve.workers = workers;
+    }
+    run(global, serve).await
+}
+
+/// Runs executions from the shared queue until SIGINT or SIGTERM.
+pub async fn worker(global: &Global, args: &WorkerArgs) -> Result<Output, CliError> {
+    let mut serve = settings(global)?;
+    if serve.database_url.is_none() {
+        return Err(CliError::config(
+            "plugflow worker takes its executions from PostgreSQL: set `[database] url` in the configuration, --database-url or PLUGFLOW_DATABASE_URL",
+        ));
+    }
+    serve.api = false;
+    serve.listen.clone_from(&args.listen);
+    if let Some(workflows) = &args.workflows {
+        serve.workflows = Some(workflows.clone());
+    }
+    serve.workers = args.workers.unwrap_or(serve.workers).max(1);
+    run(global, serve).await
+}
+
+/// `[serve]` of the configuration, its paths made relative to the file,
+/// with the database URL.
+fn settings(global: &Global) -> Result<plugflow_serve::ServeConfig, CliError> {
     let config = host::config(global)?;
     let mut serve = config.serve.clone().unwrap_or_default();
     // Paths in the file are relative to the file; on the command line, to
@@ -23,15 +59,11 @@ pub async fn serve(global: &Global, args: &ServeArgs) -> Result<Output, CliError
             serve.store = base.join(&serve.store);
         }
     }
-    if let Some(listen) = &args.listen {
-        serve.listen.clone_from(listen);
-    }
-    if let Some(workflows) = &args.workflows {
-        serve.workflows = Some(workflows.clone());
-    }
-    if let Some(store) = &args.store {
-        serve.store.clone_from(store);
-    }
+    serve.database_url = host::database_url(global, &config);
+    Ok(serve)
+}
+
+async fn run(global: &Global, serve: plugflow_serve::ServeConfig) -> Result<Output, CliError> {
     let host = host::build(global)?;
     let registry = std::sync::Arc::clone(&host.registry);
     let discovery = host.discovery_config.clone();

@@ -16,6 +16,7 @@ use super::schemas::{AcceptedBody, ErrorBody};
 use super::tenant::{Admin, Tenant};
 use crate::service::{Accepted, NotAccepted, Service};
 #[allow(unused_imports)]
+use crate::queue::CancelOutcome;
 use crate::store::ExecutionRecord;
 use crate::store::ListFilter;
 use plugflow_engine::{NodeStatus, RecordedNode, Resume};
@@ -106,6 +107,7 @@ pub(super) fn not_accepted(why: NotAccepted) -> ApiError {
     match why {
         NotAccepted::Busy => ApiError::busy(),
         NotAccepted::Store(message) => ApiError::store(message),
+        NotAccepted::Unrunnable(message) => ApiError::unavailable(message),
     }
 }
 
@@ -235,6 +237,29 @@ pub async fn cancel_execution(
             Json(json!({"executionId": id, "status": "cancelling"})),
         )
             .into_response());
+    }
+    if service.queue.is_some() {
+        let (t, i) = (tenant.clone(), id.clone());
+        let outcome = service
+            .with_queue(move |queue| queue.cancel(&t, &i))
+            .await
+            .map_err(|e| ApiError::store(e.to_string()))?;
+        return match outcome {
+            CancelOutcome::CancelledQueued => Ok((
+                StatusCode::OK,
+                Json(json!({"executionId": id, "status": "cancelled"})),
+            )
+                .into_response()),
+            CancelOutcome::Requested => Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"executionId": id, "status": "cancelling"})),
+            )
+                .into_response()),
+            CancelOutcome::NotRunning(status) => Err(ApiError::conflict(format!(
+                "execution `{id}` is not running (it is {status})"
+            ))),
+            CancelOutcome::Unknown => Err(ApiError::not_found(format_args!("execution `{id}`"))),
+        };
     }
     let (t, i) = (tenant.clone(), id.clone());
     let known = service

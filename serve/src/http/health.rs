@@ -21,12 +21,23 @@ pub async fn live() -> Json<serde_json::Value> {
 /// answers.
 pub async fn ready(State(service): State<Arc<Service>>) -> Response {
     let store_ok = service.with_store(|store| store.ping()).await.is_ok();
-    let body = json!({
+    let mut body = json!({
         "status": if store_ok { "ready" } else { "not ready" },
         "store": store_ok,
         "nodeTypes": service.registry().len(),
         "workflows": service.catalog().len(),
     });
+    if let Some(queue) = &service.queue {
+        // A worker missing plugins still serves what it can: it says which
+        // workflows it leaves to other workers.
+        body["worker"] = json!({
+            "id": queue.worker_id(),
+            "claimLoops": service.local_workers,
+            "unrunnable": service.unrunnable().into_iter()
+                .map(|(workflow, missing)| json!({"workflow": workflow, "missingNodeTypes": missing}))
+                .collect::<Vec<_>>(),
+        });
+    }
     let status = if store_ok {
         StatusCode::OK
     } else {
@@ -90,8 +101,43 @@ pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
     if let Some(hosts) = service.plugin_hosts() {
         plugin_host_metrics(&mut out, &hosts.status());
     }
+    if service.queue.is_some() {
+        queue_metrics(&mut out, &service);
+    }
     out.push_str(&service.registry().stats().to_prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The shared queue's series: depth, claims, waits, leases, database.
+fn queue_metrics(out: &mut String, service: &Service) {
+    let c = &service.counters;
+    let depth = *service.depth.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut series = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    series("plugflow_queue_due", "gauge", "Executions queued and due, not yet claimed.", depth.due);
+    series("plugflow_queue_delayed", "gauge", "Executions queued for later.", depth.delayed);
+    series("plugflow_queue_running", "gauge", "Executions running on any worker.", depth.running);
+    series("plugflow_queue_claims_total", "counter", "Executions this process claimed from the queue.", c.claims.load(Ordering::Relaxed));
+    series("plugflow_queue_empty_claims_total", "counter", "Claim round trips that found nothing.", c.empty_claims.load(Ordering::Relaxed));
+    series("plugflow_lease_expiries_total", "counter", "Executions this process sent back to the queue because their worker stopped renewing its lease.", c.lease_expiries.load(Ordering::Relaxed));
+    series("plugflow_leases_lost_total", "counter", "Executions this process stopped because another worker took them over.", c.leases_lost.load(Ordering::Relaxed));
+    series("plugflow_worker_unrunnable_workflows", "gauge", "Workflows this process cannot run: a plugin they need is missing here.", service.unrunnable().len() as u64);
+    if let Some(pg) = &service.pg {
+        let stats = pg.pool_stats();
+        series("plugflow_db_errors_total", "counter", "Database calls that failed after retries.", stats.errors);
+        series("plugflow_db_retries_total", "counter", "Database calls run again after a dropped connection or a serialisation failure.", stats.retries);
+        series("plugflow_db_connects_total", "counter", "Database connections opened.", stats.connects);
+    }
+    for (name, help, kept) in [
+        ("plugflow_queue_claim_ms", "Claim round trip, in milliseconds (last 4096).", &c.claim_ms),
+        ("plugflow_queue_wait_ms", "Time from due to claimed, in milliseconds (last 4096).", &c.queue_wait_ms),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+        if let Some([p50, p95, p99]) = crate::counters::percentiles(kept) {
+            let _ = writeln!(out, "{name}{{quantile=\"0.5\"}} {p50}\n{name}{{quantile=\"0.95\"}} {p95}\n{name}{{quantile=\"0.99\"}} {p99}");
+        }
+    }
 }
 
 /// A series: name, type, help, and its value for one host.

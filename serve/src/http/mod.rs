@@ -67,6 +67,15 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
+/// A worker's routes: health and metrics only.
+pub fn worker_router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .with_state(service)
+}
+
 async fn count_requests(
     State(service): State<Arc<Service>>,
     request: Request,

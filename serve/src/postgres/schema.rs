@@ -1,0 +1,65 @@
+//! The execution store's tables on PostgreSQL, as versioned migrations.
+
+use plugflow_pg::Migration;
+
+/// Applied in order by `plugflow_pg::migrate` under the component
+/// `executions`.
+///
+/// JSON is stored as `json`, not `jsonb`: it is written once and read
+/// whole, never queried inside, and `json` keeps any valid document
+/// (`jsonb` refuses `\u0000` in strings, which webhook bodies may hold).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "executions, node records, workers",
+    sql: "
+        CREATE TABLE plugflow_executions (
+            execution_id text PRIMARY KEY,
+            tenant text NOT NULL,
+            workflow_id text NOT NULL,
+            workflow_hash text NOT NULL,
+            fingerprint text NOT NULL,
+            status text NOT NULL,
+            started_at_ms bigint NOT NULL,
+            finished_at_ms bigint,
+            due_at timestamptz NOT NULL DEFAULT now(),
+            input json,
+            request json,
+            result json,
+            error text,
+            replay boolean NOT NULL DEFAULT false,
+            attempts integer NOT NULL DEFAULT 0,
+            lease_owner text,
+            lease_until timestamptz,
+            cancel_requested boolean NOT NULL DEFAULT false
+        );
+        CREATE INDEX plugflow_executions_by_tenant
+            ON plugflow_executions (tenant, started_at_ms DESC, execution_id DESC);
+        CREATE INDEX plugflow_executions_queued
+            ON plugflow_executions (due_at) WHERE status = 'queued';
+        CREATE INDEX plugflow_executions_leases
+            ON plugflow_executions (lease_until) WHERE status = 'running';
+        CREATE INDEX plugflow_executions_running_by_owner
+            ON plugflow_executions (lease_owner) WHERE status = 'running';
+        CREATE INDEX plugflow_executions_running_by_workflow
+            ON plugflow_executions (workflow_id) WHERE status = 'running';
+        CREATE INDEX plugflow_executions_finished
+            ON plugflow_executions (finished_at_ms) WHERE finished_at_ms IS NOT NULL;
+        CREATE TABLE plugflow_node_records (
+            tenant text NOT NULL,
+            execution_id text NOT NULL,
+            node_id text NOT NULL,
+            seq bigserial NOT NULL,
+            outcome json,
+            PRIMARY KEY (execution_id, node_id)
+        );
+        CREATE TABLE plugflow_workers (
+            worker_id text PRIMARY KEY,
+            host text NOT NULL,
+            pid integer NOT NULL,
+            started_at timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at timestamptz NOT NULL DEFAULT now(),
+            running integer NOT NULL DEFAULT 0,
+            unrunnable json NOT NULL DEFAULT '[]'
+        );
+    ",
+}];
