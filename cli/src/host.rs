@@ -123,13 +123,26 @@ pub fn build(global: &Global) -> Result<Host, CliError> {
             .and_then(|d| d.path().map(Into::into))
     });
     let entities = config.database.as_ref().and_then(|d| d.entities());
-    if db.is_some() || entities.is_some() {
+    let url = database_url(global, &config);
+    if db.is_some() || entities.is_some() || url.is_some() {
         let mut settings = serde_json::Map::new();
-        if let Some(db) = &db {
-            settings.insert(
-                "database".into(),
-                serde_json::Value::String(db.display().to_string()),
-            );
+        match (&url, &db) {
+            (Some(url), db) => {
+                if db.is_some() {
+                    tracing::warn!(
+                        component = "cli",
+                        "both a PostgreSQL url and a SQLite file are configured for the dbal; the url wins"
+                    );
+                }
+                settings.insert("databaseUrl".into(), serde_json::Value::String(url.clone()));
+            }
+            (None, Some(db)) => {
+                settings.insert(
+                    "database".into(),
+                    serde_json::Value::String(db.display().to_string()),
+                );
+            }
+            (None, None) => {}
         }
         if let Some(dir) = entities {
             // Checked now, so a broken schema stops start-up with every

@@ -6,8 +6,10 @@
 //! metacharacters, JSON paths with quotes). After every case the victim's
 //! rows are unchanged and were never returned.
 //!
-//! The suite runs twice: against an undeclared entity (JSON documents)
-//! and against the same entity declared by a schema (typed columns).
+//! The suite runs three times: against an undeclared entity (JSON
+//! documents) and the same entity declared by a schema (typed columns) on
+//! SQLite, and against the undeclared entity on PostgreSQL, where
+//! row-level security stands behind the SQL builder.
 //!
 //! 10,000 cases by default; `PROPTEST_CASES=1000000` for a long run.
 
@@ -132,7 +134,17 @@ fn no_generated_attack_on_a_declared_entity_reads_or_changes_the_other_tenants_r
     attack_suite(true);
 }
 
+#[test]
+fn no_generated_attack_on_postgresql_reads_or_changes_the_other_tenants_rows() {
+    let db = plugflow_tests::pg::TestDatabase::create();
+    attack_suite_on(false, Some(db.url()));
+}
+
 fn attack_suite(declared: bool) {
+    attack_suite_on(declared, None);
+}
+
+fn attack_suite_on(declared: bool, url: Option<&str>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,7 +153,10 @@ fn attack_suite(declared: bool) {
     let registry = Registry::new();
     loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
     let mut config = Map::new();
-    config.insert("database".into(), json!(data.path().join("shared.db")));
+    match url {
+        Some(url) => config.insert("databaseUrl".into(), json!(url)),
+        None => config.insert("database".into(), json!(data.path().join("shared.db"))),
+    };
     if declared {
         let entities = data.path().join("entities");
         std::fs::create_dir(&entities).unwrap();

@@ -126,7 +126,9 @@ pub fn ensure(conn: &mut Connection, path: &Path, entity: &Entity) -> Result<Str
         return Ok(table);
     }
     let existing = columns(conn, &table)?;
-    let tx = conn.transaction().map_err(sql)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)?;
     if existing.is_empty() {
         for statement in ddl::create_statements(entity) {
             tx.execute_batch(&statement).map_err(sql)?;

@@ -22,6 +22,7 @@ pub mod entity;
 mod filter;
 mod metabuilder;
 pub mod migrate;
+mod postgres;
 mod store;
 mod target;
 
@@ -335,8 +336,12 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
     }
     let tenant = tenant(request)?;
     let entity = request.str_param("entity")?.to_owned();
-    let path = store::database_path(request)?;
     let declared = declared::lookup(request, &entity)?;
+    if let Some(pool) = postgres::backend(request)? {
+        undeclared_on_postgres(declared.as_ref(), &entity)?;
+        return postgres::read(&pool, request);
+    }
+    let path = store::database_path(request)?;
     store::with_connection(&path, |conn| {
         let target = Target::open(conn, &path, &entity, declared.as_ref())?;
         let (query, statement, params) = read_statement(&target, &tenant, request)?;
@@ -578,11 +583,17 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
     let idempotency_key = (request.context.resumable && !request.context.execution_id.is_empty())
         .then(|| format!("{}/{}", request.context.execution_id, request.node_id));
     let declared = declared::lookup(request, &entity)?;
+    if let Some(pool) = postgres::backend(request)? {
+        undeclared_on_postgres(declared.as_ref(), &entity)?;
+        return postgres::write(&pool, request);
+    }
     store::with_connection(&path, |conn| {
         let target = Target::open(conn, &path, &entity, declared.as_ref())?;
         let table = target.table.clone();
         conn.execute_batch(IDEMPOTENCY_TABLE).map_err(sql)?;
-        let tx = conn.transaction().map_err(sql)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         if let Some(key) = &idempotency_key {
             let done: Option<String> = tx
                 .query_row(
@@ -717,6 +728,20 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         tx.commit().map_err(sql)?;
         Ok(NodeOutput::new(output))
     })
+}
+
+/// Declared entities (typed tables) live in SQLite only so far: on
+/// PostgreSQL, a declared entity is refused rather than stored untyped.
+fn undeclared_on_postgres(
+    declared: Option<&(std::sync::Arc<entity::Catalog>, String)>,
+    entity: &str,
+) -> Result<(), NodeError> {
+    match declared {
+        None => Ok(()),
+        Some(_) => Err(NodeError::execution(format!(
+            "entity `{entity}` is declared by a schema, and declared entities are stored in SQLite only for now; on PostgreSQL (`[database] url`) remove its schema from `[database] entities` to store it as documents, or use SQLite"
+        ))),
+    }
 }
 
 /// `data` of a create: one record or a list of records.

@@ -128,6 +128,7 @@ fn queue_metrics(out: &mut String, service: &Service) {
         series("plugflow_db_errors_total", "counter", "Database calls that failed after retries.", stats.errors);
         series("plugflow_db_retries_total", "counter", "Database calls run again after a dropped connection or a serialisation failure.", stats.retries);
         series("plugflow_db_connects_total", "counter", "Database connections opened.", stats.connects);
+        series("plugflow_db_calls_total", "counter", "Database calls made (each one round trip, or one transaction).", stats.calls);
     }
     for (name, help, kept) in [
         ("plugflow_queue_claim_ms", "Claim round trip, in milliseconds (last 4096).", &c.claim_ms),
