@@ -81,6 +81,8 @@ pub enum NotAccepted {
     Store(String),
     /// A node type of the workflow has no plugin here.
     Unrunnable(String),
+    /// The request asks for what this service cannot do.
+    Invalid(String),
 }
 
 /// An accepted execution: its id, and its result once it finishes.
@@ -388,7 +390,25 @@ impl Service {
         input: Value,
         request: Value,
     ) -> Result<Accepted, NotAccepted> {
-        self.accept(entry, tenant, input, request, None).await
+        self.accept(entry, tenant, input, request, None, None).await
+    }
+
+    /// [`Self::start`], not before `due_at_ms` (ms since the epoch): a row
+    /// with a due time in the shared queue, which a restart never loses.
+    pub(crate) async fn schedule(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        tenant: &str,
+        input: Value,
+        due_at_ms: u64,
+    ) -> Result<Accepted, NotAccepted> {
+        if self.queue.is_none() {
+            return Err(NotAccepted::Invalid(
+                "a delayed or scheduled execution (delayMs, runAtMs) needs the shared queue: configure `[database] url` (PostgreSQL)".into(),
+            ));
+        }
+        self.accept(entry, tenant, input, Value::Null, None, Some(due_at_ms))
+            .await
     }
 
     /// [`Self::start`], replaying `resume`'s recorded nodes instead of
@@ -401,6 +421,7 @@ impl Service {
         input: Value,
         request: Value,
         resume: Option<Resume>,
+        due_at_ms: Option<u64>,
     ) -> Result<Accepted, NotAccepted> {
         if self.is_busy() {
             self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
@@ -422,7 +443,7 @@ impl Service {
         };
         let resume = resume.map(Arc::new);
         if self.queue.is_some() {
-            let done = self.enqueue(entry, record, resume).await?;
+            let done = self.enqueue(entry, record, resume, due_at_ms).await?;
             return Ok(Accepted { execution_id, done });
         }
         let store = Arc::clone(&self.store);
@@ -471,6 +492,7 @@ impl Service {
         entry: Arc<Entry>,
         record: ExecutionRecord,
         resume: Option<Arc<Resume>>,
+        due_at_ms: Option<u64>,
     ) -> Result<oneshot::Receiver<Value>, NotAccepted> {
         let fingerprint = self.fingerprint(&entry).map_err(|missing| {
             NotAccepted::Unrunnable(format!(
@@ -479,7 +501,8 @@ impl Service {
                 missing.join(", ")
             ))
         })?;
-        let permit = (self.local_workers > 0 && entry.slots.is_none())
+        let later = due_at_ms.filter(|due| *due > now_ms());
+        let permit = (self.local_workers > 0 && entry.slots.is_none() && later.is_none())
             .then(|| Arc::clone(&self.slots).try_acquire_owned().ok())
             .flatten();
         let claim = permit.is_some();
@@ -506,7 +529,7 @@ impl Service {
                 queue.enqueue(&Enqueue {
                     record: &record,
                     fingerprint: &fingerprint,
-                    due_at_ms: None,
+                    due_at_ms: later,
                     replay: &replay,
                     claim,
                 })

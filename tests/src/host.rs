@@ -100,6 +100,16 @@ pub fn set_database(registry: &Registry, path: &Path) {
     }
 }
 
+/// Points the dbal node types of `registry` at the PostgreSQL database
+/// `url`.
+pub fn set_database_url(registry: &Registry, url: &str) {
+    let mut config = Map::new();
+    config.insert("databaseUrl".into(), json!(url));
+    for node_type in plugflow_dbal_node_types() {
+        registry.set_node_config(node_type, config.clone());
+    }
+}
+
 /// The node types of the dbal plugin, which share its database setting.
 pub fn plugflow_dbal_node_types() -> [&'static str; 4] {
     [

@@ -10,6 +10,12 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// Runs `work` on a thread of its own: the synchronous client runs a
+/// runtime of its own, which may not start inside an async test's.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(work).join().expect("the database thread"))
+}
+
 fn connect(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| {
         panic!(
@@ -42,9 +48,11 @@ impl TestDatabase {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         );
-        connect(&server)
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create the test database");
+        off_runtime(|| {
+            connect(&server)
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create the test database");
+        });
         let url = match server.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("PLUGFLOW_TEST_DATABASE_URL must end in /<database>"),
@@ -57,7 +65,7 @@ impl TestDatabase {
         &self.url
     }
 
-    /// A connection to it.
+    /// A connection to it (from synchronous code only).
     pub fn client(&self) -> postgres::Client {
         connect(&self.url)
     }
@@ -65,12 +73,14 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let name = &self.name;
+        off_runtime(|| {
+            if let Ok(mut client) = postgres::Client::connect(&server_url(), postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                ));
+            }
+        });
     }
 }
 

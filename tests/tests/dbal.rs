@@ -1,6 +1,7 @@
 //! dbal-read / dbal-write through the registry pipeline (strict tenant
-//! isolation), with two tenants sharing one SQLite file, once through the
-//! `.so` and once statically linked.
+//! isolation), with two tenants sharing one database: a SQLite file once
+//! through the `.so` and once statically linked, and a PostgreSQL database
+//! of the test's own — every test, the same answers.
 
 use loader::{DiscoveryConfig, Loader};
 use plugflow_tests::install;
@@ -11,10 +12,23 @@ use serde_json::{json, Value};
 struct Db {
     registry: Registry,
     _dirs: Vec<tempfile::TempDir>,
+    _postgres: Option<plugflow_tests::pg::TestDatabase>,
 }
 
 fn setups() -> Vec<(&'static str, Db)> {
     let mut out = Vec::new();
+    let registry = Registry::new();
+    loader::register_static_plugin(&registry, plugflow_dbal::plugflow_module()).unwrap();
+    let postgres = plugflow_tests::pg::TestDatabase::create();
+    plugflow_tests::host::set_database_url(&registry, postgres.url());
+    out.push((
+        "postgresql",
+        Db {
+            registry,
+            _dirs: Vec::new(),
+            _postgres: Some(postgres),
+        },
+    ));
     for label in ["dynamic", "static"] {
         let data = tempfile::tempdir().unwrap();
         let registry = Registry::new();
@@ -36,6 +50,7 @@ fn setups() -> Vec<(&'static str, Db)> {
             Db {
                 registry,
                 _dirs: dirs,
+                _postgres: None,
             },
         ));
     }

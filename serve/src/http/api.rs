@@ -54,6 +54,14 @@ pub struct RunRequest {
     /// Answer when the run finishes (default) or at once.
     #[serde(default = "yes")]
     pub wait: bool,
+    /// Start no sooner than this many milliseconds from now (shared queue
+    /// on PostgreSQL only).
+    #[serde(default, rename = "delayMs")]
+    pub delay_ms: Option<u64>,
+    /// Start no sooner than this time, in ms since the Unix epoch (shared
+    /// queue on PostgreSQL only).
+    #[serde(default, rename = "runAtMs")]
+    pub run_at_ms: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -93,10 +101,18 @@ pub async fn run_workflow(
             ))
         })?
     };
-    let accepted = service
-        .start(entry, &tenant, request.input, Value::Null)
-        .await
-        .map_err(not_accepted)?;
+    let due = match (request.delay_ms, request.run_at_ms) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("give delayMs or runAtMs, not both"));
+        }
+        (Some(delay), None) => Some(crate::service::now_ms().saturating_add(delay)),
+        (None, at) => at,
+    };
+    let accepted = match due {
+        Some(due) => service.schedule(entry, &tenant, request.input, due).await,
+        None => service.start(entry, &tenant, request.input, Value::Null).await,
+    }
+    .map_err(not_accepted)?;
     Ok(outcome(&service, accepted, request.wait)
         .await
         .into_response_with(&[]))
@@ -108,6 +124,7 @@ pub(super) fn not_accepted(why: NotAccepted) -> ApiError {
         NotAccepted::Busy => ApiError::busy(),
         NotAccepted::Store(message) => ApiError::store(message),
         NotAccepted::Unrunnable(message) => ApiError::unavailable(message),
+        NotAccepted::Invalid(message) => ApiError::invalid(message),
     }
 }
 
@@ -346,6 +363,7 @@ pub async fn retry_execution(
             old.input.unwrap_or(Value::Null),
             old.request.unwrap_or(Value::Null),
             Some(Resume { completed }),
+            None,
         )
         .await
         .map_err(not_accepted)?;
