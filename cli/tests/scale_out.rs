@@ -296,6 +296,34 @@ fn an_execution_waits_queued_until_a_worker_starts() {
 }
 
 #[test]
+fn a_delayed_execution_stays_queued_until_it_is_due() {
+    let _one = exclusive();
+    let workflow = chain(
+        "add",
+        vec![node("sum", "math.add", json!({"values": [1, 2]}))],
+        json!({}),
+    );
+    let cluster = Cluster::new(&[workflow], "");
+    let _api = cluster.api(1);
+    let asked = Instant::now();
+    let (status, accepted) = post(
+        &format!(
+            "http://127.0.0.1:{}/v1/workflows/add/executions",
+            cluster.api_port
+        ),
+        &json!({"input": {}, "wait": false, "delayMs": 1_500}),
+    )
+    .unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(cluster.execution(&id)["status"], "queued");
+    let ended = cluster.wait_for_end(&id, Duration::from_secs(20));
+    assert_eq!(ended["status"], "success", "{ended}");
+    assert!(asked.elapsed() >= Duration::from_millis(1_500));
+}
+
+#[test]
 fn a_killed_workers_execution_resumes_on_another_without_running_finished_nodes_again() {
     let _one = exclusive();
     let hits = Arc::new(Mutex::new(Vec::<String>::new()));

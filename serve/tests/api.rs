@@ -850,3 +850,21 @@ fn executions_past_their_retention_are_deleted() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_delayed_run_without_the_shared_queue_is_a_clear_bad_request() {
+    let s = server();
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "Ada"}, "delayMs": 1000})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PostgreSQL")),
+        "{body}"
+    );
+}
