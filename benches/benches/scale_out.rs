@@ -169,7 +169,7 @@ fn measure(workers: usize, executions: i64) -> Value {
         .execute(
             "INSERT INTO plugflow_executions (execution_id, tenant, workflow_id, workflow_hash, fingerprint, status, started_at_ms, due_at, input)
              SELECT 'bench-' || n, tenant, workflow_id, workflow_hash, fingerprint, 'queued', started_at_ms, now() + interval '1 hour', json_build_object('n', n)
-             FROM plugflow_executions, generate_series(1, $2) AS n WHERE execution_id = $1",
+             FROM plugflow_executions, generate_series(1, $2::bigint) AS n WHERE execution_id = $1",
             &[&template, &executions],
         )
         .expect("the queue is filled");
