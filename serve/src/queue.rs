@@ -26,6 +26,9 @@ pub struct Enqueue<'a> {
     pub replay: &'a [(String, Value)],
     /// Claimed at once by this worker (it has a free slot).
     pub claim: bool,
+    /// Announce its end (`NOTIFY plugflow_finished`): a caller waits for
+    /// it and another process may run it.
+    pub notify_end: bool,
 }
 
 /// A workflow with a limit of executions at once across all workers.
@@ -89,8 +92,10 @@ pub struct QueueDepth {
 /// What a worker reports with each heartbeat.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerReport {
-    /// Executions it runs now.
-    pub running: usize,
+    /// The executions it runs now: only their leases are renewed, so one
+    /// it lost track of (a failed end record, say) expires and is resumed
+    /// elsewhere instead of being held forever.
+    pub executions: Vec<String>,
     /// Workflows it cannot run, with what is missing (shown to operators).
     pub unrunnable: Value,
 }

@@ -389,8 +389,10 @@ impl Service {
         tenant: &str,
         input: Value,
         request: Value,
+        wait: bool,
     ) -> Result<Accepted, NotAccepted> {
-        self.accept(entry, tenant, input, request, None, None).await
+        self.accept(entry, tenant, input, request, None, None, wait)
+            .await
     }
 
     /// [`Self::start`], not before `due_at_ms` (ms since the epoch): a row
@@ -401,17 +403,19 @@ impl Service {
         tenant: &str,
         input: Value,
         due_at_ms: u64,
+        wait: bool,
     ) -> Result<Accepted, NotAccepted> {
         if self.queue.is_none() {
             return Err(NotAccepted::Invalid(
                 "a delayed or scheduled execution (delayMs, runAtMs) needs the shared queue: configure `[database] url` (PostgreSQL)".into(),
             ));
         }
-        self.accept(entry, tenant, input, Value::Null, None, Some(due_at_ms))
+        self.accept(entry, tenant, input, Value::Null, None, Some(due_at_ms), wait)
             .await
     }
 
-    /// [`Self::start`], replaying `resume`'s recorded nodes instead of
+    /// [`Self::start`] (`wait`: the caller waits for the end), replaying
+    /// `resume`'s recorded nodes instead of
     /// running them (a retry from the failed node). The replayed nodes are
     /// recorded for the new execution first, so it too resumes intact.
     pub(crate) async fn accept(
@@ -422,6 +426,7 @@ impl Service {
         request: Value,
         resume: Option<Resume>,
         due_at_ms: Option<u64>,
+        wait: bool,
     ) -> Result<Accepted, NotAccepted> {
         if self.is_busy() {
             self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
@@ -443,7 +448,7 @@ impl Service {
         };
         let resume = resume.map(Arc::new);
         if self.queue.is_some() {
-            let done = self.enqueue(entry, record, resume, due_at_ms).await?;
+            let done = self.enqueue(entry, record, resume, due_at_ms, wait).await?;
             return Ok(Accepted { execution_id, done });
         }
         let store = Arc::clone(&self.store);
@@ -493,6 +498,7 @@ impl Service {
         record: ExecutionRecord,
         resume: Option<Arc<Resume>>,
         due_at_ms: Option<u64>,
+        wait: bool,
     ) -> Result<oneshot::Receiver<Value>, NotAccepted> {
         let fingerprint = self.fingerprint(&entry).map_err(|missing| {
             NotAccepted::Unrunnable(format!(
@@ -532,6 +538,9 @@ impl Service {
                     due_at_ms: later,
                     replay: &replay,
                     claim,
+                    // Another process may finish it: its end is announced
+                    // when a caller here waits for it.
+                    notify_end: wait && !claim,
                 })
             })
             .await;
@@ -719,8 +728,16 @@ impl Service {
             succeeded || !entry.keeps_data(succeeded),
         );
         let recorded = tokio::task::spawn_blocking(move || {
-            store.finished(&t, &id, &s, finished, &r, e.as_deref())?;
-            store.prune(&t, &id, drop_data, drop_nodes)
+            store.finished_and_pruned(
+                &t,
+                &id,
+                &s,
+                finished,
+                &r,
+                e.as_deref(),
+                drop_data,
+                drop_nodes,
+            )
         })
         .await;
         if let Ok(Err(StoreError::LeaseLost(_))) = recorded {
@@ -730,11 +747,17 @@ impl Service {
                 execution_id,
                 "this worker lost the execution's lease before it ended; the worker that took it over records its end"
             );
-        } else if !matches!(recorded, Ok(Ok(()))) {
+        } else if let Ok(Err(e)) = &recorded {
             tracing::error!(
                 component = "serve",
                 execution_id,
-                "could not record the end of an execution"
+                "could not record the end of an execution: {e}"
+            );
+        } else if let Err(e) = &recorded {
+            tracing::error!(
+                component = "serve",
+                execution_id,
+                "could not record the end of an execution: {e}"
             );
         }
         json!({
@@ -756,6 +779,16 @@ impl Service {
             }
             _ => false,
         }
+    }
+
+    /// The ids of the executions running now.
+    pub(crate) fn running_ids(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Executions running now.

@@ -95,6 +95,23 @@ pub trait ExecutionStore: Send + Sync + 'static {
         result: &Value,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// [`Self::finished`], then [`Self::prune`] with `drop_data` and
+    /// `drop_nodes`: in one round trip where the store can.
+    #[allow(clippy::too_many_arguments)]
+    fn finished_and_pruned(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        status: &str,
+        finished_at_ms: u64,
+        result: &Value,
+        error: Option<&str>,
+        drop_data: bool,
+        drop_nodes: bool,
+    ) -> Result<(), StoreError> {
+        self.finished(tenant, execution_id, status, finished_at_ms, result, error)?;
+        self.prune(tenant, execution_id, drop_data, drop_nodes)
+    }
     /// One execution of `tenant`.
     fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError>;
     /// Executions of `tenant`, newest first, without input and result.

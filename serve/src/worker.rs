@@ -195,7 +195,7 @@ async fn upkeep(service: Arc<Service>) {
         tick.tick().await;
         if service.local_workers > 0 {
             let report = WorkerReport {
-                running: service.running_count(),
+                executions: service.running_ids(),
                 unrunnable: json!(service
                     .unrunnable()
                     .into_iter()

@@ -109,8 +109,16 @@ pub async fn run_workflow(
         (None, at) => at,
     };
     let accepted = match due {
-        Some(due) => service.schedule(entry, &tenant, request.input, due).await,
-        None => service.start(entry, &tenant, request.input, Value::Null).await,
+        Some(due) => {
+            service
+                .schedule(entry, &tenant, request.input, due, request.wait)
+                .await
+        }
+        None => {
+            service
+                .start(entry, &tenant, request.input, Value::Null, request.wait)
+                .await
+        }
     }
     .map_err(not_accepted)?;
     Ok(outcome(&service, accepted, request.wait)
@@ -364,6 +372,7 @@ pub async fn retry_execution(
             old.request.unwrap_or(Value::Null),
             Some(Resume { completed }),
             None,
+            request.wait,
         )
         .await
         .map_err(not_accepted)?;

@@ -52,6 +52,7 @@ pub async fn webhook(
             &tenant,
             input,
             request_value(&method, &route, query, &headers),
+            !hook.respond_at_once,
         )
         .await
         .map_err(not_accepted)?;

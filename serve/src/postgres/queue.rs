@@ -119,6 +119,7 @@ impl ExecutionQueue for PgStore {
         let started = to_i64(r.started_at_ms);
         let due = execution.due_at_ms.map(to_i64);
         let claim = execution.claim;
+        let notify_end = execution.notify_end;
         let owner = claim.then(|| self.worker_id.clone());
         let lease_ms = self.lease_ms();
         let (nodes, outcomes): (Vec<String>, Vec<String>) = execution
@@ -132,15 +133,15 @@ impl ExecutionQueue for PgStore {
                 tx.execute(
                     "INSERT INTO plugflow_executions
                         (execution_id, tenant, workflow_id, workflow_hash, fingerprint, status,
-                         started_at_ms, due_at, input, request, replay, attempts, lease_owner, lease_until)
+                         started_at_ms, due_at, input, request, replay, attempts, lease_owner, lease_until, notify_end)
                      VALUES ($1, $2, $3, $4, $5,
                          CASE WHEN $11::text IS NULL THEN 'queued' ELSE 'running' END,
                          $6, COALESCE(to_timestamp($7::bigint / 1000.0), now()), $8, $9, $10,
                          CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END,
-                         $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() + $12 * interval '1 millisecond' END)
+                         $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() + $12 * interval '1 millisecond' END, $13)
                      ON CONFLICT (execution_id) DO NOTHING",
                     &[&id, &tenant, &workflow, &hash, &fingerprint, &started, &due, &input, &request,
-                      &!nodes.is_empty(), &owner, &lease_ms],
+                      &!nodes.is_empty(), &owner, &lease_ms, &notify_end],
                 )?;
                 if !nodes.is_empty() {
                     tx.execute(
@@ -189,16 +190,17 @@ impl ExecutionQueue for PgStore {
         let (owner, lease_ms) = (self.worker_id.clone(), self.lease_ms());
         let host = super::store::host_name();
         let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-        let running = i32::try_from(report.running).unwrap_or(i32::MAX);
+        let running = i32::try_from(report.executions.len()).unwrap_or(i32::MAX);
+        let executions = report.executions.clone();
         let unrunnable: Value = report.unrunnable.clone();
         self.pool
             .run(move |c| {
                 let cancels = c
                     .query(
                         "UPDATE plugflow_executions SET lease_until = now() + $2 * interval '1 millisecond'
-                         WHERE lease_owner = $1 AND status = 'running'
+                         WHERE lease_owner = $1 AND status = 'running' AND execution_id = ANY($3)
                          RETURNING execution_id, cancel_requested",
-                        &[&owner, &lease_ms],
+                        &[&owner, &lease_ms, &executions],
                     )?
                     .iter()
                     .filter(|row| row.get::<_, bool>(1))

@@ -62,4 +62,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             unrunnable json NOT NULL DEFAULT '[]'
         );
     ",
+}, Migration {
+    version: 2,
+    name: "notify the end only of executions someone waits for",
+    sql: "ALTER TABLE plugflow_executions ADD COLUMN notify_end boolean NOT NULL DEFAULT true;",
 }];

@@ -140,6 +140,7 @@ impl ExecutionStore for PgStore {
                 due_at_ms: None,
                 replay: &[],
                 claim: true,
+                notify_end: false,
             },
         )
     }
@@ -152,6 +153,31 @@ impl ExecutionStore for PgStore {
         finished_at_ms: u64,
         result: &Value,
         error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.finished_and_pruned(
+            tenant,
+            execution_id,
+            status,
+            finished_at_ms,
+            result,
+            error,
+            false,
+            false,
+        )
+    }
+
+    /// The end, the pruning, and a `NOTIFY` when a caller waits for it,
+    /// in one statement, fenced by this worker's lease.
+    fn finished_and_pruned(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        status: &str,
+        finished_at_ms: u64,
+        result: &Value,
+        error: Option<&str>,
+        drop_data: bool,
+        drop_nodes: bool,
     ) -> Result<(), StoreError> {
         let (t, id, s, r, e, owner) = (
             tenant.to_owned(),
@@ -168,13 +194,21 @@ impl ExecutionStore for PgStore {
                 c.query_one(
                     "WITH done AS (
                         UPDATE plugflow_executions
-                        SET status = $3, finished_at_ms = $4, result = $5, error = $6,
+                        SET status = $3, finished_at_ms = $4, error = $6,
+                            result = CASE WHEN $8 THEN NULL ELSE $5::json END,
+                            input = CASE WHEN $8 THEN NULL ELSE input END,
+                            request = CASE WHEN $8 THEN NULL ELSE request END,
                             lease_owner = NULL, lease_until = NULL
                         WHERE tenant = $1 AND execution_id = $2 AND status = 'running' AND lease_owner = $7
-                        RETURNING execution_id
+                        RETURNING execution_id, notify_end
+                     ), pruned AS (
+                        DELETE FROM plugflow_node_records
+                        WHERE $9 AND tenant = $1 AND execution_id IN (SELECT execution_id FROM done)
+                     ), notified AS (
+                        SELECT pg_notify('plugflow_finished', execution_id) FROM done WHERE notify_end
                      )
-                     SELECT count(pg_notify('plugflow_finished', execution_id)) FROM done",
-                    &[&t, &id, &s, &finished, &r, &e, &owner],
+                     SELECT (SELECT count(*) FROM done) + 0 * (SELECT count(*) FROM notified)",
+                    &[&t, &id, &s, &finished, &r, &e, &owner, &drop_data, &drop_nodes],
                 )?
                 .try_get(0)
             })
