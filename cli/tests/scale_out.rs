@@ -571,7 +571,7 @@ fn migrations_apply_once_when_processes_start_together() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 2, "each migration applied once");
+    assert_eq!(applied, 4, "each migration applied once");
     drop(started);
 }
 

@@ -59,6 +59,17 @@ fn claim_batch(
         .collect()
 }
 
+/// Makes the claim walk the queue index in due order and stop at the
+/// batch: without it, stale statistics (a burst into an empty queue, before
+/// autovacuum analyses) make the planner read and sort the whole backlog
+/// for every claim — measured: 3.1 ms against 0.9 ms a claim at 10,000
+/// queued, and 4x the database time over a drain.
+fn ordered_scan(tx: &mut Transaction<'_>) -> Result<(), plugflow_pg::postgres::Error> {
+    tx.batch_execute(
+        "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off",
+    )
+}
+
 fn claim(
     client: &mut Client,
     owner: &str,
@@ -67,6 +78,7 @@ fn claim(
 ) -> Result<Vec<Claimed>, plugflow_pg::postgres::Error> {
     let max = i64::try_from(request.max).unwrap_or(i64::MAX);
     let mut tx = client.transaction()?;
+    ordered_scan(&mut tx)?;
     let mut claimed = claim_batch(&mut tx, owner, lease_ms, &request.fingerprints, None, max)?;
     tx.commit()?;
     // A limited workflow's claims are serialised by an advisory lock, so
@@ -77,6 +89,7 @@ fn claim(
             break;
         }
         let mut tx = client.transaction()?;
+        ordered_scan(&mut tx)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext('plugflow-workflow:' || $1))",
             &[&limited.workflow_id],
