@@ -31,5 +31,5 @@ mod pool;
 pub use error::{PgError, PgErrorKind};
 pub use listen::{Listener, Notice};
 pub use migrate::{migrate, Migration};
-pub use pool::{redact, Pool, PoolConfig, PoolStats};
+pub use pool::{redact, Pool, PoolConfig, PoolStats, Statements};
 pub use postgres;

@@ -103,11 +103,36 @@ struct Counters {
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// Statements prepared on one connection, by their text: a statement run
+/// again is bound and executed, not parsed and planned again.
+#[derive(Default)]
+pub struct Statements {
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl Statements {
+    /// `sql` prepared on `client` (the connection these statements belong
+    /// to), once.
+    ///
+    /// # Errors
+    ///
+    /// The statement does not prepare.
+    pub fn get(&mut self, client: &mut Client, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
 /// One thread's connection, opened when first needed and again after it
-/// drops.
+/// drops (its prepared statements with it).
 struct Connection {
     config: postgres::Config,
     client: Option<Client>,
+    statements: Statements,
     counters: Arc<Counters>,
 }
 
@@ -117,6 +142,7 @@ impl Connection {
             Some(client) if !client.is_closed() => client,
             _ => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                self.statements = Statements::default();
                 self.config.connect(NoTls)?
             }
         };
@@ -161,6 +187,7 @@ impl Pool {
             let connection = Connection {
                 config: client_config.clone(),
                 client: None,
+                statements: Statements::default(),
                 counters: Arc::clone(&counters),
             };
             std::thread::Builder::new()
@@ -205,10 +232,24 @@ impl Pool {
     ///
     /// The statement's error, or [`PgErrorKind::Connection`] once retries
     /// ran out.
-    pub fn run<T, F>(&self, work: F) -> Result<T, PgError>
+    pub fn run<T, F>(&self, mut work: F) -> Result<T, PgError>
     where
         T: Send + 'static,
         F: FnMut(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    {
+        self.run_prepared(move |client, _| work(client))
+    }
+
+    /// [`Self::run`], with the connection's [`Statements`]: for statements
+    /// run often, prepared once per connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::run`].
+    pub fn run_prepared<T, F>(&self, work: F) -> Result<T, PgError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Client, &mut Statements) -> Result<T, postgres::Error> + Send + 'static,
     {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = mpsc::sync_channel(1);
@@ -242,7 +283,7 @@ impl Pool {
 /// Runs `work`, retrying transient failures until `retry_for` has passed.
 fn attempt<T>(
     connection: &mut Connection,
-    mut work: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+    mut work: impl FnMut(&mut Client, &mut Statements) -> Result<T, postgres::Error>,
     retry_for: Duration,
     counters: &Counters,
 ) -> Result<T, PgError> {
@@ -250,8 +291,14 @@ fn attempt<T>(
     let mut pause = Duration::from_millis(20);
     loop {
         let outcome = match connection.client() {
-            Ok(client) => {
-                match std::panic::catch_unwind(AssertUnwindSafe(|| work(client))) {
+            Ok(_) => {
+                let Connection {
+                    client, statements, ..
+                } = &mut *connection;
+                let Some(client) = client.as_mut() else {
+                    continue;
+                };
+                match std::panic::catch_unwind(AssertUnwindSafe(|| work(client, statements))) {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         connection.client = None;

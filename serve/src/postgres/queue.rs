@@ -1,7 +1,10 @@
 //! The queue on PostgreSQL: `FOR UPDATE SKIP LOCKED` batch claims, leases
 //! renewed by heartbeats, `NOTIFY` to wake idle workers.
 
-use plugflow_pg::postgres::{Client, Transaction};
+use std::sync::OnceLock;
+
+use plugflow_pg::postgres::{Client, Statement, Transaction};
+use plugflow_pg::Statements;
 use serde_json::Value;
 
 use super::store::{failed, record, to_i64, PgStore, COLUMNS};
@@ -14,6 +17,7 @@ use crate::store::StoreError;
 /// `workflow`, when given) for `owner`.
 fn claim_batch(
     tx: &mut Transaction<'_>,
+    statement: &Statement,
     owner: &str,
     lease_ms: f64,
     fingerprints: &[String],
@@ -24,7 +28,26 @@ fn claim_batch(
         return Ok(Vec::new());
     }
     let rows = tx.query(
-        &format!(
+        statement,
+        &[&owner, &fingerprints, &limit, &lease_ms, &workflow],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(Claimed {
+                record: record(row)?,
+                replay: row.try_get(11)?,
+                waited_ms: row.try_get::<_, f64>(12)?.max(0.0),
+            })
+        })
+        .collect()
+}
+
+/// The claim: due executions with one of the fingerprints (and of the
+/// workflow, when given), oldest first, locked without waiting.
+fn claim_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
             "WITH picked AS (
                 SELECT execution_id FROM plugflow_executions
                 WHERE status = 'queued' AND due_at <= now() AND fingerprint = ANY($2)
@@ -45,18 +68,8 @@ fn claim_batch(
                 .map(|c| format!("e.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
-        &[&owner, &fingerprints, &limit, &lease_ms, &workflow],
-    )?;
-    rows.iter()
-        .map(|row| {
-            Ok(Claimed {
-                record: record(row)?,
-                replay: row.try_get(11)?,
-                waited_ms: row.try_get::<_, f64>(12)?.max(0.0),
-            })
-        })
-        .collect()
+        )
+    })
 }
 
 /// Makes the claim walk the queue index in due order and stop at the
@@ -72,14 +85,16 @@ fn ordered_scan(tx: &mut Transaction<'_>) -> Result<(), plugflow_pg::postgres::E
 
 fn claim(
     client: &mut Client,
+    prepared: &mut Statements,
     owner: &str,
     lease_ms: f64,
     request: &ClaimRequest,
 ) -> Result<Vec<Claimed>, plugflow_pg::postgres::Error> {
     let max = i64::try_from(request.max).unwrap_or(i64::MAX);
+    let statement = prepared.get(client, claim_sql())?;
     let mut tx = client.transaction()?;
     ordered_scan(&mut tx)?;
-    let mut claimed = claim_batch(&mut tx, owner, lease_ms, &request.fingerprints, None, max)?;
+    let mut claimed = claim_batch(&mut tx, &statement, owner, lease_ms, &request.fingerprints, None, max)?;
     tx.commit()?;
     // A limited workflow's claims are serialised by an advisory lock, so
     // the count of its running executions cannot change underneath.
@@ -103,6 +118,7 @@ fn claim(
         let allowed = i64::try_from(limited.max).unwrap_or(i64::MAX) - running;
         claimed.extend(claim_batch(
             &mut tx,
+            &statement,
             owner,
             lease_ms,
             std::slice::from_ref(&limited.fingerprint),
@@ -141,18 +157,11 @@ impl ExecutionQueue for PgStore {
             .map(|(node, outcome)| (node.clone(), outcome.to_string()))
             .unzip();
         self.pool
-            .run(move |c| {
+            .run_prepared(move |c, prepared| {
+                let insert = prepared.get(c, ENQUEUE)?;
                 let mut tx = c.transaction()?;
                 tx.execute(
-                    "INSERT INTO plugflow_executions
-                        (execution_id, tenant, workflow_id, workflow_hash, fingerprint, status,
-                         started_at_ms, due_at, input, request, replay, attempts, lease_owner, lease_until, notify_end)
-                     VALUES ($1, $2, $3, $4, $5,
-                         CASE WHEN $11::text IS NULL THEN 'queued' ELSE 'running' END,
-                         $6, COALESCE(to_timestamp($7::bigint / 1000.0), now()), $8, $9, $10,
-                         CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END,
-                         $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() + $12 * interval '1 millisecond' END, $13)
-                     ON CONFLICT (execution_id) DO NOTHING",
+                    &insert,
                     &[&id, &tenant, &workflow, &hash, &fingerprint, &started, &due, &input, &request,
                       &!nodes.is_empty(), &owner, &lease_ms, &notify_end],
                 )?;
@@ -180,7 +189,7 @@ impl ExecutionQueue for PgStore {
         }
         let (owner, lease_ms, request) = (self.worker_id.clone(), self.lease_ms(), request.clone());
         self.pool
-            .run(move |c| claim(c, &owner, lease_ms, &request))
+            .run_prepared(move |c, prepared| claim(c, prepared, &owner, lease_ms, &request))
             .map_err(failed)
     }
 
@@ -339,3 +348,15 @@ impl ExecutionQueue for PgStore {
             .map_err(failed)
     }
 }
+
+/// An execution into the queue (claimed at once when `$11` names this
+/// worker).
+const ENQUEUE: &str = "INSERT INTO plugflow_executions
+        (execution_id, tenant, workflow_id, workflow_hash, fingerprint, status,
+         started_at_ms, due_at, input, request, replay, attempts, lease_owner, lease_until, notify_end)
+     VALUES ($1, $2, $3, $4, $5,
+         CASE WHEN $11::text IS NULL THEN 'queued' ELSE 'running' END,
+         $6, COALESCE(to_timestamp($7::bigint / 1000.0), now()), $8, $9, $10,
+         CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END,
+         $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() + $12 * interval '1 millisecond' END, $13)
+     ON CONFLICT (execution_id) DO NOTHING";

@@ -105,9 +105,21 @@ impl PgStore {
         );
         let held: i64 = self
             .pool
-            .run(move |c| {
-                c.query_one(
-                    "WITH lease AS (
+            .run_prepared(move |c, prepared| {
+                let statement = prepared.get(c, FENCED_NODES)?;
+                c.query_one(&statement, &[&t, &id, &nodes, &outcomes, &owner])?
+                    .try_get(0)
+            })
+            .map_err(failed)?;
+        if held == 0 {
+            return Err(StoreError::LeaseLost(execution_id.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Writes node records when the lease is held; answers whether it was.
+const FENCED_NODES: &str = "WITH lease AS (
                         SELECT 1 FROM plugflow_executions
                         WHERE execution_id = $2 AND tenant = $1 AND lease_owner = $5 AND status = 'running'
                      ), written AS (
@@ -117,18 +129,7 @@ impl PgStore {
                         ON CONFLICT (execution_id, node_id) DO UPDATE SET outcome = excluded.outcome
                         WHERE excluded.outcome IS NOT NULL AND plugflow_node_records.tenant = excluded.tenant
                      )
-                     SELECT count(*) FROM lease",
-                    &[&t, &id, &nodes, &outcomes, &owner],
-                )?
-                .try_get(0)
-            })
-            .map_err(failed)?;
-        if held == 0 {
-            return Err(StoreError::LeaseLost(execution_id.to_owned()));
-        }
-        Ok(())
-    }
-}
+                     SELECT count(*) FROM lease";
 
 impl ExecutionStore for PgStore {
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
@@ -190,24 +191,10 @@ impl ExecutionStore for PgStore {
         let finished = to_i64(finished_at_ms);
         let ended: i64 = self
             .pool
-            .run(move |c| {
+            .run_prepared(move |c, prepared| {
+                let statement = prepared.get(c, FINISHED)?;
                 c.query_one(
-                    "WITH done AS (
-                        UPDATE plugflow_executions
-                        SET status = $3, finished_at_ms = $4, error = $6,
-                            result = CASE WHEN $8 THEN NULL ELSE $5::json END,
-                            input = CASE WHEN $8 THEN NULL ELSE input END,
-                            request = CASE WHEN $8 THEN NULL ELSE request END,
-                            lease_owner = NULL, lease_until = NULL
-                        WHERE tenant = $1 AND execution_id = $2 AND status = 'running' AND lease_owner = $7
-                        RETURNING execution_id, notify_end
-                     ), pruned AS (
-                        DELETE FROM plugflow_node_records
-                        WHERE $9 AND tenant = $1 AND execution_id IN (SELECT execution_id FROM done)
-                     ), notified AS (
-                        SELECT pg_notify('plugflow_finished', execution_id) FROM done WHERE notify_end
-                     )
-                     SELECT (SELECT count(*) FROM done) + 0 * (SELECT count(*) FROM notified)",
+                    &statement,
                     &[&t, &id, &s, &finished, &r, &e, &owner, &drop_data, &drop_nodes],
                 )?
                 .try_get(0)
@@ -397,3 +384,22 @@ impl ExecutionStore for PgStore {
             .map_err(failed)
     }
 }
+
+/// An execution's end, pruning and announcement (see
+/// `finished_and_pruned`).
+const FINISHED: &str = "WITH done AS (
+                        UPDATE plugflow_executions
+                        SET status = $3, finished_at_ms = $4, error = $6,
+                            result = CASE WHEN $8 THEN NULL ELSE $5::json END,
+                            input = CASE WHEN $8 THEN NULL ELSE input END,
+                            request = CASE WHEN $8 THEN NULL ELSE request END,
+                            lease_owner = NULL, lease_until = NULL
+                        WHERE tenant = $1 AND execution_id = $2 AND status = 'running' AND lease_owner = $7
+                        RETURNING execution_id, notify_end
+                     ), pruned AS (
+                        DELETE FROM plugflow_node_records
+                        WHERE $9 AND tenant = $1 AND execution_id IN (SELECT execution_id FROM done)
+                     ), notified AS (
+                        SELECT pg_notify('plugflow_finished', execution_id) FROM done WHERE notify_end
+                     )
+                     SELECT (SELECT count(*) FROM done) + 0 * (SELECT count(*) FROM notified)";
