@@ -2,7 +2,8 @@
 //! workflow (webhook-trigger, eight `math.add`, webhook-response) driven
 //! by a closed-loop load generator (keep-alive connections, each sending
 //! its next request when the last is answered), with durable recording of
-//! every node on and off. Executions per second and p50/p95/p99 latency;
+//! every node on and off, and with executions in PostgreSQL (the shared
+//! queue, one claim loop in the process). Executions per second and p50/p95/p99 latency;
 //! writes `<target>/plugflow-bench/serve.json`.
 //!
 //! Run: `cargo bench -p plugflow-benches --bench serve`
@@ -53,7 +54,11 @@ fn workflow() -> Value {
 
 /// Serves in a runtime of its own (two worker threads: the machine's
 /// cores); returns the base URL and a stop handle.
-fn serve(dir: &std::path::Path, durable: bool) -> (String, tokio::sync::oneshot::Sender<()>) {
+fn serve(
+    dir: &std::path::Path,
+    durable: bool,
+    database_url: Option<String>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let workflows = dir.join("workflows");
     std::fs::create_dir_all(&workflows).expect("workflows dir");
     std::fs::write(workflows.join("bench.json"), workflow().to_string()).expect("workflow");
@@ -68,6 +73,7 @@ fn serve(dir: &std::path::Path, durable: bool) -> (String, tokio::sync::oneshot:
         }],
         save_execution_progress: durable,
         reload_interval_ms: 0,
+        database_url,
         ..ServeConfig::default()
     };
     let (address_tx, address_rx) = std::sync::mpsc::channel();
@@ -160,9 +166,18 @@ fn main() {
     let clients = env("PLUGFLOW_SERVE_CLIENTS", 16);
     let requests = env("PLUGFLOW_SERVE_REQUESTS", 8000);
     let mut document = serde_json::Map::new();
-    for (label, durable) in [("volatile", false), ("durable", true)] {
+    for (label, durable, postgres) in [
+        ("volatile", false, false),
+        ("durable", true, false),
+        ("postgres", true, true),
+    ] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (base, stop) = serve(dir.path(), durable);
+        let database = postgres.then(plugflow_tests::pg::TestDatabase::create);
+        let (base, stop) = serve(
+            dir.path(),
+            durable,
+            database.as_ref().map(|d| d.url().to_owned()),
+        );
         let figures = drive(&base, clients, requests);
         println!("serve/{label}: {figures}");
         document.insert(label.to_owned(), figures);
