@@ -158,7 +158,9 @@ fn measure(workers: usize, executions: i64) -> Value {
     let _api = spawn(&config, &["serve", "--workers", "0"], api_port);
     // One real execution, enqueued by the API: its row is the template.
     let mut response = agent()
-        .post(&format!("http://127.0.0.1:{api_port}/v1/workflows/ten/executions"))
+        .post(&format!(
+            "http://127.0.0.1:{api_port}/v1/workflows/ten/executions"
+        ))
         .header("Authorization", &format!("Bearer {KEY}"))
         .send_json(json!({"input": {"n": 1}, "wait": false}))
         .expect("enqueued");
@@ -174,20 +176,34 @@ fn measure(workers: usize, executions: i64) -> Value {
         )
         .expect("the queue is filled");
     client
-        .execute("DELETE FROM plugflow_executions WHERE execution_id = $1", &[&template])
+        .execute(
+            "DELETE FROM plugflow_executions WHERE execution_id = $1",
+            &[&template],
+        )
         .expect("template removed");
     let ports: Vec<u16> = (0..workers).map(|_| free_port()).collect();
     let processes: Vec<Process> = ports
         .iter()
-        .map(|port| spawn(&config, &["worker", "--listen", &format!("127.0.0.1:{port}")], *port))
+        .map(|port| {
+            spawn(
+                &config,
+                &["worker", "--listen", &format!("127.0.0.1:{port}")],
+                *port,
+            )
+        })
         .collect();
     let cpu = |ps: &[Process]| ps.iter().map(|p| cpu_seconds(p.0.id())).sum::<f64>();
     let (workers_cpu_before, db_cpu_before) = (cpu(&processes), postgres_cpu_seconds());
     let started = Instant::now();
     client
-        .execute("UPDATE plugflow_executions SET due_at = now() WHERE status = 'queued'", &[])
+        .execute(
+            "UPDATE plugflow_executions SET due_at = now() WHERE status = 'queued'",
+            &[],
+        )
         .expect("due now");
-    client.execute("SELECT pg_notify('plugflow_queue', '')", &[]).expect("notified");
+    client
+        .execute("SELECT pg_notify('plugflow_queue', '')", &[])
+        .expect("notified");
     loop {
         let done: i64 = client
             .query_one(
@@ -207,7 +223,10 @@ fn measure(workers: usize, executions: i64) -> Value {
         postgres_cpu_seconds() - db_cpu_before,
     );
     let succeeded: i64 = client
-        .query_one("SELECT count(*) FROM plugflow_executions WHERE status = 'success'", &[])
+        .query_one(
+            "SELECT count(*) FROM plugflow_executions WHERE status = 'success'",
+            &[],
+        )
         .expect("counted")
         .get(0);
     assert_eq!(succeeded, executions, "every execution succeeded");
@@ -223,8 +242,14 @@ fn measure(workers: usize, executions: i64) -> Value {
                 .expect("text")
         })
         .collect();
-    let calls: f64 = metrics.iter().map(|m| metric(m, "plugflow_db_calls_total")).sum();
-    let claims: f64 = metrics.iter().map(|m| metric(m, "plugflow_queue_claims_total")).sum();
+    let calls: f64 = metrics
+        .iter()
+        .map(|m| metric(m, "plugflow_db_calls_total"))
+        .sum();
+    let claims: f64 = metrics
+        .iter()
+        .map(|m| metric(m, "plugflow_queue_claims_total"))
+        .sum();
     let quantile = |q: &str| {
         metrics
             .iter()
