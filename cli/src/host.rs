@@ -57,10 +57,13 @@ pub fn config(global: &Global) -> Result<Config, CliError> {
 /// The PostgreSQL URL: `--database-url` / `PLUGFLOW_DATABASE_URL`, else
 /// `[database] url`.
 pub fn database_url(global: &Global, config: &Config) -> Option<String> {
-    global.database_url.clone().or_else(|| match &config.database {
-        Some(crate::config::DatabaseConfig::Table(table)) => table.url.clone(),
-        _ => None,
-    })
+    global
+        .database_url
+        .clone()
+        .or_else(|| match &config.database {
+            Some(crate::config::DatabaseConfig::Table(table)) => table.url.clone(),
+            _ => None,
+        })
 }
 
 /// The discovery configuration: the file's, plus `--plugins`, plus the

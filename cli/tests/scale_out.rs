@@ -193,19 +193,13 @@ max-concurrent-executions = 8\npoll-interval-ms = 200\nreload-interval-ms = 0\n\
 
     /// `plugflow serve --workers N`.
     fn api(&self, workers: usize) -> Process {
-        self.spawn(
-            &["serve", "--workers", &workers.to_string()],
-            self.api_port,
-        )
+        self.spawn(&["serve", "--workers", &workers.to_string()], self.api_port)
     }
 
     /// `plugflow worker` on a port of its own.
     fn worker(&self) -> Process {
         let port = free_port();
-        self.spawn(
-            &["worker", "--listen", &format!("127.0.0.1:{port}")],
-            port,
-        )
+        self.spawn(&["worker", "--listen", &format!("127.0.0.1:{port}")], port)
     }
 
     fn log(&self) -> String {
@@ -254,7 +248,11 @@ fn an_api_only_process_enqueues_and_a_worker_runs_the_execution() {
     let _one = exclusive();
     let workflow = chain(
         "add",
-        vec![node("sum", "math.add", json!({"values": [1, "{{ $trigger.n }}"]}))],
+        vec![node(
+            "sum",
+            "math.add",
+            json!({"values": [1, "{{ $trigger.n }}"]}),
+        )],
         json!({}),
     );
     let cluster = Cluster::new(&[workflow], "");
@@ -264,8 +262,7 @@ fn an_api_only_process_enqueues_and_a_worker_runs_the_execution() {
     assert_eq!(status, 200, "{finished}");
     assert_eq!(finished["status"], "success", "{finished}");
     assert_eq!(
-        finished["result"]["nodes"]["sum"]["output"]["result"],
-        42,
+        finished["result"]["nodes"]["sum"]["output"]["result"], 42,
         "{finished}"
     );
     let metrics = get_text(&format!("{}/metrics", worker.base));
@@ -329,7 +326,9 @@ fn a_killed_workers_execution_resumes_on_another_without_running_finished_nodes_
     let hits = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = Arc::clone(&hits);
     let port = http_server::serve(move |request, _| {
-        seen.lock().unwrap().push(String::from_utf8_lossy(&request.body).into_owned());
+        seen.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&request.body).into_owned());
         Response::json(200, &json!({"ok": true}))
     });
     let workflow = chain(
@@ -489,7 +488,11 @@ fn a_queued_execution_is_cancelled_at_once() {
         &json!({}),
     )
     .unwrap();
-    assert_eq!((status, &body["status"]), (200, &json!("cancelled")), "{body}");
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("cancelled")),
+        "{body}"
+    );
     let _worker = cluster.worker();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(cluster.execution(&id)["status"], "cancelled");
@@ -530,10 +533,7 @@ fn another_tenant_cannot_see_an_execution_in_the_shared_store() {
         vec![node("sum", "math.add", json!({"values": [1, 2]}))],
         json!({}),
     );
-    let cluster = Cluster::new(
-        &[workflow],
-        "",
-    );
+    let cluster = Cluster::new(&[workflow], "");
     // A second key, for another tenant.
     let mut config = std::fs::read_to_string(&cluster.config).unwrap();
     config.push_str("\n[[serve.api-keys]]\ntenantId = \"globex\"\nkey = { value = \"globex-key-0123456789\" }\n");
@@ -603,14 +603,26 @@ fn four_workers_finish_every_execution_exactly_once_through_kill_9_and_a_postgre
     let workflow = chain(
         "mixed",
         vec![
-            node("calc", "math.add", json!({"values": ["{{ $trigger.n }}", 1]})),
-            node("save", "dbal-write", json!({"entity": "Order", "data": {"n": "{{ $trigger.n }}"}})),
+            node(
+                "calc",
+                "math.add",
+                json!({"values": ["{{ $trigger.n }}", 1]}),
+            ),
+            node(
+                "save",
+                "dbal-write",
+                json!({"entity": "Order", "data": {"n": "{{ $trigger.n }}"}}),
+            ),
             node(
                 "call",
                 "http-request",
                 json!({"url": format!("http://127.0.0.1:{port}/orders"), "method": "POST", "body": {"n": "{{ $trigger.n }}"}}),
             ),
-            node("mail", "email-send", json!({"to": "ops@example.com", "subject": "order {{ $trigger.n }}", "body": "n={{ $trigger.n }}"})),
+            node(
+                "mail",
+                "email-send",
+                json!({"to": "ops@example.com", "subject": "order {{ $trigger.n }}", "body": "n={{ $trigger.n }}"}),
+            ),
             pause_node(5),
         ],
         json!({}),
@@ -668,7 +680,10 @@ fn four_workers_finish_every_execution_exactly_once_through_kill_9_and_a_postgre
     });
     let ids = ids.into_inner().unwrap();
     let refused = refused.into_inner().unwrap();
-    assert!(refused.is_empty(), "every request was accepted: {refused:?}");
+    assert!(
+        refused.is_empty(),
+        "every request was accepted: {refused:?}"
+    );
     assert_eq!(ids.len(), total);
 
     // Every execution ends; every side effect happens at most once, and

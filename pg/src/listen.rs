@@ -78,7 +78,10 @@ fn listen_loop(
         let mut client = match config.connect(NoTls) {
             Ok(client) => client,
             Err(e) => {
-                tracing::warn!(component = "pg", "listener cannot connect, trying again: {e}");
+                tracing::warn!(
+                    component = "pg",
+                    "listener cannot connect, trying again: {e}"
+                );
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(1));
                 continue;

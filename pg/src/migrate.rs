@@ -61,7 +61,13 @@ pub fn migrate(
                 "INSERT INTO plugflow_migrations (component, version, name) VALUES ($1, $2, $3)",
                 &[&component, &migration.version, &migration.name],
             )?;
-            tracing::info!(component = "pg", schema = component, version = migration.version, name = migration.name, "applied a migration");
+            tracing::info!(
+                component = "pg",
+                schema = component,
+                version = migration.version,
+                name = migration.name,
+                "applied a migration"
+            );
             count += 1;
         }
         tx.commit()?;

@@ -117,7 +117,11 @@ impl Statements {
     /// # Errors
     ///
     /// The statement does not prepare.
-    pub fn get(&mut self, client: &mut Client, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+    pub fn get(
+        &mut self,
+        client: &mut Client,
+        sql: &str,
+    ) -> Result<postgres::Statement, postgres::Error> {
         if let Some(statement) = self.prepared.get(sql) {
             return Ok(statement.clone());
         }
@@ -314,7 +318,10 @@ fn attempt<T>(
         match outcome {
             Ok(value) => return Ok(value),
             Err(e) if is_transient(&e) && Instant::now() + pause < deadline => {
-                tracing::warn!(component = "pg", "retrying after a transient database error: {e}");
+                tracing::warn!(
+                    component = "pg",
+                    "retrying after a transient database error: {e}"
+                );
                 connection.client = None;
                 counters.retries.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(pause);

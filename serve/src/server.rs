@@ -217,8 +217,8 @@ impl Server {
             crate::http::worker_router(Arc::clone(&self.service))
         };
         let served = axum::serve(self.listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+            .with_graceful_shutdown(shutdown)
+            .await;
         for task in [watcher, purger].into_iter().flatten().chain(workers) {
             task.abort();
         }

@@ -410,8 +410,16 @@ impl Service {
                 "a delayed or scheduled execution (delayMs, runAtMs) needs the shared queue: configure `[database] url` (PostgreSQL)".into(),
             ));
         }
-        self.accept(entry, tenant, input, Value::Null, None, Some(due_at_ms), wait)
-            .await
+        self.accept(
+            entry,
+            tenant,
+            input,
+            Value::Null,
+            None,
+            Some(due_at_ms),
+            wait,
+        )
+        .await
     }
 
     /// [`Self::start`] (`wait`: the caller waits for the end), replaying
@@ -483,7 +491,11 @@ impl Service {
     /// here, or (shared queue) too many are due and unclaimed.
     fn is_busy(&self) -> bool {
         if self.queue.is_some() {
-            let due = self.depth.lock().unwrap_or_else(PoisonError::into_inner).due;
+            let due = self
+                .depth
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .due;
             return usize::try_from(due).unwrap_or(usize::MAX) >= self.config.queue;
         }
         self.waiting.load(Ordering::Relaxed) >= self.config.queue

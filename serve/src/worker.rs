@@ -219,7 +219,11 @@ async fn upkeep(service: Arc<Service>) {
                     u64::try_from(n).unwrap_or(u64::MAX),
                     std::sync::atomic::Ordering::Relaxed,
                 );
-                tracing::warn!(component = "serve", requeued = n, "executions whose worker stopped went back to the queue");
+                tracing::warn!(
+                    component = "serve",
+                    requeued = n,
+                    "executions whose worker stopped went back to the queue"
+                );
                 service.wake.notify_one();
             }
             Err(e) => tracing::warn!(component = "serve", "could not expire leases: {e}"),

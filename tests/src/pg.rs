@@ -41,9 +41,11 @@ impl TestDatabase {
     /// When the server cannot be reached, saying how to provide one.
     pub fn create() -> Self {
         let server = server_url();
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
-            "pf_test_{}_{}",
+            "pf_test_{}_{}_{}",
             std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
@@ -76,9 +78,8 @@ impl Drop for TestDatabase {
         let name = &self.name;
         off_runtime(|| {
             if let Ok(mut client) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-                let _ = client.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                ));
+                let _ =
+                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         });
     }
@@ -90,7 +91,8 @@ impl Drop for TestDatabase {
 ///
 /// When it cannot be restarted.
 pub fn restart_local_server() {
-    let versions = std::fs::read_dir("/etc/postgresql").expect("/etc/postgresql lists the clusters");
+    let versions =
+        std::fs::read_dir("/etc/postgresql").expect("/etc/postgresql lists the clusters");
     let version = versions
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())

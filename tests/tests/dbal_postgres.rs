@@ -21,7 +21,12 @@ fn setup() -> Setup {
     Setup { registry, db }
 }
 
-fn exec(setup: &Setup, tenant: &str, node_type: &str, params: Value) -> registry_core::NodeExecution {
+fn exec(
+    setup: &Setup,
+    tenant: &str,
+    node_type: &str,
+    params: Value,
+) -> registry_core::NodeExecution {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,7 +50,12 @@ fn seeded() -> Setup {
         let rows: Vec<Value> = (0..3)
             .map(|i| json!({"id": format!("d{i}"), "owner": tenant}))
             .collect();
-        let done = exec(&setup, tenant, "dbal-write", json!({"entity": "Doc", "data": rows}));
+        let done = exec(
+            &setup,
+            tenant,
+            "dbal-write",
+            json!({"entity": "Doc", "data": rows}),
+        );
         assert_eq!(done.status, NodeStatus::Success, "{:?}", done.error);
     }
     setup
@@ -53,7 +63,11 @@ fn seeded() -> Setup {
 
 /// Runs `statement` as a dbal call of `tenant` would: in a transaction
 /// with the tenant set locally, as the role `plugflow_dbal`.
-fn as_dbal(setup: &Setup, tenant: &str, statement: &str) -> Result<Vec<postgres::Row>, postgres::Error> {
+fn as_dbal(
+    setup: &Setup,
+    tenant: &str,
+    statement: &str,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
     let mut client = setup.db.client();
     let mut tx = client.transaction()?;
     tx.execute("SELECT set_config('plugflow.tenant', $1, true)", &[&tenant])?;
@@ -66,7 +80,12 @@ fn as_dbal(setup: &Setup, tenant: &str, statement: &str) -> Result<Vec<postgres:
 #[test]
 fn a_statement_without_a_tenant_predicate_reads_only_its_tenants_rows() {
     let setup = seeded();
-    let rows = as_dbal(&setup, "alpha", "SELECT DISTINCT \"tenantId\" FROM \"t_Doc\"").unwrap();
+    let rows = as_dbal(
+        &setup,
+        "alpha",
+        "SELECT DISTINCT \"tenantId\" FROM \"t_Doc\"",
+    )
+    .unwrap();
     let tenants: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(tenants, ["alpha"]);
 }
@@ -126,7 +145,11 @@ fn the_dbal_role_cannot_bypass_row_level_security_and_owns_no_table() {
         )
         .unwrap();
     assert_eq!(
-        (role.get::<_, bool>(0), role.get::<_, bool>(1), role.get::<_, bool>(2)),
+        (
+            role.get::<_, bool>(0),
+            role.get::<_, bool>(1),
+            role.get::<_, bool>(2)
+        ),
         (false, false, false)
     );
     let owned: i64 = client
@@ -145,30 +168,6 @@ fn the_dbal_role_cannot_bypass_row_level_security_and_owns_no_table() {
         .unwrap()
         .get(0);
     assert!(forced);
-}
-
-#[test]
-fn a_declared_entity_on_postgresql_is_refused_with_a_clear_message() {
-    let setup = setup();
-    let entities = tempfile::tempdir().unwrap();
-    std::fs::write(
-        entities.path().join("doc.json"),
-        r#"{"entity": "Doc", "fields": {"n": {"type": "integer"}}}"#,
-    )
-    .unwrap();
-    let mut config = serde_json::Map::new();
-    config.insert("databaseUrl".into(), json!(setup.db.url()));
-    config.insert("entities".into(), json!(entities.path()));
-    for node_type in plugflow_tests::host::plugflow_dbal_node_types() {
-        setup.registry.set_node_config(node_type, config.clone());
-    }
-    let done = exec(&setup, "alpha", "dbal-write", json!({"entity": "Doc", "data": {"n": 1}}));
-    assert_eq!(done.status, NodeStatus::Error);
-    let message = done.error.map(|e| e.message).unwrap_or_default();
-    assert!(
-        message.contains("declared") && message.contains("SQLite"),
-        "{message}"
-    );
 }
 
 #[test]

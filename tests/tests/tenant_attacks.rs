@@ -6,10 +6,10 @@
 //! metacharacters, JSON paths with quotes). After every case the victim's
 //! rows are unchanged and were never returned.
 //!
-//! The suite runs three times: against an undeclared entity (JSON
-//! documents) and the same entity declared by a schema (typed columns) on
-//! SQLite, and against the undeclared entity on PostgreSQL, where
-//! row-level security stands behind the SQL builder.
+//! The suite runs four times: against an undeclared entity (JSON
+//! documents) and the same entity declared by a schema (typed columns), on
+//! SQLite and on PostgreSQL, where row-level security stands behind the SQL
+//! builder.
 //!
 //! 10,000 cases by default; `PROPTEST_CASES=1000000` for a long run.
 
@@ -138,6 +138,12 @@ fn no_generated_attack_on_a_declared_entity_reads_or_changes_the_other_tenants_r
 fn no_generated_attack_on_postgresql_reads_or_changes_the_other_tenants_rows() {
     let db = plugflow_tests::pg::TestDatabase::create();
     attack_suite_on(false, Some(db.url()));
+}
+
+#[test]
+fn no_generated_attack_on_a_declared_entity_on_postgresql_reads_or_changes_the_other_tenants_rows() {
+    let db = plugflow_tests::pg::TestDatabase::create();
+    attack_suite_on(true, Some(db.url()));
 }
 
 fn attack_suite(declared: bool) {

@@ -355,7 +355,7 @@ pub fn record(entity: &Entity, row: &Row<'_>) -> rusqlite::Result<Value> {
 }
 
 /// `VALIDATION_FAILED` listing `violations`.
-fn invalid(entity: &Entity, violations: &[Violation]) -> NodeError {
+pub(crate) fn invalid(entity: &Entity, violations: &[Violation]) -> NodeError {
     let mut listed: Vec<String> = violations
         .iter()
         .take(LISTED_VIOLATIONS)
@@ -414,29 +414,25 @@ fn new_id(_entity: &Entity, record: &Map<String, Value>) -> String {
     }
 }
 
-/// `create`: every record checked first, then one prepared statement in
-/// the caller's transaction. Returns the stored records.
+/// The records of a create, each checked against `entity` (with its id:
+/// the given one, else a new UUID). A user who may create only their own
+/// records (`owner`: field and user id) gets the owner field set when
+/// absent and refused when it names another.
 ///
 /// # Errors
 ///
-/// `VALIDATION_FAILED` naming each record's index and field; nothing is
-/// written when any record fails.
-pub fn create(
-    tx: &Transaction<'_>,
+/// `VALIDATION_FAILED` naming each record's index and field.
+pub(crate) fn checked_records(
     entity: &Entity,
-    table: &str,
-    tenant: &str,
     records: &[&Map<String, Value>],
-    owner: Option<(String, String)>,
-) -> Result<Vec<Value>, NodeError> {
+    owner: Option<&(String, String)>,
+) -> Result<Vec<(String, Map<String, Value>)>, NodeError> {
     let mut checked = Vec::with_capacity(records.len());
     let mut violations = Vec::new();
     for (i, given) in records.iter().enumerate() {
-        // A user who may create only their own records: the owner field
-        // is theirs, set when absent, refused when it names another.
         let mut owned;
         let mut record: &Map<String, Value> = given;
-        if let Some((field, user_id)) = &owner {
+        if let Some((field, user_id)) = owner {
             match given.get(field) {
                 Some(Value::String(id)) if id == user_id => {}
                 Some(_) => {
@@ -459,9 +455,46 @@ pub fn create(
             Err(mut found) => violations.append(&mut found),
         }
     }
-    if !violations.is_empty() {
-        return Err(invalid(entity, &violations));
+    if violations.is_empty() {
+        Ok(checked)
+    } else {
+        Err(invalid(entity, &violations))
     }
+}
+
+/// The fields an update sets: `data` without the store's columns, checked
+/// as a partial record.
+///
+/// # Errors
+///
+/// `VALIDATION_FAILED` naming the field.
+pub(crate) fn checked_patch(
+    entity: &Entity,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, NodeError> {
+    let mut patch = data.clone();
+    for column in STORE_COLUMNS {
+        patch.shift_remove(column);
+    }
+    check::record(entity, 0, &patch, false).map_err(|v| invalid(entity, &v))
+}
+
+/// `create`: every record checked first, then one prepared statement in
+/// the caller's transaction. Returns the stored records.
+///
+/// # Errors
+///
+/// `VALIDATION_FAILED` naming each record's index and field; nothing is
+/// written when any record fails.
+pub fn create(
+    tx: &Transaction<'_>,
+    entity: &Entity,
+    table: &str,
+    tenant: &str,
+    records: &[&Map<String, Value>],
+    owner: Option<(String, String)>,
+) -> Result<Vec<Value>, NodeError> {
+    let checked = checked_records(entity, records, owner.as_ref())?;
     let mut insert = tx
         .prepare_cached(&insert_statement(entity, table, ""))
         .map_err(sql)?;
@@ -498,11 +531,7 @@ pub fn update(
     where_sql: &str,
     mut params: Vec<Sql>,
 ) -> Result<usize, NodeError> {
-    let mut patch = data.clone();
-    for column in STORE_COLUMNS {
-        patch.shift_remove(column);
-    }
-    let fields = check::record(entity, 0, &patch, false).map_err(|v| invalid(entity, &v))?;
+    let fields = checked_patch(entity, data)?;
     if fields.is_empty() {
         return Ok(0);
     }

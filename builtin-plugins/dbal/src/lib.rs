@@ -338,8 +338,7 @@ pub(crate) fn read(request: &NodeRequest) -> NodeResult {
     let entity = request.str_param("entity")?.to_owned();
     let declared = declared::lookup(request, &entity)?;
     if let Some(pool) = postgres::backend(request)? {
-        undeclared_on_postgres(declared.as_ref(), &entity)?;
-        return postgres::read(&pool, request);
+        return postgres::read(&pool, request, declared.as_ref());
     }
     let path = store::database_path(request)?;
     store::with_connection(&path, |conn| {
@@ -584,8 +583,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         .then(|| format!("{}/{}", request.context.execution_id, request.node_id));
     let declared = declared::lookup(request, &entity)?;
     if let Some(pool) = postgres::backend(request)? {
-        undeclared_on_postgres(declared.as_ref(), &entity)?;
-        return postgres::write(&pool, request);
+        return postgres::write(&pool, request, declared.as_ref());
     }
     store::with_connection(&path, |conn| {
         let target = Target::open(conn, &path, &entity, declared.as_ref())?;
@@ -728,20 +726,6 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
         tx.commit().map_err(sql)?;
         Ok(NodeOutput::new(output))
     })
-}
-
-/// Declared entities (typed tables) live in SQLite only so far: on
-/// PostgreSQL, a declared entity is refused rather than stored untyped.
-fn undeclared_on_postgres(
-    declared: Option<&(std::sync::Arc<entity::Catalog>, String)>,
-    entity: &str,
-) -> Result<(), NodeError> {
-    match declared {
-        None => Ok(()),
-        Some(_) => Err(NodeError::execution(format!(
-            "entity `{entity}` is declared by a schema, and declared entities are stored in SQLite only for now; on PostgreSQL (`[database] url`) remove its schema from `[database] entities` to store it as documents, or use SQLite"
-        ))),
-    }
 }
 
 /// `data` of a create: one record or a list of records.

@@ -14,9 +14,9 @@ use super::error::ApiError;
 #[allow(unused_imports)] // Named in the OpenAPI annotations.
 use super::schemas::{AcceptedBody, ErrorBody};
 use super::tenant::{Admin, Tenant};
-use crate::service::{Accepted, NotAccepted, Service};
 #[allow(unused_imports)]
 use crate::queue::CancelOutcome;
+use crate::service::{Accepted, NotAccepted, Service};
 use crate::store::ExecutionRecord;
 use crate::store::ListFilter;
 use plugflow_engine::{NodeStatus, RecordedNode, Resume};

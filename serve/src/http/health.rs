@@ -113,26 +113,92 @@ fn queue_metrics(out: &mut String, service: &Service) {
     let c = &service.counters;
     let depth = *service.depth.lock().unwrap_or_else(PoisonError::into_inner);
     let mut series = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     };
-    series("plugflow_queue_due", "gauge", "Executions queued and due, not yet claimed.", depth.due);
-    series("plugflow_queue_delayed", "gauge", "Executions queued for later.", depth.delayed);
-    series("plugflow_queue_running", "gauge", "Executions running on any worker.", depth.running);
-    series("plugflow_queue_claims_total", "counter", "Executions this process claimed from the queue.", c.claims.load(Ordering::Relaxed));
-    series("plugflow_queue_empty_claims_total", "counter", "Claim round trips that found nothing.", c.empty_claims.load(Ordering::Relaxed));
+    series(
+        "plugflow_queue_due",
+        "gauge",
+        "Executions queued and due, not yet claimed.",
+        depth.due,
+    );
+    series(
+        "plugflow_queue_delayed",
+        "gauge",
+        "Executions queued for later.",
+        depth.delayed,
+    );
+    series(
+        "plugflow_queue_running",
+        "gauge",
+        "Executions running on any worker.",
+        depth.running,
+    );
+    series(
+        "plugflow_queue_claims_total",
+        "counter",
+        "Executions this process claimed from the queue.",
+        c.claims.load(Ordering::Relaxed),
+    );
+    series(
+        "plugflow_queue_empty_claims_total",
+        "counter",
+        "Claim round trips that found nothing.",
+        c.empty_claims.load(Ordering::Relaxed),
+    );
     series("plugflow_lease_expiries_total", "counter", "Executions this process sent back to the queue because their worker stopped renewing its lease.", c.lease_expiries.load(Ordering::Relaxed));
-    series("plugflow_leases_lost_total", "counter", "Executions this process stopped because another worker took them over.", c.leases_lost.load(Ordering::Relaxed));
-    series("plugflow_worker_unrunnable_workflows", "gauge", "Workflows this process cannot run: a plugin they need is missing here.", service.unrunnable().len() as u64);
+    series(
+        "plugflow_leases_lost_total",
+        "counter",
+        "Executions this process stopped because another worker took them over.",
+        c.leases_lost.load(Ordering::Relaxed),
+    );
+    series(
+        "plugflow_worker_unrunnable_workflows",
+        "gauge",
+        "Workflows this process cannot run: a plugin they need is missing here.",
+        service.unrunnable().len() as u64,
+    );
     if let Some(pg) = &service.pg {
         let stats = pg.pool_stats();
-        series("plugflow_db_errors_total", "counter", "Database calls that failed after retries.", stats.errors);
-        series("plugflow_db_retries_total", "counter", "Database calls run again after a dropped connection or a serialisation failure.", stats.retries);
-        series("plugflow_db_connects_total", "counter", "Database connections opened.", stats.connects);
-        series("plugflow_db_calls_total", "counter", "Database calls made (each one round trip, or one transaction).", stats.calls);
+        series(
+            "plugflow_db_errors_total",
+            "counter",
+            "Database calls that failed after retries.",
+            stats.errors,
+        );
+        series(
+            "plugflow_db_retries_total",
+            "counter",
+            "Database calls run again after a dropped connection or a serialisation failure.",
+            stats.retries,
+        );
+        series(
+            "plugflow_db_connects_total",
+            "counter",
+            "Database connections opened.",
+            stats.connects,
+        );
+        series(
+            "plugflow_db_calls_total",
+            "counter",
+            "Database calls made (each one round trip, or one transaction).",
+            stats.calls,
+        );
     }
     for (name, help, kept) in [
-        ("plugflow_queue_claim_ms", "Claim round trip, in milliseconds (last 4096).", &c.claim_ms),
-        ("plugflow_queue_wait_ms", "Time from due to claimed, in milliseconds (last 4096).", &c.queue_wait_ms),
+        (
+            "plugflow_queue_claim_ms",
+            "Claim round trip, in milliseconds (last 4096).",
+            &c.claim_ms,
+        ),
+        (
+            "plugflow_queue_wait_ms",
+            "Time from due to claimed, in milliseconds (last 4096).",
+            &c.queue_wait_ms,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
         if let Some([p50, p95, p99]) = crate::counters::percentiles(kept) {

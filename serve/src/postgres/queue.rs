@@ -94,7 +94,15 @@ fn claim(
     let statement = prepared.get(client, claim_sql())?;
     let mut tx = client.transaction()?;
     ordered_scan(&mut tx)?;
-    let mut claimed = claim_batch(&mut tx, &statement, owner, lease_ms, &request.fingerprints, None, max)?;
+    let mut claimed = claim_batch(
+        &mut tx,
+        &statement,
+        owner,
+        lease_ms,
+        &request.fingerprints,
+        None,
+        max,
+    )?;
     tx.commit()?;
     // A limited workflow's claims are serialised by an advisory lock, so
     // the count of its running executions cannot change underneath.
@@ -338,7 +346,10 @@ impl ExecutionQueue for PgStore {
                      FROM plugflow_executions WHERE status IN ('queued', 'running')",
                     &[],
                 )?;
-                let n = |i: usize| row.try_get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                let n = |i: usize| {
+                    row.try_get::<_, i64>(i)
+                        .map(|v| u64::try_from(v).unwrap_or(0))
+                };
                 Ok(QueueDepth {
                     due: n(0)?,
                     delayed: n(1)?,

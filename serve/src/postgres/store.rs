@@ -195,7 +195,17 @@ impl ExecutionStore for PgStore {
                 let statement = prepared.get(c, FINISHED)?;
                 c.query_one(
                     &statement,
-                    &[&t, &id, &s, &finished, &r, &e, &owner, &drop_data, &drop_nodes],
+                    &[
+                        &t,
+                        &id,
+                        &s,
+                        &finished,
+                        &r,
+                        &e,
+                        &owner,
+                        &drop_data,
+                        &drop_nodes,
+                    ],
                 )?
                 .try_get(0)
             })

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::Param;
+use crate::entity::{Entity, FieldType};
 use crate::filter::{valid_field, FilterError};
 
 /// Columns stored outside the JSON document.
@@ -13,32 +14,76 @@ const COLUMNS: [&str; 4] = ["id", "tenantId", "createdAt", "updatedAt"];
 /// Deepest nesting of `$and` / `$or` / `$not` accepted.
 const MAX_DEPTH: usize = 32;
 
-/// How a field reads: a text column, or a path in the document.
+/// What a call's entity is stored as.
+#[derive(Clone, Copy)]
+pub(crate) enum Shape<'a> {
+    /// An undeclared entity: JSON documents.
+    Documents,
+    /// A declared entity: typed columns.
+    Declared(&'a Entity),
+}
+
+/// How a field reads: a text column of the store, a path in a JSON
+/// document, or a typed column of a declared entity.
 pub(crate) enum Field {
     Column(String),
     Document(String),
+    Typed(String, FieldType),
+}
+
+/// A path bound as `text[]`, read from `base` (JSON `null` reads as SQL
+/// NULL, as SQLite's `json_extract` reads it: the three-valued logic of
+/// filters is the same).
+fn document(base: &str, path: &str, params: &mut Vec<Param>) -> Field {
+    params.push(Param::Path(path.split('.').map(str::to_owned).collect()));
+    Field::Document(format!(
+        "NULLIF({base} #> ${}::text[], 'null'::jsonb)",
+        params.len()
+    ))
+}
+
+impl Shape<'_> {
+    /// `field` (a name [`valid_field`] accepted), what it needs bound.
+    ///
+    /// # Errors
+    ///
+    /// A declared entity has no such field.
+    pub(crate) fn field(&self, field: &str, params: &mut Vec<Param>) -> Result<Field, String> {
+        match self {
+            Shape::Documents if COLUMNS.contains(&field) => Ok(Field::Column(format!("\"{field}\""))),
+            Shape::Documents => Ok(document("data", field, params)),
+            Shape::Declared(_) if ["id", "tenantId"].contains(&field) => {
+                Ok(Field::Column(format!("\"{field}\"")))
+            }
+            Shape::Declared(entity) => {
+                if let Some(spec) = entity.field(field) {
+                    return Ok(Field::Typed(format!("\"{field}\""), spec.kind));
+                }
+                if let Some((head, rest)) = field.split_once('.') {
+                    if entity.field(head).is_some_and(|f| f.kind.is_json()) {
+                        return Ok(document(&format!("\"{head}\""), rest, params));
+                    }
+                }
+                Err(format!(
+                    "entity `{}` has no field `{field}`; its fields are {}",
+                    entity.name,
+                    entity
+                        .fields
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        }
+    }
 }
 
 impl Field {
-    /// `field` (a name [`valid_field`] accepted), its path bound.
-    pub(crate) fn of(field: &str, params: &mut Vec<Param>) -> Self {
-        if COLUMNS.contains(&field) {
-            Field::Column(format!("\"{field}\""))
-        } else {
-            params.push(Param::Path(field.split('.').map(str::to_owned).collect()));
-            // JSON `null` reads as SQL NULL, as SQLite's `json_extract`
-            // reads it: the three-valued logic of filters is the same.
-            Field::Document(format!(
-                "NULLIF(data #> ${}::text[], 'null'::jsonb)",
-                params.len()
-            ))
-        }
-    }
-
-    /// Its SQL: text for a column, `jsonb` for a document field.
+    /// Its SQL.
     pub(crate) fn sql(&self) -> &str {
         match self {
-            Field::Column(sql) | Field::Document(sql) => sql,
+            Field::Column(sql) | Field::Document(sql) | Field::Typed(sql, _) => sql,
         }
     }
 
@@ -47,36 +92,99 @@ impl Field {
         format!("({} IS NULL)", self.sql())
     }
 
-    /// `value` bound to compare with it.
-    fn bind(&self, value: &Value, params: &mut Vec<Param>) -> String {
+    /// The two sides of a comparison with `value`, and whether values of
+    /// other JSON types must be kept out (`jsonb` orders types, SQLite
+    /// does not compare across them the same way).
+    fn compare(&self, value: &Value, params: &mut Vec<Param>) -> (String, String, bool) {
         match self {
-            Field::Column(_) => {
+            Field::Column(sql) => {
                 let text = match value {
                     Value::String(s) => s.clone(),
                     Value::Bool(b) => i64::from(*b).to_string(),
                     other => other.to_string(),
                 };
                 params.push(Param::Text(text));
-                format!("${}::text", params.len())
+                (sql.clone(), format!("${}::text", params.len()), false)
             }
-            Field::Document(_) => {
+            Field::Typed(sql, kind) => {
+                let column = super::declared::column_type(*kind);
+                let typed = match (column, value) {
+                    ("text", Value::String(s)) => Some((Param::Text(s.clone()), "text")),
+                    // Bound in the column's own type, so its index serves.
+                    ("bigint", Value::Number(n)) if n.is_i64() => {
+                        Some((Param::Int(n.as_i64().unwrap_or_default()), "bigint"))
+                    }
+                    ("double precision", Value::Number(n)) => {
+                        Some((Param::Float(n.as_f64().unwrap_or_default()), "double precision"))
+                    }
+                    ("bigint", Value::Number(n)) => {
+                        Some((Param::Json(Value::Number(n.clone())), "jsonb"))
+                    }
+                    ("boolean", Value::Bool(b)) => Some((Param::Bool(*b), "boolean")),
+                    ("jsonb", v) => Some((Param::Json(v.clone()), "jsonb")),
+                    _ => None,
+                };
+                match typed {
+                    // A number compares as a number of any precision.
+                    Some((param, "jsonb")) if column != "jsonb" => {
+                        params.push(param);
+                        (
+                            sql.clone(),
+                            format!("(${}::jsonb #>> '{{}}')::numeric", params.len()),
+                            false,
+                        )
+                    }
+                    Some((param, cast)) => {
+                        params.push(param);
+                        (sql.clone(), format!("${}::{cast}", params.len()), column == "jsonb")
+                    }
+                    None => {
+                        params.push(Param::Json(value.clone()));
+                        (format!("to_jsonb({sql})"), format!("${}::jsonb", params.len()), true)
+                    }
+                }
+            }
+            Field::Document(sql) => {
                 params.push(Param::Json(value.clone()));
-                format!("${}::jsonb", params.len())
+                (sql.clone(), format!("${}::jsonb", params.len()), true)
             }
         }
     }
 
-    /// The numeric value of a document field (`NULL` when not a number),
-    /// or the column: what `sum` / `avg` / `min` / `max` read.
+    /// The value `sum` / `avg` read: numbers only.
     pub(crate) fn numeric(&self) -> String {
         match self {
             Field::Column(c) => c.clone(),
+            Field::Typed(c, kind) => match super::declared::column_type(*kind) {
+                "bigint" | "double precision" => c.clone(),
+                _ => "NULL::numeric".to_owned(),
+            },
             Field::Document(d) => {
                 format!("(CASE WHEN jsonb_typeof({d}) = 'number' THEN ({d} #>> '{{}}')::numeric END)")
             }
         }
     }
 
+    /// The value `min` / `max` read: a typed column as it is, a document
+    /// field's numbers.
+    pub(crate) fn ordered(&self) -> String {
+        match self {
+            Field::Typed(c, kind) if super::declared::column_type(*kind) != "jsonb" => c.clone(),
+            other => other.numeric(),
+        }
+    }
+
+    /// Its value as text, for `$like`.
+    fn text(&self) -> String {
+        match self {
+            Field::Column(c) => c.clone(),
+            Field::Typed(c, kind) if super::declared::column_type(*kind) == "jsonb" => {
+                format!("({c} #>> '{{}}')")
+            }
+            Field::Typed(c, _) => format!("({c})::text"),
+            Field::Document(d) => format!("({d} #>> '{{}}')"),
+        }
+    }
 }
 
 fn err(path: &str, message: impl Into<String>) -> FilterError {
@@ -88,13 +196,18 @@ fn err(path: &str, message: impl Into<String>) -> FilterError {
 
 /// Compiles `filter` into a WHERE expression, appending bound values to
 /// `params`. An empty filter matches everything.
-pub(crate) fn compile(filter: &Value, params: &mut Vec<Param>) -> Result<String, FilterError> {
-    compile_at(filter, params, "filter", 0)
+pub(crate) fn compile(
+    filter: &Value,
+    params: &mut Vec<Param>,
+    shape: Shape<'_>,
+) -> Result<String, FilterError> {
+    compile_at(filter, params, shape, "filter", 0)
 }
 
 fn compile_at(
     filter: &Value,
     params: &mut Vec<Param>,
+    shape: Shape<'_>,
     path: &str,
     depth: usize,
 ) -> Result<String, FilterError> {
@@ -120,7 +233,7 @@ fn compile_at(
                     let joined = items
                         .iter()
                         .enumerate()
-                        .map(|(i, f)| compile_at(f, params, &format!("{here}[{i}]"), depth + 1))
+                        .map(|(i, f)| compile_at(f, params, shape, &format!("{here}[{i}]"), depth + 1))
                         .collect::<Result<Vec<_>, _>>()?;
                     format!(
                         "({})",
@@ -128,7 +241,10 @@ fn compile_at(
                     )
                 }
             }
-            "$not" => format!("(NOT {})", compile_at(value, params, &here, depth + 1)?),
+            "$not" => format!(
+                "(NOT {})",
+                compile_at(value, params, shape, &here, depth + 1)?
+            ),
             op if op.starts_with('$') => {
                 return Err(err(
                     &here,
@@ -139,7 +255,7 @@ fn compile_at(
                 if !valid_field(field) {
                     return Err(err(&here, format!("field name `{field}` is not allowed: use letters, digits, `_` and dots")));
                 }
-                condition(field, value, params, &here)?
+                condition(field, value, params, shape, &here)?
             }
         };
         parts.push(part);
@@ -155,26 +271,20 @@ fn condition(
     field: &str,
     value: &Value,
     params: &mut Vec<Param>,
+    shape: Shape<'_>,
     path: &str,
 ) -> Result<String, FilterError> {
+    let column = shape.field(field, params).map_err(|m| err(path, m))?;
     let ops = match value {
         Value::Object(o) if !o.is_empty() && o.keys().all(|k| k.starts_with('$')) => o,
-        other => return Ok(equals(field, other, params)),
+        other => return Ok(equals(&column, other, params)),
     };
     let mut parts = Vec::with_capacity(ops.len());
     for (op, operand) in ops {
         let here = format!("{path}.{op}");
-        if op == "$eq" {
-            parts.push(equals(field, operand, params));
-            continue;
-        }
-        if op == "$ne" {
-            parts.push(format!("(NOT {})", equals(field, operand, params)));
-            continue;
-        }
-        let column = Field::of(field, params);
-        let sql = column.sql().to_owned();
         let part = match op.as_str() {
+            "$eq" => equals(&column, operand, params),
+            "$ne" => format!("(NOT {})", equals(&column, operand, params)),
             "$gt" | "$gte" | "$lt" | "$lte" => {
                 if operand.is_null() || operand.is_object() || operand.is_array() {
                     return Err(err(&here, "compares with a number or a string"));
@@ -185,12 +295,11 @@ fn condition(
                     "$lt" => "<",
                     _ => "<=",
                 };
-                let bound = column.bind(operand, params);
-                match column {
-                    Field::Column(_) => format!("({sql} {sign} {bound})"),
-                    Field::Document(_) => format!(
-                        "(jsonb_typeof({sql}) = jsonb_typeof({bound}) AND {sql} {sign} {bound})"
-                    ),
+                let (left, right, guard) = column.compare(operand, params);
+                if guard {
+                    format!("(jsonb_typeof({left}) = jsonb_typeof({right}) AND {left} {sign} {right})")
+                } else {
+                    format!("({left} {sign} {right})")
                 }
             }
             "$in" | "$nin" => {
@@ -200,8 +309,14 @@ fn condition(
                 if items.is_empty() {
                     (if op == "$in" { "FALSE" } else { "TRUE" }).to_owned()
                 } else {
-                    let list: Vec<String> = items.iter().map(|v| column.bind(v, params)).collect();
-                    let test = format!("({sql} IN ({}))", list.join(", "));
+                    let tests: Vec<String> = items
+                        .iter()
+                        .map(|v| {
+                            let (left, right, _) = column.compare(v, params);
+                            format!("{left} = {right}")
+                        })
+                        .collect();
+                    let test = format!("({})", tests.join(" OR "));
                     if op == "$in" {
                         test
                     } else {
@@ -214,11 +329,7 @@ fn condition(
                     .as_str()
                     .ok_or_else(|| err(&here, "$like takes a string pattern (% and _ wildcards)"))?;
                 params.push(Param::Text(pattern.to_owned()));
-                let text = match column {
-                    Field::Column(_) => sql,
-                    Field::Document(_) => format!("({sql} #>> '{{}}')"),
-                };
-                format!("({text} ILIKE ${}::text)", params.len())
+                format!("({} ILIKE ${}::text)", column.text(), params.len())
             }
             "$exists" => {
                 let wanted = operand
@@ -237,13 +348,12 @@ fn condition(
     Ok(format!("({})", parts.join(" AND ")))
 }
 
-fn equals(field: &str, value: &Value, params: &mut Vec<Param>) -> String {
-    let column = Field::of(field, params);
+fn equals(column: &Field, value: &Value, params: &mut Vec<Param>) -> String {
     if value.is_null() {
         column.is_null()
     } else {
-        let bound = column.bind(value, params);
-        format!("({} = {bound})", column.sql())
+        let (left, right, _) = column.compare(value, params);
+        format!("({left} = {right})")
     }
 }
 
@@ -258,6 +368,7 @@ mod tests {
         let sql = compile(
             &json!({"name": "x'; DROP TABLE t; --", "age": {"$gte": 18}}),
             &mut params,
+            Shape::Documents,
         )
         .unwrap();
         assert!(!sql.contains("DROP"), "{sql}");
@@ -273,7 +384,10 @@ mod tests {
             json!({"x": {"$regex": "."}}),
             json!({"a..b": 1}),
         ] {
-            assert!(compile(&bad, &mut Vec::new()).is_err(), "{bad}");
+            assert!(
+                compile(&bad, &mut Vec::new(), Shape::Documents).is_err(),
+                "{bad}"
+            );
         }
     }
 }

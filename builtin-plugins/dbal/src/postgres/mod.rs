@@ -11,12 +11,16 @@
 //! on the owner too — so even a statement the SQL builder got wrong cannot
 //! read or change another tenant's rows.
 //!
+//! Entities declared by schemas get typed columns with their constraints
+//! and tenant-leading indexes, checked on write as on SQLite.
+//!
 //! Differences from SQLite, by design of `jsonb`: key order of stored
 //! documents is PostgreSQL's; `$gt`/`$gte`/`$lt`/`$lte` compare values of
 //! the same JSON type only; `$like` is case-insensitive (as SQLite's is
 //! for ASCII); `sum`/`avg`/`min`/`max` of a document field consider its
 //! numeric values.
 
+mod declared;
 mod filter;
 mod read;
 mod tables;
@@ -57,6 +61,36 @@ pub(crate) fn backend(request: &NodeRequest) -> Result<Option<Pool>, NodeError> 
     Ok(Some(pool))
 }
 
+/// A declared entity: its catalog and name (cheap to clone into a call).
+pub(crate) type Declared = (std::sync::Arc<crate::entity::Catalog>, String);
+
+fn schema_of(declared: Option<&Declared>) -> Option<&crate::entity::Entity> {
+    declared.and_then(|(catalog, name)| catalog.get(name))
+}
+
+/// How `declared` (or, without one, a documents entity) is stored.
+pub(crate) fn shape(declared: Option<&Declared>) -> filter::Shape<'_> {
+    schema_of(declared).map_or(filter::Shape::Documents, filter::Shape::Declared)
+}
+
+/// The table of the request's entity and how it is stored: the declared
+/// `schema`'s typed table, or the entity's documents table (created or
+/// migrated on first use).
+pub(crate) fn open<'a>(
+    pool: &Pool,
+    request: &NodeRequest,
+    declared: Option<&'a Declared>,
+) -> Result<(String, filter::Shape<'a>), NodeError> {
+    match schema_of(declared) {
+        Some(entity) => Ok((declared::ensure(pool, entity)?, filter::Shape::Declared(entity))),
+        None => {
+            let table = tables::table_name(request.str_param("entity")?)?;
+            tables::ensure(pool, &table)?;
+            Ok((table, filter::Shape::Documents))
+        }
+    }
+}
+
 /// A database error as the node's error: retryable when the database
 /// could not be reached.
 pub(crate) fn database(e: plugflow_pg::PgError) -> NodeError {
@@ -74,6 +108,10 @@ pub(crate) enum Param {
     Text(String),
     Json(Value),
     Path(Vec<String>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
 }
 
 impl plugflow_pg::postgres::types::ToSql for Param {
@@ -87,12 +125,16 @@ impl plugflow_pg::postgres::types::ToSql for Param {
             Param::Text(text) => text.to_sql(ty, out),
             Param::Json(value) => value.to_sql(ty, out),
             Param::Path(path) => path.to_sql(ty, out),
+            Param::Int(n) => n.to_sql(ty, out),
+            Param::Float(f) => f.to_sql(ty, out),
+            Param::Bool(b) => b.to_sql(ty, out),
+            Param::Null => Ok(plugflow_pg::postgres::types::IsNull::Yes),
         }
     }
 
     fn accepts(_: &plugflow_pg::postgres::types::Type) -> bool {
         // Every placeholder is cast in the SQL (`::text`, `::jsonb`,
-        // `::text[]`) to the type its variant writes.
+        // `::text[]`, `::bigint`, …) to the type its variant writes.
         true
     }
 

@@ -3,10 +3,13 @@
 use plugflow_pg::postgres::Row;
 use plugflow_pg::Pool;
 use plugin_abi::sdk::{NodeError, NodeOutput, NodeRequest};
+
+use super::Declared;
 use serde_json::{json, Map, Value};
 
-use super::filter::{compile, Field};
-use super::{database, refs, tables, Param};
+use super::filter::{compile, Field, Shape};
+use super::{database, refs, Param};
+use crate::acl::Access;
 use crate::{id_of, int_param, sort_keys, NodeResult, DEFAULT_LIMIT, MAX_LIMIT};
 
 /// `WHERE "tenantId" = $1 AND (<filter>) [AND id = $n]` with its
@@ -15,10 +18,11 @@ use crate::{id_of, int_param, sort_keys, NodeResult, DEFAULT_LIMIT, MAX_LIMIT};
 pub(crate) fn scoped_where(
     tenant: &str,
     request: &NodeRequest,
+    shape: Shape<'_>,
 ) -> Result<(String, Vec<Param>), NodeError> {
     let mut params = vec![Param::Text(tenant.to_owned())];
     let filter_sql = match request.param("filter") {
-        Some(f) => compile(f, &mut params)
+        Some(f) => compile(f, &mut params, shape)
             .map_err(|e| NodeError::invalid_parameter(&e.path.replace('.', "/"), e.message))?,
         None => "TRUE".to_owned(),
     };
@@ -41,11 +45,35 @@ pub(crate) fn scoped_where(
     ))
 }
 
+/// Narrows a scoped `WHERE` to what `access` allows: the user's own
+/// records, or none.
+pub(crate) fn restrict(where_sql: &mut String, params: &mut Vec<Param>, access: &Access) {
+    match access {
+        Access::All => {}
+        Access::Owned { field, user_id } => {
+            params.push(Param::Text(user_id.clone()));
+            where_sql.push_str(&format!(" AND \"{field}\" = ${}::text", params.len()));
+        }
+        Access::Nothing => where_sql.push_str(" AND FALSE"),
+    }
+}
+
+/// What the execution's user may do with `operation` on `shape`:
+/// everything on documents, what the schema's `acl` says on a declared
+/// entity.
+pub(crate) fn access(shape: Shape<'_>, operation: &str, request: &NodeRequest) -> Access {
+    match shape {
+        Shape::Documents => Access::All,
+        Shape::Declared(entity) => crate::acl::access(entity, operation, &request.context.user),
+    }
+}
+
 /// The field a parameter (`field`, `groupBy`) names.
 fn named_field(
     request: &NodeRequest,
     parameter: &str,
     params: &mut Vec<Param>,
+    shape: Shape<'_>,
 ) -> Result<Option<Field>, NodeError> {
     let Some(value) = request.param(parameter) else {
         return Ok(None);
@@ -54,12 +82,23 @@ fn named_field(
         .as_str()
         .filter(|f| crate::filter::valid_field(f))
         .ok_or_else(|| NodeError::invalid_parameter(parameter, "expected a field name"))?;
-    Ok(Some(Field::of(field, params)))
+    shape
+        .field(field, params)
+        .map(Some)
+        .map_err(|m| NodeError::invalid_parameter(parameter, m))
 }
 
-fn order_by(request: &NodeRequest, params: &mut Vec<Param>) -> Result<String, NodeError> {
+fn order_by(
+    request: &NodeRequest,
+    params: &mut Vec<Param>,
+    shape: Shape<'_>,
+) -> Result<String, NodeError> {
     let Some(sort) = request.param("sort") else {
-        return Ok(" ORDER BY \"createdAt\", id".to_owned());
+        return Ok(match shape {
+            Shape::Documents => " ORDER BY \"createdAt\", id".to_owned(),
+            // Insertion order, as SQLite's rowid.
+            Shape::Declared(_) => " ORDER BY \"_seq\"".to_owned(),
+        });
     };
     let mut keys = Vec::new();
     for (i, (field, descending)) in sort_keys(sort)?.into_iter().enumerate() {
@@ -69,7 +108,9 @@ fn order_by(request: &NodeRequest, params: &mut Vec<Param>) -> Result<String, No
                 format!("field name `{field}` is not allowed"),
             ));
         }
-        let column = Field::of(&field, params);
+        let column = shape
+            .field(&field, params)
+            .map_err(|m| NodeError::invalid_parameter(&format!("sort/{i}"), m))?;
         // NULLs where SQLite puts them: first ascending, last descending.
         keys.push(format!(
             "{} {}",
@@ -83,6 +124,22 @@ fn order_by(request: &NodeRequest, params: &mut Vec<Param>) -> Result<String, No
     }
     keys.push("id".into());
     Ok(format!(" ORDER BY {}", keys.join(", ")))
+}
+
+/// The columns a read of `shape` selects.
+pub(crate) fn select_list(shape: Shape<'_>) -> String {
+    match shape {
+        Shape::Documents => "id, \"tenantId\", data, \"createdAt\", \"updatedAt\"".to_owned(),
+        Shape::Declared(entity) => super::declared::select_list(entity),
+    }
+}
+
+/// A row of [`select_list`] as a record.
+pub(crate) fn shaped_record(shape: Shape<'_>, row: &Row) -> Result<Value, plugflow_pg::postgres::Error> {
+    match shape {
+        Shape::Documents => record(row),
+        Shape::Declared(entity) => super::declared::record(entity, row),
+    }
 }
 
 /// A stored row (`id, "tenantId", data, "createdAt", "updatedAt"`) as a
@@ -118,10 +175,14 @@ enum Query {
 
 fn statement(
     table: &str,
+    shape: Shape<'_>,
     tenant: &str,
     request: &NodeRequest,
 ) -> Result<(Query, String, Vec<Param>), NodeError> {
-    let (where_sql, mut params) = scoped_where(tenant, request)?;
+    let (mut where_sql, mut params) = scoped_where(tenant, request, shape)?;
+    // A user who may not read a record never sees it: not in a read, a
+    // get, a count or an aggregate.
+    restrict(&mut where_sql, &mut params, &access(shape, "read", request));
     let operation = request
         .param("operation")
         .and_then(Value::as_str)
@@ -132,7 +193,7 @@ fn statement(
             if single && request.param("id").is_none() {
                 return Err(NodeError::invalid_parameter("id", "get needs an id"));
             }
-            let order = order_by(request, &mut params)?;
+            let order = order_by(request, &mut params, shape)?;
             let limit = if single {
                 1
             } else {
@@ -141,7 +202,10 @@ fn statement(
             let offset = int_param(request, "offset", 0, i64::MAX)?;
             Ok((
                 Query::Rows { single },
-                format!("SELECT id, \"tenantId\", data, \"createdAt\", \"updatedAt\" FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}"),
+                format!(
+                    "SELECT {} FROM \"{table}\" {where_sql}{order} LIMIT {limit} OFFSET {offset}",
+                    select_list(shape)
+                ),
                 params,
             ))
         }
@@ -161,8 +225,11 @@ fn statement(
                     format!("`{function}` is not count, sum, avg, min or max"),
                 ));
             }
-            let target = match named_field(request, "field", &mut params)? {
+            let target = match named_field(request, "field", &mut params, shape)? {
                 Some(field) if function == "count" => format!("count({})", field.sql()),
+                Some(field) if matches!(function, "min" | "max") => {
+                    format!("{function}({})", field.ordered())
+                }
                 Some(field) => format!("{function}({})", field.numeric()),
                 None if function == "count" => "count(*)".to_owned(),
                 None => {
@@ -172,7 +239,7 @@ fn statement(
                     ))
                 }
             };
-            match named_field(request, "groupBy", &mut params)? {
+            match named_field(request, "groupBy", &mut params, shape)? {
                 None => Ok((
                     Query::Aggregate { grouped: false },
                     format!("SELECT ({target})::text FROM \"{table}\" {where_sql}"),
@@ -195,21 +262,25 @@ fn statement(
     }
 }
 
-/// `dbal-read` (other than `validate`) against `pool`.
-pub(crate) fn read(pool: &Pool, request: &NodeRequest) -> NodeResult {
+/// `dbal-read` (other than `validate`) against `pool`, of a documents
+/// entity or the declared `schema`.
+pub(crate) fn read(pool: &Pool, request: &NodeRequest, declared: Option<&Declared>) -> NodeResult {
     let tenant = crate::tenant(request)?;
-    let entity = request.str_param("entity")?;
-    let table = tables::table_name(entity)?;
-    let (query, sql, params) = statement(&table, &tenant, request)?;
-    tables::ensure(pool, &table)?;
+    let (table, shape) = super::open(pool, request, declared)?;
+    let (query, sql, params) = statement(&table, shape, &tenant, request)?;
+    let declared = declared.cloned();
     let output = pool
         .run(move |client| {
             let mut tx = client.transaction()?;
-            tables::enter(&mut tx, &tenant)?;
+            super::tables::enter(&mut tx, &tenant)?;
             let rows = tx.query(&sql, &refs(&params))?;
+            let shape = super::shape(declared.as_ref());
             let output = match query {
                 Query::Rows { single } => {
-                    let records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+                    let records = rows
+                        .iter()
+                        .map(|row| shaped_record(shape, row))
+                        .collect::<Result<Vec<_>, _>>()?;
                     if single {
                         json!({"record": records.into_iter().next()})
                     } else {

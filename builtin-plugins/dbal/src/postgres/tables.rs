@@ -13,7 +13,7 @@ use plugin_abi::sdk::NodeError;
 pub(crate) const ROLE: &str = "plugflow_dbal";
 
 /// A table's policy: only the rows of the transaction's tenant.
-const POLICY: &str = "\"tenantId\" = current_setting('plugflow.tenant', true)";
+pub(crate) const POLICY: &str = "\"tenantId\" = current_setting('plugflow.tenant', true)";
 
 /// Applied once per database (component `dbal`).
 pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
@@ -119,7 +119,10 @@ pub(crate) fn ensure(pool: &Pool, table: &str) -> Result<(), NodeError> {
 /// connecting role, under an advisory lock: processes may race to it).
 fn create(tx: &mut Transaction<'_>, table: &str) -> Result<(), plugflow_pg::postgres::Error> {
     let exists: bool = tx
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("\"{table}\"")])?
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("\"{table}\"")],
+        )?
         .get(0);
     if exists {
         return Ok(());
@@ -148,7 +151,10 @@ fn create(tx: &mut Transaction<'_>, table: &str) -> Result<(), plugflow_pg::post
 
 /// Starts a call's work: the tenant set for this transaction, the
 /// unprivileged role taken.
-pub(crate) fn enter(tx: &mut Transaction<'_>, tenant: &str) -> Result<(), plugflow_pg::postgres::Error> {
+pub(crate) fn enter(
+    tx: &mut Transaction<'_>,
+    tenant: &str,
+) -> Result<(), plugflow_pg::postgres::Error> {
     tx.execute("SELECT set_config('plugflow.tenant', $1, true)", &[&tenant])?;
     tx.batch_execute(&format!("SET LOCAL ROLE {ROLE}"))
 }

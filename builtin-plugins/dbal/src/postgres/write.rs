@@ -6,10 +6,12 @@ use plugflow_pg::Pool;
 use plugin_abi::sdk::{NodeError, NodeOutput, NodeRequest};
 use serde_json::{json, Map, Value};
 
-use super::read::{record, scoped_where};
+use super::filter::Shape;
+use super::read::{access, record, restrict, scoped_where};
 use super::tables::{self, NOW};
-use super::{database, refs, Param};
-use crate::{id_of, new_id, records_param, update_data, upsert_id, NodeResult};
+use super::{database, refs, Declared, Param};
+use crate::acl::Access;
+use crate::{denied, id_of, new_id, records_param, update_data, upsert_id, NodeResult};
 
 /// The document stored for `data`: without the columns the store owns
 /// (the tenant especially: it always comes from the context).
@@ -41,9 +43,33 @@ enum Plan {
         id: String,
         document: Value,
     },
+    /// Records of a declared entity, checked, with their ids.
+    CreateTyped {
+        rows: Vec<(String, Map<String, Value>)>,
+        single: bool,
+    },
+    /// Checked fields set on the matching rows of a declared entity.
+    UpdateTyped {
+        where_sql: String,
+        params: Vec<Param>,
+        fields: Map<String, Value>,
+    },
+    /// A declared entity's record created, or its given fields set.
+    UpsertTyped {
+        id: String,
+        data: Map<String, Value>,
+    },
 }
 
-fn plan(request: &NodeRequest, tenant: &str, operation: &str) -> Result<Plan, NodeError> {
+fn plan(
+    request: &NodeRequest,
+    tenant: &str,
+    operation: &str,
+    shape: Shape<'_>,
+) -> Result<Plan, NodeError> {
+    let entity_name = request.str_param("entity").unwrap_or_default();
+    // An update or delete needs an id or a filter, and touches only what
+    // the execution's user may.
     let targeted = |operation: &str| {
         if request.param("id").is_none() && request.param("filter").is_none() {
             return Err(NodeError::invalid_parameter(
@@ -51,8 +77,56 @@ fn plan(request: &NodeRequest, tenant: &str, operation: &str) -> Result<Plan, No
                 format!("{operation} needs an id or a filter"),
             ));
         }
-        scoped_where(tenant, request)
+        let (mut where_sql, mut params) = scoped_where(tenant, request, shape)?;
+        match access(shape, operation, request) {
+            Access::Nothing => return Err(denied(entity_name, operation)),
+            allowed => restrict(&mut where_sql, &mut params, &allowed),
+        }
+        Ok((where_sql, params))
     };
+    if let Shape::Declared(entity) = shape {
+        match operation {
+            "create" => {
+                let owner = match access(shape, "create", request) {
+                    Access::All => None,
+                    Access::Owned { field, user_id } => Some((field, user_id)),
+                    Access::Nothing => return Err(denied(entity_name, "create")),
+                };
+                let records = records_param(request)?;
+                return Ok(Plan::CreateTyped {
+                    rows: crate::declared::checked_records(entity, &records, owner.as_ref())?,
+                    single: request.param("data").is_some_and(Value::is_object),
+                });
+            }
+            "update" => {
+                let fields = crate::declared::checked_patch(entity, update_data(request)?)?;
+                let (where_sql, params) = targeted("update")?;
+                return Ok(Plan::UpdateTyped {
+                    where_sql,
+                    params,
+                    fields,
+                });
+            }
+            "upsert" => {
+                let data = request.required_param("data")?.as_object().ok_or_else(|| {
+                    NodeError::invalid_parameter("data", "upsert takes an object")
+                })?;
+                if access(shape, "create", request) != Access::All
+                    || access(shape, "update", request) != Access::All
+                {
+                    return Err(denied(
+                        entity_name,
+                        "upsert (it needs full create and update access; use create and update)",
+                    ));
+                }
+                return Ok(Plan::UpsertTyped {
+                    id: upsert_id(request, data)?,
+                    data: data.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
     match operation {
         "create" => {
             let records = records_param(request)?;
@@ -103,7 +177,13 @@ fn apply(
     table: &str,
     tenant: &str,
     plan: &Plan,
+    shape: Shape<'_>,
 ) -> Result<Result<Value, NodeError>, plugflow_pg::postgres::Error> {
+    if let Shape::Declared(entity) = shape {
+        if let Some(done) = apply_typed(tx, entity, table, tenant, plan)? {
+            return Ok(done);
+        }
+    }
     match plan {
         Plan::Create {
             ids,
@@ -126,7 +206,8 @@ fn apply(
                         .iter()
                         .map(|row| Ok((row.try_get::<_, String>(0)?, record(row)?)))
                         .collect::<Result<_, plugflow_pg::postgres::Error>>()?;
-                    let created: Vec<Value> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+                    let created: Vec<Value> =
+                        ids.iter().filter_map(|id| by_id.remove(id)).collect();
                     // As on SQLite: {records, count}, and a single
                     // record's fields at the top level too.
                     let count = created.len();
@@ -138,7 +219,10 @@ fn apply(
                     output.insert("count".into(), json!(count));
                     Ok(Ok(Value::Object(output)))
                 }
-                Err(e) if e.code() == Some(&plugflow_pg::postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                Err(e)
+                    if e.code()
+                        == Some(&plugflow_pg::postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                {
                     // Which id: the first one the tenant already has, or
                     // that the list repeats (only the tenant's own rows
                     // are visible here).
@@ -187,23 +271,143 @@ fn apply(
             output.insert("record".into(), stored);
             Ok(Ok(Value::Object(output)))
         }
+        Plan::CreateTyped { .. } | Plan::UpdateTyped { .. } | Plan::UpsertTyped { .. } => Ok(Err(
+            NodeError::execution("a declared entity's write reached the documents store"),
+        )),
+    }
+}
+
+/// The writes of a declared entity (`None`: a write both shapes share).
+fn apply_typed(
+    tx: &mut Transaction<'_>,
+    entity: &crate::entity::Entity,
+    table: &str,
+    tenant: &str,
+    plan: &Plan,
+) -> Result<Option<Result<Value, NodeError>>, plugflow_pg::postgres::Error> {
+    use super::declared;
+    match plan {
+        Plan::CreateTyped { rows, single } => {
+            let mut created = Vec::with_capacity(rows.len());
+            let mut statement = None;
+            for (i, (id, fields)) in rows.iter().enumerate() {
+                let (sql, params) = declared::insert(entity, table, tenant, id, fields, "");
+                let prepared = match &statement {
+                    Some(prepared) => prepared,
+                    None => statement.insert(tx.prepare(&sql)?),
+                };
+                if let Err(e) = tx.execute(prepared, &refs(&params)) {
+                    return match declared::write_error(entity, i, &e) {
+                        Some(refused) => Ok(Some(Err(refused))),
+                        None => Err(e),
+                    };
+                }
+                let mut record = Map::with_capacity(fields.len() + 2);
+                record.insert("id".into(), Value::String(id.clone()));
+                record.insert("tenantId".into(), Value::String(tenant.to_owned()));
+                for (name, _) in &entity.fields {
+                    record.insert(name.clone(), fields.get(name).cloned().unwrap_or(Value::Null));
+                }
+                created.push(Value::Object(record));
+            }
+            let count = created.len();
+            let mut output = match (single, created.first()) {
+                (true, Some(Value::Object(first))) => first.clone(),
+                _ => Map::new(),
+            };
+            output.insert("records".into(), Value::Array(created));
+            output.insert("count".into(), json!(count));
+            Ok(Some(Ok(Value::Object(output))))
+        }
+        Plan::UpdateTyped {
+            where_sql,
+            params,
+            fields,
+        } => {
+            if fields.is_empty() {
+                return Ok(Some(Ok(json!({"count": 0}))));
+            }
+            let mut params = params.clone();
+            let sets = declared::sets(entity, fields, &mut params);
+            match tx.execute(
+                &format!("UPDATE \"{table}\" SET {sets} {where_sql}"),
+                &refs(&params),
+            ) {
+                Ok(count) => Ok(Some(Ok(json!({"count": count})))),
+                Err(e) => match declared::write_error(entity, 0, &e) {
+                    Some(refused) => Ok(Some(Err(refused))),
+                    None => Err(e),
+                },
+            }
+        }
+        Plan::UpsertTyped { id, data } => {
+            let key = [Param::Text(tenant.to_owned()), Param::Text(id.clone())];
+            let exists = tx
+                .query_opt(
+                    &format!("SELECT 1 FROM \"{table}\" WHERE \"tenantId\" = $1::text AND \"id\" = $2::text"),
+                    &refs(&key),
+                )?
+                .is_some();
+            let written = if exists {
+                match crate::declared::checked_patch(entity, data) {
+                    Err(refused) => return Ok(Some(Err(refused))),
+                    Ok(fields) if fields.is_empty() => Ok(0),
+                    Ok(fields) => {
+                        let mut params = key.to_vec();
+                        let sets = declared::sets(entity, &fields, &mut params);
+                        tx.execute(
+                            &format!("UPDATE \"{table}\" SET {sets} WHERE \"tenantId\" = $1::text AND \"id\" = $2::text"),
+                            &refs(&params),
+                        )
+                    }
+                }
+            } else {
+                let mut record = data.clone();
+                record.insert("id".into(), Value::String(id.clone()));
+                match crate::declared::checked_records(entity, &[&record], None) {
+                    Err(refused) => return Ok(Some(Err(refused))),
+                    Ok(rows) => {
+                        let (row_id, fields) = &rows[0];
+                        let (sql, params) = declared::insert(entity, table, tenant, row_id, fields, "");
+                        tx.execute(&sql, &refs(&params))
+                    }
+                }
+            };
+            if let Err(e) = written {
+                return match declared::write_error(entity, 0, &e) {
+                    Some(refused) => Ok(Some(Err(refused))),
+                    None => Err(e),
+                };
+            }
+            let row = tx.query_one(
+                &format!(
+                    "SELECT {} FROM \"{table}\" WHERE \"tenantId\" = $1::text AND \"id\" = $2::text",
+                    declared::select_list(entity)
+                ),
+                &refs(&key),
+            )?;
+            let stored = declared::record(entity, &row)?;
+            let mut output = stored.as_object().cloned().unwrap_or_default();
+            output.insert("record".into(), stored);
+            Ok(Some(Ok(Value::Object(output))))
+        }
+        _ => Ok(None),
     }
 }
 
 /// `dbal-write` against `pool`.
-pub(crate) fn write(pool: &Pool, request: &NodeRequest) -> NodeResult {
+pub(crate) fn write(pool: &Pool, request: &NodeRequest, declared: Option<&Declared>) -> NodeResult {
     let tenant = crate::tenant(request)?;
-    let entity = request.str_param("entity")?;
-    let table = tables::table_name(entity)?;
     let operation = request
         .param("operation")
         .and_then(Value::as_str)
         .unwrap_or("create");
-    let plan = plan(request, &tenant, operation)?;
+    let (table, shape) = super::open(pool, request, declared)?;
+    let plan = plan(request, &tenant, operation, shape)?;
     // One write per node of an execution (see the SQLite store).
     let key = (request.context.resumable && !request.context.execution_id.is_empty())
         .then(|| format!("{}/{}", request.context.execution_id, request.node_id));
-    tables::ensure(pool, &table)?;
+    let declared = declared.cloned();
     let outcome = pool
         .run(move |client| {
             let mut tx = client.transaction()?;
@@ -218,7 +422,7 @@ pub(crate) fn write(pool: &Pool, request: &NodeRequest) -> NodeResult {
                     return Ok(Ok(row.try_get::<_, Value>(0)?));
                 }
             }
-            let output = match apply(&mut tx, &table, &tenant, &plan)? {
+            let output = match apply(&mut tx, &table, &tenant, &plan, super::shape(declared.as_ref()))? {
                 Ok(output) => output,
                 Err(error) => return Ok(Err(error)),
             };
