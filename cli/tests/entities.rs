@@ -98,3 +98,47 @@ fn db_migrate_shows_the_rebuild_then_makes_it_with_apply() {
         .get("colour")
         .is_none());
 }
+
+#[test]
+fn with_a_database_url_the_dbal_writes_and_reads_postgresql() {
+    let postgres = plugflow_tests::pg::TestDatabase::create();
+    let dir = setup(WITH_COLOUR);
+    let url = ["--database-url", postgres.url()];
+    let created = plugflow(
+        dir.path(),
+        &["run", "create.json", "--tenant", "acme", url[0], url[1]],
+    );
+    assert_eq!(created.status.code(), Some(0), "{created:?}");
+    let read = json(&plugflow(
+        dir.path(),
+        &["run", "read.json", "--tenant", "acme", url[0], url[1]],
+    ));
+    assert_eq!(read["nodes"]["r"]["output"]["records"][0]["colour"], "red");
+    assert!(
+        !dir.path().join("data.db").exists(),
+        "nothing went to the SQLite file"
+    );
+    let stored: i64 = postgres
+        .client()
+        .query_one("SELECT count(*) FROM d_widget", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1);
+}
+
+#[test]
+fn db_migrate_on_postgresql_is_refused_with_what_to_do() {
+    let postgres = plugflow_tests::pg::TestDatabase::create();
+    let dir = setup(WITH_COLOUR);
+    let out = plugflow(
+        dir.path(),
+        &["db", "migrate", "--database-url", postgres.url()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PostgreSQL")),
+        "{out:?}"
+    );
+}

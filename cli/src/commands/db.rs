@@ -11,6 +11,11 @@ use crate::output::Output;
 /// schemas need.
 pub fn migrate(global: &Global, apply: bool) -> Result<Output, CliError> {
     let config = host::config(global)?;
+    if host::database_url(global, &config).is_some() {
+        return Err(CliError::config(
+            "plugflow db migrate plans and makes SQLite table rebuilds; the dbal here is on PostgreSQL (`[database] url`), where a destructive schema change is refused at run time with what changed: rebuild that table with SQL, or restore the declaration",
+        ));
+    }
     let database = global
         .db
         .clone()
