@@ -17,9 +17,18 @@ use crate::catalog::Entry;
 /// again only when its size or modification time changes).
 #[derive(Default)]
 pub(crate) struct Fingerprints {
-    files: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>, String)>>,
-    entries: Mutex<HashMap<(String, String, u64), Result<String, Vec<String>>>>,
+    files: Mutex<HashMap<PathBuf, FileHash>>,
+    entries: Mutex<HashMap<EntryKey, Fingerprint>>,
 }
+
+/// A file's size, modification time and SHA-256.
+type FileHash = (u64, Option<SystemTime>, String);
+
+/// A workflow's id and file hash, and the registry's generation.
+type EntryKey = (String, String, u64);
+
+/// A fingerprint, or the node types no plugin provides.
+type Fingerprint = Result<String, Vec<String>>;
 
 impl Fingerprints {
     /// `entry`'s fingerprint, or the node types no plugin provides.

@@ -12,6 +12,13 @@
 //! * **Executions** are recorded in an [`ExecutionStore`] (the embedded
 //!   [`SqliteStore`] by default) when accepted, node by node as they run,
 //!   and when finished.
+//! * **Scale-out**: with a PostgreSQL URL ([`ServeConfig::database_url`])
+//!   executions go through a shared queue ([`queue::ExecutionQueue`]) that
+//!   any number of processes enqueue into and claim from (`plugflow serve`
+//!   with `workers = 0` only enqueues; `plugflow worker` only runs), with
+//!   leases renewed by heartbeats, fenced writes, and `LISTEN/NOTIFY`
+//!   wake-ups; a worker that dies loses its leases and another resumes its
+//!   executions from their recorded nodes.
 //! * **Durability**: an execution accepted is never lost. After a crash
 //!   (even `kill -9`) the next start resumes every execution still
 //!   `running`: nodes whose outcome was recorded are replayed, not run; a
@@ -53,4 +60,4 @@ pub use config::{ApiKeyConfig, KeySource, ServeConfig};
 pub use counters::Counters;
 pub use server::{Reloader, Server, StartError};
 pub use service::{PluginReloader, Service};
-pub use store::{ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};
+pub use store::{Ending, ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};

@@ -9,7 +9,7 @@ use registry_core::{ErrorCode, NodeFailure};
 use serde_json::{json, Value};
 
 use crate::catalog::Entry;
-use crate::service::{now_ms, Service};
+use crate::service::{now_ms, Run, Service};
 
 impl Service {
     /// Resumes every execution the store still has as `running` (the
@@ -48,15 +48,14 @@ impl Service {
             let resume = self.resume_plan(&entry, nodes);
             tracing::info!(component = "serve", execution_id = %record.execution_id, replayed = resume.completed.len(), "resuming an interrupted execution");
             // Nobody waits for a resumed execution: its end is recorded.
-            drop(self.launch(
-                entry,
-                record.tenant,
-                record.execution_id,
-                record.input.unwrap_or(Value::Null),
-                record.request.unwrap_or(Value::Null),
-                Some(Arc::new(resume)),
-                None,
-            ));
+            let run = Run {
+                tenant: record.tenant,
+                execution_id: record.execution_id,
+                input: record.input.unwrap_or(Value::Null),
+                request: record.request.unwrap_or(Value::Null),
+                resume: Some(Arc::new(resume)),
+            };
+            drop(self.launch(entry, run, None));
             resumed += 1;
         }
         Ok(resumed)

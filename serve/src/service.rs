@@ -24,7 +24,7 @@ use crate::fingerprint::Fingerprints;
 use crate::postgres::PgStore;
 use crate::queue::{ClaimRequest, Enqueue, ExecutionQueue, LimitedWorkflow, QueueDepth};
 use crate::recorder::Recorder;
-use crate::store::{ExecutionRecord, ExecutionStore, StoreError};
+use crate::store::{Ending, ExecutionRecord, ExecutionStore, StoreError};
 
 /// An execution in progress.
 struct Running {
@@ -92,6 +92,31 @@ pub struct Accepted {
     /// The finished execution as the API shows it (`executionId`,
     /// `status`, `finishedAtMs`, `error`, `result`), once it ends.
     pub done: oneshot::Receiver<Value>,
+}
+
+/// An execution to run: whose, which, with what.
+pub(crate) struct Run {
+    pub(crate) tenant: String,
+    pub(crate) execution_id: String,
+    pub(crate) input: Value,
+    pub(crate) request: Value,
+    /// Recorded nodes to replay instead of running them.
+    pub(crate) resume: Option<Arc<Resume>>,
+}
+
+/// What a caller asks to run.
+#[derive(Default)]
+pub(crate) struct Submission {
+    /// The trigger data.
+    pub(crate) input: Value,
+    /// The webhook request (`$context.request`), or null.
+    pub(crate) request: Value,
+    /// Nodes of a failed execution to replay (a retry).
+    pub(crate) resume: Option<Resume>,
+    /// Not before this time (ms since the epoch).
+    pub(crate) due_at_ms: Option<u64>,
+    /// The caller waits for the end.
+    pub(crate) wait: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -391,8 +416,13 @@ impl Service {
         request: Value,
         wait: bool,
     ) -> Result<Accepted, NotAccepted> {
-        self.accept(entry, tenant, input, request, None, None, wait)
-            .await
+        let submission = Submission {
+            input,
+            request,
+            wait,
+            ..Submission::default()
+        };
+        self.accept(entry, tenant, submission).await
     }
 
     /// [`Self::start`], not before `due_at_ms` (ms since the epoch): a row
@@ -410,16 +440,13 @@ impl Service {
                 "a delayed or scheduled execution (delayMs, runAtMs) needs the shared queue: configure `[database] url` (PostgreSQL)".into(),
             ));
         }
-        self.accept(
-            entry,
-            tenant,
+        let submission = Submission {
             input,
-            Value::Null,
-            None,
-            Some(due_at_ms),
+            due_at_ms: Some(due_at_ms),
             wait,
-        )
-        .await
+            ..Submission::default()
+        };
+        self.accept(entry, tenant, submission).await
     }
 
     /// [`Self::start`] (`wait`: the caller waits for the end), replaying
@@ -430,12 +457,15 @@ impl Service {
         self: &Arc<Self>,
         entry: Arc<Entry>,
         tenant: &str,
-        input: Value,
-        request: Value,
-        resume: Option<Resume>,
-        due_at_ms: Option<u64>,
-        wait: bool,
+        submission: Submission,
     ) -> Result<Accepted, NotAccepted> {
+        let Submission {
+            input,
+            request,
+            resume,
+            due_at_ms,
+            wait,
+        } = submission;
         if self.is_busy() {
             self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
             return Err(NotAccepted::Busy);
@@ -475,15 +505,14 @@ impl Service {
         self.counters
             .executions_started
             .fetch_add(1, Ordering::Relaxed);
-        let done = self.launch(
-            entry,
-            tenant.to_owned(),
-            execution_id.clone(),
+        let run = Run {
+            tenant: tenant.to_owned(),
+            execution_id: execution_id.clone(),
             input,
             request,
             resume,
-            None,
-        );
+        };
+        let done = self.launch(entry, run, None);
         Ok(Accepted { execution_id, done })
     }
 
@@ -569,11 +598,13 @@ impl Service {
         match (permit, waiting) {
             (Some(permit), _) => Ok(self.launch(
                 entry,
-                tenant,
-                execution_id,
-                input,
-                request,
-                resume,
+                Run {
+                    tenant,
+                    execution_id,
+                    input,
+                    request,
+                    resume,
+                },
                 Some(permit),
             )),
             (None, Some(waiting)) => Ok(waiting),
@@ -586,13 +617,16 @@ impl Service {
     pub(crate) fn launch(
         self: &Arc<Self>,
         entry: Arc<Entry>,
-        tenant: String,
-        execution_id: String,
-        input: Value,
-        request: Value,
-        resume: Option<Arc<Resume>>,
+        run: Run,
         permit: Option<OwnedSemaphorePermit>,
     ) -> oneshot::Receiver<Value> {
+        let Run {
+            tenant,
+            execution_id,
+            input,
+            request,
+            resume,
+        } = run;
         let cancel = CancelHandle::new();
         self.running
             .lock()
@@ -740,16 +774,15 @@ impl Service {
             succeeded || !entry.keeps_data(succeeded),
         );
         let recorded = tokio::task::spawn_blocking(move || {
-            store.finished_and_pruned(
-                &t,
-                &id,
-                &s,
-                finished,
-                &r,
-                e.as_deref(),
+            let ending = Ending {
+                status: &s,
+                finished_at_ms: finished,
+                result: &r,
+                error: e.as_deref(),
                 drop_data,
                 drop_nodes,
-            )
+            };
+            store.end(&t, &id, &ending)
         })
         .await;
         if let Ok(Err(StoreError::LeaseLost(_))) = recorded {

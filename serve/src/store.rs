@@ -62,6 +62,23 @@ pub struct ListFilter {
     pub offset: usize,
 }
 
+/// How an execution ended, and what of it is not kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    /// Its final status.
+    pub status: &'a str,
+    /// Milliseconds since the Unix epoch.
+    pub finished_at_ms: u64,
+    /// The execution result.
+    pub result: &'a Value,
+    /// Why it did not succeed, in one line.
+    pub error: Option<&'a str>,
+    /// Drop its input, request and result (`saveExecutionData`).
+    pub drop_data: bool,
+    /// Drop its node records.
+    pub drop_nodes: bool,
+}
+
 /// A store that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -95,22 +112,18 @@ pub trait ExecutionStore: Send + Sync + 'static {
         result: &Value,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
-    /// [`Self::finished`], then [`Self::prune`] with `drop_data` and
-    /// `drop_nodes`: in one round trip where the store can.
-    #[allow(clippy::too_many_arguments)]
-    fn finished_and_pruned(
-        &self,
-        tenant: &str,
-        execution_id: &str,
-        status: &str,
-        finished_at_ms: u64,
-        result: &Value,
-        error: Option<&str>,
-        drop_data: bool,
-        drop_nodes: bool,
-    ) -> Result<(), StoreError> {
-        self.finished(tenant, execution_id, status, finished_at_ms, result, error)?;
-        self.prune(tenant, execution_id, drop_data, drop_nodes)
+    /// [`Self::finished`], then [`Self::prune`]: in one round trip where
+    /// the store can.
+    fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError> {
+        self.finished(
+            tenant,
+            execution_id,
+            ending.status,
+            ending.finished_at_ms,
+            ending.result,
+            ending.error,
+        )?;
+        self.prune(tenant, execution_id, ending.drop_data, ending.drop_nodes)
     }
     /// One execution of `tenant`.
     fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError>;

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::counters::keep;
 use crate::queue::{Claimed, WorkerReport};
-use crate::service::Service;
+use crate::service::{Run, Service};
 
 /// Claims asked for at once, at most.
 const CLAIM_BATCH: usize = 32;
@@ -173,15 +173,14 @@ async fn run_claimed(
     if let Some(plan) = &resume {
         tracing::info!(component = "serve", execution_id = %record.execution_id, replayed = plan.completed.len(), "resuming an execution another worker left");
     }
-    drop(service.launch(
-        entry,
-        record.tenant,
-        record.execution_id,
-        record.input.unwrap_or(serde_json::Value::Null),
-        record.request.unwrap_or(serde_json::Value::Null),
+    let run = Run {
+        tenant: record.tenant,
+        execution_id: record.execution_id,
+        input: record.input.unwrap_or(serde_json::Value::Null),
+        request: record.request.unwrap_or(serde_json::Value::Null),
         resume,
-        Some(permit),
-    ));
+    };
+    drop(service.launch(entry, run, Some(permit)));
 }
 
 /// Every third of a lease: renew this process's leases (cancelling what

@@ -626,5 +626,8 @@ fn a_declared_table_is_under_the_same_row_level_policy() {
         .query_one("SELECT count(*) FROM d_user", &[])
         .unwrap()
         .get(0);
-    assert_eq!(seen, 0, "another tenant's statement sees none of acme's rows");
+    assert_eq!(
+        seen, 0,
+        "another tenant's statement sees none of acme's rows"
+    );
 }

@@ -141,7 +141,8 @@ fn no_generated_attack_on_postgresql_reads_or_changes_the_other_tenants_rows() {
 }
 
 #[test]
-fn no_generated_attack_on_a_declared_entity_on_postgresql_reads_or_changes_the_other_tenants_rows() {
+fn no_generated_attack_on_a_declared_entity_on_postgresql_reads_or_changes_the_other_tenants_rows()
+{
     let db = plugflow_tests::pg::TestDatabase::create();
     attack_suite_on(true, Some(db.url()));
 }

@@ -414,6 +414,9 @@ fn new_id(_entity: &Entity, record: &Map<String, Value>) -> String {
     }
 }
 
+/// A record checked for a create: its id and its fields.
+pub(crate) type CheckedRecord = (String, Map<String, Value>);
+
 /// The records of a create, each checked against `entity` (with its id:
 /// the given one, else a new UUID). A user who may create only their own
 /// records (`owner`: field and user id) gets the owner field set when
@@ -426,7 +429,7 @@ pub(crate) fn checked_records(
     entity: &Entity,
     records: &[&Map<String, Value>],
     owner: Option<&(String, String)>,
-) -> Result<Vec<(String, Map<String, Value>)>, NodeError> {
+) -> Result<Vec<CheckedRecord>, NodeError> {
     let mut checked = Vec::with_capacity(records.len());
     let mut violations = Vec::new();
     for (i, given) in records.iter().enumerate() {

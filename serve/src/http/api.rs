@@ -16,7 +16,7 @@ use super::schemas::{AcceptedBody, ErrorBody};
 use super::tenant::{Admin, Tenant};
 #[allow(unused_imports)]
 use crate::queue::CancelOutcome;
-use crate::service::{Accepted, NotAccepted, Service};
+use crate::service::{Accepted, NotAccepted, Service, Submission};
 use crate::store::ExecutionRecord;
 use crate::store::ListFilter;
 use plugflow_engine::{NodeStatus, RecordedNode, Resume};
@@ -368,11 +368,13 @@ pub async fn retry_execution(
         .accept(
             entry,
             &tenant,
-            old.input.unwrap_or(Value::Null),
-            old.request.unwrap_or(Value::Null),
-            Some(Resume { completed }),
-            None,
-            request.wait,
+            Submission {
+                input: old.input.unwrap_or(Value::Null),
+                request: old.request.unwrap_or(Value::Null),
+                resume: Some(Resume { completed }),
+                due_at_ms: None,
+                wait: request.wait,
+            },
         )
         .await
         .map_err(not_accepted)?;

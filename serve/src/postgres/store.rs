@@ -10,7 +10,7 @@ use plugflow_pg::postgres::Row;
 use plugflow_pg::Pool;
 use serde_json::Value;
 
-use crate::store::{ExecutionRecord, ExecutionStore, ListFilter, StoreError};
+use crate::store::{Ending, ExecutionRecord, ExecutionStore, ListFilter, StoreError};
 
 /// Executions in PostgreSQL, as one worker sees them.
 pub struct PgStore {
@@ -155,40 +155,33 @@ impl ExecutionStore for PgStore {
         result: &Value,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.finished_and_pruned(
+        self.end(
             tenant,
             execution_id,
-            status,
-            finished_at_ms,
-            result,
-            error,
-            false,
-            false,
+            &Ending {
+                status,
+                finished_at_ms,
+                result,
+                error,
+                drop_data: false,
+                drop_nodes: false,
+            },
         )
     }
 
     /// The end, the pruning, and a `NOTIFY` when a caller waits for it,
     /// in one statement, fenced by this worker's lease.
-    fn finished_and_pruned(
-        &self,
-        tenant: &str,
-        execution_id: &str,
-        status: &str,
-        finished_at_ms: u64,
-        result: &Value,
-        error: Option<&str>,
-        drop_data: bool,
-        drop_nodes: bool,
-    ) -> Result<(), StoreError> {
+    fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError> {
         let (t, id, s, r, e, owner) = (
             tenant.to_owned(),
             execution_id.to_owned(),
-            status.to_owned(),
-            result.clone(),
-            error.map(str::to_owned),
+            ending.status.to_owned(),
+            ending.result.clone(),
+            ending.error.map(str::to_owned),
             self.worker_id.clone(),
         );
-        let finished = to_i64(finished_at_ms);
+        let finished = to_i64(ending.finished_at_ms);
+        let (drop_data, drop_nodes) = (ending.drop_data, ending.drop_nodes);
         let ended: i64 = self
             .pool
             .run_prepared(move |c, prepared| {
@@ -396,7 +389,7 @@ impl ExecutionStore for PgStore {
 }
 
 /// An execution's end, pruning and announcement (see
-/// `finished_and_pruned`).
+/// `end`).
 const FINISHED: &str = "WITH done AS (
                         UPDATE plugflow_executions
                         SET status = $3, finished_at_ms = $4, error = $6,

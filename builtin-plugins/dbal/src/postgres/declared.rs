@@ -385,7 +385,11 @@ pub(crate) fn insert(
 }
 
 /// The `SET` list of an update of `fields`, its parameters appended.
-pub(crate) fn sets(entity: &Entity, fields: &Map<String, Value>, params: &mut Vec<Param>) -> String {
+pub(crate) fn sets(
+    entity: &Entity,
+    fields: &Map<String, Value>,
+    params: &mut Vec<Param>,
+) -> String {
     let mut sets = Vec::with_capacity(fields.len());
     for (name, value) in fields {
         if let Some(spec) = entity.field(name) {

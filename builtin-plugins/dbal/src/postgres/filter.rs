@@ -50,7 +50,9 @@ impl Shape<'_> {
     /// A declared entity has no such field.
     pub(crate) fn field(&self, field: &str, params: &mut Vec<Param>) -> Result<Field, String> {
         match self {
-            Shape::Documents if COLUMNS.contains(&field) => Ok(Field::Column(format!("\"{field}\""))),
+            Shape::Documents if COLUMNS.contains(&field) => {
+                Ok(Field::Column(format!("\"{field}\"")))
+            }
             Shape::Documents => Ok(document("data", field, params)),
             Shape::Declared(_) if ["id", "tenantId"].contains(&field) => {
                 Ok(Field::Column(format!("\"{field}\"")))
@@ -114,9 +116,10 @@ impl Field {
                     ("bigint", Value::Number(n)) if n.is_i64() => {
                         Some((Param::Int(n.as_i64().unwrap_or_default()), "bigint"))
                     }
-                    ("double precision", Value::Number(n)) => {
-                        Some((Param::Float(n.as_f64().unwrap_or_default()), "double precision"))
-                    }
+                    ("double precision", Value::Number(n)) => Some((
+                        Param::Float(n.as_f64().unwrap_or_default()),
+                        "double precision",
+                    )),
                     ("bigint", Value::Number(n)) => {
                         Some((Param::Json(Value::Number(n.clone())), "jsonb"))
                     }
@@ -136,11 +139,19 @@ impl Field {
                     }
                     Some((param, cast)) => {
                         params.push(param);
-                        (sql.clone(), format!("${}::{cast}", params.len()), column == "jsonb")
+                        (
+                            sql.clone(),
+                            format!("${}::{cast}", params.len()),
+                            column == "jsonb",
+                        )
                     }
                     None => {
                         params.push(Param::Json(value.clone()));
-                        (format!("to_jsonb({sql})"), format!("${}::jsonb", params.len()), true)
+                        (
+                            format!("to_jsonb({sql})"),
+                            format!("${}::jsonb", params.len()),
+                            true,
+                        )
                     }
                 }
             }
@@ -160,7 +171,9 @@ impl Field {
                 _ => "NULL::numeric".to_owned(),
             },
             Field::Document(d) => {
-                format!("(CASE WHEN jsonb_typeof({d}) = 'number' THEN ({d} #>> '{{}}')::numeric END)")
+                format!(
+                    "(CASE WHEN jsonb_typeof({d}) = 'number' THEN ({d} #>> '{{}}')::numeric END)"
+                )
             }
         }
     }
@@ -233,7 +246,9 @@ fn compile_at(
                     let joined = items
                         .iter()
                         .enumerate()
-                        .map(|(i, f)| compile_at(f, params, shape, &format!("{here}[{i}]"), depth + 1))
+                        .map(|(i, f)| {
+                            compile_at(f, params, shape, &format!("{here}[{i}]"), depth + 1)
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     format!(
                         "({})",

@@ -82,7 +82,10 @@ pub(crate) fn open<'a>(
     declared: Option<&'a Declared>,
 ) -> Result<(String, filter::Shape<'a>), NodeError> {
     match schema_of(declared) {
-        Some(entity) => Ok((declared::ensure(pool, entity)?, filter::Shape::Declared(entity))),
+        Some(entity) => Ok((
+            declared::ensure(pool, entity)?,
+            filter::Shape::Declared(entity),
+        )),
         None => {
             let table = tables::table_name(request.str_param("entity")?)?;
             tables::ensure(pool, &table)?;

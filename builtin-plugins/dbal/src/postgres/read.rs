@@ -135,7 +135,10 @@ pub(crate) fn select_list(shape: Shape<'_>) -> String {
 }
 
 /// A row of [`select_list`] as a record.
-pub(crate) fn shaped_record(shape: Shape<'_>, row: &Row) -> Result<Value, plugflow_pg::postgres::Error> {
+pub(crate) fn shaped_record(
+    shape: Shape<'_>,
+    row: &Row,
+) -> Result<Value, plugflow_pg::postgres::Error> {
     match shape {
         Shape::Documents => record(row),
         Shape::Declared(entity) => super::declared::record(entity, row),

@@ -45,7 +45,7 @@ enum Plan {
     },
     /// Records of a declared entity, checked, with their ids.
     CreateTyped {
-        rows: Vec<(String, Map<String, Value>)>,
+        rows: Vec<crate::declared::CheckedRecord>,
         single: bool,
     },
     /// Checked fields set on the matching rows of a declared entity.
@@ -306,7 +306,10 @@ fn apply_typed(
                 record.insert("id".into(), Value::String(id.clone()));
                 record.insert("tenantId".into(), Value::String(tenant.to_owned()));
                 for (name, _) in &entity.fields {
-                    record.insert(name.clone(), fields.get(name).cloned().unwrap_or(Value::Null));
+                    record.insert(
+                        name.clone(),
+                        fields.get(name).cloned().unwrap_or(Value::Null),
+                    );
                 }
                 created.push(Value::Object(record));
             }
@@ -368,7 +371,8 @@ fn apply_typed(
                     Err(refused) => return Ok(Some(Err(refused))),
                     Ok(rows) => {
                         let (row_id, fields) = &rows[0];
-                        let (sql, params) = declared::insert(entity, table, tenant, row_id, fields, "");
+                        let (sql, params) =
+                            declared::insert(entity, table, tenant, row_id, fields, "");
                         tx.execute(&sql, &refs(&params))
                     }
                 }
