@@ -5,26 +5,9 @@
 //! Needs the release binary: `cargo build --release -p plugflow` first
 //! (`benches/run.sh` does).
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-
-/// `<target>/release/plugflow`, beside this bench's `deps/` directory.
-fn plugflow_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable path");
-    let release = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("bench runs from <target>/release/deps");
-    let binary = release.join(format!("plugflow{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo build --release -p plugflow` first",
-        binary.display()
-    );
-    binary
-}
 
 const WORKFLOW: &str = r#"{"id": "cold", "name": "cold",
   "nodes": [
@@ -36,7 +19,7 @@ const WORKFLOW: &str = r#"{"id": "cold", "name": "cold",
     "shout": {"main": [[{"node": "respond", "type": "main", "index": 0}]]}}}"#;
 
 fn cold_run(c: &mut Criterion) {
-    let binary = plugflow_binary();
+    let binary = plugflow_benches::plugflow_binary();
     let dir = tempfile::tempdir().expect("temp dir");
     let workflow = dir.path().join("cold.json");
     std::fs::write(&workflow, WORKFLOW).expect("workflow written");

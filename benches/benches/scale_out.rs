@@ -14,7 +14,7 @@
 //! (`PLUGFLOW_SCALE_OUT_BENCH_EXECUTIONS`, default 20,000; PostgreSQL as
 //! for the tests: `PLUGFLOW_TEST_DATABASE_URL` or the local server).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,21 +22,6 @@ use plugflow_tests::pg::TestDatabase;
 use serde_json::{json, Value};
 
 const KEY: &str = "bench-key-0123456789";
-
-fn plugflow_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable path");
-    let release = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("bench runs from <target>/release/deps");
-    let binary = release.join("plugflow");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo build --release -p plugflow` first",
-        binary.display()
-    );
-    binary
-}
 
 fn workflow() -> Value {
     let nodes: Vec<Value> = (0..10)
@@ -65,14 +50,6 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port()
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -82,7 +59,7 @@ fn agent() -> ureq::Agent {
 }
 
 fn spawn(config: &Path, args: &[&str], port: u16) -> Process {
-    let child = Command::new(plugflow_binary())
+    let child = Command::new(plugflow_benches::plugflow_binary())
         .args(args)
         .arg("--config")
         .arg(config)
@@ -145,7 +122,7 @@ fn measure(workers: usize, executions: i64) -> Value {
     let workflows = dir.path().join("workflows");
     std::fs::create_dir(&workflows).expect("workflows dir");
     std::fs::write(workflows.join("ten.json"), workflow().to_string()).expect("workflow");
-    let api_port = free_port();
+    let api_port = plugflow_tests::free_port();
     let config = dir.path().join("plugflow.toml");
     std::fs::write(
         &config,
@@ -181,7 +158,7 @@ fn measure(workers: usize, executions: i64) -> Value {
             &[&template],
         )
         .expect("template removed");
-    let ports: Vec<u16> = (0..workers).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..workers).map(|_| plugflow_tests::free_port()).collect();
     let processes: Vec<Process> = ports
         .iter()
         .map(|port| {

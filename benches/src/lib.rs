@@ -199,3 +199,24 @@ pub fn write_result(name: &str, document: &Value) {
         eprintln!("cannot write {}: {e}", dir.display());
     }
 }
+
+/// `<target>/release/plugflow`, beside the running bench's `deps/`
+/// directory (build it first: `cargo build --release -p plugflow`).
+///
+/// # Panics
+///
+/// When the binary is not there, saying how to build it.
+pub fn plugflow_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("bench executable path");
+    let release = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("bench runs from <target>/release/deps");
+    let binary = release.join(format!("plugflow{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `cargo build --release -p plugflow` first",
+        binary.display()
+    );
+    binary
+}

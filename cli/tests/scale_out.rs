@@ -47,14 +47,6 @@ impl Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -138,7 +130,7 @@ impl Cluster {
             )
             .unwrap();
         }
-        let api_port = free_port();
+        let api_port = plugflow_tests::free_port();
         let config = dir.path().join("plugflow.toml");
         std::fs::write(
             &config,
@@ -198,7 +190,7 @@ max-concurrent-executions = 8\npoll-interval-ms = 200\nreload-interval-ms = 0\n\
 
     /// `plugflow worker` on a port of its own.
     fn worker(&self) -> Process {
-        let port = free_port();
+        let port = plugflow_tests::free_port();
         self.spawn(&["worker", "--listen", &format!("127.0.0.1:{port}")], port)
     }
 

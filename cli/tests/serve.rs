@@ -27,14 +27,6 @@ impl Drop for Service {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -105,7 +97,7 @@ fn setup_full(
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
     install(&plugins, libraries);
-    let port = free_port();
+    let port = plugflow_tests::free_port();
     let config = dir.path().join("plugflow.toml");
     std::fs::write(
         &config,

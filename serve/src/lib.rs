@@ -52,6 +52,7 @@ mod recorder;
 mod recovery;
 mod server;
 mod service;
+mod shared_queue;
 mod store;
 mod worker;
 

@@ -54,3 +54,16 @@ pub fn install(dir: &Path, lib_names: &[&str]) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a server a
+/// test starts as a separate process).
+///
+/// # Panics
+///
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on 127.0.0.1")
+}

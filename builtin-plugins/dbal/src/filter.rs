@@ -89,20 +89,48 @@ pub fn compile_with(
     params: &mut Vec<Sql>,
     fields: &dyn Fields,
 ) -> Result<String, FilterError> {
-    compile_at(filter, params, fields, "filter", 0)
+    walk(&Sqlite(fields), filter, params, "filter", 0)
 }
 
-fn err(path: &str, message: impl Into<String>) -> FilterError {
+pub(crate) fn err(path: &str, message: impl Into<String>) -> FilterError {
     FilterError {
         path: path.to_owned(),
         message: message.into(),
     }
 }
 
-fn compile_at(
+/// What a filter language's conditions compile to in one SQL dialect:
+/// the walk over `$and` / `$or` / `$not` and field names is shared by the
+/// SQLite and PostgreSQL stores; the conditions on a field are each
+/// store's own.
+pub(crate) trait Conditions {
+    /// A bound parameter of the dialect.
+    type Param;
+    /// SQL for true (an empty filter, an empty `$and`, `$nin: []`).
+    const TRUE: &'static str;
+    /// SQL for false (an empty `$or`, `$in: []`).
+    const FALSE: &'static str;
+    /// The condition `value` puts on `field` (a name [`valid_field`]
+    /// accepted) at `path`.
+    ///
+    /// # Errors
+    ///
+    /// Why the condition cannot be compiled, at its path.
+    fn condition(
+        &self,
+        field: &str,
+        value: &Value,
+        params: &mut Vec<Self::Param>,
+        path: &str,
+    ) -> Result<String, FilterError>;
+}
+
+/// Compiles `filter` with `conditions`: objects AND their keys, `$and` /
+/// `$or` take lists, `$not` one filter; nesting at most [`MAX_DEPTH`].
+pub(crate) fn walk<C: Conditions>(
+    conditions: &C,
     filter: &Value,
-    params: &mut Vec<Sql>,
-    fields: &dyn Fields,
+    params: &mut Vec<C::Param>,
     path: &str,
     depth: usize,
 ) -> Result<String, FilterError> {
@@ -110,7 +138,7 @@ fn compile_at(
         return Err(err(path, format!("nested deeper than {MAX_DEPTH} levels")));
     }
     let object = match filter {
-        Value::Null => return Ok("1".to_owned()),
+        Value::Null => return Ok(C::TRUE.to_owned()),
         Value::Object(o) => o,
         _ => return Err(err(path, "a filter must be an object")),
     };
@@ -123,17 +151,13 @@ fn compile_at(
                     .as_array()
                     .ok_or_else(|| err(&here, format!("{key} takes an array of filters")))?;
                 if items.is_empty() {
-                    if key == "$and" {
-                        "1".to_owned()
-                    } else {
-                        "0".to_owned()
-                    }
+                    (if key == "$and" { C::TRUE } else { C::FALSE }).to_owned()
                 } else {
                     let joined = items
                         .iter()
                         .enumerate()
                         .map(|(i, f)| {
-                            compile_at(f, params, fields, &format!("{here}[{i}]"), depth + 1)
+                            walk(conditions, f, params, &format!("{here}[{i}]"), depth + 1)
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     format!(
@@ -144,7 +168,7 @@ fn compile_at(
             }
             "$not" => format!(
                 "(NOT {})",
-                compile_at(value, params, fields, &here, depth + 1)?
+                walk(conditions, value, params, &here, depth + 1)?
             ),
             op if op.starts_with('$') => {
                 return Err(err(
@@ -156,16 +180,35 @@ fn compile_at(
                 if !valid_field(field) {
                     return Err(err(&here, format!("field name `{field}` is not allowed: use letters, digits, `_` and dots")));
                 }
-                condition(field, value, params, fields, &here)?
+                conditions.condition(field, value, params, &here)?
             }
         };
         parts.push(part);
     }
     Ok(if parts.is_empty() {
-        "1".to_owned()
+        C::TRUE.to_owned()
     } else {
         format!("({})", parts.join(" AND "))
     })
+}
+
+/// SQLite's conditions, reading fields through a [`Fields`].
+struct Sqlite<'a>(&'a dyn Fields);
+
+impl Conditions for Sqlite<'_> {
+    type Param = Sql;
+    const TRUE: &'static str = "1";
+    const FALSE: &'static str = "0";
+
+    fn condition(
+        &self,
+        field: &str,
+        value: &Value,
+        params: &mut Vec<Sql>,
+        path: &str,
+    ) -> Result<String, FilterError> {
+        condition(field, value, params, self.0, path)
+    }
 }
 
 fn condition(

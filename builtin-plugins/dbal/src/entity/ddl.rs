@@ -95,7 +95,9 @@ pub fn index_name(entity: &str, index: &IndexSpec) -> String {
     format!("{kind}_{entity}__{base}")
 }
 
-fn index_statement(entity: &str, table: &str, index: &IndexSpec) -> String {
+/// `CREATE [UNIQUE] INDEX IF NOT EXISTS` of `index`, led by the tenant
+/// column (the same statement on SQLite and PostgreSQL).
+pub fn index_statement(entity: &str, table: &str, index: &IndexSpec) -> String {
     let mut fields = vec!["\"tenantId\"".to_owned()];
     fields.extend(
         index

@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 use super::tables::{POLICY, ROLE};
 use super::Param;
-use crate::entity::ddl::{index_name, table_name};
-use crate::entity::{Entity, FieldSpec, FieldType, IndexSpec};
+use crate::entity::ddl::{index_name, index_statement, table_name};
+use crate::entity::{Entity, FieldSpec, FieldType};
 
 /// A field's PostgreSQL column type.
 pub(crate) fn column_type(kind: FieldType) -> &'static str {
@@ -65,23 +65,6 @@ fn column(name: &str, spec: &FieldSpec) -> String {
         column.push_str(&format!(" CHECK ({})", checks.join(" AND ")));
     }
     column
-}
-
-fn index_statement(entity: &str, table: &str, index: &IndexSpec) -> String {
-    let mut fields = vec!["\"tenantId\"".to_owned()];
-    fields.extend(
-        index
-            .fields
-            .iter()
-            .filter(|f| *f != "tenantId")
-            .map(|f| format!("\"{f}\"")),
-    );
-    format!(
-        "CREATE {}INDEX IF NOT EXISTS \"{}\" ON \"{table}\" ({})",
-        if index.unique { "UNIQUE " } else { "" },
-        index_name(entity, index),
-        fields.join(", ")
-    )
 }
 
 /// The table, its indexes, its policy and its grants.

@@ -6,13 +6,10 @@ use serde_json::Value;
 
 use super::Param;
 use crate::entity::{Entity, FieldType};
-use crate::filter::{valid_field, FilterError};
+use crate::filter::{err, walk, Conditions, FilterError};
 
 /// Columns stored outside the JSON document.
 const COLUMNS: [&str; 4] = ["id", "tenantId", "createdAt", "updatedAt"];
-
-/// Deepest nesting of `$and` / `$or` / `$not` accepted.
-const MAX_DEPTH: usize = 32;
 
 /// What a call's entity is stored as.
 #[derive(Clone, Copy)]
@@ -43,7 +40,7 @@ fn document(base: &str, path: &str, params: &mut Vec<Param>) -> Field {
 }
 
 impl Shape<'_> {
-    /// `field` (a name [`valid_field`] accepted), what it needs bound.
+    /// `field` (a name [`crate::filter::valid_field`] accepted), what it needs bound.
     ///
     /// # Errors
     ///
@@ -200,86 +197,30 @@ impl Field {
     }
 }
 
-fn err(path: &str, message: impl Into<String>) -> FilterError {
-    FilterError {
-        path: path.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// Compiles `filter` into a WHERE expression, appending bound values to
-/// `params`. An empty filter matches everything.
+/// Compiles `filter` into a WHERE expression over `shape`, appending
+/// bound values to `params`. An empty filter matches everything.
 pub(crate) fn compile(
     filter: &Value,
     params: &mut Vec<Param>,
     shape: Shape<'_>,
 ) -> Result<String, FilterError> {
-    compile_at(filter, params, shape, "filter", 0)
+    walk(&shape, filter, params, "filter", 0)
 }
 
-fn compile_at(
-    filter: &Value,
-    params: &mut Vec<Param>,
-    shape: Shape<'_>,
-    path: &str,
-    depth: usize,
-) -> Result<String, FilterError> {
-    if depth > MAX_DEPTH {
-        return Err(err(path, format!("nested deeper than {MAX_DEPTH} levels")));
+impl Conditions for Shape<'_> {
+    type Param = Param;
+    const TRUE: &'static str = "TRUE";
+    const FALSE: &'static str = "FALSE";
+
+    fn condition(
+        &self,
+        field: &str,
+        value: &Value,
+        params: &mut Vec<Param>,
+        path: &str,
+    ) -> Result<String, FilterError> {
+        condition(field, value, params, *self, path)
     }
-    let object = match filter {
-        Value::Null => return Ok("TRUE".to_owned()),
-        Value::Object(o) => o,
-        _ => return Err(err(path, "a filter must be an object")),
-    };
-    let mut parts = Vec::with_capacity(object.len());
-    for (key, value) in object {
-        let here = format!("{path}.{key}");
-        let part = match key.as_str() {
-            "$and" | "$or" => {
-                let items = value
-                    .as_array()
-                    .ok_or_else(|| err(&here, format!("{key} takes an array of filters")))?;
-                if items.is_empty() {
-                    (if key == "$and" { "TRUE" } else { "FALSE" }).to_owned()
-                } else {
-                    let joined = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| {
-                            compile_at(f, params, shape, &format!("{here}[{i}]"), depth + 1)
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    format!(
-                        "({})",
-                        joined.join(if key == "$and" { " AND " } else { " OR " })
-                    )
-                }
-            }
-            "$not" => format!(
-                "(NOT {})",
-                compile_at(value, params, shape, &here, depth + 1)?
-            ),
-            op if op.starts_with('$') => {
-                return Err(err(
-                    &here,
-                    format!("unknown operator `{op}` at the top of a filter"),
-                ))
-            }
-            field => {
-                if !valid_field(field) {
-                    return Err(err(&here, format!("field name `{field}` is not allowed: use letters, digits, `_` and dots")));
-                }
-                condition(field, value, params, shape, &here)?
-            }
-        };
-        parts.push(part);
-    }
-    Ok(if parts.is_empty() {
-        "TRUE".to_owned()
-    } else {
-        format!("({})", parts.join(" AND "))
-    })
 }
 
 fn condition(
