@@ -313,6 +313,69 @@ fn a_delayed_execution_stays_queued_until_it_is_due() {
 }
 
 #[test]
+fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restart() {
+    let _one = exclusive();
+    let hits = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&hits);
+    let port = http_server::serve(move |request, _| {
+        seen.lock().unwrap().push(request.path.clone());
+        Response::json(200, &json!({"ok": true}))
+    });
+    let call = |id: &str| {
+        node(
+            id,
+            "http-request",
+            json!({"url": format!("http://127.0.0.1:{port}/{id}"), "method": "POST", "body": {}}),
+        )
+    };
+    let workflow = chain(
+        "later",
+        vec![call("before"), pause_node(3_000), call("after")],
+        json!({}),
+    );
+    let cluster = Cluster::new(&[workflow], "[http-egress]\n\"*\" = [\"127.0.0.1\"]\n");
+    let mut config = std::fs::read_to_string(&cluster.config).unwrap();
+    config = config.replace("[serve]\n", "[serve]\nsuspend-waits-after-ms = 1000\n");
+    std::fs::write(&cluster.config, config).unwrap();
+    let _api = cluster.api(0);
+    let first = cluster.worker();
+    let (_, accepted) = cluster.run("later", json!({}), false).unwrap();
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hits.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the first call never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Suspended: a queue row with a due time, no worker holding it.
+    let row = cluster
+        .db
+        .client()
+        .query_one(
+            "SELECT status, lease_owner IS NULL, due_at > now() FROM plugflow_executions WHERE execution_id = $1",
+            &[&id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, bool>(2)
+        ),
+        ("queued".to_owned(), true, true)
+    );
+    first.kill_9();
+    let _second = cluster.worker();
+    let ended = cluster.wait_for_end(&id, Duration::from_secs(30));
+    assert_eq!(ended["status"], "success", "{ended}");
+    assert_eq!(
+        *hits.lock().unwrap(),
+        ["/before", "/after"],
+        "each call made once, the second after the wait"
+    );
+}
+
+#[test]
 fn a_killed_workers_execution_resumes_on_another_without_running_finished_nodes_again() {
     let _one = exclusive();
     let hits = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -75,6 +75,7 @@ pub mod manifest;
 mod module;
 pub mod request;
 pub mod sdk;
+pub mod suspend;
 pub mod wire;
 
 pub use executor::{NodeExecutor, NodeExecutorBox, NodeExecutor_TO};

@@ -99,6 +99,11 @@ pub struct ServeConfig {
     /// not take every worker down in turn).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// With PostgreSQL: a `wait` node longer than this (milliseconds)
+    /// suspends its execution — recorded, then a queue row due when the
+    /// wait is over — instead of holding a worker slot.
+    #[serde(default = "default_suspend_waits_after_ms")]
+    pub suspend_waits_after_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -124,6 +129,7 @@ impl Default for ServeConfig {
             pool_size: default_pool_size(),
             statement_timeout_ms: default_statement_timeout_ms(),
             max_attempts: default_max_attempts(),
+            suspend_waits_after_ms: default_suspend_waits_after_ms(),
         }
     }
 }
@@ -182,6 +188,10 @@ fn default_statement_timeout_ms() -> u64 {
 
 fn default_max_attempts() -> u32 {
     5
+}
+
+fn default_suspend_waits_after_ms() -> u64 {
+    60_000
 }
 
 fn default_listen() -> String {

@@ -114,6 +114,9 @@ pub trait ExecutionQueue: Send + Sync + 'static {
     /// Puts an execution this worker claimed back in the queue, untouched
     /// (it could not run it after all).
     fn release(&self, execution_id: &str) -> Result<(), StoreError>;
+    /// Puts an execution this worker runs back in the queue, due at
+    /// `due_at_ms`, with its recorded nodes to replay (a suspended wait).
+    fn suspend(&self, execution_id: &str, due_at_ms: u64) -> Result<(), StoreError>;
     /// Renews this worker's leases and reports on it; returns the ids of
     /// its executions whose cancellation was asked for.
     fn heartbeat(&self, report: &WorkerReport) -> Result<Vec<String>, StoreError>;

@@ -29,8 +29,11 @@ pub(crate) struct Recorder {
     pub(crate) tenant: String,
     pub(crate) execution_id: String,
     pub(crate) pending: Mutex<Vec<(String, Value)>>,
-    /// Cancels the execution when this worker lost its lease.
+    /// Cancels the execution when this worker lost its lease, or when a
+    /// node suspended it.
     pub(crate) cancel: plugflow_engine::CancelHandle,
+    /// When a long `wait` suspended the execution: when it is due again.
+    pub(crate) suspended_until: Mutex<Option<u64>>,
 }
 
 impl Recorder {
@@ -69,6 +72,18 @@ impl Recorder {
     }
 }
 
+/// A node's answer asking to suspend the execution: the due time and the
+/// node's real output.
+fn suspension(execution: &registry_core::NodeExecution) -> Option<(u64, Value)> {
+    let answer = execution.output.as_object()?;
+    let until = answer.get(plugin_abi::suspend::UNTIL_MS)?.as_u64()?;
+    let output = answer
+        .get(plugin_abi::suspend::OUTPUT)
+        .cloned()
+        .unwrap_or(Value::Null);
+    Some((until, output))
+}
+
 impl ProgressObserver for Recorder {
     fn node_finished(&self, _: NodeProgress<'_>) {}
 
@@ -96,6 +111,20 @@ impl ProgressObserver for Recorder {
                 .unwrap_or_else(PoisonError::into_inner)
                 .entry((self.tenant.clone(), node_type.clone()))
                 .or_default() += 1;
+        }
+        if let Some((until, output)) = suspension(execution) {
+            // The node's real output is what is recorded (and replayed
+            // when the execution is due); the run stops here.
+            let mut recorded = execution.clone();
+            recorded.output = output;
+            let outcome = serde_json::to_value(&recorded).unwrap_or(Value::Null);
+            self.flush(Some((node_id.to_owned(), outcome)));
+            *self
+                .suspended_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(until);
+            self.cancel.cancel();
+            return;
         }
         let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);
         if self.is_pure(node_id) {

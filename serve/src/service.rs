@@ -162,7 +162,15 @@ impl Service {
 
     /// Stores executions in PostgreSQL through `pg`, which is also the
     /// shared queue, with `local_workers` claim loops in this process.
+    /// Waits longer than `suspend-waits-after-ms` then suspend their
+    /// execution until they are due, as queue rows.
     pub(crate) fn with_postgres(mut self, pg: Arc<PgStore>, local_workers: usize) -> Self {
+        let mut wait = serde_json::Map::new();
+        wait.insert(
+            plugin_abi::suspend::AFTER_MS.into(),
+            json!(self.config.suspend_waits_after_ms),
+        );
+        self.registry().set_node_config("wait", wait);
         self.store = Arc::clone(&pg) as Arc<dyn ExecutionStore>;
         self.queue = Some(Arc::clone(&pg) as Arc<dyn ExecutionQueue>);
         self.pg = Some(pg);
@@ -437,6 +445,7 @@ impl Service {
                 execution_id: execution_id.clone(),
                 pending: Mutex::new(Vec::new()),
                 cancel: recorder_cancel,
+                suspended_until: Mutex::new(None),
             });
             let progress = saves_progress.then(|| {
                 Progress(Arc::clone(&recorder) as Arc<dyn plugflow_engine::ProgressObserver>)
@@ -469,6 +478,21 @@ impl Service {
             if service.queue.is_some() {
                 // A slot is free: the claim loop may take more.
                 service.wake.notify_one();
+            }
+            let suspended = *recorder
+                .suspended_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(due) = suspended {
+                // Not an end: the execution waits as a row with a due time
+                // (the worker holding it now goes on to other work).
+                service.suspend(&execution_id, due).await;
+                service
+                    .running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&execution_id);
+                return;
             }
             service
                 .counters

@@ -226,4 +226,26 @@ impl Service {
             (None, None) => Err(NotAccepted::Store("nothing waits for the execution".into())),
         }
     }
+
+    /// Puts a running execution back in the queue until `due_at_ms` (a
+    /// long `wait` suspended it), its recorded nodes to be replayed.
+    pub(crate) async fn suspend(&self, execution_id: &str, due_at_ms: u64) {
+        let id = execution_id.to_owned();
+        match self
+            .with_queue(move |queue| queue.suspend(&id, due_at_ms))
+            .await
+        {
+            Ok(()) => tracing::info!(
+                component = "serve",
+                execution_id,
+                due_at_ms,
+                "suspended until its wait is over"
+            ),
+            Err(e) => tracing::error!(
+                component = "serve",
+                execution_id,
+                "could not suspend an execution (its lease expires and it resumes elsewhere): {e}"
+            ),
+        }
+    }
 }

@@ -361,6 +361,28 @@ fn wait(request: &NodeRequest) -> NodeResult {
             format!("{ms} ms is longer than the one-hour maximum"),
         ));
     }
+    // A host with a durable queue (plugflow serve on PostgreSQL) turns a
+    // long wait into a due time: the node answers at once, and the host
+    // suspends the execution until then instead of holding a worker.
+    let suspend_after = request
+        .config
+        .get(plugin_abi::suspend::AFTER_MS)
+        .and_then(Value::as_u64);
+    if suspend_after.is_some_and(|after| ms > after)
+        && request.context.resumable
+        && !request.context.execution_id.is_empty()
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut answer = Map::new();
+        answer.insert(
+            plugin_abi::suspend::UNTIL_MS.into(),
+            json!(now.saturating_add(ms)),
+        );
+        answer.insert(plugin_abi::suspend::OUTPUT.into(), request.input.clone());
+        return Ok(NodeOutput::new(Value::Object(answer)));
+    }
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Ok(NodeOutput::new(request.input.clone()))
 }

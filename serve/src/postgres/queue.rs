@@ -216,6 +216,26 @@ impl ExecutionQueue for PgStore {
             .map_err(failed)
     }
 
+    fn suspend(&self, execution_id: &str, due_at_ms: u64) -> Result<(), StoreError> {
+        let (id, owner, due) = (
+            execution_id.to_owned(),
+            self.worker_id.clone(),
+            to_i64(due_at_ms),
+        );
+        self.pool
+            .run(move |c| {
+                c.execute(
+                    "UPDATE plugflow_executions
+                     SET status = 'queued', lease_owner = NULL, lease_until = NULL, replay = true,
+                         attempts = 0, due_at = to_timestamp($3::bigint / 1000.0)
+                     WHERE execution_id = $1 AND lease_owner = $2 AND status = 'running'",
+                    &[&id, &owner, &due],
+                )
+                .map(drop)
+            })
+            .map_err(failed)
+    }
+
     fn heartbeat(&self, report: &WorkerReport) -> Result<Vec<String>, StoreError> {
         let (owner, lease_ms) = (self.worker_id.clone(), self.lease_ms());
         let host = super::store::host_name();
