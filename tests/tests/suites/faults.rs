@@ -119,9 +119,10 @@ fn a_call_that_never_returns_is_abandoned_at_its_timeout() {
     let (done, _host) = one_fault("fault.hang", json!({}), Some(timeout));
     let took = started.elapsed();
     assert_eq!(code(&done), "EXECUTION_TIMEOUT", "{}", message(&done));
-    // Within 10 %.
+    // At the timeout, not at the end of the call (which never comes);
+    // a loaded machine may add scheduling delay, never another timeout.
     assert!(
-        took >= timeout && took <= timeout.mul_f64(1.1),
+        took >= timeout && took < timeout * 2,
         "timed out after {took:?}"
     );
 }
@@ -273,23 +274,30 @@ async fn ten_thousand_panics_neither_abort_nor_grow_memory() {
         assert_eq!(done.status, NodeStatus::Error);
     }
     host.registry.set_audit_log(None);
-    let before = rss_bytes();
-    for i in 0..10_000 {
-        let done = run(
-            &host.registry,
-            "fault.panic",
-            &format!("n{}", i % 10),
-            json!({}),
-            None,
-        )
-        .await;
-        assert_eq!(code(&done), "EXECUTION_ERROR");
+    // Two batches of 5,000, each measured: a leak grows the process in
+    // both; the other tests of this binary, running beside this one, may
+    // grow it during one (their buffers are not this test's).
+    let mut growth = Vec::new();
+    for batch in 0..2 {
+        let before = rss_bytes();
+        for i in 0..5_000 {
+            let done = run(
+                &host.registry,
+                "fault.panic",
+                &format!("n{batch}-{}", i % 10),
+                json!({}),
+                None,
+            )
+            .await;
+            assert_eq!(code(&done), "EXECUTION_ERROR");
+        }
+        growth.push(rss_bytes().saturating_sub(before));
     }
-    let grown = rss_bytes().saturating_sub(before);
+    let least = growth.iter().copied().min().unwrap_or(0);
     assert!(
-        grown < 8 << 20,
-        "RSS grew by {} KiB over 10,000 panics",
-        grown >> 10
+        least < 4 << 20,
+        "RSS grew by {:?} KiB over each 5,000 panics",
+        growth.iter().map(|g| g >> 10).collect::<Vec<_>>()
     );
     assert_eq!(host.registry.stats().execution.failures, 11_000);
 }
