@@ -128,40 +128,6 @@ fn a_sorted_page_on_an_indexed_field_needs_no_sort_step() {
 }
 
 #[test]
-fn schemaless_records_move_into_the_columns_when_their_entity_gains_a_schema() {
-    let db = db();
-    for name in ["w1", "w2"] {
-        assert_eq!(
-            create(&db, "acme", "widget", json!({"name": name})).status,
-            NodeStatus::Success
-        );
-    }
-    assert_eq!(
-        create(&db, "globex", "widget", json!({"name": "theirs"})).status,
-        NodeStatus::Success
-    );
-    evolve(&db, "widget.json", WIDGET_V1);
-    let read = ok(
-        &db,
-        "acme",
-        "dbal-read",
-        json!({"entity": "widget", "sort": "name"}),
-    );
-    let names: Vec<&str> = read["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["w1", "w2"]);
-    assert_eq!(
-        count(&db, "globex", "widget"),
-        1,
-        "each tenant's records moved, still its own"
-    );
-}
-
-#[test]
 fn migrate_plans_then_makes_the_rebuild_a_removed_field_needs() {
     let db = db();
     widget_then_colour_removed(&db);

@@ -540,3 +540,37 @@ fn acl_row_level_names_the_owner_field() {
     assert_eq!(mine["count"], 1);
     assert_eq!(mine["records"][0]["customerId"], "c1");
 }
+
+#[test]
+fn schemaless_records_move_into_the_columns_when_their_entity_gains_a_schema() {
+    let db = db();
+    for name in ["w1", "w2"] {
+        assert_eq!(
+            create(&db, "acme", "widget", json!({"name": name})).status,
+            NodeStatus::Success
+        );
+    }
+    assert_eq!(
+        create(&db, "globex", "widget", json!({"name": "theirs"})).status,
+        NodeStatus::Success
+    );
+    evolve(&db, "widget.json", WIDGET_V1);
+    let read = ok(
+        &db,
+        "acme",
+        "dbal-read",
+        json!({"entity": "widget", "sort": "name"}),
+    );
+    let names: Vec<&str> = read["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["w1", "w2"]);
+    assert_eq!(
+        count(&db, "globex", "widget"),
+        1,
+        "each tenant's records moved, still its own"
+    );
+}

@@ -138,7 +138,7 @@ fn create_or_migrate(
         .collect();
     if existing.is_empty() {
         tx.batch_execute(&create_statements(entity, table))?;
-        return Ok(Ok(()));
+        return adopt_documents(tx, entity, table);
     }
     for (name, _) in &existing {
         if !["tenantId", "id", "_seq"].contains(&name.as_str()) && entity.field(name).is_none() {
@@ -190,6 +190,61 @@ fn create_or_migrate(
     if !indexes.is_empty() {
         tx.batch_execute(&indexes.join(";\n"))?;
     }
+    Ok(Ok(()))
+}
+
+/// Moves the entity's documents (stored before it had a schema) into its
+/// new typed table, each checked; the documents table is kept, renamed
+/// `m_<entity>`, as a copy of what was moved. Both tables' policies are
+/// lifted for the owner inside this transaction only (forced again before
+/// it commits), so every tenant's records move, each under its own tenant.
+fn adopt_documents(
+    tx: &mut Transaction<'_>,
+    entity: &Entity,
+    table: &str,
+) -> Result<Result<(), NodeError>, plugflow_pg::postgres::Error> {
+    let (old, _) = crate::store::names(&entity.name);
+    let exists: bool = tx
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("\"{old}\"")],
+        )?
+        .get(0);
+    if !exists {
+        return Ok(Ok(()));
+    }
+    tx.batch_execute(&format!(
+        "ALTER TABLE \"{old}\" NO FORCE ROW LEVEL SECURITY;
+         ALTER TABLE \"{table}\" NO FORCE ROW LEVEL SECURITY"
+    ))?;
+    let rows = tx.query(
+        &format!("SELECT \"tenantId\", id, data FROM \"{old}\" ORDER BY \"createdAt\", id"),
+        &[],
+    )?;
+    for (i, row) in rows.iter().enumerate() {
+        let (tenant, id, data): (String, String, Value) = (row.get(0), row.get(1), row.get(2));
+        let document = data.as_object().cloned().unwrap_or_default();
+        let fields = match crate::entity::check::record(entity, i, &document, true) {
+            Ok(fields) => fields,
+            Err(violations) => {
+                return Ok(Err(NodeError::execution(format!(
+                    "entity `{}` gained a schema, but its existing record `{id}` (tenant `{tenant}`) does not fit it: {}; fix the record or the schema, then start again",
+                    entity.name,
+                    violations.first().map(ToString::to_string).unwrap_or_default()
+                ))))
+            }
+        };
+        let (sql, params) = insert(entity, table, &tenant, &id, &fields, "");
+        tx.execute(&sql, &super::refs(&params))?;
+    }
+    tx.batch_execute(&format!(
+        "ALTER TABLE \"{old}\" RENAME TO \"m_{name}\";
+         ALTER INDEX IF EXISTS \"{old}__created\" RENAME TO \"m_{name}__created\";
+         ALTER TABLE \"m_{name}\" FORCE ROW LEVEL SECURITY;
+         ALTER TABLE \"{table}\" FORCE ROW LEVEL SECURITY",
+        name = entity.name
+    ))?;
+    tracing::info!(entity = %entity.name, records = rows.len(), "moved documents into the declared entity's columns");
     Ok(Ok(()))
 }
 
