@@ -231,6 +231,15 @@ max-concurrent-executions = 8\npoll-interval-ms = 200\nreload-interval-ms = 0\n\
     }
 }
 
+/// `add`: one `math.add` of 1 and 2.
+fn adder() -> Value {
+    chain(
+        "add",
+        vec![node("sum", "math.add", json!({"values": [1, 2]}))],
+        json!({}),
+    )
+}
+
 fn pause_node(ms: u64) -> Value {
     node("pause", "wait", json!({"duration": ms, "unit": "ms"}))
 }
@@ -267,11 +276,7 @@ fn an_api_only_process_enqueues_and_a_worker_runs_the_execution() {
 #[test]
 fn an_execution_waits_queued_until_a_worker_starts() {
     let _one = exclusive();
-    let workflow = chain(
-        "add",
-        vec![node("sum", "math.add", json!({"values": [1, 2]}))],
-        json!({}),
-    );
+    let workflow = adder();
     let cluster = Cluster::new(&[workflow], "");
     let _api = cluster.api(0);
     let (status, accepted) = cluster.run("add", json!({}), false).unwrap();
@@ -287,11 +292,7 @@ fn an_execution_waits_queued_until_a_worker_starts() {
 #[test]
 fn a_delayed_execution_stays_queued_until_it_is_due() {
     let _one = exclusive();
-    let workflow = chain(
-        "add",
-        vec![node("sum", "math.add", json!({"values": [1, 2]}))],
-        json!({}),
-    );
+    let workflow = adder();
     let cluster = Cluster::new(&[workflow], "");
     let _api = cluster.api(1);
     let asked = Instant::now();
@@ -583,11 +584,7 @@ fn a_cancel_reaches_the_worker_running_the_execution() {
 #[test]
 fn another_tenant_cannot_see_an_execution_in_the_shared_store() {
     let _one = exclusive();
-    let workflow = chain(
-        "add",
-        vec![node("sum", "math.add", json!({"values": [1, 2]}))],
-        json!({}),
-    );
+    let workflow = adder();
     let cluster = Cluster::new(&[workflow], "");
     // A second key, for another tenant.
     let mut config = std::fs::read_to_string(&cluster.config).unwrap();
