@@ -91,6 +91,18 @@ fn post(url: &str, body: &Value) -> Option<(u16, Value)> {
     ))
 }
 
+/// Waits until `done` holds, at most `limit`, failing with `what`.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lets http-request reach the test's own servers on 127.0.0.1.
+const LOCAL_EGRESS: &str = "[http-egress]\n\"*\" = [\"127.0.0.1\"]\n";
+
 fn node(id: &str, node_type: &str, parameters: Value) -> Value {
     json!({"id": id, "name": id, "type": "operation", "nodeType": node_type, "typeVersion": 1,
            "position": [0, 0], "parameters": parameters})
@@ -334,7 +346,7 @@ fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restar
         vec![call("before"), pause_node(3_000), call("after")],
         json!({}),
     );
-    let cluster = Cluster::new(&[workflow], "[http-egress]\n\"*\" = [\"127.0.0.1\"]\n");
+    let cluster = Cluster::new(&[workflow], LOCAL_EGRESS);
     let mut config = std::fs::read_to_string(&cluster.config).unwrap();
     config = config.replace("[serve]\n", "[serve]\nsuspend-waits-after-ms = 1000\n");
     std::fs::write(&cluster.config, config).unwrap();
@@ -342,11 +354,9 @@ fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restar
     let first = cluster.worker();
     let (_, accepted) = cluster.run("later", json!({}), false).unwrap();
     let id = accepted["executionId"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while hits.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the first call never came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(20), "the first call never came", || {
+        !hits.lock().unwrap().is_empty()
+    });
     std::thread::sleep(Duration::from_millis(500));
     // Suspended: a queue row with a due time, no worker holding it.
     let row = cluster
@@ -400,16 +410,14 @@ fn a_killed_workers_execution_resumes_on_another_without_running_finished_nodes_
         ],
         json!({}),
     );
-    let cluster = Cluster::new(&[workflow], "[http-egress]\n\"*\" = [\"127.0.0.1\"]\n");
+    let cluster = Cluster::new(&[workflow], LOCAL_EGRESS);
     let _api = cluster.api(0);
     let first = cluster.worker();
     let (_, accepted) = cluster.run("steps", json!({}), false).unwrap();
     let id = accepted["executionId"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while hits.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the call never came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(20), "the call never came", || {
+        !hits.lock().unwrap().is_empty()
+    });
     std::thread::sleep(Duration::from_millis(300));
     first.kill_9();
     let _second = cluster.worker();
@@ -563,11 +571,9 @@ fn a_cancel_reaches_the_worker_running_the_execution() {
     let _worker = cluster.worker();
     let (_, accepted) = cluster.run("slow", json!({}), false).unwrap();
     let id = accepted["executionId"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cluster.execution(&id)["status"] != "running" {
-        assert!(Instant::now() < deadline, "never claimed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(20), "never claimed", || {
+        cluster.execution(&id)["status"] == "running"
+    });
     let (status, body) = post(
         &format!(
             "http://127.0.0.1:{}/v1/executions/{id}/cancel",
@@ -681,7 +687,7 @@ fn four_workers_finish_every_execution_exactly_once_through_kill_9_and_a_postgre
     );
     let cluster = Cluster::new(
         &[workflow],
-        &format!("[http-egress]\n\"*\" = [\"127.0.0.1\"]\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"plugflow@example.com\"\n"),
+        &format!("{LOCAL_EGRESS}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"plugflow@example.com\"\n"),
     );
     let _api = cluster.api(0);
     let mut workers: Vec<Process> = (0..4).map(|_| cluster.worker()).collect();

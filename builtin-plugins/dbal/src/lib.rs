@@ -146,6 +146,34 @@ fn id_of(value: &Value) -> Option<String> {
     }
 }
 
+/// The `id` parameter: absent, or a non-empty string or a number.
+fn id_param(request: &NodeRequest) -> Result<Option<String>, NodeError> {
+    match request.param("id").map(id_of) {
+        None => Ok(None),
+        Some(Some(id)) => Ok(Some(id)),
+        Some(None) => Err(NodeError::invalid_parameter(
+            "id",
+            "expected a non-empty string or a number",
+        )),
+    }
+}
+
+/// The `function` of an aggregate (default `count`).
+fn aggregate_function(request: &NodeRequest) -> Result<&str, NodeError> {
+    let function = request
+        .param("function")
+        .and_then(Value::as_str)
+        .unwrap_or("count");
+    if matches!(function, "count" | "sum" | "avg" | "min" | "max") {
+        Ok(function)
+    } else {
+        Err(NodeError::invalid_parameter(
+            "function",
+            format!("`{function}` is not count, sum, avg, min or max"),
+        ))
+    }
+}
+
 /// `WHERE tenantId = ?1 AND (<filter>)` with its parameters.
 fn scoped_where(
     tenant: &str,
@@ -158,16 +186,10 @@ fn scoped_where(
             .map_err(|e| NodeError::invalid_parameter(&e.path.replace('.', "/"), e.message))?,
         None => "1".to_owned(),
     };
-    let id_sql = match request.param("id").map(id_of) {
-        Some(Some(id)) => {
+    let id_sql = match id_param(request)? {
+        Some(id) => {
             params.push(Sql::Text(id));
             format!(" AND id = ?{}", params.len())
-        }
-        Some(None) => {
-            return Err(NodeError::invalid_parameter(
-                "id",
-                "expected a non-empty string or a number",
-            ))
         }
         None => String::new(),
     };
@@ -444,19 +466,8 @@ fn read_statement(
             params,
         )),
         "aggregate" => {
-            let function = request
-                .param("function")
-                .and_then(Value::as_str)
-                .unwrap_or("count");
-            let sql_fn = match function {
-                "count" | "sum" | "avg" | "min" | "max" => function.to_uppercase(),
-                other => {
-                    return Err(NodeError::invalid_parameter(
-                        "function",
-                        format!("`{other}` is not count, sum, avg, min or max"),
-                    ))
-                }
-            };
+            let function = aggregate_function(request)?;
+            let sql_fn = function.to_uppercase();
             let target_sql = match request.param("field") {
                 Some(f) => named_field(f, "field", fields.as_ref(), &mut params)?,
                 None if function == "count" => "*".to_owned(),

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::filter::{compile, Field, Shape};
 use super::{database, refs, Param};
 use crate::acl::Access;
-use crate::{id_of, int_param, sort_keys, NodeResult, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::{int_param, sort_keys, NodeResult, DEFAULT_LIMIT, MAX_LIMIT};
 
 /// `WHERE "tenantId" = $1 AND (<filter>) [AND id = $n]` with its
 /// parameters: the tenant predicate stays, whatever the filter (and the
@@ -26,16 +26,10 @@ pub(crate) fn scoped_where(
             .map_err(|e| NodeError::invalid_parameter(&e.path.replace('.', "/"), e.message))?,
         None => "TRUE".to_owned(),
     };
-    let id_sql = match request.param("id").map(id_of) {
-        Some(Some(id)) => {
+    let id_sql = match crate::id_param(request)? {
+        Some(id) => {
             params.push(Param::Text(id));
             format!(" AND id = ${}::text", params.len())
-        }
-        Some(None) => {
-            return Err(NodeError::invalid_parameter(
-                "id",
-                "expected a non-empty string or a number",
-            ))
         }
         None => String::new(),
     };
@@ -218,16 +212,7 @@ fn statement(
             params,
         )),
         "aggregate" => {
-            let function = request
-                .param("function")
-                .and_then(Value::as_str)
-                .unwrap_or("count");
-            if !matches!(function, "count" | "sum" | "avg" | "min" | "max") {
-                return Err(NodeError::invalid_parameter(
-                    "function",
-                    format!("`{function}` is not count, sum, avg, min or max"),
-                ));
-            }
+            let function = crate::aggregate_function(request)?;
             let target = match named_field(request, "field", &mut params, shape)? {
                 Some(field) if function == "count" => format!("count({})", field.sql()),
                 Some(field) if matches!(function, "min" | "max") => {
