@@ -387,6 +387,73 @@ fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restar
 }
 
 #[test]
+fn a_long_retry_backoff_suspends_its_execution_as_a_due_row_that_survives_a_worker_restart() {
+    let _one = exclusive();
+    let hits = Arc::new(Mutex::new(0_u32));
+    let seen = Arc::clone(&hits);
+    // Unavailable once, then fine.
+    let port = http_server::serve(move |_, _| {
+        let mut n = seen.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            Response::json(503, &json!({"busy": true}))
+        } else {
+            Response::json(200, &json!({"ok": true}))
+        }
+    });
+    let mut flaky = node(
+        "flaky",
+        "http-request",
+        json!({"url": format!("http://127.0.0.1:{port}/flaky"), "method": "POST", "body": {}}),
+    );
+    flaky["retryPolicy"] = json!({"maxAttempts": 3, "backoffType": "fixed", "initialDelay": 3000});
+    let workflow = chain(
+        "retrying",
+        vec![flaky, node("after", "math.add", json!({"values": [1, 2]}))],
+        json!({}),
+    );
+    let cluster = Cluster::new(&[workflow], LOCAL_EGRESS);
+    let mut config = std::fs::read_to_string(&cluster.config).unwrap();
+    config = config.replace("[serve]\n", "[serve]\nsuspend-waits-after-ms = 1000\n");
+    std::fs::write(&cluster.config, config).unwrap();
+    let _api = cluster.api(0);
+    let first = cluster.worker();
+    let (_, accepted) = cluster.run("retrying", json!({}), false).unwrap();
+    let id = accepted["executionId"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(20), "the first call never came", || {
+        *hits.lock().unwrap() == 1
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The retry waits as a queue row with a due time, no worker holding it.
+    let row = cluster
+        .db
+        .client()
+        .query_one(
+            "SELECT status, lease_owner IS NULL, due_at > now() FROM plugflow_executions WHERE execution_id = $1",
+            &[&id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, bool>(2)
+        ),
+        ("queued".to_owned(), true, true)
+    );
+    first.kill_9();
+    let _second = cluster.worker();
+    let ended = cluster.wait_for_end(&id, Duration::from_secs(30));
+    assert_eq!(ended["status"], "success", "{ended}");
+    assert_eq!(*hits.lock().unwrap(), 2, "one failed call, one retry");
+    let flaky = &ended["result"]["nodes"]["flaky"];
+    assert_eq!(
+        (&flaky["retries"], &flaky["recoveryApplied"]),
+        (&json!(1), &json!(true))
+    );
+}
+
+#[test]
 fn a_killed_workers_execution_resumes_on_another_without_running_finished_nodes_again() {
     let _one = exclusive();
     let hits = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -31,6 +31,9 @@ pub(crate) struct Execution<'a> {
     pub deadline: Option<Instant>,
     pub deadline_ms: Option<u64>,
     pub strict: bool,
+    /// Retries made by nodes whose next retry suspended the execution.
+    pub resumed_retries: Option<&'a std::collections::BTreeMap<String, u32>>,
+    pub suspend_retries_after: Option<Duration>,
 }
 
 impl<'a> Execution<'a> {
@@ -157,5 +160,12 @@ impl<'a> Execution<'a> {
             .strategy(&compiled.strategies[i])
             .policy(self.policy)
             .tenant_field(&compiled.tenant_field)
+            .retries_done(
+                self.resumed_retries
+                    .and_then(|r| r.get(&node.id))
+                    .copied()
+                    .unwrap_or(0),
+            )
+            .suspend_retries_after(self.suspend_retries_after)
     }
 }

@@ -94,6 +94,14 @@ pub struct RunOptions {
     /// The HTTP request that triggered the execution (a webhook's method,
     /// path, query and headers), as `$context.request`; `null`: none.
     pub request: Value,
+    /// A retry backoff longer than this suspends the execution instead of
+    /// waiting: the node fails with
+    /// [`retry_at_ms`](registry_core::NodeExecution::retry_at_ms) set and
+    /// the run stops there, for a host that keeps executions durably to
+    /// resume it when the retry is due (with
+    /// [`Resume::retries`](crate::Resume::retries)). Only when the
+    /// context is `resumable`; `None`: every backoff waits.
+    pub suspend_retries_after: Option<Duration>,
 }
 
 impl RunOptions {

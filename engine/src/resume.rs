@@ -57,14 +57,20 @@ impl RecordedNode {
             recovery_applied: false,
             fallback_node_type: None,
             duration: Duration::ZERO,
+            retry_at_ms: None,
         }
     }
 }
 
-/// What an interrupted execution had done: recorded outcomes by node id.
-/// Passed as [`RunOptions::resume`](crate::RunOptions::resume).
+/// What an interrupted execution had done: recorded outcomes by node id,
+/// and the retries already made by nodes whose next retry suspended the
+/// execution. Passed as [`RunOptions::resume`](crate::RunOptions::resume).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resume {
     /// Node id → its recorded outcome.
     pub completed: BTreeMap<String, RecordedNode>,
+    /// Node id → retries it had made when its next retry was scheduled
+    /// (see [`NodeExecution::retry_at_ms`](registry_core::NodeExecution::retry_at_ms)):
+    /// the node runs again as that retry, its remaining retries intact.
+    pub retries: BTreeMap<String, u32>,
 }

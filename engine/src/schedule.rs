@@ -87,6 +87,11 @@ impl<'a> Host<'a> {
             deadline,
             deadline_ms,
             strict,
+            resumed_retries: options.resume.as_deref().map(|r| &r.retries),
+            // Only a host that resumes executions can suspend one.
+            suspend_retries_after: options
+                .suspend_retries_after
+                .filter(|_| options.context.resumable),
         };
         // The trigger data is shared, never copied: it may be large.
         let trigger = Arc::new(std::mem::take(&mut options.trigger));

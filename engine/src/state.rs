@@ -334,6 +334,9 @@ impl<'c> RunState<'c> {
                     error: Some((failure.message.clone(), failure.code.as_str().to_owned())),
                 });
                 match self.compiled.on_error[i] {
+                    // Its retry is due later: the execution stops here (to
+                    // be suspended), whatever its error handling says.
+                    _ if execution.retry_at_ms.is_some() => (Flow::Dead, true),
                     OnError::ContinueRegularOutput => (Flow::Main(None), false),
                     OnError::ContinueErrorOutput => (Flow::ErrorPort, false),
                     OnError::StopWorkflow | OnError::Retry | OnError::SkipNode => {

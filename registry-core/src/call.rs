@@ -66,6 +66,15 @@ pub struct NodeCall<'a> {
     pub policy: Option<&'a TenantPolicy>,
     /// The record field naming the tenant.
     pub tenant_field: &'a str,
+    /// Retries this node already made before the execution was suspended
+    /// for its next one: this call is retry `retries_done` (0: a first
+    /// attempt), and the strategy's `maxRetries` counts them.
+    pub retries_done: u32,
+    /// A retry whose backoff is longer than this does not wait: the
+    /// outcome fails with [`NodeExecution::retry_at_ms`](crate::NodeExecution::retry_at_ms)
+    /// set, for a host that keeps executions durably to suspend the
+    /// execution until then. `None` (the default): every backoff waits.
+    pub suspend_retries_after: Option<Duration>,
 }
 
 impl<'a> NodeCall<'a> {
@@ -87,6 +96,8 @@ impl<'a> NodeCall<'a> {
             strategy: &FAIL,
             policy: None,
             tenant_field: DEFAULT_TENANT_FIELD,
+            retries_done: 0,
+            suspend_retries_after: None,
         }
     }
 
@@ -149,6 +160,20 @@ impl<'a> NodeCall<'a> {
     /// The record field naming the tenant.
     pub fn tenant_field(mut self, field: &'a str) -> Self {
         self.tenant_field = field;
+        self
+    }
+
+    /// Retries already made before a suspension (this call is that
+    /// retry).
+    pub fn retries_done(mut self, retries: u32) -> Self {
+        self.retries_done = retries;
+        self
+    }
+
+    /// Backoffs longer than `after` suspend instead of waiting (`None`:
+    /// every backoff waits).
+    pub fn suspend_retries_after(mut self, after: Option<Duration>) -> Self {
+        self.suspend_retries_after = after;
         self
     }
 }

@@ -38,6 +38,14 @@ pub struct NodeExecution {
     /// Wall time, including retries and recovery.
     #[serde(serialize_with = "duration_ms")]
     pub duration: Duration,
+    /// When the node failed and its next retry is due later than the
+    /// call's [`suspend_retries_after`](crate::NodeCall::suspend_retries_after)
+    /// allows it to wait: when that retry is due (milliseconds since the
+    /// Unix epoch). The host suspends the execution until then and runs
+    /// the node again with [`NodeCall::retries_done`](crate::NodeCall::retries_done)
+    /// set to [`retries`](Self::retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_ms: Option<u64>,
 }
 
 fn duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -75,6 +83,7 @@ impl NodeExecution {
             recovery_applied: false,
             fallback_node_type: None,
             duration: Duration::ZERO,
+            retry_at_ms: None,
         }
     }
 

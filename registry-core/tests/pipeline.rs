@@ -634,6 +634,70 @@ async fn retries_stop_at_the_maximum_and_count_as_a_failed_recovery() {
 }
 
 #[tokio::test]
+async fn a_backoff_longer_than_the_call_may_wait_schedules_the_retry_instead() {
+    let registry = Registry::new();
+    let calls = flaky(&registry, 10, true);
+    let strategy = exponential(5_000, 3);
+    let params = json!({});
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let started = std::time::Instant::now();
+    let done = registry
+        .execute(
+            &NodeCall::new("test.flaky", "n1", &params)
+                .context(&tenant("a"))
+                .strategy(&strategy)
+                .suspend_retries_after(Some(Duration::from_secs(1))),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(4), "it waited");
+    assert_eq!((done.status, done.retries), (NodeStatus::Error, 1));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "only the first attempt ran");
+    let due = done.retry_at_ms.expect("the retry is scheduled");
+    assert!((before + 5_000..before + 35_000).contains(&due), "{due}");
+}
+
+#[tokio::test]
+async fn a_scheduled_retry_runs_as_that_retry_and_keeps_the_remaining_count() {
+    let registry = Registry::new();
+    let calls = flaky(&registry, 10, true);
+    let strategy = exponential(1, 3);
+    let params = json!({});
+    // Retry 2 of 3 was due: this call is it, and one more is left.
+    let done = registry
+        .execute(
+            &NodeCall::new("test.flaky", "n1", &params)
+                .context(&tenant("a"))
+                .strategy(&strategy)
+                .retries_done(2),
+        )
+        .await;
+    assert_eq!((done.status, done.retries), (NodeStatus::Error, 3));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(done.retry_at_ms, None);
+}
+
+#[tokio::test]
+async fn a_scheduled_retry_that_succeeds_is_a_recovery() {
+    let registry = Registry::new();
+    flaky(&registry, 0, true);
+    let strategy = exponential(1, 3);
+    let params = json!({});
+    let done = registry
+        .execute(
+            &NodeCall::new("test.flaky", "n1", &params)
+                .context(&tenant("a"))
+                .strategy(&strategy)
+                .retries_done(1),
+        )
+        .await;
+    assert_eq!((done.status, done.retries), (NodeStatus::Success, 1));
+    assert!(done.recovery_applied);
+}
+
+#[tokio::test]
 async fn fallback_skip_and_a_forbidden_fallback() {
     let registry = echo_registry();
     flaky(&registry, 100, false);

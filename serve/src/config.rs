@@ -99,9 +99,9 @@ pub struct ServeConfig {
     /// not take every worker down in turn).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// With PostgreSQL: a `wait` node longer than this (milliseconds)
-    /// suspends its execution — recorded, then a queue row due when the
-    /// wait is over — instead of holding a worker slot.
+    /// With PostgreSQL: a `wait` node or a retry backoff longer than this
+    /// (milliseconds) suspends its execution — recorded, then a queue row
+    /// due when the wait is over — instead of holding a worker slot.
     #[serde(default = "default_suspend_waits_after_ms")]
     pub suspend_waits_after_ms: u64,
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use plugflow_engine::{NodeProgress, ProgressObserver};
 use plugin_abi::manifest::ExecutionClass;
 use registry_core::Registry;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::catalog::Entry;
 use crate::store::{ExecutionStore, StoreError};
@@ -54,6 +54,15 @@ impl Recorder {
         }
     }
 
+    /// Stops the run here: the execution is suspended until `until`.
+    fn suspend_until(&self, until: u64) {
+        *self
+            .suspended_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(until);
+        self.cancel.cancel();
+    }
+
     /// Writes the kept outcomes of pure nodes, then `also` (in one
     /// transaction).
     pub(crate) fn flush(&self, also: Option<(String, Value)>) {
@@ -70,6 +79,19 @@ impl Recorder {
             self.failed(&e, "could not record node outcomes");
         }
     }
+}
+
+/// In a node's record: its next retry is due at this time (ms since the
+/// epoch) — the node has no outcome yet.
+pub(crate) const RETRY_AT: &str = "retryAt";
+/// In a node's record: the retries it made before its next one was
+/// scheduled.
+pub(crate) const RETRIES: &str = "retries";
+
+/// A node's record saying its next retry is scheduled: the retries made.
+pub(crate) fn scheduled_retry(record: &Value) -> Option<u32> {
+    record.get(RETRY_AT)?;
+    u32::try_from(record.get(RETRIES)?.as_u64()?).ok()
 }
 
 /// A node's answer asking to suspend the execution: the due time and the
@@ -112,6 +134,15 @@ impl ProgressObserver for Recorder {
                 .entry((self.tenant.clone(), node_type.clone()))
                 .or_default() += 1;
         }
+        if let Some(until) = execution.retry_at_ms {
+            // Its next retry is due later: recorded as that (not as an
+            // outcome), so that the node runs again when it is due, with
+            // the retries it made counted.
+            let scheduled = json!({RETRY_AT: until, RETRIES: execution.retries});
+            self.flush(Some((node_id.to_owned(), scheduled)));
+            self.suspend_until(until);
+            return;
+        }
         if let Some((until, output)) = suspension(execution) {
             // The node's real output is what is recorded (and replayed
             // when the execution is due); the run stops here.
@@ -119,11 +150,7 @@ impl ProgressObserver for Recorder {
             recorded.output = output;
             let outcome = serde_json::to_value(&recorded).unwrap_or(Value::Null);
             self.flush(Some((node_id.to_owned(), outcome)));
-            *self
-                .suspended_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(until);
-            self.cancel.cancel();
+            self.suspend_until(until);
             return;
         }
         let outcome = serde_json::to_value(execution).unwrap_or(Value::Null);

@@ -9,6 +9,7 @@ use registry_core::{ErrorCode, NodeFailure};
 use serde_json::{json, Value};
 
 use crate::catalog::Entry;
+use crate::recorder::scheduled_retry;
 use crate::service::{now_ms, Run, Service};
 
 impl Service {
@@ -65,7 +66,12 @@ impl Service {
     /// that must not run twice.
     pub(crate) fn resume_plan(&self, entry: &Entry, nodes: Vec<(String, Option<Value>)>) -> Resume {
         let mut completed = std::collections::BTreeMap::new();
+        let mut retries = std::collections::BTreeMap::new();
         for (node_id, outcome) in nodes {
+            if let Some(done) = outcome.as_ref().and_then(scheduled_retry) {
+                retries.insert(node_id, done);
+                continue;
+            }
             match outcome.and_then(|o| serde_json::from_value::<RecordedNode>(o).ok()) {
                 Some(recorded) => {
                     completed.insert(node_id, recorded);
@@ -96,7 +102,7 @@ impl Service {
                 }
             }
         }
-        Resume { completed }
+        Resume { completed, retries }
     }
 
     async fn finish_unresumable(&self, tenant: &str, execution_id: &str, why: Result<(), String>) {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use plugflow_engine::{
     new_execution_id, CancelHandle, Engine, ExecutionResult, Progress, Resume, RunOptions,
@@ -462,6 +462,12 @@ impl Service {
                 progress,
                 resume,
                 request,
+                // With a shared queue a long retry backoff becomes a due
+                // row, as a long wait does.
+                suspend_retries_after: service
+                    .queue
+                    .is_some()
+                    .then(|| Duration::from_millis(service.config.suspend_waits_after_ms)),
                 ..RunOptions::default()
             };
             let outcome = service.engine.run(&entry.compiled, options).await;

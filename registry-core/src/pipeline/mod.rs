@@ -96,6 +96,10 @@ impl Registry {
             let mut secrets = Secrets::default();
             let first = self.attempt(&call, &mut secrets).await;
             let mut execution = NodeExecution::from_attempt(first);
+            // A resumed retry counts the retries made before it.
+            execution.retries = call.retries_done;
+            execution.recovery_applied =
+                call.retries_done > 0 && execution.status == NodeStatus::Success;
             let recovery = self.recover(&mut execution, &call, &mut secrets).await;
             self.record(&call, execution, recovery, &secrets, started)
         }

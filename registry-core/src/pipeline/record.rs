@@ -51,7 +51,8 @@ impl Registry {
             status: execution.status,
             error: execution.error_code(),
             duration: execution.duration,
-            retries: execution.retries,
+            // Retries made before a suspension were counted then.
+            retries: execution.retries.saturating_sub(call.retries_done),
             recovery,
         });
         tracing::debug!(

@@ -15,6 +15,14 @@ use crate::status::NodeStatus;
 /// Whether recovery ran, whether it succeeded, and how long it took.
 pub(super) type Recovery = Option<(bool, Duration)>;
 
+/// Milliseconds since the Unix epoch, `delay` from now.
+fn due_in(delay: Duration) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from((now + delay).as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Whether a strategy never waits (so a call under it can run inline).
 pub(super) fn completes_now(strategy: &RecoveryStrategy) -> bool {
     matches!(strategy, RecoveryStrategy::Fail | RecoveryStrategy::Skip)
@@ -63,7 +71,9 @@ impl Registry {
     }
 
     /// Retries while the failure is retryable and tries remain, waiting the
-    /// backoff before each. Returns whether any retry ran.
+    /// backoff before each — or, when the backoff is longer than the call
+    /// may wait, failing with the retry's due time for the host to suspend
+    /// the execution. Returns whether any retry ran or was scheduled.
     async fn retry(
         &self,
         execution: &mut NodeExecution,
@@ -86,7 +96,12 @@ impl Registry {
                 .is_some_and(|e| should_retry(e, *any_execution_error, retry_codes))
         {
             execution.retries += 1;
-            crate::runtime::sleep(backoff.delay(execution.retries)).await;
+            let delay = backoff.delay(execution.retries);
+            if call.suspend_retries_after.is_some_and(|after| delay > after) {
+                execution.retry_at_ms = Some(due_in(delay));
+                return true;
+            }
+            crate::runtime::sleep(delay).await;
             let result = self.attempt(call, secrets).await;
             let retries = execution.retries;
             *execution = NodeExecution::from_attempt(result);
@@ -94,7 +109,7 @@ impl Registry {
         }
         execution.recovery_applied =
             execution.retries > 0 && execution.status == NodeStatus::Success;
-        execution.retries > 0
+        execution.retries > call.retries_done
     }
 
     /// Runs the fallback node type with the same call; its output replaces

@@ -371,7 +371,10 @@ pub async fn retry_execution(
             Submission {
                 input: old.input.unwrap_or(Value::Null),
                 request: old.request.unwrap_or(Value::Null),
-                resume: Some(Resume { completed }),
+                resume: Some(Resume {
+                    completed,
+                    ..Resume::default()
+                }),
                 due_at_ms: None,
                 wait: request.wait,
             },
