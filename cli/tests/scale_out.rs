@@ -702,6 +702,103 @@ fn migrations_apply_once_when_processes_start_together() {
 
 /// Executions of the mixed workflow in the soak below
 /// (`PLUGFLOW_SCALE_OUT_EXECUTIONS`, default 10,000).
+/// The value of the sample `series` (name and labels as exposed) in
+/// Prometheus text.
+fn sample(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[test]
+fn the_workers_metrics_and_audit_lines_add_up_to_the_results() {
+    let _one = exclusive();
+    const RUNS: i64 = 300;
+    let calls = Arc::new(Mutex::new(0_i64));
+    let counted = Arc::clone(&calls);
+    let port = http_server::serve(move |_, _| {
+        *counted.lock().unwrap() += 1;
+        Response::json(200, &json!({"ok": true}))
+    });
+    let workflow = chain(
+        "audited",
+        vec![
+            node("calc", "math.add", json!({"values": ["{{ $trigger.n }}", 1]})),
+            node(
+                "call",
+                "http-request",
+                json!({"url": format!("http://127.0.0.1:{port}/n"), "method": "POST", "body": {"n": "{{ $trigger.n }}"}}),
+            ),
+        ],
+        json!({}),
+    );
+    let cluster = Cluster::new(
+        &[workflow],
+        &format!("{LOCAL_EGRESS}\n[[policies]]\ntenantId = \"acme\"\nauditLogging = true\n"),
+    );
+    let _api = cluster.api(0);
+    // Each worker keeps its own hash-chained audit log.
+    let logs: Vec<PathBuf> = (0..2)
+        .map(|i| cluster.dir.path().join(format!("audit-{i}.jsonl")))
+        .collect();
+    let workers: Vec<Process> = logs
+        .iter()
+        .map(|log| {
+            let port = plugflow_tests::free_port();
+            cluster.spawn(
+                &[
+                    "worker",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--audit-log",
+                    log.to_str().unwrap(),
+                ],
+                port,
+            )
+        })
+        .collect();
+    let ids: Vec<String> = (0..RUNS)
+        .map(|n| {
+            let (status, accepted) = cluster.run("audited", json!({"n": n}), false).unwrap();
+            assert_eq!(status, 202, "{accepted}");
+            accepted["executionId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let succeeded = ids
+        .iter()
+        .filter(|id| cluster.wait_for_end(id, Duration::from_secs(60))["status"] == "success")
+        .count() as u64;
+    assert_eq!(succeeded, RUNS as u64, "results");
+    assert_eq!(*calls.lock().unwrap(), RUNS, "side effects");
+    let metrics: Vec<String> = workers
+        .iter()
+        .map(|w| get_text(&format!("{}/metrics", w.base)))
+        .collect();
+    let total = |series: &str| metrics.iter().map(|m| sample(m, series)).sum::<u64>();
+    assert_eq!(
+        total("plugflow_executions_finished_total{status=\"success\"}"),
+        succeeded,
+        "executions in the workers' metrics"
+    );
+    assert_eq!(
+        total("plugflow_executions_total{status=\"success\"}"),
+        2 * succeeded,
+        "node runs in the workers' metrics"
+    );
+    let mut lines = 0;
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        lines += text.lines().count() as u64;
+        let verified = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+            .args(["audit", "verify", log.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(verified.status.success(), "{log:?} verifies");
+    }
+    assert_eq!(lines, 2 * succeeded, "audit lines: one per node run");
+}
+
 fn soak_executions() -> usize {
     std::env::var("PLUGFLOW_SCALE_OUT_EXECUTIONS")
         .ok()
