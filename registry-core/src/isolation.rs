@@ -40,21 +40,55 @@ pub fn scope_parameters(
         scoped.insert("filter".to_owned(), tenant_predicate(tenant, field));
         return Ok(Some(Value::Object(scoped)));
     }
-    let mut scoped = object.clone();
-    for key in FILTER_KEYS {
-        if let Some(filter) = scoped.get_mut(key) {
-            *filter = and_tenant(filter.take(), tenant, field);
-        }
+    let mut scoped = Map::with_capacity(object.len() + 1);
+    for (key, value) in object {
+        let value = if FILTER_KEYS.contains(&key.as_str()) {
+            and_tenant(value.clone(), tenant, field)
+        } else if DATA_KEYS.contains(&key.as_str()) {
+            forced_copy(value, tenant, field, key)?
+        } else {
+            value.clone()
+        };
+        scoped.insert(key.clone(), value);
     }
     if !FILTER_KEYS.iter().any(|k| scoped.contains_key(*k)) {
         scoped.insert("filter".to_owned(), tenant_predicate(tenant, field));
     }
-    for key in DATA_KEYS {
-        if let Some(data) = scoped.get_mut(key) {
-            force_tenant(data, tenant, field, key)?;
-        }
-    }
     Ok(Some(Value::Object(scoped)))
+}
+
+/// A copy of `data` (records to write) with every record's tenant field
+/// set to `tenant`, each record built at its final size (bulk writes
+/// carry thousands).
+fn forced_copy(data: &Value, tenant: &str, field: &str, key: &str) -> Result<Value, NodeFailure> {
+    let copy = |record: &Map<String, Value>| {
+        let mut owned = Map::with_capacity(record.len() + 1);
+        for (k, v) in record {
+            owned.insert(k.clone(), v.clone());
+        }
+        owned_by(&mut owned, tenant, field);
+        Value::Object(owned)
+    };
+    match data {
+        Value::Object(record) => Ok(copy(record)),
+        Value::Array(records) => records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| match record {
+                Value::Object(record) => Ok(copy(record)),
+                _ => Err(NodeFailure::new(
+                    ErrorCode::InvalidParameters,
+                    format!("parameter `{key}/{i}` must be an object (a record to write)"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Null => Ok(Value::Null),
+        _ => Err(NodeFailure::new(
+            ErrorCode::InvalidParameters,
+            format!("parameter `{key}` must be an object or an array of objects"),
+        )),
+    }
 }
 
 fn tenant_predicate(tenant: &str, field: &str) -> Value {
@@ -80,33 +114,14 @@ fn and_tenant(filter: Value, tenant: &str, field: &str) -> Value {
     Value::Object(and)
 }
 
-fn force_tenant(data: &mut Value, tenant: &str, field: &str, key: &str) -> Result<(), NodeFailure> {
-    match data {
-        Value::Object(record) => {
+/// Sets `record`'s tenant field to `tenant`, in place when it has one.
+fn owned_by(record: &mut Map<String, Value>, tenant: &str, field: &str) {
+    match record.get_mut(field) {
+        Some(Value::String(owner)) if owner == tenant => {}
+        Some(owner) => *owner = Value::String(tenant.to_owned()),
+        None => {
             record.insert(field.to_owned(), Value::String(tenant.to_owned()));
-            Ok(())
         }
-        Value::Array(records) => {
-            for (i, record) in records.iter_mut().enumerate() {
-                match record {
-                    Value::Object(record) => {
-                        record.insert(field.to_owned(), Value::String(tenant.to_owned()));
-                    }
-                    _ => {
-                        return Err(NodeFailure::new(
-                            ErrorCode::InvalidParameters,
-                            format!("parameter `{key}/{i}` must be an object (a record to write)"),
-                        ))
-                    }
-                }
-            }
-            Ok(())
-        }
-        Value::Null => Ok(()),
-        _ => Err(NodeFailure::new(
-            ErrorCode::InvalidParameters,
-            format!("parameter `{key}` must be an object or an array of objects"),
-        )),
     }
 }
 
@@ -116,56 +131,75 @@ fn force_tenant(data: &mut Value, tenant: &str, field: &str, key: &str) -> Resul
 /// `data`, `result`. Any object anywhere with a different tenant field is a
 /// violation too. Returns the JSON Pointer of the first offending record.
 pub fn foreign_record(output: &Value, tenant: &str, field: &str) -> Option<String> {
-    fn records<'a>(output: &'a Value, path: String, found: &mut Vec<(String, &'a Value)>) {
-        match output {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    found.push((format!("{path}/{i}"), item));
-                }
-            }
-            Value::Object(object) => {
-                for key in RECORD_KEYS {
-                    if let Some(Value::Array(items)) = object.get(key) {
-                        for (i, item) in items.iter().enumerate() {
-                            found.push((format!("{path}/{key}/{i}"), item));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
+    let mut trail = Vec::new();
+    if any_foreign(output, tenant, field, &mut trail) {
+        return Some(pointer(&trail));
     }
-    fn any_foreign(value: &Value, path: &str, tenant: &str, field: &str) -> Option<String> {
-        match value {
-            Value::Object(object) => {
-                if let Some(owner) = object.get(field) {
-                    if owner.as_str() != Some(tenant) {
-                        return Some(path.to_owned());
-                    }
-                }
-                object
-                    .iter()
-                    .find_map(|(k, v)| any_foreign(v, &format!("{path}/{k}"), tenant, field))
-            }
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| any_foreign(v, &format!("{path}/{i}"), tenant, field)),
+    let unowned = |record: &Value| match record {
+        Value::Object(o) => o.get(field).and_then(Value::as_str) != Some(tenant),
+        _ => false,
+    };
+    match output {
+        Value::Array(items) => items.iter().position(unowned).map(|i| format!("/{i}")),
+        Value::Object(object) => RECORD_KEYS.iter().find_map(|key| match object.get(*key) {
+            Some(Value::Array(items)) => items.iter().position(unowned).map(|i| format!("/{key}/{i}")),
             _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// A step into a JSON value: a key or an index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Whether any object in `value` names another tenant; `trail` then leads
+/// to it (paths are built only for the one found: outputs can hold
+/// thousands of records).
+fn any_foreign<'a>(value: &'a Value, tenant: &str, field: &str, trail: &mut Vec<Step<'a>>) -> bool {
+    match value {
+        Value::Object(object) => {
+            if object
+                .get(field)
+                .is_some_and(|owner| owner.as_str() != Some(tenant))
+            {
+                return true;
+            }
+            for (key, v) in object {
+                trail.push(Step::Key(key));
+                if any_foreign(v, tenant, field, trail) {
+                    return true;
+                }
+                trail.pop();
+            }
+            false
         }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                trail.push(Step::Index(i));
+                if any_foreign(v, tenant, field, trail) {
+                    return true;
+                }
+                trail.pop();
+            }
+            false
+        }
+        _ => false,
     }
-    if let Some(path) = any_foreign(output, "", tenant, field) {
-        return Some(path);
+}
+
+fn pointer(trail: &[Step<'_>]) -> String {
+    use std::fmt::Write;
+    let mut path = String::new();
+    for step in trail {
+        let _ = match step {
+            Step::Key(key) => write!(path, "/{key}"),
+            Step::Index(i) => write!(path, "/{i}"),
+        };
     }
-    let mut found = Vec::new();
-    records(output, String::new(), &mut found);
-    found
-        .into_iter()
-        .find(|(_, record)| match record {
-            Value::Object(o) => o.get(field).and_then(Value::as_str) != Some(tenant),
-            _ => false,
-        })
-        .map(|(path, _)| path)
+    path
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use plugin_abi::codes;
 use plugin_abi::sdk::{NodeError, NodeRequest};
-use rusqlite::types::Value as Sql;
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::{params_from_iter, Connection, Row, Transaction};
 use serde_json::{json, Map, Value};
 
@@ -287,13 +287,33 @@ fn adopt_schemaless(tx: &Transaction<'_>, entity: &Entity, table: &str) -> Resul
 /// `INSERT INTO table (tenantId, id, <fields>) VALUES (...)`, then
 /// `suffix` (an `ON CONFLICT` clause, say).
 fn insert_statement(entity: &Entity, table: &str, suffix: &str) -> String {
+    format!("{}{suffix}", insert_rows_statement(entity, table, 1))
+}
+
+/// Rows one `INSERT` of a bulk create holds: a statement's start and end
+/// (opening a cursor on the table and each index) cost as much as a row's
+/// B-tree work, so a create pays them once per this many rows.
+const ROWS_PER_INSERT: usize = 64;
+
+/// SQLite's limit on a statement's parameters (since 3.32).
+const MAX_PARAMETERS: usize = 32_766;
+
+/// `INSERT INTO table (tenantId, id, <fields>) VALUES (...), ...` with
+/// `rows` rows of parameters.
+fn insert_rows_statement(entity: &Entity, table: &str, rows: usize) -> String {
     let mut names = vec!["\"tenantId\"".to_owned(), "\"id\"".to_owned()];
     names.extend(entity.fields.iter().map(|(n, _)| format!("\"{n}\"")));
-    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let width = names.len();
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
     format!(
-        "INSERT INTO \"{table}\" ({}) VALUES ({}){suffix}",
+        "INSERT INTO \"{table}\" ({}) VALUES {}",
         names.join(", "),
-        marks.join(", ")
+        tuples.join(", ")
     )
 }
 
@@ -306,6 +326,26 @@ fn row_values(entity: &Entity, tenant: &str, id: &str, record: &Map<String, Valu
         values.push(record.get(name).map_or(Sql::Null, |v| to_sql(spec, v)));
     }
     values
+}
+
+/// [`row_values`] appended to `values`, text borrowed rather than copied.
+fn push_row_values<'v>(
+    values: &mut Vec<ToSqlOutput<'v>>,
+    entity: &'v Entity,
+    tenant: &'v str,
+    (id, record): &'v CheckedRecord,
+) {
+    values.push(ToSqlOutput::Borrowed(ValueRef::Text(tenant.as_bytes())));
+    values.push(ToSqlOutput::Borrowed(ValueRef::Text(id.as_bytes())));
+    for (name, spec) in &entity.fields {
+        values.push(match record.get(name) {
+            Some(Value::String(s)) if !spec.kind.is_json() => {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }
+            Some(v) => ToSqlOutput::Owned(to_sql(spec, v)),
+            None => ToSqlOutput::Owned(Sql::Null),
+        });
+    }
 }
 
 /// A checked value as its column's SQL value.
@@ -498,26 +538,66 @@ pub fn create(
     owner: Option<(String, String)>,
 ) -> Result<Vec<Value>, NodeError> {
     let checked = checked_records(entity, records, owner.as_ref())?;
-    let mut insert = tx
-        .prepare_cached(&insert_statement(entity, table, ""))
-        .map_err(sql)?;
-    let mut created = Vec::with_capacity(checked.len());
-    for (i, (id, fields)) in checked.into_iter().enumerate() {
-        insert
-            .execute(params_from_iter(row_values(entity, tenant, &id, &fields)))
-            .map_err(|e| write_error(entity, i, e))?;
-        let mut record = Map::with_capacity(fields.len() + 2);
-        record.insert("id".into(), Value::String(id));
-        record.insert("tenantId".into(), Value::String(tenant.to_owned()));
-        for (name, _) in &entity.fields {
-            record.insert(
-                name.clone(),
-                fields.get(name).cloned().unwrap_or(Value::Null),
-            );
+    let width = entity.fields.len() + 2;
+    let per_insert = ROWS_PER_INSERT.min(MAX_PARAMETERS / width).max(1);
+    let mut values = Vec::with_capacity(per_insert * width);
+    let full = insert_rows_statement(entity, table, per_insert);
+    for (n, rows) in checked.chunks(per_insert).enumerate() {
+        values.clear();
+        for row in rows {
+            push_row_values(&mut values, entity, tenant, row);
         }
-        created.push(Value::Object(record));
+        let statement = if rows.len() == per_insert {
+            tx.prepare_cached(&full)
+        } else {
+            tx.prepare_cached(&insert_rows_statement(entity, table, rows.len()))
+        };
+        let inserted = statement
+            .map_err(sql)?
+            .execute(params_from_iter(values.iter()));
+        if let Err(e) = inserted {
+            // The failed statement changed nothing: its rows one by one
+            // name the record at fault (the caller rolls back anyway).
+            return Err(locate_failure(tx, entity, table, tenant, n * per_insert, rows)
+                .unwrap_or_else(|| write_error(entity, n * per_insert, e)));
+        }
     }
-    Ok(created)
+    Ok(checked
+        .into_iter()
+        .map(|(id, mut fields)| {
+            let mut record = Map::with_capacity(fields.len() + 2);
+            record.insert("id".into(), Value::String(id));
+            record.insert("tenantId".into(), Value::String(tenant.to_owned()));
+            for (name, _) in &entity.fields {
+                record.insert(name.clone(), fields.swap_remove(name).unwrap_or(Value::Null));
+            }
+            Value::Object(record)
+        })
+        .collect())
+}
+
+/// The first of `rows` (the records from index `first` on) that cannot be
+/// inserted alone, as its write error.
+fn locate_failure(
+    tx: &Transaction<'_>,
+    entity: &Entity,
+    table: &str,
+    tenant: &str,
+    first: usize,
+    rows: &[CheckedRecord],
+) -> Option<NodeError> {
+    let mut insert = tx
+        .prepare_cached(&insert_rows_statement(entity, table, 1))
+        .ok()?;
+    let mut values = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        values.clear();
+        push_row_values(&mut values, entity, tenant, row);
+        if let Err(e) = insert.execute(params_from_iter(values.iter())) {
+            return Some(write_error(entity, first + i, e));
+        }
+    }
+    None
 }
 
 /// `update`: `data` checked as a partial record, then set on the rows

@@ -50,10 +50,10 @@ impl Registry {
         &self,
         node: &RegisteredNode,
         call: &NodeCall<'_>,
-        prepared: &Prepared<'_>,
+        prepared: Prepared<'_>,
     ) -> Result<NodeOutput, NodeFailure> {
         if let Some(route) = hosted::route(node, call) {
-            return self.cross_hosted_now(route, node, call, prepared);
+            return self.cross_hosted_now(route, node, call, &prepared);
         }
         let limit = self.output_limit_to_send();
         let config = node.config();
@@ -66,7 +66,7 @@ impl Registry {
                 wire.as_ref(),
                 node.executor(),
                 call,
-                prepared,
+                &prepared,
                 &config,
                 limit,
                 self.config().max_output_bytes,
@@ -82,7 +82,7 @@ impl Registry {
                 Err(_) => &mut own,
             };
             buffer.clear();
-            write_request(buffer, call, prepared, &config, limit)?;
+            write_request(buffer, call, &prepared, &config, limit)?;
             let text = std::str::from_utf8(buffer).map_err(|e| not_serialisable(call, e))?;
             let answer = node.executor().execute(text.into());
             if buffer.capacity() > KEPT_BUFFER_BYTES {
@@ -99,10 +99,10 @@ impl Registry {
         &self,
         node: &RegisteredNode,
         call: &NodeCall<'_>,
-        prepared: &Prepared<'_>,
+        prepared: Prepared<'_>,
     ) -> Result<NodeOutput, NodeFailure> {
         if let Some(route) = hosted::route(node, call) {
-            return self.cross_hosted(route, node, call, prepared).await;
+            return self.cross_hosted(route, node, call, &prepared).await;
         }
         if runs_inline(node, call) {
             return self.cross_now(node, call, prepared);
@@ -134,7 +134,7 @@ impl Registry {
             encode_request(
                 &mut request,
                 call,
-                prepared,
+                &prepared,
                 &node.config(),
                 self.output_limit_to_send(),
             );
@@ -152,7 +152,7 @@ impl Registry {
         write_request(
             &mut buffer,
             call,
-            prepared,
+            &prepared,
             &node.config(),
             self.output_limit_to_send(),
         )?;
@@ -185,7 +185,7 @@ impl Registry {
             parameters: std::borrow::Cow::Borrowed(call.parameters),
             credentials: Map::new(),
         };
-        self.cross_now(&node, call, &prepared)
+        self.cross_now(&node, call, prepared)
     }
 }
 

@@ -4,6 +4,7 @@
 //! built from the call's values and the node's [`NodeOutput`] is taken as
 //! it is. Panics are contained as at the ABI boundary.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,7 +17,7 @@ use super::answer::{check_output_size, from_plugin_error};
 use super::prepare::Prepared;
 use crate::call::NodeCall;
 use crate::error::NodeFailure;
-use crate::reuse::{assign, assign_map, assign_str};
+use crate::reuse::{assign, assign_map, assign_str, size};
 
 thread_local! {
     /// Requests kept between calls of linked node types, per thread: once
@@ -33,7 +34,7 @@ const KEPT_REQUESTS: usize = 8;
 /// request of the ABI, as values), in a pooled request.
 pub(super) fn linked_request(
     call: &NodeCall<'_>,
-    prepared: &Prepared<'_>,
+    prepared: Prepared<'_>,
     config: &Map<String, Value>,
     output_limit_to_send: Option<u64>,
 ) -> Pooled {
@@ -43,7 +44,14 @@ pub(super) fn linked_request(
     let mut held = 0;
     assign_str(&mut request.node_type, call.node_type);
     assign_str(&mut request.node_id, call.node_id);
-    held += assign(&mut request.parameters, prepared.parameters.as_ref());
+    held += match prepared.parameters {
+        // Rewritten for the tenant: already a copy of its own, moved in.
+        Cow::Owned(parameters) => {
+            request.parameters = parameters;
+            size(&request.parameters)
+        }
+        Cow::Borrowed(parameters) => assign(&mut request.parameters, parameters),
+    };
     held += assign(&mut request.input, call.input);
     held += match call.trigger {
         Some(trigger) => assign(&mut request.trigger, trigger),

@@ -150,7 +150,7 @@ impl Registry {
         let node = self.admit(call)?;
         self.validate(&node, call)?;
         let prepared = self.prepare(&node, call, secrets)?;
-        let output = self.cross(&node, call, &prepared).await?;
+        let output = self.cross(&node, call, prepared).await?;
         self.check_output(&node, &output, call)?;
         Ok(output)
     }
@@ -173,7 +173,7 @@ impl Registry {
         Some((|| {
             self.validate(&node, call)?;
             let prepared = self.prepare(&node, call, secrets)?;
-            let output = self.cross_now(&node, call, &prepared)?;
+            let output = self.cross_now(&node, call, prepared)?;
             self.check_output(&node, &output, call)?;
             Ok(output)
         })())

@@ -215,6 +215,20 @@ fn a_duplicate_username_in_one_tenant_names_the_field_not_the_other_record() {
 }
 
 #[test]
+fn a_duplicate_deep_in_a_bulk_create_names_its_record_and_writes_nothing() {
+    let db = db();
+    // Past the first multi-row INSERT: record 150 repeats record 3.
+    let mut users: Vec<Value> = (0..200)
+        .map(|i| json!({"username": format!("user{i}"), "email": format!("u{i}@example.com")}))
+        .collect();
+    users[150]["username"] = json!("user3");
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    assert!(message.contains("data/150/username"), "{message}");
+    assert_eq!(count(&db, "acme", "user"), 0);
+}
+
+#[test]
 fn a_composite_unique_index_allows_the_same_number_for_another_customer() {
     let db = db();
     let order =
