@@ -15,7 +15,8 @@
 //! The database file's size is written to
 //! `<target>/plugflow-bench/dbal.json`.
 //!
-//! Run: `cargo bench -p plugflow-benches --bench dbal`.
+//! Run: `cargo bench -p plugflow-benches --bench dbal` (with mimalloc, the
+//! allocator of the `plugflow` binary).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use plugin_abi::request::ExecContext;
 use registry_core::{NodeCall, NodeStatus, Registry};
 use serde_json::{json, Value};
+
+// The allocator the `plugflow` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Records of the measured tenant.
 const ROWS: u64 = 1_000_000;
