@@ -297,10 +297,31 @@ pub fn is_log_level(text: &str) -> bool {
 pub enum PluginsCommand {
     /// List node types (built-ins and loaded plugins).
     List,
-    /// Show one node type: metadata, schema, version, source.
+    /// Show one node type (metadata, schema, version, source), or a plugin
+    /// library's manifest without registering it (given a file path).
     Inspect {
-        /// The node type.
-        node_type: String,
+        /// A node type, or a plugin library file (`.so`, `.dylib`, `.dll`).
+        target: String,
+    },
+    /// Write a ready plugin crate: one node type, tests with the plugin
+    /// test kit, a README and a sample workflow.
+    New {
+        /// The crate's name (lowercase letters, digits, `-`, `_`); its node
+        /// type is `NAME.hello`.
+        name: String,
+        /// Where to write it (default: `./NAME`; must not exist or be
+        /// empty).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The plugflow checkout whose plugin-abi and test kit the crate
+        /// builds against (default: the one this binary was built from, if
+        /// present).
+        #[arg(long, value_name = "DIR", conflicts_with = "published")]
+        plugflow_path: Option<PathBuf>,
+        /// Depend on the published crates by version instead of a
+        /// checkout.
+        #[arg(long)]
+        published: bool,
     },
     /// Scan a directory and report every file: loaded or rejected, why.
     Check {

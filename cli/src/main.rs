@@ -80,8 +80,17 @@ async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
         Command::Stats(a) => commands::run::stats(g, &a.workflow, &a.run, a.metrics).await,
         Command::Validate(a) => commands::validate::validate(g, a),
         Command::Plugins(PluginsCommand::List) => commands::plugins::list(g),
-        Command::Plugins(PluginsCommand::Inspect { node_type }) => {
-            commands::plugins::inspect(g, node_type)
+        Command::Plugins(PluginsCommand::Inspect { target }) => {
+            commands::plugins::inspect(g, target)
+        }
+        Command::Plugins(PluginsCommand::New {
+            name,
+            dir,
+            plugflow_path,
+            published,
+        }) => {
+            let source = commands::scaffold::Source::choose(plugflow_path.as_deref(), *published)?;
+            commands::scaffold::new_plugin(name, dir.as_deref(), &source)
         }
         Command::Plugins(PluginsCommand::Check { dir }) => commands::plugins::check(g, dir),
         Command::Plugins(PluginsCommand::Cache(c)) => commands::plugins::cache(g, c),

@@ -724,7 +724,11 @@ fn the_workers_metrics_and_audit_lines_add_up_to_the_results() {
     let workflow = chain(
         "audited",
         vec![
-            node("calc", "math.add", json!({"values": ["{{ $trigger.n }}", 1]})),
+            node(
+                "calc",
+                "math.add",
+                json!({"values": ["{{ $trigger.n }}", 1]}),
+            ),
             node(
                 "call",
                 "http-request",

@@ -153,7 +153,10 @@ async fn a_backoff_longer_than_the_host_allows_stops_the_run_at_the_node_without
         .unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(result.status, RunStatus::Error);
-    assert_eq!((probe.count("flaky"), result.nodes["flaky"].retries), (1, 1));
+    assert_eq!(
+        (probe.count("flaky"), result.nodes["flaky"].retries),
+        (1, 1)
+    );
     assert_eq!(
         (probe.count("b"), probe.count("c")),
         (0, 0),
@@ -187,7 +190,12 @@ async fn a_resumed_retry_runs_the_node_again_with_its_retries_counted() {
         .run(&with_a_slow_retry(1), durable(Some(resume)))
         .await
         .unwrap();
-    assert_eq!(result.status, RunStatus::Success, "{:?}", result.nodes["flaky"]);
+    assert_eq!(
+        result.status,
+        RunStatus::Success,
+        "{:?}",
+        result.nodes["flaky"]
+    );
     assert_eq!(probe.count("a"), 0);
     assert_eq!(result.nodes["flaky"].retries, 1);
     assert!(result.nodes["flaky"].recovery_applied);

@@ -83,7 +83,7 @@ pub fn child_main(config_json: &str, paths: &[PathBuf]) -> i32 {
     0
 }
 
-fn check_in_this_process(
+pub(crate) fn check_in_this_process(
     path: &Path,
     config: &DiscoveryConfig,
 ) -> Result<PluginManifest, Rejection> {

@@ -56,6 +56,7 @@ mod config;
 mod digest;
 mod discover;
 mod hosted;
+mod inspect;
 mod isolate;
 mod lazy;
 mod load;
@@ -78,6 +79,7 @@ pub use config::{
 };
 pub use discover::Loader;
 pub use hosted::child_main as run_plugin_host_child;
+pub use inspect::{inspect_library, InspectedLibrary};
 pub use isolate::{child_main as run_scanner_child, SCAN_ARG as SCANNER_ARG};
 pub use open::validate_plugin_manifest;
 pub use plugin_host::{HostConfig, PluginHosts, HOST_ARG as PLUGIN_HOST_ARG};

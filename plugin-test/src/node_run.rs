@@ -78,11 +78,7 @@ impl NodeOutcome {
     /// failed.
     pub fn expect_ok(self) -> Value {
         if let Some(error) = self.execution.error.as_ref().filter(|_| !self.is_ok()) {
-            panic!(
-                "the node failed: {} {}",
-                error.code.as_str(),
-                error.message
-            );
+            panic!("the node failed: {} {}", error.code.as_str(), error.message);
         }
         self.execution.output
     }

@@ -61,12 +61,8 @@ pub(crate) fn run(kit: &PluginTest, workflow: &Value, trigger: Value) -> Workflo
     };
     match kit.block_on(kit.engine().run(&compiled, options)) {
         Ok(result) => WorkflowOutcome::Ran(Box::new(result)),
-        Err(invalid) => WorkflowOutcome::Refused(
-            invalid
-                .problems
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        ),
+        Err(invalid) => {
+            WorkflowOutcome::Refused(invalid.problems.iter().map(ToString::to_string).collect())
+        }
     }
 }

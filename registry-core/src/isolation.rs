@@ -142,7 +142,10 @@ pub fn foreign_record(output: &Value, tenant: &str, field: &str) -> Option<Strin
     match output {
         Value::Array(items) => items.iter().position(unowned).map(|i| format!("/{i}")),
         Value::Object(object) => RECORD_KEYS.iter().find_map(|key| match object.get(*key) {
-            Some(Value::Array(items)) => items.iter().position(unowned).map(|i| format!("/{key}/{i}")),
+            Some(Value::Array(items)) => items
+                .iter()
+                .position(unowned)
+                .map(|i| format!("/{key}/{i}")),
             _ => None,
         }),
         _ => None,

@@ -654,7 +654,11 @@ async fn a_backoff_longer_than_the_call_may_wait_schedules_the_retry_instead() {
         .await;
     assert!(started.elapsed() < Duration::from_secs(4), "it waited");
     assert_eq!((done.status, done.retries), (NodeStatus::Error, 1));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "only the first attempt ran");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the first attempt ran"
+    );
     let due = done.retry_at_ms.expect("the retry is scheduled");
     assert!((before + 5_000..before + 35_000).contains(&due), "{due}");
 }

@@ -152,8 +152,10 @@ fn dbal_bulk(n: usize, preload: usize) {
         let mut context = options().context;
         context.tenant_id = Some(tenant.into());
         let data: Vec<serde_json::Value> = (0..10_000)
-            .map(|i| json!({"sku": format!("s-{round}-{i}"), "category": format!("c{}", i % 10),
-                            "price": (i % 1000) as f64 / 10.0, "stock": i % 500}))
+            .map(|i| {
+                json!({"sku": format!("s-{round}-{i}"), "category": format!("c{}", i % 10),
+                            "price": (i % 1000) as f64 / 10.0, "stock": i % 500})
+            })
             .collect();
         let parameters = json!({"operation": "create", "entity": "item", "data": data});
         let call = NodeCall::new("dbal-write", "n", &parameters).context(&context);

@@ -580,7 +580,10 @@ pub fn create(
             record.insert("id".into(), Value::String(id));
             record.insert("tenantId".into(), Value::String(tenant.to_owned()));
             for (name, _) in &entity.fields {
-                record.insert(name.clone(), fields.swap_remove(name).unwrap_or(Value::Null));
+                record.insert(
+                    name.clone(),
+                    fields.swap_remove(name).unwrap_or(Value::Null),
+                );
             }
             Value::Object(record)
         })

@@ -5,5 +5,6 @@ pub mod db;
 pub mod graph;
 pub mod plugins;
 pub mod run;
+pub mod scaffold;
 pub mod serve;
 pub mod validate;

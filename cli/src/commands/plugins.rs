@@ -1,4 +1,4 @@
-//! `plugflow plugins list | inspect | check`.
+//! `plugflow plugins list | inspect | check` (`new` is in `scaffold`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -58,8 +58,99 @@ pub fn list(global: &Global) -> Result<Output, CliError> {
     })
 }
 
+/// Shows a plugin library's manifest (when `target` is a file) or one
+/// registered node type in full.
+pub fn inspect(global: &Global, target: &str) -> Result<Output, CliError> {
+    let path = Path::new(target);
+    if path.is_file() || looks_like_library(path) {
+        return inspect_library(global, path);
+    }
+    inspect_node_type(global, target)
+}
+
+/// Whether `path` names a shared library (by its extension).
+fn looks_like_library(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "so" | "dylib" | "dll"))
+}
+
+/// A library's manifest, node types, ABI version and dependencies, read the
+/// way loading reads them (in a scanner child by default), without
+/// registering anything.
+fn inspect_library(global: &Global, path: &Path) -> Result<Output, CliError> {
+    if !path.is_file() {
+        return Err(CliError::input(format!(
+            "{} does not exist or is not a file",
+            path.display()
+        )));
+    }
+    let config = crate::host::config(global)?;
+    let mut discovery = config.plugins.unwrap_or_default();
+    crate::host::scanner_in_this_binary(&mut discovery);
+    discovery.isolation = global
+        .isolation
+        .map_or(loader::Isolation::Process, Into::into);
+    let inspected = loader::inspect_library(&discovery, path).map_err(|r| {
+        CliError::input(format!(
+            "{} is not a loadable plugin: {}: {}",
+            path.display(),
+            r.reason.as_str(),
+            r.message
+        ))
+        .kind(r.reason.as_str())
+    })?;
+    let m = &inspected.manifest;
+    let mut pretty = format!(
+        "{} {} (ABI {}; this host: ABI {})
+{}
+sha256 {}
+
+node types:
+",
+        m.name,
+        m.version,
+        m.abi_version,
+        plugin_abi::ABI_VERSION,
+        m.description.as_deref().unwrap_or(""),
+        inspected.sha256
+    );
+    for node in &m.node_types {
+        let _ = writeln!(
+            pretty,
+            "  {:28} {:8} {:?}{}  {}",
+            node.node_type,
+            node.version,
+            node.execution,
+            if node.tenant_scoped {
+                ", tenant-scoped"
+            } else {
+                ""
+            },
+            node.description
+        );
+        for dependency in &node.dependencies {
+            let _ = writeln!(
+                pretty,
+                "      needs {} {}",
+                dependency.node_type, dependency.version
+            );
+        }
+    }
+    Ok(Output {
+        json: json!({
+            "path": path,
+            "sha256": inspected.sha256,
+            "hostAbiVersion": plugin_abi::ABI_VERSION,
+            "manifest": m,
+        })
+        .into(),
+        pretty,
+    })
+}
+
 /// Shows one node type in full.
-pub fn inspect(global: &Global, node_type: &str) -> Result<Output, CliError> {
+fn inspect_node_type(global: &Global, node_type: &str) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
     let metadata = host.registry.metadata(node_type).ok_or_else(|| {
         CliError::input(format!(

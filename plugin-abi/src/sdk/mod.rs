@@ -42,7 +42,12 @@ pub struct NodeDescription {
     /// The node type.
     #[serde(default)]
     pub node_type: String,
-    /// The node's parameters as written (templates unresolved).
+    /// The node's parameters. When `plugflow validate` (or the check
+    /// before a run) asks, they are the parameters as written in the
+    /// workflow file, **without** the values that hold templates (an object
+    /// member holding `{{ … }}` is absent, such an array item is `null`):
+    /// those are only known at run time. Before each run of the node they
+    /// are the resolved values, templates and all.
     #[serde(default)]
     pub parameters: Value,
 }
@@ -153,8 +158,17 @@ impl From<NodeError> for PluginError {
 /// from several threads at once. A panic is caught by the SDK and reported
 /// as `EXECUTION_ERROR`, but returning a [`NodeError`] is always better.
 pub trait Node: Send + Sync + 'static {
-    /// Checks a node before it runs (beyond its JSON Schema, which the host
-    /// checks). The default accepts every node.
+    /// Checks a node's parameters beyond its JSON Schema (which the host
+    /// checks first). The host asks twice: when a workflow is validated
+    /// (`plugflow validate`, and before every run), with the parameters as
+    /// written minus the templated values (see
+    /// [`NodeDescription::parameters`]); and before each run of the node,
+    /// with the resolved parameters (answered from a cache when they were
+    /// checked before). Errors refuse the node with `INVALID_PARAMETERS`
+    /// (at validation: one problem each, pointing at `/parameters`);
+    /// warnings are reported and the node runs. The default accepts every
+    /// node; node types written as plain functions
+    /// ([`NodeSpec::handler`]) are never asked.
     fn validate(&self, node: &NodeDescription) -> Validation {
         let _ = node;
         Validation::valid()

@@ -97,7 +97,10 @@ impl Registry {
         {
             execution.retries += 1;
             let delay = backoff.delay(execution.retries);
-            if call.suspend_retries_after.is_some_and(|after| delay > after) {
+            if call
+                .suspend_retries_after
+                .is_some_and(|after| delay > after)
+            {
                 execution.retry_at_ms = Some(due_in(delay));
                 return true;
             }
