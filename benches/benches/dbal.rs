@@ -69,10 +69,16 @@ fn run(registry: &Registry, tenant: &str, node_type: &str, parameters: &Value) -
         ..Default::default()
     };
     let call = NodeCall::new(node_type, "n", parameters).context(&context);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // One runtime for the whole run, as in `plugflow serve`: a runtime per
+    // call would start a fresh blocking thread (and a fresh allocator heap)
+    // for every node.
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    });
     let done = runtime.block_on(registry.execute(&call));
     assert_eq!(done.status, NodeStatus::Success, "{done:?}");
     done.output
