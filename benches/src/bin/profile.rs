@@ -13,6 +13,11 @@
 //! profile startup-warm N     N discoveries of 59 plugin files with a warm
 //!                            cache (measure_startup)
 //! profile write-chain N PATH the chain's workflow file, for the CLI
+//! profile dbal-bulk N        N creates of 10,000 records of the `dbal`
+//!                            benchmark's declared entity (node time only)
+//! profile dbal-bulk-big N    the same beside 1,000,000 preloaded records
+//!                            (PROFILE_BENCH_SHAPE=1: and nine tenants of
+//!                            20,000; PROFILE_TENANT: the tenant written)
 //! ```
 //!
 //! Two values of N, subtracted, give the marginal cost per node, free of
@@ -170,7 +175,16 @@ fn dbal_bulk(n: usize, preload: usize) {
     for round in 0..preload {
         create("big", round);
     }
-    let took: std::time::Duration = (0..n).map(|round| create("t", round)).sum();
+    if std::env::var_os("PROFILE_BENCH_SHAPE").is_some() {
+        // The `dbal` benchmark's shape: nine more tenants of 20,000.
+        for t in 1..10 {
+            for round in 0..2 {
+                create(&format!("t{t}"), round);
+            }
+        }
+    }
+    let into = std::env::var("PROFILE_TENANT").unwrap_or_else(|_| "t".to_owned());
+    let took: std::time::Duration = (0..n).map(|round| create(&into, round + 1_000)).sum();
     eprintln!(
         "{n} creates of 10,000 after {preload} preloaded: {:.1} ms each, {:.0} rows/s",
         took.as_secs_f64() * 1e3 / n as f64,
