@@ -12,6 +12,7 @@ use crate::expr::{Compiled, TemplateNote};
 use crate::pointer::Pointer;
 use crate::references::reference_warnings;
 use crate::report::{Warning, WarningKind};
+use crate::unknown_fields::unknown_field_warnings;
 use crate::workflow::graph::Graph;
 use crate::workflow::model::{NodeDef, OnError, RetryPolicy, Workflow};
 use crate::workflow::Problem;
@@ -297,6 +298,7 @@ impl CompiledWorkflow {
                 found
             });
         warnings.extend(reference_warnings(&workflow, &graph, &params, error_logger));
+        warnings.extend(unknown_field_warnings(&workflow));
         let tenant_field = workflow
             .multi_tenancy
             .as_ref()

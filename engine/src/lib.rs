@@ -113,6 +113,7 @@ mod result;
 mod resume;
 mod schedule;
 mod state;
+mod unknown_fields;
 mod validate;
 pub mod workflow;
 

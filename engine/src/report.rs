@@ -22,6 +22,9 @@ pub enum WarningKind {
     NodeTypeWarning,
     /// A value over plugflow's limit was lowered to it.
     Capped,
+    /// A field of the workflow or of a node that plugflow does not read
+    /// (kept as metadata; often a misspelling).
+    UnknownField,
 }
 
 impl WarningKind {
@@ -34,6 +37,7 @@ impl WarningKind {
             WarningKind::UnresolvedReference => "UNRESOLVED_REFERENCE",
             WarningKind::NodeTypeWarning => "NODE_TYPE_WARNING",
             WarningKind::Capped => "CAPPED",
+            WarningKind::UnknownField => "UNKNOWN_FIELD",
         }
     }
 
