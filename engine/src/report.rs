@@ -25,6 +25,9 @@ pub enum WarningKind {
     /// A field of the workflow or of a node that plugflow does not read
     /// (kept as metadata; often a misspelling).
     UnknownField,
+    /// A parameter the node type's schema does not list (ignored; often a
+    /// misspelling).
+    UnknownParameter,
 }
 
 impl WarningKind {
@@ -38,6 +41,7 @@ impl WarningKind {
             WarningKind::NodeTypeWarning => "NODE_TYPE_WARNING",
             WarningKind::Capped => "CAPPED",
             WarningKind::UnknownField => "UNKNOWN_FIELD",
+            WarningKind::UnknownParameter => "UNKNOWN_PARAMETER",
         }
     }
 

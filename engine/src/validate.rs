@@ -100,6 +100,13 @@ impl CompiledWorkflow {
                     ));
                 }
             }
+            report.warnings.extend(unknown_parameters(
+                &node.id,
+                i,
+                key,
+                &registered.metadata().manifest.parameter_schema,
+                &node.parameters,
+            ));
             // The node type's own check sees the values as written, without
             // those holding templates (they are checked once resolved, at
             // run time). Node types without a check are not asked.
@@ -224,4 +231,50 @@ pub(crate) fn apply_strict(report: &mut Report) {
             format!("{} (strict templates)", w.message),
         )
     }));
+}
+
+/// Parameters the node type's schema does not list, when it lists its
+/// properties and says nothing of others (`additionalProperties: false`
+/// makes them schema problems; any other value says the node reads them):
+/// each a warning naming the likely intended one — a misspelled `oder` is
+/// otherwise silently ignored.
+fn unknown_parameters(
+    node_id: &str,
+    index: usize,
+    node_type: &str,
+    schema: &Value,
+    parameters: &Value,
+) -> Vec<Warning> {
+    let (Some(known), Some(given)) = (
+        schema.get("properties").and_then(Value::as_object),
+        parameters.as_object(),
+    ) else {
+        return Vec::new();
+    };
+    // `additionalProperties: false`: the schema check refuses them; any
+    // other value: the node type says it reads them.
+    if schema.get("additionalProperties").is_some() || schema.get("patternProperties").is_some() {
+        return Vec::new();
+    }
+    given
+        .keys()
+        .filter(|k| !known.contains_key(*k))
+        .map(|k| {
+            let hint = plugin_abi::sdk::suggest::closest(k, known.keys().map(String::as_str))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_else(|| {
+                    let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    format!(" (its parameters: {})", names.join(", "))
+                });
+            Warning {
+                node_id: Some(node_id.to_owned()),
+                kind: WarningKind::UnknownParameter,
+                path: format!("/nodes/{index}/parameters/{k}"),
+                message: format!(
+                    "`{k}` is not a parameter of `{node_type}`, so it is ignored{hint}"
+                ),
+            }
+        })
+        .collect()
 }

@@ -152,7 +152,8 @@ pub fn definition() -> PluginDefinition {
         .node(trigger_spec("metabuilder.trigger", "MetaBuilder's trigger node. Output: the trigger data."))
         .node(
             NodeSpec::new("metabuilder.action", "1.0.0", "output", "MetaBuilder's action node: `action` emit_event → {event, channel, data}; http_response → {statusCode, body, headers}; anything else → its parameters. Output as listed.")
-                .schema(json!({"type": "object", "properties": {"action": {"type": "string"}}}))
+                // Every other parameter is part of the answer.
+                .schema(json!({"type": "object", "properties": {"action": {"type": "string"}}, "additionalProperties": true}))
                 .required(["action"])
                 .tags(["output", "metabuilder"])
                 .icon("activity")

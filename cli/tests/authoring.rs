@@ -1,0 +1,93 @@
+//! Author mistakes `plugflow validate` names before anything runs, with
+//! the spelling the author probably meant.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+fn validate(workflow: &Value) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.json");
+    std::fs::write(&path, workflow.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .args(["validate", path.to_str().unwrap(), "--output", "json"])
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_CONFIG")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn node(id: &str, node_type: &str, parameters: Value) -> Value {
+    json!({"id": id, "name": id, "type": "operation", "nodeType": node_type,
+           "typeVersion": 1, "position": [0, 0], "parameters": parameters})
+}
+
+fn warnings_coded(report: &Value, code: &str) -> Vec<Value> {
+    report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == code)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_misspelled_parameter_is_named_with_the_one_meant() {
+    let report = validate(&json!({
+        "nodes": [node("sort", "list.sort", json!({"array": [3, 1], "oder": "desc"}))],
+        "connections": {}
+    }));
+    let found = warnings_coded(&report, "UNKNOWN_PARAMETER");
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert_eq!(found[0]["path"], "/nodes/0/parameters/oder");
+    assert!(found[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `order`?"));
+}
+
+#[test]
+fn a_parameter_far_from_any_lists_the_node_types_parameters() {
+    let report = validate(&json!({
+        "nodes": [node("sort", "list.sort", json!({"array": [3, 1], "direction": "desc"}))],
+        "connections": {}
+    }));
+    let found = warnings_coded(&report, "UNKNOWN_PARAMETER");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(its parameters: array, key, order)"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn extra_parameters_a_node_type_reads_are_not_warned_about() {
+    let report = validate(&json!({
+        "nodes": [node("respond", "metabuilder.action",
+                       json!({"action": "emit_event", "event": "created", "data": {}}))],
+        "connections": {}
+    }));
+    assert!(
+        warnings_coded(&report, "UNKNOWN_PARAMETER").is_empty(),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_misspelled_connections_field_is_named() {
+    let report = validate(&json!({
+        "nodes": [node("a", "math.add", json!({"values": [1, 2]}))],
+        "conections": {}
+    }));
+    let found = warnings_coded(&report, "UNKNOWN_FIELD");
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert!(found[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `connections`?"));
+}
