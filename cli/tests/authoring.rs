@@ -91,3 +91,34 @@ fn a_misspelled_connections_field_is_named() {
         .unwrap()
         .contains("did you mean `connections`?"));
 }
+
+#[test]
+fn a_misspelled_node_type_is_named_with_the_one_meant() {
+    let report = validate(&json!({
+        "nodes": [node("sort", "list.sortt", json!({"array": [3, 1]}))],
+        "connections": {}
+    }));
+    let problem = &report["problems"][0];
+    assert_eq!(problem["code"], "NODE_TYPE_NOT_FOUND", "{report:#}");
+    assert!(problem["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `list.sort`?"));
+}
+
+#[test]
+fn a_misspelled_step_reference_is_named_with_the_one_meant() {
+    let report = validate(&json!({
+        "nodes": [
+            node("total", "math.add", json!({"values": [1, 2]})),
+            node("check", "math.add", json!({"values": ["{{ $steps.totl.output.result }}", 1]}))
+        ],
+        "connections": {"total": {"main": [[{"node": "check", "type": "main", "index": 0}]]}}
+    }));
+    let found = warnings_coded(&report, "UNKNOWN_REFERENCE");
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert!(found[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `$steps.total`?"));
+}

@@ -44,8 +44,9 @@ pub(crate) fn reference_warnings(
                     None => warnings.push(warn(
                         WarningKind::UnknownReference,
                         format!(
-                            "`{written}` in `{{{{ {} }}}}` names no node of this workflow; it resolves to nothing",
-                            expr.source()
+                            "`{written}` in `{{{{ {} }}}}` names no node of this workflow; it resolves to nothing{}",
+                            expr.source(),
+                            likely_node(&reference, graph)
                         ),
                     )),
                     Some(t) if t == i => warnings.push(warn(
@@ -67,4 +68,16 @@ pub(crate) fn reference_warnings(
         });
     }
     warnings
+}
+
+/// "; did you mean `$steps.total`?" for a reference a small edit away
+/// from a node's id (or name), else nothing.
+fn likely_node(reference: &NodeRef, graph: &Graph) -> String {
+    let (written, index, shape): (&str, _, fn(&str) -> String) = match reference {
+        NodeRef::Step(id) => (id, &graph.by_id, |id| format!("$steps.{id}")),
+        NodeRef::Named(name) => (name, &graph.by_name, |name| format!("$node[\"{name}\"]")),
+    };
+    plugin_abi::sdk::suggest::closest(written, index.keys().map(String::as_str))
+        .map(|c| format!("; did you mean `{}`?", shape(c)))
+        .unwrap_or_default()
 }

@@ -79,7 +79,13 @@ impl CompiledWorkflow {
                 let message = if key.is_empty() {
                     "node has neither `nodeType` nor `type`; set the node type to run".to_owned()
                 } else {
-                    format!("node type `{key}` is not registered; load the plugin that provides it, or fix the type (`plugflow plugins list` shows what is available)")
+                    match plugin_abi::sdk::suggest::closest(
+                        key,
+                        registry.node_types().iter().map(String::as_str),
+                    ) {
+                        Some(close) => format!("node type `{key}` is not registered; did you mean `{close}`?"),
+                        None => format!("node type `{key}` is not registered; load the plugin that provides it, or fix the type (`plugflow plugins list` shows what is available)"),
+                    }
                 };
                 refuse(&mut report, ErrorCode::NodeTypeNotFound, message);
                 continue;

@@ -532,6 +532,15 @@ impl Registry {
             .contains_key(node_type)
     }
 
+    /// The names of every registered node type, sorted (for suggestions
+    /// when a workflow names one that is not).
+    pub fn node_types(&self) -> Vec<String> {
+        let nodes = self.nodes.read().unwrap_or_else(PoisonError::into_inner);
+        let mut names: Vec<String> = nodes.keys().cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Metadata of every registered node type matching `filter`, sorted by
     /// node type.
     pub fn list(&self, filter: &ListFilter) -> Vec<Arc<NodeMetadata>> {
