@@ -122,3 +122,21 @@ fn a_misspelled_step_reference_is_named_with_the_one_meant() {
         .unwrap()
         .contains("did you mean `$steps.total`?"));
 }
+
+#[test]
+fn a_node_needing_a_tenant_is_flagged_before_anything_runs() {
+    let report = validate(&json!({
+        "nodes": [
+            node("first", "math.add", json!({"values": [1, 2]})),
+            node("save", "dbal-write", json!({"entity": "Order", "data": {"n": 1}}))
+        ],
+        "connections": {"first": {"main": [[{"node": "save", "type": "main", "index": 0}]]}}
+    }));
+    assert_eq!(report["valid"], false, "{report:#}");
+    let problem = &report["problems"][0];
+    assert_eq!(problem["nodeId"], "save");
+    assert!(problem["message"]
+        .as_str()
+        .unwrap()
+        .contains("needs a tenant"));
+}

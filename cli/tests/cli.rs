@@ -475,7 +475,8 @@ fn the_order_pipeline_keeps_two_tenants_apart_in_one_database() {
         "--db",
         db.to_str().unwrap(),
     ]);
-    assert_fails(&no_tenant, 1, "tenant");
+    // Refused before anything runs (exit 2: the workflow cannot run).
+    assert_fails(&no_tenant, 2, "needs a tenant");
 }
 
 #[test]

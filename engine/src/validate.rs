@@ -158,6 +158,21 @@ impl CompiledWorkflow {
             if node.disabled {
                 continue;
             }
+            if tenant.is_none() {
+                let key = node.executor_key();
+                if registry
+                    .metadata(key)
+                    .is_some_and(|m| m.manifest.tenant_scoped)
+                {
+                    // Found now, not after the nodes before it have run.
+                    problems.push(Problem::new(
+                        Some(&node.id),
+                        ErrorCode::InvalidParameters,
+                        "/nodeType",
+                        format!("`{key}` reads or writes tenant data and needs a tenant; run with a tenant id (for the CLI: --tenant ID) or set the workflow's `tenantId`"),
+                    ));
+                }
+            }
             for binding in &self.credentials[i] {
                 let present =
                     tenant.is_some_and(|t| registry.credentials().contains(t, &binding.id));
