@@ -140,3 +140,17 @@ fn a_node_needing_a_tenant_is_flagged_before_anything_runs() {
         .unwrap()
         .contains("needs a tenant"));
 }
+
+#[test]
+fn an_enum_value_error_names_every_allowed_value_and_the_one_meant() {
+    let report = validate(&json!({
+        "nodes": [node("save", "dbal-write", json!({"operation": "updat", "entity": "Order", "data": {}}))],
+        "connections": {}, "tenantId": "acme"
+    }));
+    let problem = &report["problems"][0];
+    assert_eq!(problem["path"], "/parameters/operation", "{report:#}");
+    assert_eq!(
+        problem["message"],
+        r#""updat" is not one of "create", "update", "delete", "upsert"; did you mean "update"?"#
+    );
+}

@@ -111,7 +111,39 @@ pub(crate) fn parameter_issues(
     };
     issues.extend(schema.iter_errors(instance).map(|e| ValidationIssue {
         path: e.instance_path().as_str().to_owned(),
-        message: e.to_string(),
+        message: match e.kind() {
+            jsonschema::error::ValidationErrorKind::Enum { options } => {
+                enum_message(e.instance(), options)
+            }
+            _ => e.to_string(),
+        },
     }));
     issues
+}
+
+/// An enum violation naming every allowed value when there are few (the
+/// validator's own message says "or 2 other candidates"), and the one
+/// probably meant.
+fn enum_message(given: &Value, options: &Value) -> String {
+    let allowed: Vec<String> = options
+        .as_array()
+        .map(|o| o.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    let hint = given
+        .as_str()
+        .and_then(|g| {
+            let strings = options.as_array()?.iter().filter_map(Value::as_str);
+            plugin_abi::sdk::suggest::closest(g, strings)
+        })
+        .map(|c| format!("; did you mean \"{c}\"?"))
+        .unwrap_or_default();
+    if allowed.len() <= 12 {
+        format!("{given} is not one of {}{hint}", allowed.join(", "))
+    } else {
+        format!(
+            "{given} is not one of {}, … ({} values){hint}",
+            allowed[..12].join(", "),
+            allowed.len()
+        )
+    }
 }
