@@ -328,6 +328,20 @@ fn plugins_list_inspect_and_check() {
 }
 
 #[test]
+fn graph_labels_nodes_by_name_and_type_and_condition_edges_true_and_false() {
+    let out = plugflow(&["graph", &example("customer-greeting.json")]);
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dot.contains("\"is_regular\" [label=\"Is regular\\ncondition\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"is_regular\" -> \"thank_regular\" [label=\"true\"]"),
+        "{dot}"
+    );
+}
+
+#[test]
 fn graph_prints_dot_coloured_by_a_result() {
     let dir = tempfile::tempdir().unwrap();
     let input = format!("@{}", example("customer-greeting.input.json"));
@@ -353,7 +367,7 @@ fn graph_prints_dot_coloured_by_a_result() {
     let dot = String::from_utf8_lossy(&out.stdout);
     assert!(dot.starts_with("digraph"), "{dot}");
     assert!(
-        dot.contains("\"is_regular\" -> \"welcome_new\" [label=\"1\"]"),
+        dot.contains("\"is_regular\" -> \"welcome_new\" [label=\"false\"]"),
         "{dot}"
     );
     assert!(

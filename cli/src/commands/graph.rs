@@ -56,10 +56,16 @@ pub fn graph(_global: &Global, path: &Path, result: Option<&Path>) -> Result<Out
             .and_then(|n| n.get("status"))
             .and_then(Value::as_str)
             .unwrap_or("");
-        let label = if status.is_empty() {
-            format!("{}\\n{}", node.id, node.executor_key())
+        // By name (what the author reads), then the node type.
+        let title = if node.name.is_empty() {
+            &node.id
         } else {
-            format!("{}\\n{}\\n[{status}]", node.id, node.executor_key())
+            &node.name
+        };
+        let label = if status.is_empty() {
+            format!("{title}\\n{}", node.executor_key())
+        } else {
+            format!("{title}\\n{}\\n[{status}]", node.executor_key())
         };
         let _ = writeln!(
             dot,
@@ -80,6 +86,10 @@ pub fn graph(_global: &Global, path: &Path, result: Option<&Path>) -> Result<Out
     for e in &g.edges {
         let attrs = match e.port {
             Port::Error => "color=red, style=dashed, label=\"error\"".to_owned(),
+            // A condition's outputs are its true and false branches.
+            Port::Main if is_condition(&compiled.workflow.nodes[e.from]) => {
+                format!("label=\"{}\"", if e.output == 0 { "true" } else { "false" })
+            }
             Port::Main if e.output > 0 => format!("label=\"{}\"", e.output),
             Port::Main => String::new(),
         };
@@ -95,4 +105,9 @@ pub fn graph(_global: &Global, path: &Path, result: Option<&Path>) -> Result<Out
         json: json!({"dot": dot}).into(),
         pretty: dot.clone(),
     })
+}
+
+/// Whether `node` branches on true (output 0) and false (output 1).
+fn is_condition(node: &plugflow_engine::workflow::model::NodeDef) -> bool {
+    matches!(node.executor_key(), "condition" | "metabuilder.condition")
 }
