@@ -226,6 +226,10 @@ pub struct RunArgs {
     pub workflow: PathBuf,
     #[command(flatten)]
     pub run: RunOptionsArgs,
+    /// Pretty output shows each node's output whole (on one line) instead
+    /// of its first 80 characters.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// Options shared by `run` and `stats`.

@@ -76,7 +76,7 @@ fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 
 async fn dispatch(cli: &Cli) -> Result<Output, CliError> {
     let g = &cli.global;
     match &cli.command {
-        Command::Run(a) => commands::run::run(g, &a.workflow, &a.run).await,
+        Command::Run(a) => commands::run::run(g, &a.workflow, &a.run, a.full).await,
         Command::Stats(a) => commands::run::stats(g, &a.workflow, &a.run, a.metrics).await,
         Command::Validate(a) => commands::validate::validate(g, a),
         Command::Plugins(PluginsCommand::List) => commands::plugins::list(g),

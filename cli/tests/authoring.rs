@@ -154,3 +154,36 @@ fn an_enum_value_error_names_every_allowed_value_and_the_one_meant() {
         r#""updat" is not one of "create", "update", "delete", "upsert"; did you mean "update"?"#
     );
 }
+
+fn run_pretty(extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.json");
+    let long = "x".repeat(200);
+    let workflow = json!({
+        "nodes": [node("say", "string.upper", json!({"value": long}))],
+        "connections": {}
+    });
+    std::fs::write(&path, workflow.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .args(["run", path.to_str().unwrap()])
+        .args(extra)
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_CONFIG")
+        .env_remove("PLUGFLOW_OUTPUT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pretty_output_cuts_long_values_unless_full_is_asked() {
+    let whole = "X".repeat(200);
+    assert!(!run_pretty(&[]).contains(&whole));
+    assert!(run_pretty(&["--full"]).contains(&whole));
+}

@@ -215,7 +215,7 @@ async fn execute(
 
 /// The result as a table, nodes in the order they finished, then the ones
 /// never reached.
-fn pretty(result: &ExecutionResult, compiled_order: &[String]) -> String {
+fn pretty(result: &ExecutionResult, compiled_order: &[String], full: bool) -> String {
     let mut out = String::new();
     let width = result
         .nodes
@@ -255,7 +255,7 @@ fn pretty(result: &ExecutionResult, compiled_order: &[String]) -> String {
                 .reason
                 .as_deref()
                 .map(sanitize)
-                .unwrap_or_else(|| brief(&node.output, Some(80))),
+                .unwrap_or_else(|| brief(&node.output, (!full).then_some(80))),
         };
         let _ = writeln!(
             out,
@@ -313,8 +313,13 @@ fn outcome(result: &ExecutionResult, output: Output) -> Result<Output, CliError>
     }
 }
 
-/// `plugflow run`.
-pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<Output, CliError> {
+/// `plugflow run` (`full`: whole outputs in the pretty table).
+pub async fn run(
+    global: &Global,
+    path: &Path,
+    args: &RunOptionsArgs,
+    full: bool,
+) -> Result<Output, CliError> {
     let host = crate::host::build(global)?;
     let (result, order) = execute(&host, path, args, global.quiet).await?;
     // Only the form that is printed is written.
@@ -325,7 +330,7 @@ pub async fn run(global: &Global, path: &Path, args: &RunOptionsArgs) -> Result<
         },
         OutputFormat::Pretty => Output {
             json: Json::Text(String::new()),
-            pretty: pretty(&result, &order),
+            pretty: pretty(&result, &order, full),
         },
     };
     outcome(&result, output)
