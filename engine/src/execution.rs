@@ -135,6 +135,8 @@ impl<'a> Execution<'a> {
                 ));
             }
         }
+        let mut warnings = warnings;
+        warnings.extend(run.degraded_inputs(i));
         Ok((rendered, warnings))
     }
 

@@ -59,11 +59,13 @@ pub struct NodeResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunWarning {
-    /// Always `UNRESOLVED_REFERENCE`.
+    /// `UNRESOLVED_REFERENCE` (a template resolved to nothing) or
+    /// `DEGRADED_INPUT` (a predecessor failed and continued: the input
+    /// holds its error).
     pub code: &'static str,
     /// JSON Pointer of the parameter, from the node.
     pub path: String,
-    /// The expression as written.
+    /// The expression as written (empty for `DEGRADED_INPUT`).
     pub expression: String,
     /// What happened.
     pub message: String,

@@ -193,6 +193,40 @@ impl<'c> RunState<'c> {
         }
     }
 
+    /// A warning for each predecessor of node `i` whose output it receives
+    /// is that predecessor's error (it failed and continued with its
+    /// regular output): the node runs on `{error: …}`, not on data.
+    pub(crate) fn degraded_inputs(&self, i: usize) -> Vec<RunWarning> {
+        let graph = &self.compiled.graph;
+        graph.sources[i]
+            .iter()
+            .filter(|&&from| {
+                self.arrived[i].contains(&from)
+                    && self.compiled.on_error[from] == OnError::ContinueRegularOutput
+                    && self.steps[from].as_ref().is_some_and(|s| s.status == "error")
+            })
+            .map(|&from| {
+                let (message, code) = self.steps[from]
+                    .as_ref()
+                    .and_then(|s| s.error.clone())
+                    .unwrap_or_default();
+                RunWarning {
+                    code: "DEGRADED_INPUT",
+                    path: if graph.sources[i].len() > 1 {
+                        format!("/input/{}", crate::pointer::escape(&graph.ids[from]))
+                    } else {
+                        "/input".to_owned()
+                    },
+                    expression: String::new(),
+                    message: format!(
+                        "the input from `{}` is its error ({code}: {message}), not its output: it failed and continued with its regular output",
+                        graph.ids[from]
+                    ),
+                }
+            })
+            .collect()
+    }
+
     /// Resolves node `i`'s outgoing edges per `flow`, queueing successors
     /// whose inputs have all resolved and skipping those left with no live
     /// input (iteratively: long dead chains do not recurse).

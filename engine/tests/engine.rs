@@ -579,3 +579,44 @@ fn the_execution_deadline_holds_on_a_runtime_without_timers() {
     assert_eq!(status(&result, "s"), NodeStatus::Cancelled);
     assert_eq!(status(&result, "next"), NodeStatus::Pending);
 }
+
+#[tokio::test]
+async fn a_node_fed_by_a_failure_that_continued_says_its_input_is_degraded() {
+    let (engine, _) = setup();
+    let mut failing = node("f", "t.fail", json!({}));
+    failing["onError"] = json!("continueRegularOutput");
+    let result = run(
+        &engine,
+        json!({"nodes": [failing, node("next", "t.echo", json!({"k": 1}))],
+               "connections": {"f": {"main": [edge(&["next"])]}}}),
+        json!({}),
+    )
+    .await;
+    let warnings = &result.nodes["next"].warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].code, "DEGRADED_INPUT");
+    assert!(
+        warnings[0].message.contains("EXECUTION_ERROR: boom"),
+        "{}",
+        warnings[0].message
+    );
+}
+
+#[tokio::test]
+async fn a_node_on_the_error_port_is_not_warned_about_its_input() {
+    let (engine, _) = setup();
+    let mut failing = node("f", "t.fail", json!({}));
+    failing["onError"] = json!("continueErrorOutput");
+    let result = run(
+        &engine,
+        json!({"nodes": [failing, node("handler", "t.echo", json!({"k": 1}))],
+               "connections": {"f": {"error": [edge(&["handler"])]}}}),
+        json!({}),
+    )
+    .await;
+    assert!(result.nodes["handler"].warnings.is_empty());
+    assert_eq!(
+        result.nodes["handler"].output["input"]["error"]["code"],
+        "EXECUTION_ERROR"
+    );
+}
