@@ -6,56 +6,35 @@
 use plugin_abi::sdk::suggest::closest;
 
 use crate::report::{Warning, WarningKind};
+use crate::workflow::read::{NODE_FIELDS_UNUSED, WORKFLOW_FIELDS_UNUSED};
 use crate::workflow::Workflow;
 
-/// The fields of a workflow document: those plugflow reads and the rest of
-/// MetaBuilder's v3 schema (metadata it keeps but does not use).
+/// The workflow fields plugflow reads (the v3 schema's others are in
+/// [`WORKFLOW_FIELDS_UNUSED`]): candidates for a misspelling.
 const WORKFLOW_FIELDS: &[&str] = &[
     "id",
     "name",
-    "description",
     "version",
     "tenantId",
-    "createdBy",
-    "createdAt",
-    "updatedAt",
-    "active",
-    "locked",
-    "tags",
-    "category",
-    "settings",
     "nodes",
     "connections",
-    "triggers",
-    "variables",
+    "settings",
     "errorHandling",
     "retryPolicy",
-    "rateLimiting",
-    "credentials",
-    "metadata",
-    "executionLimits",
+    "variables",
+    "triggers",
     "multiTenancy",
-    "versionHistory",
 ];
 
-/// The fields of a node: plugflow's and MetaBuilder's v3 schema's.
+/// The node fields plugflow reads (others: [`NODE_FIELDS_UNUSED`]).
 const NODE_FIELDS: &[&str] = &[
     "id",
     "name",
-    "description",
     "type",
-    "typeVersion",
     "nodeType",
-    "position",
-    "size",
     "parameters",
-    "parameterSchema",
-    "inputs",
-    "outputs",
     "credentials",
     "disabled",
-    "skipOnFail",
-    "alwaysOutputData",
     "retryPolicy",
     "retryOnFail",
     "timeout",
@@ -63,13 +42,7 @@ const NODE_FIELDS: &[&str] = &[
     "waitBetweenTries",
     "continueOnError",
     "onError",
-    "errorOutput",
     "recovery",
-    "notes",
-    "notesInFlow",
-    "color",
-    "icon",
-    "metadata",
 ];
 
 /// One warning per unknown field of the workflow or of a node (fields
@@ -80,19 +53,31 @@ pub(crate) fn unknown_field_warnings(workflow: &Workflow) -> Vec<Warning> {
         .iter()
         .filter_map(|pointer| {
             let segments: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-            let (node, field, known, what) = match segments.as_slice() {
-                [field] => (None, *field, WORKFLOW_FIELDS, "a workflow field"),
+            let (node, field, known, unused, what) = match segments.as_slice() {
+                [field] => (
+                    None,
+                    *field,
+                    WORKFLOW_FIELDS,
+                    WORKFLOW_FIELDS_UNUSED,
+                    "a workflow field",
+                ),
                 ["nodes", index, field] => {
                     let node = index
                         .parse::<usize>()
                         .ok()
                         .and_then(|i| workflow.nodes.get(i))
                         .map(|n| n.id.clone());
-                    (node, *field, NODE_FIELDS, "a node field")
+                    (
+                        node,
+                        *field,
+                        NODE_FIELDS,
+                        NODE_FIELDS_UNUSED,
+                        "a node field",
+                    )
                 }
                 _ => return None,
             };
-            let hint = closest(field, known.iter().copied())
+            let hint = closest(field, known.iter().chain(unused).copied())
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_else(|| " (kept as metadata)".to_owned());
             Some(Warning {

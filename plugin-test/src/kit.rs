@@ -10,9 +10,6 @@ use serde_json::{Map, Value};
 use crate::node_run::NodeRun;
 use crate::workflow_run::WorkflowOutcome;
 
-/// The tenant runs use unless a test names another.
-pub const TEST_TENANT: &str = "test-tenant";
-
 /// A registry holding the plugin under test (and any other modules added),
 /// with the engine that runs workflows against it.
 pub struct PluginTest {
@@ -72,21 +69,13 @@ impl PluginTest {
     /// A run of one node of `node_type`: set its parameters, input and
     /// tenant, then [`NodeRun::run`].
     pub fn node(&self, node_type: &str) -> NodeRun<'_> {
-        NodeRun::new(self, node_type)
+        NodeRun::new(self.registry(), &self.runtime, node_type)
     }
 
     /// Runs `workflow` (a workflow JSON document) with `trigger` as its
-    /// trigger data, as the [`TEST_TENANT`], the way `plugflow run` does:
+    /// trigger data, as the [`TEST_TENANT`](crate::TEST_TENANT), the way `plugflow run` does:
     /// validated first, nothing runs when a problem is found.
     pub fn run_workflow(&self, workflow: &Value, trigger: Value) -> WorkflowOutcome {
-        crate::workflow_run::run(self, workflow, trigger)
-    }
-
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
+        crate::workflow_run::run(&self.engine, &self.runtime, workflow, trigger)
     }
 }

@@ -41,11 +41,13 @@
 
 #![warn(missing_docs)]
 
+mod defaults;
 mod kit;
 mod node_run;
 mod workflow_run;
 
-pub use kit::{PluginTest, TEST_TENANT};
+pub use defaults::TEST_TENANT;
+pub use kit::PluginTest;
 pub use node_run::{NodeOutcome, NodeRun};
 pub use workflow_run::WorkflowOutcome;
 

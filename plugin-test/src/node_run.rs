@@ -1,14 +1,15 @@
 //! One node run through the registry pipeline, and assertions on it.
 
 use plugin_abi::request::ExecContext;
-use registry_core::{NodeCall, NodeExecution, NodeStatus};
+use registry_core::{NodeCall, NodeExecution, NodeStatus, Registry};
 use serde_json::{json, Value};
 
-use crate::kit::{PluginTest, TEST_TENANT};
+use crate::defaults::TEST_TENANT;
 
 /// One call of a node type, built up then [`run`](NodeRun::run).
 pub struct NodeRun<'k> {
-    kit: &'k PluginTest,
+    registry: &'k Registry,
+    runtime: &'k tokio::runtime::Runtime,
     node_type: String,
     parameters: Value,
     input: Value,
@@ -16,9 +17,14 @@ pub struct NodeRun<'k> {
 }
 
 impl<'k> NodeRun<'k> {
-    pub(crate) fn new(kit: &'k PluginTest, node_type: &str) -> Self {
+    pub(crate) fn new(
+        registry: &'k Registry,
+        runtime: &'k tokio::runtime::Runtime,
+        node_type: &str,
+    ) -> Self {
         Self {
-            kit,
+            registry,
+            runtime,
             node_type: node_type.to_owned(),
             parameters: json!({}),
             input: Value::Null,
@@ -56,7 +62,7 @@ impl<'k> NodeRun<'k> {
         let call = NodeCall::new(&self.node_type, "node", &self.parameters)
             .context(&context)
             .input(&self.input);
-        let execution = self.kit.block_on(self.kit.registry().execute(&call));
+        let execution = self.runtime.block_on(self.registry.execute(&call));
         NodeOutcome { execution }
     }
 }

@@ -1,10 +1,10 @@
 //! A workflow run through the engine, and what it produced.
 
-use plugflow_engine::{CompiledWorkflow, ExecutionResult, RunOptions, RunStatus, Workflow};
+use plugflow_engine::{CompiledWorkflow, Engine, ExecutionResult, RunOptions, RunStatus, Workflow};
 use plugin_abi::request::ExecContext;
 use serde_json::Value;
 
-use crate::kit::{PluginTest, TEST_TENANT};
+use crate::defaults::TEST_TENANT;
 
 /// What a workflow run produced: its result, or why it did not run.
 #[derive(Debug)]
@@ -45,7 +45,12 @@ impl WorkflowOutcome {
     }
 }
 
-pub(crate) fn run(kit: &PluginTest, workflow: &Value, trigger: Value) -> WorkflowOutcome {
+pub(crate) fn run(
+    engine: &Engine,
+    runtime: &tokio::runtime::Runtime,
+    workflow: &Value,
+    trigger: Value,
+) -> WorkflowOutcome {
     let parsed = match Workflow::from_json_str(&workflow.to_string(), "test workflow") {
         Ok(parsed) => parsed,
         Err(e) => return WorkflowOutcome::Refused(vec![e.to_string()]),
@@ -59,7 +64,7 @@ pub(crate) fn run(kit: &PluginTest, workflow: &Value, trigger: Value) -> Workflo
         },
         ..RunOptions::default()
     };
-    match kit.block_on(kit.engine().run(&compiled, options)) {
+    match runtime.block_on(engine.run(&compiled, options)) {
         Ok(result) => WorkflowOutcome::Ran(Box::new(result)),
         Err(invalid) => {
             WorkflowOutcome::Refused(invalid.problems.iter().map(ToString::to_string).collect())

@@ -5,7 +5,7 @@ pub mod graph;
 pub mod model;
 mod parse;
 mod problem;
-mod read;
+pub(crate) mod read;
 
 pub use graph::Graph;
 pub use model::Workflow;

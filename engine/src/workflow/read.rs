@@ -21,7 +21,7 @@ use super::model::{NodeDef, Outputs, Target, Workflow};
 
 /// Node fields of the v3 schema the executor does not use: read and
 /// dropped without a note.
-const NODE_FIELDS_UNUSED: &[&str] = &[
+pub(crate) const NODE_FIELDS_UNUSED: &[&str] = &[
     "description",
     "typeVersion",
     "position",
@@ -40,7 +40,7 @@ const NODE_FIELDS_UNUSED: &[&str] = &[
 ];
 
 /// Workflow fields of the v3 schema the executor does not use.
-const WORKFLOW_FIELDS_UNUSED: &[&str] = &[
+pub(crate) const WORKFLOW_FIELDS_UNUSED: &[&str] = &[
     "$schema",
     "description",
     "createdBy",
