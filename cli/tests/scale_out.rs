@@ -195,6 +195,13 @@ max-concurrent-executions = 8\npoll-interval-ms = 200\nreload-interval-ms = 0\n\
         process
     }
 
+    /// Adds `line` to the configuration's `[serve]` table.
+    fn serve_setting(&self, line: &str) {
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let config = config.replace("[serve]\n", &format!("[serve]\n{line}\n"));
+        std::fs::write(&self.config, config).unwrap();
+    }
+
     /// `plugflow serve --workers N`.
     fn api(&self, workers: usize) -> Process {
         self.spawn(&["serve", "--workers", &workers.to_string()], self.api_port)
@@ -325,6 +332,26 @@ fn a_delayed_execution_stays_queued_until_it_is_due() {
     assert!(asked.elapsed() >= Duration::from_millis(1_500));
 }
 
+/// `id` waits as a queue row: queued, due later, no worker holding it.
+fn assert_suspended(cluster: &Cluster, id: &str) {
+    let row = cluster
+        .db
+        .client()
+        .query_one(
+            "SELECT status, lease_owner IS NULL, due_at > now() FROM plugflow_executions WHERE execution_id = $1",
+            &[&id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, bool>(2)
+        ),
+        ("queued".to_owned(), true, true)
+    );
+}
+
 #[test]
 fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restart() {
     let _one = exclusive();
@@ -347,9 +374,7 @@ fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restar
         json!({}),
     );
     let cluster = Cluster::new(&[workflow], LOCAL_EGRESS);
-    let mut config = std::fs::read_to_string(&cluster.config).unwrap();
-    config = config.replace("[serve]\n", "[serve]\nsuspend-waits-after-ms = 1000\n");
-    std::fs::write(&cluster.config, config).unwrap();
+    cluster.serve_setting("suspend-waits-after-ms = 1000");
     let _api = cluster.api(0);
     let first = cluster.worker();
     let (_, accepted) = cluster.run("later", json!({}), false).unwrap();
@@ -359,22 +384,7 @@ fn a_long_wait_suspends_its_execution_as_a_due_row_that_survives_a_worker_restar
     });
     std::thread::sleep(Duration::from_millis(500));
     // Suspended: a queue row with a due time, no worker holding it.
-    let row = cluster
-        .db
-        .client()
-        .query_one(
-            "SELECT status, lease_owner IS NULL, due_at > now() FROM plugflow_executions WHERE execution_id = $1",
-            &[&id],
-        )
-        .unwrap();
-    assert_eq!(
-        (
-            row.get::<_, String>(0),
-            row.get::<_, bool>(1),
-            row.get::<_, bool>(2)
-        ),
-        ("queued".to_owned(), true, true)
-    );
+    assert_suspended(&cluster, &id);
     first.kill_9();
     let _second = cluster.worker();
     let ended = cluster.wait_for_end(&id, Duration::from_secs(30));
@@ -413,9 +423,7 @@ fn a_long_retry_backoff_suspends_its_execution_as_a_due_row_that_survives_a_work
         json!({}),
     );
     let cluster = Cluster::new(&[workflow], LOCAL_EGRESS);
-    let mut config = std::fs::read_to_string(&cluster.config).unwrap();
-    config = config.replace("[serve]\n", "[serve]\nsuspend-waits-after-ms = 1000\n");
-    std::fs::write(&cluster.config, config).unwrap();
+    cluster.serve_setting("suspend-waits-after-ms = 1000");
     let _api = cluster.api(0);
     let first = cluster.worker();
     let (_, accepted) = cluster.run("retrying", json!({}), false).unwrap();
@@ -425,22 +433,7 @@ fn a_long_retry_backoff_suspends_its_execution_as_a_due_row_that_survives_a_work
     });
     std::thread::sleep(Duration::from_millis(500));
     // The retry waits as a queue row with a due time, no worker holding it.
-    let row = cluster
-        .db
-        .client()
-        .query_one(
-            "SELECT status, lease_owner IS NULL, due_at > now() FROM plugflow_executions WHERE execution_id = $1",
-            &[&id],
-        )
-        .unwrap();
-    assert_eq!(
-        (
-            row.get::<_, String>(0),
-            row.get::<_, bool>(1),
-            row.get::<_, bool>(2)
-        ),
-        ("queued".to_owned(), true, true)
-    );
+    assert_suspended(&cluster, &id);
     first.kill_9();
     let _second = cluster.worker();
     let ended = cluster.wait_for_end(&id, Duration::from_secs(30));
