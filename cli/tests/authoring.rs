@@ -187,3 +187,63 @@ fn pretty_output_cuts_long_values_unless_full_is_asked() {
     assert!(!run_pretty(&[]).contains(&whole));
     assert!(run_pretty(&["--full"]).contains(&whole));
 }
+
+fn template_warning(condition: &str) -> String {
+    let report = validate(&json!({
+        "nodes": [
+            node("total", "math.add", json!({"values": [1, 2]})),
+            node("c", "condition", json!({"condition": condition}))
+        ],
+        "connections": {"total": {"main": [[{"node": "c", "type": "main", "index": 0}]]}}
+    }));
+    warnings_coded(&report, "TEMPLATE_KEPT_AS_TEXT")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn an_unclosed_template_is_quoted_exactly_as_written() {
+    let message = template_warning("{{ $steps.total.output.result > 1000");
+    assert!(
+        message.starts_with("`{{ $steps.total.output.result > 1000` (character 1 of the value)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_template_that_is_not_an_expression_is_quoted_with_where_it_breaks() {
+    let message = template_warning("{{ $steps.total.output.result > }}");
+    assert!(
+        message.starts_with("`{{ $steps.total.output.result > }}` (character "),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_misspelled_on_error_is_one_problem_in_the_common_shape_naming_the_node() {
+    let mut a = node("a", "math.add", json!({"values": [1, 2]}));
+    a["onError"] = json!("continueErrorOuput");
+    let report = validate(&json!({"nodes": [a], "connections": {}}));
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report:#}");
+    assert_eq!(problems[0]["nodeId"], "a");
+    assert_eq!(problems[0]["path"], "/nodes/0/onError");
+    assert_eq!(
+        problems[0]["message"],
+        "`continueErrorOuput` is not one of stopWorkflow, continueRegularOutput, continueErrorOutput, retry, skipNode; did you mean `continueErrorOutput`?"
+    );
+}
+
+#[test]
+fn a_misspelled_recovery_strategy_is_one_problem() {
+    let mut a = node("a", "math.add", json!({"values": [1, 2]}));
+    a["recovery"] = json!({"strategy": "retri"});
+    let report = validate(&json!({"nodes": [a], "connections": {}}));
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report:#}");
+    assert!(problems[0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("did you mean `retry`?"));
+}

@@ -209,7 +209,16 @@ fn note_warning(node: &NodeDef, note: TemplateNote) -> Warning {
         node_id: Some(node.id.clone()),
         kind: WarningKind::TemplateKeptAsText,
         path: format!("/parameters{}", note.path),
-        message: format!("`{{{{ {} }}}}`: {}", note.text, note.message),
+        // The author's own text, and where in the value the problem is.
+        message: match note.offset {
+            Some(at) => format!(
+                "`{}` (character {} of the value): {}",
+                note.text,
+                at + 1,
+                note.message
+            ),
+            None => format!("`{}`: {}", note.text, note.message),
+        },
     }
 }
 

@@ -84,7 +84,7 @@ pub enum Compiled {
 pub struct TemplateNote {
     /// JSON Pointer of the parameter.
     pub path: String,
-    /// The text as written.
+    /// The text as written, from its `{{` (to its `}}` when it has one).
     pub text: String,
     /// Why it is not an expression.
     pub message: String,
@@ -416,7 +416,7 @@ fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Comp
                     let lead = source.len() - source.trim_start().len();
                     notes.push(TemplateNote {
                         path: path.to_owned(),
-                        text: source.trim().to_owned(),
+                        text: format!("{{{{{source}}}}}"),
                         message: format!("not an expression ({e}); kept as text"),
                         offset: Some(offset + lead + e.offset.unwrap_or(0)),
                     });
@@ -581,7 +581,7 @@ mod tests {
         let (value, _, notes) = render_with(json!(jsx), json!({}));
         assert_eq!(value, json!(jsx));
         assert_eq!(notes.len(), 1);
-        assert_eq!(notes[0].text, "color: 'red';");
+        assert_eq!(notes[0].text, "{{ color: 'red'; }}");
     }
 
     #[test]
@@ -589,6 +589,7 @@ mod tests {
         let (value, _, notes) = render_with(json!("total {{ $json.n"), json!({"n": 1}));
         assert_eq!(value, json!("total {{ $json.n"));
         assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].text, "{{ $json.n");
         assert_eq!(notes[0].offset, Some(6));
     }
 

@@ -237,6 +237,8 @@ impl Workflow {
     /// [`Workflow::parse`] of a JSON value already read.
     pub fn from_value(mut value: Value, source: &str) -> Result<Self, ParseError> {
         let mut problems = Vec::new();
+        // The pointer of the value last removed for a problem.
+        let mut removed: Option<String> = None;
         loop {
             match serde_path_to_error::deserialize::<_, Workflow>(&value) {
                 Ok(mut workflow) => {
@@ -257,16 +259,28 @@ impl Workflow {
                         });
                     }
                     let at = segments(e.path());
-                    problems.push(Problem::new(
-                        None,
-                        ErrorCode::ValidationFailed,
-                        if at.is_empty() {
-                            "/".to_owned()
-                        } else {
-                            pointer(&at)
-                        },
-                        e.into_inner().to_string(),
-                    ));
+                    let message = field_message(&e.into_inner().to_string());
+                    // A tagged block whose tag was just removed now misses
+                    // it: the same mistake, reported once; the block goes.
+                    let follows_removal = message.starts_with("missing field")
+                        && removed
+                            .as_deref()
+                            .is_some_and(|r| pointer(&at) == parent_pointer(r));
+                    if follows_removal {
+                        removed = None;
+                    } else {
+                        problems.push(Problem::new(
+                            node_at(&value, &at).as_deref(),
+                            ErrorCode::ValidationFailed,
+                            if at.is_empty() {
+                                "/".to_owned()
+                            } else {
+                                pointer(&at)
+                            },
+                            message,
+                        ));
+                        removed = Some(pointer(&at));
+                    }
                     if problems.len() >= MAX_FIELD_PROBLEMS || !remove_at(&mut value, &at) {
                         let mut workflow = Workflow {
                             problems,
@@ -309,6 +323,40 @@ impl Workflow {
         })?;
         Self::parse(&text, &file)
     }
+}
+
+/// The pointer of `pointer`'s parent.
+fn parent_pointer(pointer: &str) -> &str {
+    pointer.rfind('/').map_or("", |at| &pointer[..at])
+}
+
+/// The id of the node `segments` lead into, if they do.
+fn node_at(value: &Value, segments: &[Segment]) -> Option<String> {
+    match segments {
+        [Segment::Key(nodes), Segment::Index(i), ..] if nodes == "nodes" => {
+            value["nodes"][*i]["id"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// serde's message for a field, in plugflow's words: an unknown variant
+/// names every allowed value and the one probably meant.
+fn field_message(serde: &str) -> String {
+    let Some(rest) = serde.strip_prefix("unknown variant `") else {
+        return serde.to_owned();
+    };
+    let Some((given, expected)) = rest.split_once("`, expected ") else {
+        return serde.to_owned();
+    };
+    let allowed: Vec<&str> = expected
+        .trim_start_matches("one of ")
+        .split(['`', ','])
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && *w != "or")
+        .collect();
+    let hint = plugin_abi::sdk::suggest::did_you_mean(given, allowed.iter().copied());
+    format!("`{given}` is not one of {}{hint}", allowed.join(", "))
 }
 
 /// serde_json's message without its " at line L column C" suffix (the
