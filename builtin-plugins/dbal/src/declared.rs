@@ -575,19 +575,28 @@ pub fn create(
     }
     Ok(checked
         .into_iter()
-        .map(|(id, mut fields)| {
-            let mut record = Map::with_capacity(fields.len() + 2);
-            record.insert("id".into(), Value::String(id));
-            record.insert("tenantId".into(), Value::String(tenant.to_owned()));
-            for (name, _) in &entity.fields {
-                record.insert(
-                    name.clone(),
-                    fields.swap_remove(name).unwrap_or(Value::Null),
-                );
-            }
-            Value::Object(record)
-        })
+        .map(|(id, fields)| stored_record(entity, tenant, id, fields))
         .collect())
+}
+
+/// A created record as stored (on either store): id, tenant, then every
+/// field of the schema in its order, `null` when absent.
+pub(crate) fn stored_record(
+    entity: &Entity,
+    tenant: &str,
+    id: String,
+    mut fields: Map<String, Value>,
+) -> Value {
+    let mut record = Map::with_capacity(entity.fields.len() + 2);
+    record.insert("id".into(), Value::String(id));
+    record.insert("tenantId".into(), Value::String(tenant.to_owned()));
+    for (name, _) in &entity.fields {
+        record.insert(
+            name.clone(),
+            fields.swap_remove(name).unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(record)
 }
 
 /// Which of `rows` (the records written so far, the failed statement's

@@ -766,14 +766,21 @@ fn records_param(request: &NodeRequest) -> Result<Vec<&Map<String, Value>>, Node
 /// fields (with its id) at the top level too, as MetaBuilder's workflows
 /// read it (`$steps.x.output.id`).
 fn create_output(request: &NodeRequest, created: Vec<Value>) -> Result<Value, NodeError> {
+    let single = request.required_param("data")?.is_object();
+    Ok(created_answer(single, created))
+}
+
+/// A create's answer on either store: `{records, count}`, and for a
+/// single record (`data` an object) its fields at the top level too.
+fn created_answer(single: bool, created: Vec<Value>) -> Value {
     let count = created.len();
-    let mut output = match (request.required_param("data")?, created.first()) {
-        (Value::Object(_), Some(Value::Object(record))) => record.clone(),
+    let mut output = match (single, created.first()) {
+        (true, Some(Value::Object(record))) => record.clone(),
         _ => Map::new(),
     };
     output.insert("records".into(), Value::Array(created));
     output.insert("count".into(), json!(count));
-    Ok(Value::Object(output))
+    Value::Object(output)
 }
 
 /// The id an upsert writes: `id`, else `data.id`.

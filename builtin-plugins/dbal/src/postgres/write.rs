@@ -11,7 +11,9 @@ use super::read::{access, record, restrict, scoped_where};
 use super::tables::{self, NOW};
 use super::{database, refs, Declared, Param};
 use crate::acl::Access;
-use crate::{denied, id_of, new_id, records_param, update_data, upsert_id, NodeResult};
+use crate::{
+    created_answer, denied, id_of, new_id, records_param, update_data, upsert_id, NodeResult,
+};
 
 /// The document stored for `data`: without the columns the store owns
 /// (the tenant especially: it always comes from the context).
@@ -208,16 +210,7 @@ fn apply(
                         .collect::<Result<_, plugflow_pg::postgres::Error>>()?;
                     let created: Vec<Value> =
                         ids.iter().filter_map(|id| by_id.remove(id)).collect();
-                    // As on SQLite: {records, count}, and a single
-                    // record's fields at the top level too.
-                    let count = created.len();
-                    let mut output = match (single, created.first()) {
-                        (true, Some(Value::Object(first))) => first.clone(),
-                        _ => Map::new(),
-                    };
-                    output.insert("records".into(), Value::Array(created));
-                    output.insert("count".into(), json!(count));
-                    Ok(Ok(Value::Object(output)))
+                    Ok(Ok(created_answer(*single, created)))
                 }
                 Err(e)
                     if e.code()
@@ -302,25 +295,14 @@ fn apply_typed(
                         None => Err(e),
                     };
                 }
-                let mut record = Map::with_capacity(fields.len() + 2);
-                record.insert("id".into(), Value::String(id.clone()));
-                record.insert("tenantId".into(), Value::String(tenant.to_owned()));
-                for (name, _) in &entity.fields {
-                    record.insert(
-                        name.clone(),
-                        fields.get(name).cloned().unwrap_or(Value::Null),
-                    );
-                }
-                created.push(Value::Object(record));
+                created.push(crate::declared::stored_record(
+                    entity,
+                    tenant,
+                    id.clone(),
+                    fields.clone(),
+                ));
             }
-            let count = created.len();
-            let mut output = match (single, created.first()) {
-                (true, Some(Value::Object(first))) => first.clone(),
-                _ => Map::new(),
-            };
-            output.insert("records".into(), Value::Array(created));
-            output.insert("count".into(), json!(count));
-            Ok(Some(Ok(Value::Object(output))))
+            Ok(Some(Ok(created_answer(*single, created))))
         }
         Plan::UpdateTyped {
             where_sql,
