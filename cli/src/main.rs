@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod error;
 mod host;
+mod locate;
 mod output;
 mod progress;
 

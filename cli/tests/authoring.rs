@@ -148,7 +148,10 @@ fn an_enum_value_error_names_every_allowed_value_and_the_one_meant() {
         "connections": {}, "tenantId": "acme"
     }));
     let problem = &report["problems"][0];
-    assert_eq!(problem["path"], "/parameters/operation", "{report:#}");
+    assert_eq!(
+        problem["path"], "/nodes/0/parameters/operation",
+        "{report:#}"
+    );
     assert_eq!(
         problem["message"],
         r#""updat" is not one of "create", "update", "delete", "upsert"; did you mean "update"?"#
@@ -246,4 +249,82 @@ fn a_misspelled_recovery_strategy_is_one_problem() {
         .as_str()
         .unwrap()
         .ends_with("did you mean `retry`?"));
+}
+
+/// Validates `text` as written (its lines and columns matter).
+fn validate_text(text: &str) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.json");
+    std::fs::write(&path, text).unwrap();
+    let run = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_plugflow"))
+            .args(["validate", path.to_str().unwrap(), "--output", format])
+            .env("PLUGFLOW_PLUGIN_CACHE", "off")
+            .env_remove("PLUGFLOW_PLUGIN_DIRS")
+            .env_remove("PLUGFLOW_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let report = serde_json::from_slice(&run("json").stdout).expect("one JSON document");
+    let pretty = String::from_utf8(run("pretty").stdout).unwrap();
+    (report, pretty.replace(path.to_str().unwrap(), "w.json"))
+}
+
+const BROKEN_TEMPLATE: &str = r#"{
+  "nodes": [
+    {"id": "total", "nodeType": "math.add", "parameters": {"values": [1, 2]}},
+    {"id": "c", "nodeType": "condition",
+     "parameters": {"condition": "{{ $steps.total.output.result > }}"}}
+  ],
+  "connections": {"total": {"main": [[{"node": "c", "type": "main", "index": 0}]]}}
+}
+"#;
+
+#[test]
+fn a_template_problem_gives_its_line_and_column_in_the_file() {
+    let (report, _) = validate_text(BROKEN_TEMPLATE);
+    let warning = &warnings_coded(&report, "TEMPLATE_KEPT_AS_TEXT")[0];
+    // The `}}` the expression breaks at: line 5, the column of its first `}`.
+    let line = BROKEN_TEMPLATE.lines().nth(4).unwrap();
+    let column = line.find("}}\"}}").unwrap() + 1;
+    assert_eq!(
+        (&warning["line"], &warning["column"]),
+        (&json!(5), &json!(column)),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn pretty_problems_start_with_file_line_and_column() {
+    let (_, pretty) = validate_text(BROKEN_TEMPLATE);
+    let line = BROKEN_TEMPLATE.lines().nth(4).unwrap();
+    let column = line.find("}}\"}}").unwrap() + 1;
+    assert!(
+        pretty.contains(&format!("w.json:5:{column}: warning: node `c`")),
+        "{pretty}"
+    );
+}
+
+#[test]
+fn every_problem_path_is_a_pointer_into_the_file() {
+    let report = validate(&json!({
+        "nodes": [
+            node("ok", "math.add", json!({"values": [1, 2]})),
+            node("pad", "string.padStart", json!({"value": "x", "length": "three"})),
+            node("ghost", "ghost.type", json!({}))
+        ],
+        "connections": {"ok": {"main": [[{"node": "nowhere", "type": "main", "index": 0}]]}}
+    }));
+    let paths: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"/nodes/1/parameters/length"), "{paths:?}");
+    assert!(paths.contains(&"/nodes/2/nodeType"), "{paths:?}");
+    assert!(
+        paths.contains(&"/connections/ok/main/0/0/node"),
+        "{paths:?}"
+    );
 }

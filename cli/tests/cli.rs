@@ -201,7 +201,7 @@ fn validate_lists_every_problem_with_node_and_path() {
             .cloned()
             .unwrap_or_else(|| panic!("no problem for {id}: {problems:?}"))
     };
-    assert_eq!(find("a")["path"], "/parameters/length");
+    assert_eq!(find("a")["path"], "/nodes/0/parameters/length");
     assert_eq!(find("b")["code"], "NODE_TYPE_NOT_FOUND");
     // Text in `{{ }}` that is not an expression is kept as text: a warning.
     let warnings = json_of(&out)["warnings"].as_array().unwrap().clone();

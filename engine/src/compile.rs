@@ -205,20 +205,27 @@ impl TemplateFacts {
 }
 
 fn note_warning(node: &NodeDef, note: TemplateNote) -> Warning {
+    // The note's offset counts bytes; the author counts characters.
+    let character = note.offset.map(|at| {
+        let before = match node.parameters.pointer(&note.path) {
+            Some(Value::String(s)) => s.get(..at).map_or(at, |b| b.chars().count()),
+            _ => at,
+        };
+        before + 1
+    });
     Warning {
         node_id: Some(node.id.clone()),
         kind: WarningKind::TemplateKeptAsText,
         path: format!("/parameters{}", note.path),
         // The author's own text, and where in the value the problem is.
-        message: match note.offset {
+        message: match character {
             Some(at) => format!(
-                "`{}` (character {} of the value): {}",
-                note.text,
-                at + 1,
-                note.message
+                "`{}` (character {at} of the value): {}",
+                note.text, note.message
             ),
             None => format!("`{}`: {}", note.text, note.message),
         },
+        character,
     }
 }
 
@@ -258,6 +265,7 @@ impl CompiledWorkflow {
                             "{} attempts is over the limit of {MAX_TRIES}; {MAX_TRIES} are made",
                             value.unwrap_or_default()
                         ),
+                        character: None,
                     });
                 }
             }
@@ -313,6 +321,8 @@ impl CompiledWorkflow {
             .as_ref()
             .and_then(|m| m.tenant_id_field.clone())
             .unwrap_or_else(|| registry_core::DEFAULT_TENANT_FIELD.to_owned());
+        crate::anchor::anchor_problems(&graph, &mut structure);
+        crate::anchor::anchor_warnings(&graph, &mut warnings);
         Self {
             workflow_policy: workflow_policy(&workflow),
             workflow,

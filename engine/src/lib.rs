@@ -98,6 +98,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod anchor;
 mod compile;
 mod conclude;
 mod engine;

@@ -39,6 +39,7 @@ pub(crate) fn reference_warnings(
                     kind,
                     path: format!("/parameters{path}"),
                     message,
+                    character: None,
                 };
                 match target {
                     None => warnings.push(warn(

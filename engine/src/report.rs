@@ -70,6 +70,10 @@ pub struct Warning {
     pub path: String,
     /// What was found.
     pub message: String,
+    /// Where inside the string at `path` the problem is: its character
+    /// (1-based), for template text that is not an expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub character: Option<usize>,
 }
 
 impl std::fmt::Display for Warning {

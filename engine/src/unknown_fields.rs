@@ -85,6 +85,7 @@ pub(crate) fn unknown_field_warnings(workflow: &Workflow) -> Vec<Warning> {
                 kind: WarningKind::UnknownField,
                 path: pointer.clone(),
                 message: format!("`{field}` is not {what}, so it is not used{hint}"),
+                character: None,
             })
         })
         .collect()

@@ -134,9 +134,12 @@ impl CompiledWorkflow {
                         kind: WarningKind::NodeTypeWarning,
                         path: "/parameters".to_owned(),
                         message,
+                        character: None,
                     }));
             }
         }
+        crate::anchor::anchor_problems(&self.graph, &mut report.problems);
+        crate::anchor::anchor_warnings(&self.graph, &mut report.warnings);
         report
     }
 
@@ -203,6 +206,7 @@ impl CompiledWorkflow {
                 ));
             }
         }
+        crate::anchor::anchor_problems(&self.graph, &mut problems);
         problems
     }
 
@@ -291,10 +295,11 @@ fn unknown_parameters(
             Warning {
                 node_id: Some(node_id.to_owned()),
                 kind: WarningKind::UnknownParameter,
-                path: format!("/nodes/{index}/parameters/{k}"),
+                path: format!("/nodes/{index}/parameters/{}", crate::pointer::escape(k)),
                 message: format!(
                     "`{k}` is not a parameter of `{node_type}`, so it is ignored{hint}"
                 ),
+                character: None,
             }
         })
         .collect()

@@ -324,7 +324,7 @@ async fn validate_warns_about_text_kept_literally() {
     let report = engine.validate(&compile(wf), &options(json!({})));
     assert!(report.problems.is_empty(), "{report:?}");
     assert_eq!(report.warnings[0].kind, WarningKind::TemplateKeptAsText);
-    assert_eq!(report.warnings[0].path, "/parameters/html");
+    assert_eq!(report.warnings[0].path, "/nodes/0/parameters/html");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::args::{Global, MetricsFormat, OutputFormat, RunOptionsArgs, WhoArgs};
 use crate::error::CliError;
 use crate::host::Host;
+use crate::locate::{Position, Target};
 use crate::output::{brief, sanitize, Json, Output};
 
 /// The default largest `--input`: large enough for real trigger data,
@@ -107,12 +108,60 @@ pub fn parse_vars(vars: &[String]) -> Result<Map<String, Value>, CliError> {
 /// The problems document every command prints for a workflow that cannot
 /// run.
 pub fn problems_document(path: &Path, problems: &[Problem], warnings: &[Warning]) -> Value {
+    let (problem_at, warning_at) = positions(path, problems, warnings);
+    let located = |item: Value, at: Option<Position>| match (item, at) {
+        (Value::Object(mut o), Some(at)) => {
+            o.insert("line".into(), at.line.into());
+            o.insert("column".into(), at.column.into());
+            Value::Object(o)
+        }
+        (item, _) => item,
+    };
+    let problems: Vec<Value> = problems
+        .iter()
+        .zip(problem_at)
+        .map(|(p, at)| located(json!(p), at))
+        .collect();
+    let warnings: Vec<Value> = warnings
+        .iter()
+        .zip(warning_at)
+        .map(|(w, at)| located(json!(w), at))
+        .collect();
     json!({
         "file": path.display().to_string(),
         "valid": problems.is_empty(),
         "problems": problems,
         "warnings": warnings,
     })
+}
+
+/// Where in the file at `path` each problem and each warning is (none
+/// when the file no longer reads or parses).
+pub fn positions(
+    path: &Path,
+    problems: &[Problem],
+    warnings: &[Warning],
+) -> (Vec<Option<Position>>, Vec<Option<Position>>) {
+    if problems.is_empty() && warnings.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let targets: Vec<Target<'_>> = problems
+        .iter()
+        .map(|p| Target {
+            pointer: &p.path,
+            character: None,
+        })
+        .chain(warnings.iter().map(|w| Target {
+            pointer: &w.path,
+            character: w.character,
+        }))
+        .collect();
+    let mut found = match std::fs::read_to_string(path) {
+        Ok(text) => crate::locate::positions(&text, &targets),
+        Err(_) => vec![None; targets.len()],
+    };
+    let warnings_at = found.split_off(problems.len());
+    (found, warnings_at)
 }
 
 /// Reads and compiles a workflow file; a file that cannot be read is one

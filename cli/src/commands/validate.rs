@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 
 use plugflow_engine::Engine;
 
-use super::run::{load_workflow, problems_document, run_options};
+use super::run::{load_workflow, positions, problems_document, run_options};
 use crate::args::{Global, ValidateArgs};
 use crate::error::CliError;
+use crate::locate::Position;
 use crate::output::{sanitize, Output};
 
 /// Validates and reports every problem and warning.
@@ -26,11 +27,22 @@ pub fn validate(global: &Global, args: &ValidateArgs) -> Result<Output, CliError
             compiled.workflow.nodes.len()
         );
     }
-    for p in &report.problems {
-        let _ = writeln!(pretty, "{file}: error: {}", sanitize(&p.to_string()));
+    // `file:line:column:` as compilers write it, so editors can jump there.
+    let (problem_at, warning_at) = positions(path, &report.problems, &report.warnings);
+    let place = |at: Option<Position>| match at {
+        Some(at) => format!("{file}:{}:{}", at.line, at.column),
+        None => file.clone(),
+    };
+    for (p, at) in report.problems.iter().zip(problem_at) {
+        let _ = writeln!(pretty, "{}: error: {}", place(at), sanitize(&p.to_string()));
     }
-    for w in &report.warnings {
-        let _ = writeln!(pretty, "{file}: warning: {}", sanitize(&w.to_string()));
+    for (w, at) in report.warnings.iter().zip(warning_at) {
+        let _ = writeln!(
+            pretty,
+            "{}: warning: {}",
+            place(at),
+            sanitize(&w.to_string())
+        );
     }
     let output = Output {
         json: problems_document(path, &report.problems, &report.warnings).into(),

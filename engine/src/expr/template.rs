@@ -414,11 +414,18 @@ fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Comp
                 Ok(expr) => parts.push(Part::Expr(expr)),
                 Err(e) => {
                     let lead = source.len() - source.trim_start().len();
+                    let at = e.offset.unwrap_or(0);
+                    // An expression that ends too soon breaks at its `}}`.
+                    let at = if at >= source.trim().len() {
+                        source.len()
+                    } else {
+                        lead + at
+                    };
                     notes.push(TemplateNote {
                         path: path.to_owned(),
                         text: format!("{{{{{source}}}}}"),
                         message: format!("not an expression ({e}); kept as text"),
-                        offset: Some(offset + lead + e.offset.unwrap_or(0)),
+                        offset: Some(offset + at),
                     });
                     push_text(&mut parts, &format!("{{{{{source}}}}}"));
                 }
