@@ -328,3 +328,42 @@ fn every_problem_path_is_a_pointer_into_the_file() {
         "{paths:?}"
     );
 }
+
+fn inspect(node_type: &str, format: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        .args(["plugins", "inspect", node_type, "--output", format])
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn inspect_names_an_expression_parameters_language_and_scope() {
+    let metadata: Value = serde_json::from_slice(&inspect("list.map", "json").stdout).unwrap();
+    assert_eq!(
+        metadata["expressions"],
+        json!([{"parameter": "expression", "language": "javascript",
+                "written": "bare, or as one {{ }} template",
+                "scope": ["$item", "$index", "$input", "$json"]}])
+    );
+}
+
+#[test]
+fn inspect_in_pretty_says_which_names_an_expression_sees() {
+    let page = String::from_utf8(inspect("dict.filterEntries", "pretty").stdout).unwrap();
+    assert!(
+        page.contains("condition: string, required")
+            && page.contains("in scope: $key, $value, $input, $json"),
+        "{page}"
+    );
+}
+
+#[test]
+fn inspect_says_templates_are_rendered_before_the_node_runs() {
+    let page = String::from_utf8(inspect("string.upper", "pretty").stdout).unwrap();
+    assert!(page.contains("rendered before the node runs"), "{page}");
+    let metadata: Value = serde_json::from_slice(&inspect("string.upper", "json").stdout).unwrap();
+    assert_eq!(metadata["expressions"], json!([]));
+}

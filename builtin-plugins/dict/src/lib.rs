@@ -4,6 +4,7 @@
 //! take an expression (bare or `{{ }}`) over `$key`, `$value`, `$input`
 //! (the node's input) and `$json` (the trigger data).
 
+use plugin_abi::sdk::expression::expression_parameter;
 use plugin_abi::sdk::value::{to_display_string, truthy};
 use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
 use serde_json::{json, Map, Value};
@@ -170,6 +171,9 @@ fn spec(
     NodeSpec::function("dict", node_type, description, properties, required).handler(handler)
 }
 
+/// The names an entry expression sees.
+const ENTRY_SCOPE: [&str; 4] = ["$key", "$value", "$input", "$json"];
+
 /// The plugin's definition.
 pub fn definition() -> PluginDefinition {
     let obj = json!({"object": {"type": "object"}});
@@ -234,7 +238,7 @@ pub fn definition() -> PluginDefinition {
             let drop = keys(r)?;
             ok(Value::Object(object(r, "object")?.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()))
         }))
-        .node(spec("dict.mapValues", "Each value replaced by `expression` over `$key` and `$value`. Output: {result: object}.", json!({"object": {"type": "object"}, "expression": {"type": "string"}}), &["object", "expression"], |r| {
+        .node(spec("dict.mapValues", "Each value replaced by `expression` over `$key` and `$value`. Output: {result: object}.", json!({"object": {"type": "object"}, "expression": expression_parameter("The new value of each entry.", &ENTRY_SCOPE)}), &["object", "expression"], |r| {
             let expr = r.expression_param("expression")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {
@@ -242,7 +246,7 @@ pub fn definition() -> PluginDefinition {
             }
             ok(Value::Object(out))
         }))
-        .node(spec("dict.filterEntries", "Only the entries for which `condition` over `$key` and `$value` is truthy. Output: {result: object}.", json!({"object": {"type": "object"}, "condition": {"type": "string"}}), &["object", "condition"], |r| {
+        .node(spec("dict.filterEntries", "Only the entries for which `condition` over `$key` and `$value` is truthy. Output: {result: object}.", json!({"object": {"type": "object"}, "condition": expression_parameter("Tested for each entry; truthy keeps it.", &ENTRY_SCOPE)}), &["object", "condition"], |r| {
             let expr = r.expression_param("condition")?;
             let mut out = Map::new();
             for (k, v) in object(r, "object")? {

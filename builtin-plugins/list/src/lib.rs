@@ -12,6 +12,7 @@
 
 use std::cmp::Ordering;
 
+use plugin_abi::sdk::expression::expression_parameter;
 use plugin_abi::sdk::value::{to_display_string, truthy};
 use plugin_abi::sdk::{kind, NodeError, NodeOutput, NodeRequest, NodeSpec, PluginDefinition};
 use serde_json::{json, Map, Value};
@@ -141,7 +142,8 @@ fn spec(
 /// The plugin's definition.
 pub fn definition() -> PluginDefinition {
     let arr = json!({"array": {"type": "array"}});
-    let arr_cond = json!({"array": {"type": "array"}, "condition": {"type": "string", "description": "An expression over $item, $index, $json."}});
+    const ITEM_SCOPE: [&str; 4] = ["$item", "$index", "$input", "$json"];
+    let arr_cond = json!({"array": {"type": "array"}, "condition": expression_parameter("Tested for each item; truthy keeps or finds it.", &ITEM_SCOPE)});
     let arr_value = json!({"array": {"type": "array"}, "value": {}});
     PluginDefinition::new("plugflow-list", env!("CARGO_PKG_VERSION"))
         .description("Array functions; predicates and mappers use the expression language with $item and $index.")
@@ -215,13 +217,13 @@ pub fn definition() -> PluginDefinition {
             }
             ok(json!(false))
         }))
-        .node(spec("list.map", "`expression` evaluated for every item. Output: {result: array}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}}), &["array", "expression"], |r| {
+        .node(spec("list.map", "`expression` evaluated for every item. Output: {result: array}.", json!({"array": {"type": "array"}, "expression": expression_parameter("The new value of each item.", &ITEM_SCOPE)}), &["array", "expression"], |r| {
             let expr = r.expression_param("expression")?;
             let items = array(r, "array")?;
             let mapped = items.iter().enumerate().map(|(i, item)| eval(r, &expr, item, i, None)).collect::<Result<Vec<_>, _>>()?;
             ok(Value::Array(mapped))
         }))
-        .node(spec("list.reduce", "Folds the items with `expression` over `$acc` (starting at `initial`), `$item` and `$index`. Output: {result: any}.", json!({"array": {"type": "array"}, "expression": {"type": "string"}, "initial": {}}), &["array", "expression"], |r| {
+        .node(spec("list.reduce", "Folds the items with `expression` over `$acc` (starting at `initial`), `$item` and `$index`. Output: {result: any}.", json!({"array": {"type": "array"}, "expression": expression_parameter("The next accumulator, from the last one ($acc) and the item.", &["$acc", "$item", "$index", "$input", "$json"]), "initial": {}}), &["array", "expression"], |r| {
             let expr = r.expression_param("expression")?;
             let mut acc = r.param("initial").cloned().unwrap_or(Value::Null);
             for (i, item) in array(r, "array")?.iter().enumerate() {

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod db;
+mod describe;
 pub mod graph;
 pub mod plugins;
 pub mod run;

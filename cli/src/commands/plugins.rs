@@ -157,8 +157,10 @@ fn inspect_node_type(global: &Global, node_type: &str) -> Result<Output, CliErro
             "node type `{node_type}` is not registered; `plugflow plugins list` shows what is"
         ))
     })?;
-    let json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
-    let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
+    let mut json = serde_json::to_value(&*metadata).map_err(|e| CliError::failed(e.to_string()))?;
+    let expressions = super::describe::expressions(&json["parameterSchema"]);
+    json["expressions"] = Value::Array(expressions);
+    let pretty = super::describe::page(&json);
     Ok(Output {
         json: json.into(),
         pretty,

@@ -3,6 +3,7 @@
 //! [`crate::export_plugin!`]. Nothing `unsafe` is required.
 
 mod adapter;
+pub mod expression;
 mod log;
 mod macros;
 pub mod output_size;
