@@ -24,6 +24,16 @@ fn node(id: &str, node_type: &str, parameters: Value) -> Value {
            "typeVersion": 1, "position": [0, 0], "parameters": parameters})
 }
 
+fn problems_coded(report: &Value, code: &str) -> Vec<Value> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == code)
+        .cloned()
+        .collect()
+}
+
 fn warnings_coded(report: &Value, code: &str) -> Vec<Value> {
     report["warnings"]
         .as_array()
@@ -35,12 +45,13 @@ fn warnings_coded(report: &Value, code: &str) -> Vec<Value> {
 }
 
 #[test]
-fn a_misspelled_parameter_is_named_with_the_one_meant() {
+fn a_misspelled_parameter_is_a_problem_naming_the_one_meant() {
     let report = validate(&json!({
         "nodes": [node("sort", "list.sort", json!({"array": [3, 1], "oder": "desc"}))],
         "connections": {}
     }));
-    let found = warnings_coded(&report, "UNKNOWN_PARAMETER");
+    assert_eq!(report["valid"], false);
+    let found = problems_coded(&report, "INVALID_PARAMETERS");
     assert_eq!(found.len(), 1, "{report:#}");
     assert_eq!(found[0]["path"], "/nodes/0/parameters/oder");
     assert!(found[0]["message"]
@@ -55,7 +66,7 @@ fn a_parameter_far_from_any_lists_the_node_types_parameters() {
         "nodes": [node("sort", "list.sort", json!({"array": [3, 1], "direction": "desc"}))],
         "connections": {}
     }));
-    let found = warnings_coded(&report, "UNKNOWN_PARAMETER");
+    let found = problems_coded(&report, "INVALID_PARAMETERS");
     assert!(
         found[0]["message"]
             .as_str()
@@ -66,16 +77,25 @@ fn a_parameter_far_from_any_lists_the_node_types_parameters() {
 }
 
 #[test]
-fn extra_parameters_a_node_type_reads_are_not_warned_about() {
+fn extra_parameters_a_node_type_reads_are_not_problems() {
     let report = validate(&json!({
         "nodes": [node("respond", "metabuilder.action",
                        json!({"action": "emit_event", "event": "created", "data": {}}))],
         "connections": {}
     }));
-    assert!(
-        warnings_coded(&report, "UNKNOWN_PARAMETER").is_empty(),
-        "{report:#}"
+    assert_eq!(report["valid"], true, "{report:#}");
+}
+
+#[test]
+fn parameters_of_the_fallback_node_type_are_not_problems() {
+    let mut fetch = node(
+        "fetch",
+        "http-request",
+        json!({"url": "http://127.0.0.1:9/x", "output": {"discount": 0}}),
     );
+    fetch["recovery"] = json!({"strategy": "fallback", "fallbackNodeType": "transform"});
+    let report = validate(&json!({"nodes": [fetch], "connections": {}}));
+    assert_eq!(report["valid"], true, "{report:#}");
 }
 
 #[test]

@@ -25,9 +25,6 @@ pub enum WarningKind {
     /// A field of the workflow or of a node that plugflow does not read
     /// (kept as metadata; often a misspelling).
     UnknownField,
-    /// A parameter the node type's schema does not list (ignored; often a
-    /// misspelling).
-    UnknownParameter,
 }
 
 impl WarningKind {
@@ -41,7 +38,6 @@ impl WarningKind {
             WarningKind::NodeTypeWarning => "NODE_TYPE_WARNING",
             WarningKind::Capped => "CAPPED",
             WarningKind::UnknownField => "UNKNOWN_FIELD",
-            WarningKind::UnknownParameter => "UNKNOWN_PARAMETER",
         }
     }
 

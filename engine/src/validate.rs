@@ -10,6 +10,7 @@ use crate::compile::CompiledWorkflow;
 use crate::report::{Report, Warning, WarningKind};
 use crate::workflow::Problem;
 use registry_core::ErrorCode;
+use registry_core::RecoveryStrategy;
 use registry_core::Registry;
 use registry_core::TenantPolicy;
 
@@ -106,11 +107,21 @@ impl CompiledWorkflow {
                     ));
                 }
             }
-            report.warnings.extend(unknown_parameters(
+            // A fallback node type runs with the same parameters: what it
+            // reads is not unknown.
+            let fallback = match &self.strategies[i] {
+                RecoveryStrategy::Fallback { fallback_node_type } => {
+                    registry.metadata(fallback_node_type)
+                }
+                _ => None,
+            };
+            let mut schemas = vec![&registered.metadata().manifest.parameter_schema];
+            schemas.extend(fallback.as_ref().map(|m| &m.manifest.parameter_schema));
+            report.problems.extend(unknown_parameters(
                 &node.id,
                 i,
                 key,
-                &registered.metadata().manifest.parameter_schema,
+                &schemas,
                 &node.parameters,
             ));
             // The node type's own check sees the values as written, without
@@ -258,49 +269,50 @@ pub(crate) fn apply_strict(report: &mut Report) {
     }));
 }
 
-/// Parameters the node type's schema does not list, when it lists its
-/// properties and says nothing of others (`additionalProperties: false`
-/// makes them schema problems; any other value says the node reads them):
-/// each a warning naming the likely intended one — a misspelled `oder` is
-/// otherwise silently ignored.
+/// Parameters none of `schemas` (the node type's, and its fallback's)
+/// lists, when each lists its properties and says nothing of others
+/// (`additionalProperties: false` makes them schema problems; any other
+/// value says the node reads them): each a problem naming the likely
+/// intended one — a misspelled `oder` would otherwise be silently ignored.
 fn unknown_parameters(
     node_id: &str,
     index: usize,
     node_type: &str,
-    schema: &Value,
+    schemas: &[&Value],
     parameters: &Value,
-) -> Vec<Warning> {
-    let (Some(known), Some(given)) = (
-        schema.get("properties").and_then(Value::as_object),
-        parameters.as_object(),
-    ) else {
+) -> Vec<Problem> {
+    let Some(given) = parameters.as_object() else {
         return Vec::new();
     };
-    // `additionalProperties: false`: the schema check refuses them; any
-    // other value: the node type says it reads them.
-    if schema.get("additionalProperties").is_some() || schema.get("patternProperties").is_some() {
-        return Vec::new();
+    let mut known: Vec<&str> = Vec::new();
+    for schema in schemas {
+        // No property list, or `additionalProperties` / `patternProperties`:
+        // the schema check decides, or the node type says it reads others.
+        let open = schema.get("additionalProperties").is_some()
+            || schema.get("patternProperties").is_some();
+        match schema.get("properties").and_then(Value::as_object) {
+            Some(properties) if !open => known.extend(properties.keys().map(String::as_str)),
+            _ => return Vec::new(),
+        }
     }
     given
         .keys()
-        .filter(|k| !known.contains_key(*k))
+        .filter(|k| !known.contains(&k.as_str()))
         .map(|k| {
-            let hint = plugin_abi::sdk::suggest::closest(k, known.keys().map(String::as_str))
+            let hint = plugin_abi::sdk::suggest::closest(k, known.iter().copied())
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_else(|| {
-                    let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+                    let mut names = known.clone();
                     names.sort_unstable();
+                    names.dedup();
                     format!(" (its parameters: {})", names.join(", "))
                 });
-            Warning {
-                node_id: Some(node_id.to_owned()),
-                kind: WarningKind::UnknownParameter,
-                path: format!("/nodes/{index}/parameters/{}", crate::pointer::escape(k)),
-                message: format!(
-                    "`{k}` is not a parameter of `{node_type}`, so it is ignored{hint}"
-                ),
-                character: None,
-            }
+            Problem::new(
+                Some(node_id),
+                ErrorCode::InvalidParameters,
+                format!("/nodes/{index}/parameters/{}", crate::pointer::escape(k)),
+                format!("`{k}` is not a parameter of `{node_type}`{hint}"),
+            )
         })
         .collect()
 }

@@ -29,7 +29,10 @@ const MAX_WAIT_MS: u64 = 60 * 60 * 1000;
 
 fn condition_spec(node_type: &str) -> NodeSpec {
     NodeSpec::new(node_type, "1.0.0", "logic", "Evaluates `condition` (usually a template such as `{{ $json.total > 100 }}`) with JavaScript truthiness. Output: {result: boolean}; follows output 0 when true, 1 when false.")
-        .schema(json!({"type": "object", "properties": {"condition": {"description": "The value or expression to test."}}}))
+        .schema(json!({"type": "object", "properties": {
+            "condition": {"description": "The value or expression to test."},
+            "operation": {"description": "MetaBuilder's workflows write `\"operation\": \"condition\"`; accepted and not used."}
+        }}))
         .required(["condition"])
         .tags(["control", "branch"])
         .icon("git-branch")
