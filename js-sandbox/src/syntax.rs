@@ -72,7 +72,11 @@ pub fn check(source: &str) -> Result<(), SyntaxError> {
             let (message, offset) = match first {
                 Some(diagnostic) => {
                     let offset = diagnostic.labels.iter().map(|l| l.offset() as usize).min();
-                    (diagnostic.message.to_string(), offset)
+                    // The author wrote no `EOF`: say where the text ends.
+                    let message = diagnostic
+                        .message
+                        .replace("found `EOF`", "the expression ends");
+                    (message, offset)
                 }
                 None => ("not a JavaScript expression".to_owned(), None),
             };
@@ -104,6 +108,12 @@ fn too_deep(source: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::check;
+
+    #[test]
+    fn a_missing_parenthesis_says_where_the_text_ends_not_eof() {
+        let err = check("Math.round($json.x * 100 / 100").unwrap_err();
+        assert_eq!(err.message, "Expected `)` but the expression ends");
+    }
 
     #[test]
     fn deep_nesting_is_refused_without_recursing() {

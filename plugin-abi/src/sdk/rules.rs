@@ -68,7 +68,8 @@ pub const RULES: [&str; 16] = [
 
 /// Checks that every rule in `rules` (field → rule string) is well formed —
 /// known names, numeric arguments, compiling patterns — without a value to
-/// check: what `validate` reports before anything runs.
+/// check: what `validate` reports before anything runs. Each problem
+/// starts ``parameter `rules/FIELD`: ``, naming where it is.
 ///
 /// ```
 /// use plugin_abi::sdk::rules::check_rules;
@@ -87,9 +88,14 @@ pub fn check_rules(rules: &Map<String, Value>) -> Vec<String> {
                 "rule of `{field}` must be a rule string such as \"required|email\""
             )),
             Some(text) if text.contains("{{") => None,
-            Some(text) => check_value(field, Some(&probe), text)
-                .err()
-                .map(|e| e.message),
+            // Each problem names the rule's own place, `rules/FIELD`.
+            Some(text) => check_value(field, Some(&probe), text).err().map(|e| {
+                let place = format!(
+                    "parameter `rules/{}`:",
+                    field.replace('~', "~0").replace('/', "~1")
+                );
+                e.message.replacen("parameter `rules`:", &place, 1)
+            }),
         })
         .collect()
 }

@@ -168,14 +168,7 @@ impl Registry {
         .to_string();
         match node.executor().validate(text.as_str().into()) {
             abi_stable::std_types::RResult::ROk(report) => Ok((
-                report
-                    .errors
-                    .iter()
-                    .map(|e| ValidationIssue {
-                        path: String::new(),
-                        message: e.to_string(),
-                    })
-                    .collect(),
+                report.errors.iter().map(|e| located(e.as_str())).collect(),
                 report.warnings.iter().map(ToString::to_string).collect(),
             )),
             abi_stable::std_types::RResult::RErr(e) => Err(NodeFailure {
@@ -190,5 +183,46 @@ impl Registry {
                 validation_errors: Vec::new(),
             }),
         }
+    }
+}
+
+/// A node type's validation error as an issue: the SDK writes errors about
+/// one parameter as ``parameter `NAME`: …`` (`NodeError::invalid_parameter`),
+/// which becomes the issue's path (`/NAME`) and message.
+fn located(error: &str) -> ValidationIssue {
+    let split = error
+        .strip_prefix("parameter `")
+        .and_then(|rest| rest.split_once("`: "))
+        .filter(|(name, _)| !name.is_empty() && !name.contains(char::is_whitespace));
+    match split {
+        Some((name, message)) => ValidationIssue {
+            path: format!("/{name}"),
+            message: message.to_owned(),
+        },
+        None => ValidationIssue {
+            path: String::new(),
+            message: error.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod located_tests {
+    use super::located;
+
+    #[test]
+    fn an_sdk_parameter_error_names_its_parameter_as_the_path() {
+        let issue = located("parameter `rules/email`: unknown rule `emial`");
+        assert_eq!(issue.path, "/rules/email");
+        assert_eq!(issue.message, "unknown rule `emial`");
+    }
+
+    #[test]
+    fn any_other_error_has_no_path() {
+        let issue = located("the template is not valid");
+        assert_eq!(
+            (issue.path.as_str(), issue.message.as_str()),
+            ("", "the template is not valid")
+        );
     }
 }
