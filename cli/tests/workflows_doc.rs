@@ -28,7 +28,9 @@ fn doc() -> (Vec<Example>, Vec<(String, String)>) {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/WORKFLOWS.md"))
             .unwrap();
     let (mut examples, mut files) = (Vec::new(), Vec::new());
-    let mut current: Option<(String, Vec<(String, String)>, String)> = None;
+    // An open block: its language, its `key=value` words, its text so far.
+    type Block = (String, Vec<(String, String)>, String);
+    let mut current: Option<Block> = None;
     for line in text.lines() {
         match (&mut current, line.strip_prefix("```")) {
             (None, Some(info)) if info.contains(" file=") => {
