@@ -349,8 +349,8 @@ fn push_row_values<'v>(
 ) {
     values.push(ToSqlOutput::Borrowed(ValueRef::Text(tenant.as_bytes())));
     values.push(ToSqlOutput::Borrowed(ValueRef::Text(id.as_bytes())));
-    for (name, spec) in &entity.fields {
-        values.push(match record.get(name) {
+    for (_, spec, given) in entity.in_schema_order(record) {
+        values.push(match given {
             Some(Value::String(s)) if !spec.kind.is_json() => {
                 ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
             }
@@ -585,16 +585,24 @@ pub(crate) fn stored_record(
     entity: &Entity,
     tenant: &str,
     id: String,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
 ) -> Value {
     let mut record = Map::with_capacity(entity.fields.len() + 2);
     record.insert("id".into(), Value::String(id));
     record.insert("tenantId".into(), Value::String(tenant.to_owned()));
+    // Checked fields come in schema order: take them in step; only a
+    // field out of place (or absent) sends the rest to a lookup.
+    let mut given = fields.into_iter().peekable();
+    let mut rest: Option<Map<String, Value>> = None;
     for (name, _) in &entity.fields {
-        record.insert(
-            name.clone(),
-            fields.swap_remove(name).unwrap_or(Value::Null),
-        );
+        let value = match given.next_if(|(k, _)| k == name) {
+            Some((_, v)) => v,
+            None => rest
+                .get_or_insert_with(|| given.by_ref().collect())
+                .swap_remove(name)
+                .unwrap_or(Value::Null),
+        };
+        record.insert(name.clone(), value);
     }
     Value::Object(record)
 }

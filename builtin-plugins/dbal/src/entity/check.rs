@@ -51,8 +51,8 @@ pub fn record(
             violation(key, format!("is not a field of entity `{}`", entity.name));
         }
     }
-    for (name, spec) in &entity.fields {
-        match record.get(name) {
+    for (name, spec, given) in entity.in_schema_order(record) {
+        match given {
             Some(given) => match value(spec, entity.pattern(name), given) {
                 Ok(()) => {
                     out.insert(name.clone(), given.clone());

@@ -87,11 +87,64 @@ impl Entity {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, f)| f)
     }
 
+    /// Each field with its value in `record`, in schema order: the record
+    /// is walked in step (records are usually written, and checked ones
+    /// always kept, in schema order), a field out of place looked up.
+    pub fn in_schema_order<'a>(
+        &'a self,
+        record: &'a Map<String, Value>,
+    ) -> impl Iterator<Item = (&'a String, &'a FieldSpec, Option<&'a Value>)> + 'a {
+        let mut given = record.iter().peekable();
+        self.fields.iter().map(move |(name, spec)| {
+            let value = match given.next_if(|(k, _)| *k == name) {
+                Some((_, v)) => Some(v),
+                None => record.get(name),
+            };
+            (name, spec, value)
+        })
+    }
+
     /// The compiled pattern of `field`, if it has one.
     pub fn pattern(&self, field: &str) -> Option<&regex::Regex> {
         self.patterns
             .iter()
             .find(|(n, _)| n == field)
             .map(|(_, r)| r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn entity() -> super::Entity {
+        let schema = json!({"entity": "item", "fields": {
+            "a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}}});
+        super::load::parse(std::path::Path::new("item.json"), &schema).expect("schema")
+    }
+
+    fn values(record: serde_json::Value) -> Vec<Option<serde_json::Value>> {
+        let entity = entity();
+        let record = record.as_object().unwrap().clone();
+        entity
+            .in_schema_order(&record)
+            .map(|(_, _, v)| v.cloned())
+            .collect()
+    }
+
+    #[test]
+    fn a_record_in_schema_order_gives_each_fields_value() {
+        assert_eq!(
+            values(json!({"a": "x", "b": 1, "c": "z"})),
+            vec![Some(json!("x")), Some(json!(1)), Some(json!("z"))]
+        );
+    }
+
+    #[test]
+    fn a_record_out_of_order_or_with_gaps_gives_the_same_values() {
+        assert_eq!(
+            values(json!({"c": "z", "id": "i", "a": "x"})),
+            vec![Some(json!("x")), None, Some(json!("z"))]
+        );
     }
 }
