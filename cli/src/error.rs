@@ -78,7 +78,7 @@ impl CliError {
     /// The document printed with `--output json`, as pretty JSON text.
     pub fn json(&self) -> String {
         match self.document.as_deref() {
-            Some(document) => document.text(),
+            Some(document) => document.text().into_owned(),
             None => serde_json::to_string_pretty(
                 &json!({"status": "error", "error": {"code": self.kind, "message": self.message}}),
             )

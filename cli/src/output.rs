@@ -20,14 +20,27 @@ pub enum Json {
 impl Json {
     /// `value` written now as pretty JSON text.
     pub fn write<T: serde::Serialize>(value: &T) -> Self {
-        Json::Text(serde_json::to_string_pretty(value).unwrap_or_default())
+        Self::write_sized(value, 0)
+    }
+
+    /// `value` written now as pretty JSON text into a buffer of `hint`
+    /// bytes to start with: a large result is not copied into ever larger
+    /// buffers as it is written.
+    pub fn write_sized<T: serde::Serialize>(value: &T, hint: usize) -> Self {
+        let mut text = Vec::with_capacity(hint);
+        let written = serde_json::to_writer_pretty(&mut text, value);
+        // serde_json writes UTF-8 only.
+        Json::Text(match written {
+            Ok(()) => String::from_utf8(text).unwrap_or_default(),
+            Err(_) => String::new(),
+        })
     }
 
     /// The pretty JSON text.
-    pub fn text(&self) -> String {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Json::Value(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
-            Json::Text(t) => t.clone(),
+            Json::Value(v) => serde_json::to_string_pretty(v).unwrap_or_default().into(),
+            Json::Text(t) => t.as_str().into(),
         }
     }
 }
@@ -48,10 +61,10 @@ pub struct Output {
 
 impl Output {
     /// The text to print in `format`.
-    pub fn render(&self, format: OutputFormat) -> String {
+    pub fn render(&self, format: OutputFormat) -> std::borrow::Cow<'_, str> {
         match format {
             OutputFormat::Json => self.json.text(),
-            OutputFormat::Pretty => self.pretty.trim_end().to_owned(),
+            OutputFormat::Pretty => self.pretty.trim_end().into(),
         }
     }
 }

@@ -114,6 +114,7 @@ mod result;
 mod resume;
 mod schedule;
 mod state;
+mod timestamp;
 mod unknown_fields;
 mod validate;
 pub mod workflow;

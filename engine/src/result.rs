@@ -11,8 +11,11 @@ use registry_core::{ErrorCode, NodeStatus, ValidationIssue};
 
 fn rfc3339<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        // Written straight into the output, without a string in between.
-        Some(t) => s.collect_str(&humantime::format_rfc3339_millis(*t)),
+        Some(t) => {
+            let text = crate::timestamp::rfc3339_millis(*t);
+            // Digits and ASCII punctuation only: always UTF-8.
+            s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+        }
         None => s.serialize_none(),
     }
 }

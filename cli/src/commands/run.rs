@@ -374,7 +374,8 @@ pub async fn run(
     // Only the form that is printed is written.
     let output = match global.output {
         OutputFormat::Json => Output {
-            json: Json::write(&result),
+            // A node's result is a few hundred bytes of pretty JSON.
+            json: Json::write_sized(&result, 512 * result.nodes.len()),
             pretty: String::new(),
         },
         OutputFormat::Pretty => Output {
@@ -398,7 +399,7 @@ pub async fn stats(
     let json = Json::write(&snapshot);
     let pretty = match format {
         MetricsFormat::Prometheus => snapshot.to_prometheus(),
-        MetricsFormat::Json => json.text(),
+        MetricsFormat::Json => json.text().into_owned(),
     };
     outcome(&result, Output { json, pretty })
 }
