@@ -3,9 +3,9 @@
 //! quoting only text the author wrote and, where one exists, the
 //! spelling they meant.
 
-use std::process::Command;
 use std::sync::OnceLock;
 
+use plugflow_tests::plugflow_command;
 use serde_json::Value;
 
 const MISTAKES: &str = r#"{
@@ -41,11 +41,8 @@ fn report() -> &'static Value {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("orders.json");
         std::fs::write(&path, MISTAKES).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        let out = plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
             .args(["validate", path.to_str().unwrap(), "--output", "json"])
-            .env("PLUGFLOW_PLUGIN_CACHE", "off")
-            .env_remove("PLUGFLOW_PLUGIN_DIRS")
-            .env_remove("PLUGFLOW_CONFIG")
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "problems exit 2");

@@ -1,19 +1,15 @@
 //! Author mistakes `plugflow validate` names before anything runs, with
 //! the spelling the author probably meant.
 
-use std::process::Command;
-
+use plugflow_tests::plugflow_command;
 use serde_json::{json, Value};
 
 fn validate(workflow: &Value) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.json");
     std::fs::write(&path, workflow.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+    let out = plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
         .args(["validate", path.to_str().unwrap(), "--output", "json"])
-        .env("PLUGFLOW_PLUGIN_CACHE", "off")
-        .env_remove("PLUGFLOW_PLUGIN_DIRS")
-        .env_remove("PLUGFLOW_CONFIG")
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).expect("one JSON document")
@@ -187,12 +183,9 @@ fn run_pretty(extra: &[&str]) -> String {
         "connections": {}
     });
     std::fs::write(&path, workflow.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+    let out = plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
         .args(["run", path.to_str().unwrap()])
         .args(extra)
-        .env("PLUGFLOW_PLUGIN_CACHE", "off")
-        .env_remove("PLUGFLOW_PLUGIN_DIRS")
-        .env_remove("PLUGFLOW_CONFIG")
         .env_remove("PLUGFLOW_OUTPUT")
         .output()
         .unwrap();
@@ -277,11 +270,8 @@ fn validate_text(text: &str) -> (Value, String) {
     let path = dir.path().join("w.json");
     std::fs::write(&path, text).unwrap();
     let run = |format: &str| {
-        Command::new(env!("CARGO_BIN_EXE_plugflow"))
+        plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
             .args(["validate", path.to_str().unwrap(), "--output", format])
-            .env("PLUGFLOW_PLUGIN_CACHE", "off")
-            .env_remove("PLUGFLOW_PLUGIN_DIRS")
-            .env_remove("PLUGFLOW_CONFIG")
             .output()
             .unwrap()
     };
@@ -350,11 +340,8 @@ fn every_problem_path_is_a_pointer_into_the_file() {
 }
 
 fn inspect(node_type: &str, format: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plugflow"))
+    plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
         .args(["plugins", "inspect", node_type, "--output", format])
-        .env("PLUGFLOW_PLUGIN_CACHE", "off")
-        .env_remove("PLUGFLOW_PLUGIN_DIRS")
-        .env_remove("PLUGFLOW_CONFIG")
         .output()
         .unwrap()
 }

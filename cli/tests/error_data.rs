@@ -2,9 +2,9 @@
 //! the `plugflow` binary against a real HTTP service on 127.0.0.1.
 
 use std::path::Path;
-use std::process::Command;
 
 use plugflow_tests::http_server::{self, Response};
+use plugflow_tests::plugflow_command;
 use serde_json::{json, Value};
 
 /// A service answering 503 with a JSON body.
@@ -25,7 +25,7 @@ fn run(workflow: &Value) -> Value {
     let config = write("plugflow.toml", "[http-egress]\n\"*\" = [\"127.0.0.1\"]\n");
     let path = write("w.json", &workflow.to_string());
     let s = |p: &Path| p.to_str().unwrap().to_owned();
-    let out = Command::new(env!("CARGO_BIN_EXE_plugflow"))
+    let out = plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
         .args([
             "run",
             &s(&path),
@@ -34,9 +34,6 @@ fn run(workflow: &Value) -> Value {
             "--output",
             "json",
         ])
-        .env("PLUGFLOW_PLUGIN_CACHE", "off")
-        .env_remove("PLUGFLOW_PLUGIN_DIRS")
-        .env_remove("PLUGFLOW_CONFIG")
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).expect("one JSON document")

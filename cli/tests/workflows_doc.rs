@@ -3,11 +3,11 @@
 //! text says.
 
 use std::path::Path;
-use std::process::Command;
 
 use std::sync::{Arc, Mutex};
 
 use plugflow_tests::http_server::{self, Response};
+use plugflow_tests::plugflow_command;
 use serde_json::{json, Value};
 
 /// One `json file=NAME input=JSON [config=FILE] [tenant=ID]` block.
@@ -69,12 +69,9 @@ fn doc() -> (Vec<Example>, Vec<(String, String)>) {
 }
 
 fn plugflow(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plugflow"))
+    plugflow_command(env!("CARGO_BIN_EXE_plugflow"))
         .args(args)
-        .env("PLUGFLOW_PLUGIN_CACHE", "off")
         .env("ORDERS_API_KEY", ORDERS_API_KEY)
-        .env_remove("PLUGFLOW_PLUGIN_DIRS")
-        .env_remove("PLUGFLOW_CONFIG")
         .output()
         .unwrap()
 }

@@ -67,3 +67,16 @@ pub fn free_port() -> u16 {
         .map(|address| address.port())
         .expect("a free port on 127.0.0.1")
 }
+
+/// A command running the `plugflow` binary at `program` (a test's
+/// `env!("CARGO_BIN_EXE_plugflow")`) on its built-in plugins only: no
+/// plugin directories, no configuration or plugin cache from the
+/// environment of whoever runs the tests.
+pub fn plugflow_command(program: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    command
+        .env("PLUGFLOW_PLUGIN_CACHE", "off")
+        .env_remove("PLUGFLOW_PLUGIN_DIRS")
+        .env_remove("PLUGFLOW_CONFIG");
+    command
+}
