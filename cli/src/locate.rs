@@ -25,19 +25,29 @@ pub struct Target<'a> {
     pub character: Option<usize>,
 }
 
+/// Targets located at most: each walks the members of every object on its
+/// way, so a hostile file with a hundred thousand unknown fields must not
+/// make a report quadratic. Findings past it have no line and column.
+pub const MAX_LOCATED: usize = 1_000;
+
 /// The position of each target in `text`; `None` where the text does not
-/// parse. A pointer that goes deeper than the document (a missing field)
-/// lands on the deepest part that exists.
+/// parse, and past the first [`MAX_LOCATED`] targets. A pointer that goes
+/// deeper than the document (a missing field) lands on the deepest part
+/// that exists.
 pub fn positions(text: &str, targets: &[Target<'_>]) -> Vec<Option<Position>> {
     let parsed =
         jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default());
     let Some(root) = parsed.ok().and_then(|p| p.value) else {
         return vec![None; targets.len()];
     };
-    targets
+    let offsets: Vec<usize> = targets
         .iter()
-        .map(|t| Some(position_of(text, byte_offset(text, &root, t))))
-        .collect()
+        .take(MAX_LOCATED)
+        .map(|t| byte_offset(text, &root, t))
+        .collect();
+    let mut found = positions_of(text, &offsets);
+    found.resize(targets.len(), None);
+    found
 }
 
 /// The byte offset of `target` in `text`.
@@ -117,14 +127,32 @@ fn inside_string(text: &str, quote: usize, character: usize) -> Option<usize> {
     None
 }
 
-/// The line and column of byte `offset`.
-fn position_of(text: &str, offset: usize) -> Position {
-    let before = text.get(..offset).unwrap_or(text);
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Position {
-        line: before.matches('\n').count() + 1,
-        column: before[line_start..].chars().count() + 1,
+/// The line and column of each byte offset, in one pass over `text` (a
+/// long file of one line would make a pass per offset quadratic).
+fn positions_of(text: &str, offsets: &[usize]) -> Vec<Option<Position>> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_unstable_by_key(|&i| offsets[i]);
+    let mut found = vec![None; offsets.len()];
+    let mut next = order.into_iter().peekable();
+    let (mut line, mut column) = (1, 1);
+    for (at, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), '\0')))
+    {
+        while let Some(i) = next.next_if(|&i| offsets[i] <= at) {
+            found[i] = Some(Position { line, column });
+        }
+        if next.peek().is_none() {
+            break;
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
     }
+    found
 }
 
 #[cfg(test)]
@@ -159,6 +187,23 @@ mod tests {
     fn escapes_count_as_the_character_they_stand_for() {
         let doc = r#"{"v": "\u00e9\n\ud83d\ude00{{"}"#;
         assert_eq!(at(doc, "/v", Some(4)), (1, 28));
+    }
+
+    #[test]
+    fn findings_past_the_limit_have_no_position() {
+        let keys: Vec<String> = (0..20_000).map(|i| format!("\"k{i}\": 0")).collect();
+        let doc = format!("{{{}}}", keys.join(", "));
+        let pointers: Vec<String> = (0..20_000).map(|i| format!("/k{i}")).collect();
+        let targets: Vec<Target<'_>> = pointers
+            .iter()
+            .map(|p| Target {
+                pointer: p,
+                character: None,
+            })
+            .collect();
+        let found = positions(&doc, &targets);
+        assert!(found[..MAX_LOCATED].iter().all(Option::is_some));
+        assert!(found[MAX_LOCATED..].iter().all(Option::is_none));
     }
 
     #[test]
