@@ -93,7 +93,7 @@ pub fn rules_validation(parameters: &Value) -> Validation {
         let mut one = Map::new();
         one.insert("input".into(), Value::String(rule.clone()));
         for problem in rules::check_rules(&one) {
-            let problem = problem.replacen("parameter `rules/input`:", "parameter `validator`:", 1);
+            let problem = rules::moved_to(&problem, "validator");
             validation = validation.error(problem);
         }
     }

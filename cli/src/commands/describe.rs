@@ -7,9 +7,6 @@ use std::fmt::Write as _;
 use plugin_abi::sdk::expression::EXPRESSION_KEYWORD;
 use serde_json::{json, Map, Value};
 
-/// The names a `{{ }}` template sees when the engine renders it.
-const TEMPLATE_SCOPE: &str = "$json, $input, $steps, $node, $workflow, $context, $env, $trigger";
-
 /// Each expression parameter of `schema`: `{parameter, language, written,
 /// scope}`.
 pub fn expressions(schema: &Value) -> Vec<Value> {
@@ -108,9 +105,15 @@ pub fn page(metadata: &Value) -> String {
     if !any {
         let _ = writeln!(out, "  (none listed)");
     }
+    // The names a template sees: the engine's, but for the per-item ones.
+    let scope: Vec<&str> = plugflow_engine::expr::js::ROOTS
+        .into_iter()
+        .filter(|root| !matches!(*root, "$item" | "$index"))
+        .collect();
     let _ = writeln!(
         out,
-        "\nTemplates: any other string parameter may hold {{{{ }}}} templates (JavaScript), rendered before the node runs, with {TEMPLATE_SCOPE} in scope."
+        "\nTemplates: any other string parameter may hold {{{{ }}}} templates (JavaScript), rendered before the node runs, with {} in scope.",
+        scope.join(", ")
     );
     let _ = writeln!(
         out,

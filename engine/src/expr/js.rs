@@ -11,7 +11,9 @@ pub use js_sandbox::{EvalError, SyntaxError, MEMORY_LIMIT, STACK_LIMIT, TIME_LIM
 /// The scope roots, in parameter order.
 const PARAMS: &str =
     "$json,$input,$steps,$node,$context,$workflow,$vars,$trigger,$now,$env,$item,$index";
-const ROOTS: [&str; 12] = [
+/// The names an expression sees (`$item` and `$index` only in per-item
+/// expressions of list nodes).
+pub const ROOTS: [&str; 12] = [
     "$json",
     "$input",
     "$steps",

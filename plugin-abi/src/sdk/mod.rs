@@ -113,6 +113,23 @@ impl NodeError {
         )
     }
 
+    /// The parameter path and the rest of a message written by
+    /// [`NodeError::invalid_parameter`] (hosts read a validation error's
+    /// place from it), or `None` for any other message.
+    ///
+    /// ```
+    /// use plugin_abi::sdk::NodeError;
+    /// let e = NodeError::invalid_parameter("rules/email", "unknown rule");
+    /// assert_eq!(NodeError::parameter_of(&e.message), Some(("rules/email", "unknown rule")));
+    /// assert_eq!(NodeError::parameter_of("boom"), None);
+    /// ```
+    pub fn parameter_of(message: &str) -> Option<(&str, &str)> {
+        message
+            .strip_prefix("parameter `")
+            .and_then(|rest| rest.split_once("`: "))
+            .filter(|(path, _)| !path.is_empty() && !path.contains(char::is_whitespace))
+    }
+
     /// `EXECUTION_ERROR`.
     pub fn execution(message: impl Into<String>) -> Self {
         Self::new(codes::EXECUTION_ERROR, message)

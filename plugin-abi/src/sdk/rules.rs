@@ -90,11 +90,8 @@ pub fn check_rules(rules: &Map<String, Value>) -> Vec<String> {
             Some(text) if text.contains("{{") => None,
             // Each problem names the rule's own place, `rules/FIELD`.
             Some(text) => check_value(field, Some(&probe), text).err().map(|e| {
-                let place = format!(
-                    "parameter `rules/{}`:",
-                    field.replace('~', "~0").replace('/', "~1")
-                );
-                e.message.replacen("parameter `rules`:", &place, 1)
+                let place = format!("rules/{}", field.replace('~', "~0").replace('/', "~1"));
+                moved_to(&e.message, &place)
             }),
         })
         .collect()
@@ -248,4 +245,13 @@ pub fn failure(problems: &[(String, String)]) -> NodeError {
     NodeError::new(crate::codes::VALIDATION_FAILED, format!("input is invalid: {summary}")).with_details(serde_json::json!({
         "errors": problems.iter().map(|(f, m)| serde_json::json!({"field": f, "message": m})).collect::<Vec<_>>()
     }))
+}
+
+/// `message`, written by [`NodeError::invalid_parameter`], as if about the
+/// parameter at `path` instead (any other message unchanged).
+pub fn moved_to(message: &str, path: &str) -> String {
+    match NodeError::parameter_of(message) {
+        Some((_, rest)) => NodeError::invalid_parameter(path, rest).message,
+        None => message.to_owned(),
+    }
 }

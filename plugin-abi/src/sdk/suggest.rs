@@ -11,9 +11,10 @@
 /// ```
 pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let allowed = (word.chars().count() / 3).clamp(1, 3);
+    let word = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (distance(&word.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| (distance(&word, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= allowed)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

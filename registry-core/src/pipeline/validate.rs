@@ -190,11 +190,7 @@ impl Registry {
 /// one parameter as ``parameter `NAME`: …`` (`NodeError::invalid_parameter`),
 /// which becomes the issue's path (`/NAME`) and message.
 fn located(error: &str) -> ValidationIssue {
-    let split = error
-        .strip_prefix("parameter `")
-        .and_then(|rest| rest.split_once("`: "))
-        .filter(|(name, _)| !name.is_empty() && !name.contains(char::is_whitespace));
-    match split {
+    match plugin_abi::sdk::NodeError::parameter_of(error) {
         Some((name, message)) => ValidationIssue {
             path: format!("/{name}"),
             message: message.to_owned(),
