@@ -1,19 +1,23 @@
 //! Throughput of `plugflow serve` over HTTP on loopback: a 10-node webhook
 //! workflow (webhook-trigger, eight `math.add`, webhook-response) driven
-//! by a closed-loop load generator (keep-alive connections, each sending
-//! its next request when the last is answered), with durable recording of
+//! by a closed-loop load generator on one thread (keep-alive connections,
+//! each sending its next request when the last is answered), with durable recording of
 //! every node on and off, and with executions in PostgreSQL (the shared
 //! queue, one claim loop in the process). Executions per second and p50/p95/p99 latency;
 //! writes `<target>/plugflow-bench/serve.json`.
 //!
 //! Run: `cargo bench -p plugflow-benches --bench serve`
-//! (`PLUGFLOW_SERVE_CLIENTS`, `PLUGFLOW_SERVE_REQUESTS` to change the load).
+//! (`PLUGFLOW_SERVE_CLIENTS`, `PLUGFLOW_SERVE_REQUESTS` to change the load,
+//! `PLUGFLOW_SERVE_ONLY` to run one case).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use plugflow_serve::{ApiKeyConfig, KeySource, ServeConfig, Server};
 use serde_json::{json, Value};
+
+// As the `plugflow` binary that `plugflow serve` runs in.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const KEY: &str = "bench-key-0123456789";
 
@@ -53,12 +57,12 @@ fn workflow() -> Value {
 }
 
 /// Serves in a runtime of its own (two worker threads: the machine's
-/// cores); returns the base URL and a stop handle.
+/// cores); returns the address and a stop handle.
 fn serve(
     dir: &std::path::Path,
     durable: bool,
     database_url: Option<String>,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let workflows = dir.join("workflows");
     std::fs::create_dir_all(&workflows).expect("workflows dir");
     std::fs::write(workflows.join("bench.json"), workflow().to_string()).expect("workflow");
@@ -99,58 +103,74 @@ fn serve(
         });
     });
     let address = address_rx.recv().expect("server starts");
-    (format!("http://{address}"), stop_tx)
+    (address, stop_tx)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-fn drive(base: &str, clients: usize, requests: usize) -> Value {
-    let url = Arc::new(format!("{base}/webhook/bench"));
-    let per_client = requests / clients;
-    // Warm-up: compiled templates, caches, connections.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    for n in 0..50 {
-        agent
-            .post(url.as_str())
-            .header("Authorization", &format!("Bearer {KEY}"))
-            .send_json(json!({"n": n}))
-            .expect("warm-up request");
+/// One keep-alive HTTP/1.1 connection sending `requests` webhook calls one
+/// after another; returns each call's latency in milliseconds.
+async fn client(address: std::net::SocketAddr, first: usize, requests: usize) -> Vec<f64> {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let authorization = format!("Bearer {KEY}");
+    let mut latencies = Vec::with_capacity(requests);
+    for n in first..first + requests {
+        let sent = Instant::now();
+        let request = hyper::Request::post("/webhook/bench")
+            .header("host", address.to_string())
+            .header("authorization", &authorization)
+            .header("content-type", "application/json")
+            .body(Full::new(hyper::body::Bytes::from(format!("{{\"n\":{n}}}"))))
+            .expect("request");
+        sender.ready().await.expect("connection ready");
+        let response = sender.send_request(request).await.expect("answer");
+        assert_eq!(response.status(), 200, "status");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&body).expect("JSON answer");
+        assert!(body["total"].is_number(), "{body}");
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
-    let started = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let url = Arc::clone(&url);
-            std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(Duration::from_secs(30)))
-                    .build()
-                    .into();
-                let mut latencies = Vec::with_capacity(per_client);
-                for i in 0..per_client {
-                    let sent = Instant::now();
-                    let mut response = agent
-                        .post(url.as_str())
-                        .header("Authorization", &format!("Bearer {KEY}"))
-                        .send_json(json!({"n": c * per_client + i}))
-                        .expect("request");
-                    let body: Value = response.body_mut().read_json().expect("JSON answer");
-                    assert!(body["total"].is_number(), "{body}");
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies: Vec<f64> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("client"))
-        .collect();
-    let elapsed = started.elapsed().as_secs_f64();
+    latencies
+}
+
+/// A closed-loop load generator on one thread (as wrk or oha): `clients`
+/// connections, each sending its next request when the last is answered.
+fn drive(address: std::net::SocketAddr, clients: usize, requests: usize) -> Value {
+    let per_client = requests / clients;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let (latencies, elapsed) = runtime.block_on(async move {
+        // Warm-up: compiled templates, caches, connections.
+        client(address, 0, 50).await;
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| tokio::spawn(client(address, c * per_client, per_client)))
+            .collect();
+        let mut latencies = Vec::with_capacity(requests);
+        for task in tasks {
+            latencies.extend(task.await.expect("client"));
+        }
+        (latencies, started.elapsed().as_secs_f64())
+    });
+    let mut latencies = latencies;
     latencies.sort_by(f64::total_cmp);
     json!({
         "executions": latencies.len(),
@@ -165,20 +185,26 @@ fn drive(base: &str, clients: usize, requests: usize) -> Value {
 fn main() {
     let clients = env("PLUGFLOW_SERVE_CLIENTS", 16);
     let requests = env("PLUGFLOW_SERVE_REQUESTS", 8000);
+    // `PLUGFLOW_SERVE_ONLY=volatile` (or durable, postgres) runs one case,
+    // e.g. under a profiler.
+    let only = std::env::var("PLUGFLOW_SERVE_ONLY").ok();
     let mut document = serde_json::Map::new();
     for (label, durable, postgres) in [
         ("volatile", false, false),
         ("durable", true, false),
         ("postgres", true, true),
     ] {
+        if only.as_deref().is_some_and(|only| only != label) {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let database = postgres.then(plugflow_tests::pg::TestDatabase::create);
-        let (base, stop) = serve(
+        let (address, stop) = serve(
             dir.path(),
             durable,
             database.as_ref().map(|d| d.url().to_owned()),
         );
-        let figures = drive(&base, clients, requests);
+        let figures = drive(address, clients, requests);
         println!("serve/{label}: {figures}");
         document.insert(label.to_owned(), figures);
         let _ = stop.send(());

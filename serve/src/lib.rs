@@ -53,6 +53,7 @@ mod recovery;
 mod server;
 mod service;
 mod shared_queue;
+mod sqlite;
 mod store;
 mod worker;
 
@@ -61,4 +62,5 @@ pub use config::{ApiKeyConfig, KeySource, ServeConfig};
 pub use counters::Counters;
 pub use server::{Reloader, Server, StartError};
 pub use service::{PluginReloader, Service};
-pub use store::{Ending, ExecutionRecord, ExecutionStore, ListFilter, SqliteStore, StoreError};
+pub use sqlite::SqliteStore;
+pub use store::{Ending, ExecutionRecord, ExecutionStore, ListFilter, StoreError};

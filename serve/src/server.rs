@@ -13,7 +13,7 @@ use crate::auth::ApiKeys;
 use crate::catalog::{Catalog, LoadProblem};
 use crate::config::ServeConfig;
 use crate::service::{PluginReloader, Service};
-use crate::store::SqliteStore;
+use crate::sqlite::SqliteStore;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
