@@ -55,6 +55,7 @@ impl Service {
                 input: record.input.unwrap_or(Value::Null),
                 request: record.request.unwrap_or(Value::Null),
                 resume: Some(Arc::new(resume)),
+                unrecorded: None,
             };
             drop(self.launch(entry, run, None));
             resumed += 1;

@@ -102,6 +102,10 @@ pub(crate) struct Run {
     pub(crate) request: Value,
     /// Recorded nodes to replay instead of running them.
     pub(crate) resume: Option<Arc<Resume>>,
+    /// The execution's record when its start was not written (a
+    /// synchronous run without progress recording): written whole when it
+    /// ends.
+    pub(crate) unrecorded: Option<ExecutionRecord>,
 }
 
 /// What a caller asks to run.
@@ -360,8 +364,40 @@ impl Service {
             let done = self.enqueue(entry, record, resume, due_at_ms, wait).await?;
             return Ok(Accepted { execution_id, done });
         }
+        // Without progress recording an interrupted execution is not
+        // resumed; a caller who waits for it learns of its end (or of a
+        // crash, as a broken connection), so its start need not be
+        // written first: the whole record is written once, at its end.
+        let deferred =
+            wait && resume.is_none() && !entry.saves_progress(self.config.save_execution_progress);
+        let unrecorded = if deferred {
+            Some(record)
+        } else {
+            self.record_start(record, resume.clone()).await?;
+            None
+        };
+        self.counters
+            .executions_started
+            .fetch_add(1, Ordering::Relaxed);
+        let run = Run {
+            tenant: tenant.to_owned(),
+            execution_id: execution_id.clone(),
+            input,
+            request,
+            resume,
+            unrecorded,
+        };
+        let done = self.launch(entry, run, None);
+        Ok(Accepted { execution_id, done })
+    }
+
+    /// Writes an accepted execution's start, and the nodes it replays.
+    async fn record_start(
+        &self,
+        record: ExecutionRecord,
+        replayed: Option<Arc<Resume>>,
+    ) -> Result<(), NotAccepted> {
         let store = Arc::clone(&self.store);
-        let replayed = resume.clone();
         tokio::task::spawn_blocking(move || {
             store.started(&record)?;
             for (node_id, recorded) in replayed.iter().flat_map(|r| r.completed.iter()) {
@@ -372,19 +408,7 @@ impl Service {
         })
         .await
         .map_err(|e| NotAccepted::Store(e.to_string()))?
-        .map_err(|e| NotAccepted::Store(e.to_string()))?;
-        self.counters
-            .executions_started
-            .fetch_add(1, Ordering::Relaxed);
-        let run = Run {
-            tenant: tenant.to_owned(),
-            execution_id: execution_id.clone(),
-            input,
-            request,
-            resume,
-        };
-        let done = self.launch(entry, run, None);
-        Ok(Accepted { execution_id, done })
+        .map_err(|e| NotAccepted::Store(e.to_string()))
     }
 
     /// Runs an accepted (or interrupted) execution when a slot is free,
@@ -401,6 +425,7 @@ impl Service {
             input,
             request,
             resume,
+            unrecorded,
         } = run;
         let cancel = CancelHandle::new();
         self.running
@@ -504,7 +529,7 @@ impl Service {
                 .counters
                 .latency(accepted.elapsed().as_secs_f64() * 1000.0);
             let record = service
-                .finish(&entry, &tenant, &execution_id, outcome)
+                .finish(&entry, &tenant, &execution_id, outcome, unrecorded)
                 .await;
             service
                 .running
@@ -525,6 +550,7 @@ impl Service {
         tenant: &str,
         execution_id: &str,
         outcome: Result<ExecutionResult, plugflow_engine::InvalidWorkflow>,
+        unrecorded: Option<ExecutionRecord>,
     ) -> Value {
         let (status, result, error) = match outcome {
             Ok(result) => {
@@ -557,11 +583,10 @@ impl Service {
             .or_default() += 1;
         let finished = now_ms();
         let store = Arc::clone(&self.store);
-        let (t, id, s, r, e) = (
+        let (t, id, s, e) = (
             tenant.to_owned(),
             execution_id.to_owned(),
             status.clone(),
-            result.clone(),
             error.clone(),
         );
         let succeeded = status == "success";
@@ -570,18 +595,28 @@ impl Service {
             !entry.keeps_data(succeeded),
             succeeded || !entry.keeps_data(succeeded),
         );
-        let recorded = tokio::task::spawn_blocking(move || {
+        // The result goes to the blocking task and comes back with its
+        // outcome: it is not copied.
+        let written = tokio::task::spawn_blocking(move || {
             let ending = Ending {
                 status: &s,
                 finished_at_ms: finished,
-                result: &r,
+                result: &result,
                 error: e.as_deref(),
                 drop_data,
                 drop_nodes,
             };
-            store.end(&t, &id, &ending)
+            let recorded = match &unrecorded {
+                Some(record) => store.started_and_ended(record, &ending),
+                None => store.end(&t, &id, &ending),
+            };
+            (recorded, result)
         })
         .await;
+        let (recorded, result) = match written {
+            Ok((recorded, result)) => (Ok(recorded), result),
+            Err(e) => (Err(e), Value::Null),
+        };
         if let Ok(Err(StoreError::LeaseLost(_))) = recorded {
             self.counters.leases_lost.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(

@@ -219,6 +219,7 @@ impl Service {
                     input,
                     request,
                     resume,
+                    unrecorded: None,
                 },
                 Some(permit),
             )),

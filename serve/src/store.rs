@@ -121,6 +121,17 @@ pub trait ExecutionStore: Send + Sync + 'static {
         )?;
         self.prune(tenant, execution_id, ending.drop_data, ending.drop_nodes)
     }
+    /// An execution whose start was not recorded (a synchronous run
+    /// without progress recording) ended: its record and its end, in one
+    /// write where the store can.
+    fn started_and_ended(
+        &self,
+        record: &ExecutionRecord,
+        ending: &Ending<'_>,
+    ) -> Result<(), StoreError> {
+        self.started(record)?;
+        self.end(&record.tenant, &record.execution_id, ending)
+    }
     /// One execution of `tenant`.
     fn get(&self, tenant: &str, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError>;
     /// Executions of `tenant`, newest first, without input and result.

@@ -179,6 +179,7 @@ async fn run_claimed(
         input: record.input.unwrap_or(serde_json::Value::Null),
         request: record.request.unwrap_or(serde_json::Value::Null),
         resume,
+        unrecorded: None,
     };
     drop(service.launch(entry, run, Some(permit)));
 }

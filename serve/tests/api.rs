@@ -868,3 +868,53 @@ fn a_delayed_run_without_the_shared_queue_is_a_clear_bad_request() {
         "{body}"
     );
 }
+
+#[test]
+fn a_synchronous_run_without_progress_recording_is_recorded_whole_at_its_end() {
+    let s = start(&[(
+        "greet.json",
+        with_settings(greet(), json!({"saveExecutionProgress": false})),
+    )]);
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/greet/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"name": "ada"}, "wait": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let record = record_of(&s, body["executionId"].as_str().unwrap());
+    assert_eq!(
+        (
+            &record["status"],
+            &record["input"],
+            &record["result"]["nodes"]["shout"]["output"]["result"],
+            &record["workflowId"],
+        ),
+        (&json!("success"), &json!({"name": "ada"}), &json!("ADA"), &json!("greet")),
+        "{record}"
+    );
+    assert!(record["startedAtMs"].as_u64() <= record["finishedAtMs"].as_u64());
+}
+
+#[test]
+fn an_asynchronous_run_without_progress_recording_is_recorded_while_it_runs() {
+    let s = start(&[(
+        "slow.json",
+        with_settings(slow(), json!({"saveExecutionProgress": false})),
+    )]);
+    let (status, body) = call(
+        "POST",
+        &url(&s, "/v1/workflows/slow/executions"),
+        Some(ACME_KEY),
+        Some(&json!({"input": {"ms": 3000}, "wait": false})),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["executionId"].as_str().unwrap();
+    let (status, record) = call(
+        "GET",
+        &url(&s, &format!("/v1/executions/{id}")),
+        Some(ACME_KEY),
+        None,
+    );
+    assert_eq!((status, &record["status"]), (200, &json!("running")), "{record}");
+}

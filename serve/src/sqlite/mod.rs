@@ -258,6 +258,47 @@ impl ExecutionStore for SqliteStore {
         })
     }
 
+    fn started_and_ended(
+        &self,
+        record: &ExecutionRecord,
+        ending: &Ending<'_>,
+    ) -> Result<(), StoreError> {
+        // Data that is dropped is never written.
+        let kept = |value: Option<&Value>| value.filter(|_| !ending.drop_data).map(json_text);
+        let input = kept(record.input.as_ref());
+        let request = kept(record.request.as_ref());
+        let result = kept(Some(ending.result));
+        let status = ending.status.to_owned();
+        let finished_at_ms = to_i64(ending.finished_at_ms);
+        let error = ending.error.map(str::to_owned);
+        let record = ExecutionRecord {
+            input: None,
+            request: None,
+            result: None,
+            ..record.clone()
+        };
+        self.commits.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, result, error, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                record.execution_id,
+                record.tenant,
+                record.workflow_id,
+                record.workflow_hash,
+                status,
+                to_i64(record.started_at_ms),
+                finished_at_ms,
+                input,
+                result,
+                error,
+                request,
+            ])?;
+            Ok(())
+        })
+    }
+
     fn node_started(
         &self,
         tenant: &str,
