@@ -1,9 +1,10 @@
 //! Throughput of `plugflow serve` over HTTP on loopback: a 10-node webhook
 //! workflow (webhook-trigger, eight `math.add`, webhook-response) driven
 //! by a closed-loop load generator on one thread (keep-alive connections,
-//! each sending its next request when the last is answered), with durable recording of
-//! every node on and off, and with executions in PostgreSQL (the shared
-//! queue, one claim loop in the process). Executions per second and p50/p95/p99 latency;
+//! each sending its next request when the last is answered), with
+//! executions kept in memory (not durable), in the SQLite file with node
+//! progress off and on, and in PostgreSQL (the shared queue, one claim
+//! loop in the process). Executions per second and p50/p95/p99 latency;
 //! writes `<target>/plugflow-bench/serve.json`.
 //!
 //! Run: `cargo bench -p plugflow-benches --bench serve`
@@ -56,12 +57,22 @@ fn workflow() -> Value {
     json!({"id": "bench", "name": "bench", "nodes": nodes, "connections": connections})
 }
 
+/// Where the served executions are recorded.
+enum Store {
+    /// `:memory:`: not durably.
+    Memory,
+    /// The SQLite file.
+    File,
+    /// PostgreSQL at this URL (the shared queue).
+    Postgres(String),
+}
+
 /// Serves in a runtime of its own (two worker threads: the machine's
 /// cores); returns the address and a stop handle.
 fn serve(
     dir: &std::path::Path,
     durable: bool,
-    database_url: Option<String>,
+    store: Store,
 ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let workflows = dir.join("workflows");
     std::fs::create_dir_all(&workflows).expect("workflows dir");
@@ -69,7 +80,10 @@ fn serve(
     let config = ServeConfig {
         listen: "127.0.0.1:0".into(),
         workflows: Some(workflows),
-        store: dir.join("executions.db"),
+        store: match store {
+            Store::Memory => ":memory:".into(),
+            _ => dir.join("executions.db"),
+        },
         api_keys: vec![ApiKeyConfig {
             tenant_id: "bench".into(),
             key: KeySource::Value(KEY.into()),
@@ -77,7 +91,10 @@ fn serve(
         }],
         save_execution_progress: durable,
         reload_interval_ms: 0,
-        database_url,
+        database_url: match store {
+            Store::Postgres(url) => Some(url),
+            _ => None,
+        },
         ..ServeConfig::default()
     };
     let (address_tx, address_rx) = std::sync::mpsc::channel();
@@ -131,7 +148,9 @@ async fn client(address: std::net::SocketAddr, first: usize, requests: usize) ->
             .header("host", address.to_string())
             .header("authorization", &authorization)
             .header("content-type", "application/json")
-            .body(Full::new(hyper::body::Bytes::from(format!("{{\"n\":{n}}}"))))
+            .body(Full::new(hyper::body::Bytes::from(format!(
+                "{{\"n\":{n}}}"
+            ))))
             .expect("request");
         sender.ready().await.expect("connection ready");
         let response = sender.send_request(request).await.expect("answer");
@@ -184,26 +203,28 @@ fn drive(address: std::net::SocketAddr, clients: usize, requests: usize) -> Valu
 
 fn main() {
     let clients = env("PLUGFLOW_SERVE_CLIENTS", 16);
-    let requests = env("PLUGFLOW_SERVE_REQUESTS", 8000);
+    let requests = env("PLUGFLOW_SERVE_REQUESTS", 20_000);
     // `PLUGFLOW_SERVE_ONLY=volatile` (or durable, postgres) runs one case,
     // e.g. under a profiler.
     let only = std::env::var("PLUGFLOW_SERVE_ONLY").ok();
     let mut document = serde_json::Map::new();
-    for (label, durable, postgres) in [
-        ("volatile", false, false),
-        ("durable", true, false),
-        ("postgres", true, true),
+    for (label, durable, store) in [
+        ("memory", false, "memory"),
+        ("volatile", false, "file"),
+        ("durable", true, "file"),
+        ("postgres", true, "postgres"),
     ] {
         if only.as_deref().is_some_and(|only| only != label) {
             continue;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let database = postgres.then(plugflow_tests::pg::TestDatabase::create);
-        let (address, stop) = serve(
-            dir.path(),
-            durable,
-            database.as_ref().map(|d| d.url().to_owned()),
-        );
+        let database = (store == "postgres").then(plugflow_tests::pg::TestDatabase::create);
+        let store = match &database {
+            Some(database) => Store::Postgres(database.url().to_owned()),
+            None if store == "memory" => Store::Memory,
+            None => Store::File,
+        };
+        let (address, stop) = serve(dir.path(), durable, store);
         let figures = drive(address, clients, requests);
         println!("serve/{label}: {figures}");
         document.insert(label.to_owned(), figures);

@@ -433,3 +433,33 @@ fn an_admin_clears_a_quarantine_and_the_plugin_runs_again() {
     .unwrap();
     assert_ne!(listed["hosts"][0]["state"], "quarantined", "{listed}");
 }
+
+#[test]
+fn a_store_of_memory_in_the_configuration_file_names_no_file() {
+    let greet = json!({"id": "greet", "name": "greet", "nodes": [
+        {"id": "start", "name": "start", "type": "trigger", "nodeType": "manual-trigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        node("shout", "string.upper", 1, json!({"value": "{{ $json.name }}"}))],
+      "connections": {"start": {"main": [[{"node": "shout", "type": "main", "index": 0}]]}}});
+    let (dir, config, port) = setup(&[("greet.json", greet)]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let store = format!("store = {:?}", dir.path().join("executions.db"));
+    std::fs::write(&config, text.replace(&store, "store = \":memory:\"")).unwrap();
+    let service = start(&config, port);
+    let (status, done) = post(
+        &format!("{}/v1/workflows/greet/executions", service.base),
+        &json!({"input": {"name": "ada"}, "wait": true}),
+    );
+    assert_eq!(
+        (status, &done["status"]),
+        (200, &json!("success")),
+        "{done}"
+    );
+    let id = done["executionId"].as_str().unwrap();
+    assert_eq!(wait_for_end(&service, id)["status"], "success");
+    let stores: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("memory") || name.starts_with("executions"))
+        .collect();
+    assert!(stores.is_empty(), "{stores:?}");
+}

@@ -24,9 +24,18 @@ pub struct ServeConfig {
     /// A directory of workflow files (`*.json`), loaded at start-up.
     #[serde(default)]
     pub workflows: Option<PathBuf>,
-    /// The SQLite file executions are recorded in (created when missing).
+    /// The SQLite file executions are recorded in (created when missing),
+    /// or `:memory:` to keep them in memory only: nothing is written to
+    /// disk, and executions are lost when the process ends (they are not
+    /// resumed). See [`Self::keep_executions`].
     #[serde(default = "default_store")]
     pub store: PathBuf,
+    /// At most this many finished executions kept per tenant, the oldest
+    /// deleted first (checked every second; running ones are never
+    /// deleted). Absent: no limit for a file store, 10,000 for an
+    /// in-memory one. Not for PostgreSQL (use `retention-days`).
+    #[serde(default)]
+    pub keep_executions: Option<usize>,
     /// Who may call: one key per entry, each acting as its tenant.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
@@ -106,12 +115,30 @@ pub struct ServeConfig {
     pub suspend_waits_after_ms: u64,
 }
 
+/// Finished executions an in-memory store keeps per tenant by default.
+pub(crate) const MEMORY_KEEP_EXECUTIONS: usize = 10_000;
+
+impl ServeConfig {
+    /// Whether executions are kept in memory only (`store = ":memory:"`,
+    /// no PostgreSQL).
+    pub fn store_in_memory(&self) -> bool {
+        self.database_url.is_none() && self.store.as_os_str() == ":memory:"
+    }
+
+    /// Finished executions kept per tenant, if they are bounded by count.
+    pub(crate) fn kept_per_tenant(&self) -> Option<usize> {
+        self.keep_executions
+            .or_else(|| self.store_in_memory().then_some(MEMORY_KEEP_EXECUTIONS))
+    }
+}
+
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
             workflows: None,
             store: default_store(),
+            keep_executions: None,
             api_keys: Vec::new(),
             max_body_bytes: default_max_body_bytes(),
             max_concurrent_executions: default_max_concurrent(),

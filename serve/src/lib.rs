@@ -10,8 +10,11 @@
 //! * **Routes**: webhooks at `/webhook<path>` of `webhook-trigger` nodes,
 //!   the JSON API under `/v1`, `/health/live`, `/health/ready`, `/metrics`.
 //! * **Executions** are recorded in an [`ExecutionStore`] (the embedded
-//!   [`SqliteStore`] by default) when accepted, node by node as they run,
-//!   and when finished.
+//!   [`SqliteStore`] by default, whose concurrent writes share commits)
+//!   when accepted, node by node as they run, and when finished; without
+//!   progress recording a synchronous run is recorded once, at its end.
+//!   `store = ":memory:"` keeps them in memory only (not durable; each
+//!   tenant's newest [`ServeConfig::keep_executions`] kept).
 //! * **Scale-out**: with a PostgreSQL URL ([`ServeConfig::database_url`])
 //!   executions go through a shared queue ([`queue::ExecutionQueue`]) that
 //!   any number of processes enqueue into and claim from (`plugflow serve`
@@ -19,13 +22,13 @@
 //!   leases renewed by heartbeats, fenced writes, and `LISTEN/NOTIFY`
 //!   wake-ups; a worker that dies loses its leases and another resumes its
 //!   executions from their recorded nodes.
-//! * **Durability**: an execution accepted is never lost. After a crash
-//!   (even `kill -9`) the next start resumes every execution still
-//!   `running`: nodes whose outcome was recorded are replayed, not run; a
-//!   node that was in flight runs again only when its node type is `pure`
-//!   (cheap CPU work, no I/O) or declares itself `idempotent`; otherwise it
-//!   fails with `EXECUTION_ERROR` saying so, rather than risk doing its
-//!   side effect twice.
+//! * **Durability** (with a store on disk): an execution accepted is
+//!   never lost. After a crash (even `kill -9`) the next start resumes
+//!   every execution still `running`: nodes whose outcome was recorded
+//!   are replayed, not run; a node that was in flight runs again only when
+//!   its node type is `pure` (cheap CPU work, no I/O) or declares itself
+//!   `idempotent`; otherwise it fails with `EXECUTION_ERROR` saying so,
+//!   rather than risk doing its side effect twice.
 //!
 //! ```no_run
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {

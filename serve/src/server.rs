@@ -44,6 +44,9 @@ enum Backend {
 /// queue) for a database URL, else the SQLite file.
 fn open_backend(config: &ServeConfig) -> Result<Backend, StartError> {
     match &config.database_url {
+        Some(_) if config.keep_executions.is_some() => Err(StartError::Config(
+            "`keep-executions` bounds the embedded store only; with PostgreSQL bound executions by age with `retention-days`".into(),
+        )),
         Some(url) => {
             let settings = crate::postgres::PgSettings {
                 url: url.clone(),
@@ -210,6 +213,7 @@ impl Server {
             self.service.config.reload_interval_ms,
         );
         let purger = purge(Arc::clone(&self.service));
+        let trimmer = trim(Arc::clone(&self.service));
         tracing::info!(component = "serve", %address, workflows = self.service.catalog().len(), "serving");
         let router = if self.service.config.api {
             crate::http::router(Arc::clone(&self.service))
@@ -219,7 +223,11 @@ impl Server {
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        for task in [watcher, purger].into_iter().flatten().chain(workers) {
+        for task in [watcher, purger, trimmer]
+            .into_iter()
+            .flatten()
+            .chain(workers)
+        {
             task.abort();
         }
         drain(&self.service).await;
@@ -269,6 +277,34 @@ fn purge(service: Arc<Service>) -> Option<tokio::task::JoinHandle<()>> {
                     "deleted executions past their retention"
                 ),
                 _ => tracing::warn!(component = "serve", "could not delete old executions"),
+            }
+        }
+    }))
+}
+
+/// Deletes each tenant's finished executions beyond `keep-executions`,
+/// every second.
+fn trim(service: Arc<Service>) -> Option<tokio::task::JoinHandle<()>> {
+    let keep = service.config.kept_per_tenant()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service
+                .with_store(move |store| store.purge_beyond(keep))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(
+                    component = "serve",
+                    purged = n,
+                    keep,
+                    "deleted executions beyond keep-executions"
+                ),
+                Err(e) => {
+                    tracing::warn!(component = "serve", "could not delete old executions: {e}")
+                }
             }
         }
     }))

@@ -199,7 +199,12 @@ impl Service {
         F: FnOnce(&dyn ExecutionStore) -> Result<T, crate::store::StoreError> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        match tokio::task::spawn_blocking(move || work(store.as_ref())).await {
+        let done = if store.blocks() {
+            tokio::task::spawn_blocking(move || work(store.as_ref())).await
+        } else {
+            Ok(work(store.as_ref()))
+        };
+        match done {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         }
@@ -397,18 +402,16 @@ impl Service {
         record: ExecutionRecord,
         replayed: Option<Arc<Resume>>,
     ) -> Result<(), NotAccepted> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
+        self.with_store(move |store| {
             store.started(&record)?;
             for (node_id, recorded) in replayed.iter().flat_map(|r| r.completed.iter()) {
                 let outcome = serde_json::to_value(recorded).unwrap_or(Value::Null);
                 store.node_executed(&record.tenant, &record.execution_id, node_id, &outcome)?;
             }
-            Ok::<_, crate::store::StoreError>(())
+            Ok(())
         })
         .await
-        .map_err(|e| NotAccepted::Store(e.to_string()))?
-        .map_err(|e| NotAccepted::Store(e.to_string()))
+        .map_err(NotAccepted::Store)
     }
 
     /// Runs an accepted (or interrupted) execution when a slot is free,
@@ -597,7 +600,7 @@ impl Service {
         );
         // The result goes to the blocking task and comes back with its
         // outcome: it is not copied.
-        let written = tokio::task::spawn_blocking(move || {
+        let write = move || {
             let ending = Ending {
                 status: &s,
                 finished_at_ms: finished,
@@ -611,8 +614,12 @@ impl Service {
                 None => store.end(&t, &id, &ending),
             };
             (recorded, result)
-        })
-        .await;
+        };
+        let written = if self.store.blocks() {
+            tokio::task::spawn_blocking(write).await
+        } else {
+            Ok(write())
+        };
         let (recorded, result) = match written {
             Ok((recorded, result)) => (Ok(recorded), result),
             Err(e) => (Err(e), Value::Null),

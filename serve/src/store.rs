@@ -94,8 +94,16 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Records executions. Implementations are called from blocking threads.
+/// Records executions. Implementations are called from blocking threads
+/// unless [`Self::blocks`] says they never wait.
 pub trait ExecutionStore: Send + Sync + 'static {
+    /// Whether a call may wait on I/O (a file, a network). The service
+    /// makes such calls on its blocking pool; a store that answers from
+    /// memory is called in place, which saves two thread hand-offs per
+    /// call.
+    fn blocks(&self) -> bool {
+        true
+    }
     /// An execution was accepted (status `running`).
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError>;
     /// An execution reached its final status.
@@ -180,6 +188,18 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Deletes executions of every tenant that finished before
     /// `before_ms`, with their node records; returns how many.
     fn purge_finished_before(&self, before_ms: u64) -> Result<usize, StoreError>;
+    /// Deletes each tenant's oldest finished executions beyond its newest
+    /// `keep`, with their node records; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// By default: this store does not bound executions by count.
+    fn purge_beyond(&self, keep: usize) -> Result<usize, StoreError> {
+        let _ = keep;
+        Err(StoreError::Failed(
+            "this store keeps executions by age (retention-days) only".into(),
+        ))
+    }
     /// Drops what is not to be kept of a finished execution: with `data`,
     /// its input, request and result (`saveExecutionData`); with `nodes`,
     /// its node records (needed only to resume it or retry it from its

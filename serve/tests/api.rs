@@ -890,7 +890,12 @@ fn a_synchronous_run_without_progress_recording_is_recorded_whole_at_its_end() {
             &record["result"]["nodes"]["shout"]["output"]["result"],
             &record["workflowId"],
         ),
-        (&json!("success"), &json!({"name": "ada"}), &json!("ADA"), &json!("greet")),
+        (
+            &json!("success"),
+            &json!({"name": "ada"}),
+            &json!("ADA"),
+            &json!("greet")
+        ),
         "{record}"
     );
     assert!(record["startedAtMs"].as_u64() <= record["finishedAtMs"].as_u64());
@@ -916,5 +921,9 @@ fn an_asynchronous_run_without_progress_recording_is_recorded_while_it_runs() {
         Some(ACME_KEY),
         None,
     );
-    assert_eq!((status, &record["status"]), (200, &json!("running")), "{record}");
+    assert_eq!(
+        (status, &record["status"]),
+        (200, &json!("running")),
+        "{record}"
+    );
 }

@@ -55,7 +55,9 @@ fn settings(global: &Global) -> Result<plugflow_serve::ServeConfig, CliError> {
         if let Some(workflows) = serve.workflows.as_mut().filter(|w| w.is_relative()) {
             *workflows = base.join(&*workflows);
         }
-        if serve.store.is_relative() && config.serve.is_some() {
+        // `:memory:` names no file.
+        let in_memory = serve.store.as_os_str() == ":memory:";
+        if serve.store.is_relative() && !in_memory && config.serve.is_some() {
             serve.store = base.join(&serve.store);
         }
     }

@@ -25,6 +25,8 @@ pub struct SqliteStore {
     commits: GroupCommit,
     /// Absent for an in-memory database (`:memory:`): it has no log.
     _checkpointer: Option<Checkpointer>,
+    /// Kept in memory (`:memory:`): lost when the process ends.
+    in_memory: bool,
 }
 
 impl SqliteStore {
@@ -34,10 +36,16 @@ impl SqliteStore {
     ///
     /// When the file cannot be opened or its schema created.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)?;
+        let mut connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Held back by a restart checkpoint (see `checkpointer`), a write
+        // retries every 100 µs for up to 5 s: SQLite's own busy timeout
+        // sleeps in steps of up to 100 ms.
+        connection.busy_handler(Some(|tries: i32| {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            tries < 50_000
+        }))?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS executions (
                 execution_id TEXT PRIMARY KEY,
@@ -76,6 +84,7 @@ impl SqliteStore {
         Ok(Self {
             commits,
             _checkpointer: checkpointer,
+            in_memory: in_memory(path),
         })
     }
 }
@@ -137,6 +146,10 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRecord> {
 }
 
 impl ExecutionStore for SqliteStore {
+    fn blocks(&self) -> bool {
+        !self.in_memory
+    }
+
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
         let input = record.input.as_ref().map(json_text);
         let request = record.request.as_ref().map(json_text);
@@ -412,6 +425,35 @@ impl ExecutionStore for SqliteStore {
         })
     }
 
+    fn purge_beyond(&self, keep: usize) -> Result<usize, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let purged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&purged);
+        self.commits.write(move |c| {
+            let tenants: Vec<String> = c
+                .prepare_cached("SELECT DISTINCT tenant FROM executions")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            const OLDER: &str = "SELECT execution_id FROM executions
+                 WHERE tenant = ?1 AND finished_at_ms IS NOT NULL
+                 ORDER BY started_at_ms DESC LIMIT -1 OFFSET ?2";
+            for tenant in &tenants {
+                c.prepare_cached(&format!(
+                    "DELETE FROM node_records WHERE tenant = ?1 AND execution_id IN ({OLDER})"
+                ))?
+                .execute(params![tenant, keep])?;
+                let n = c
+                    .prepare_cached(&format!(
+                        "DELETE FROM executions WHERE tenant = ?1 AND execution_id IN ({OLDER})"
+                    ))?
+                    .execute(params![tenant, keep])?;
+                counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })?;
+        Ok(purged.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     fn unfinished(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.commits.read(|c| {
             let mut statement = c.prepare_cached(
@@ -495,6 +537,46 @@ mod tests {
             .read(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0))?))
             .unwrap();
         assert_eq!(threshold, 0);
+    }
+
+    #[test]
+    fn a_count_purge_keeps_each_tenants_newest_finished_executions() {
+        let store = SqliteStore::open(Path::new(":memory:")).unwrap();
+        for (tenant, n) in [("acme", 5), ("globex", 2)] {
+            for i in 0..n {
+                let id = format!("{tenant}-{i}");
+                store.started(&record(tenant, &id, i)).unwrap();
+                store
+                    .finished(tenant, &id, "success", i + 1, &json!({}), None)
+                    .unwrap();
+            }
+        }
+        store.started(&record("acme", "acme-running", 0)).unwrap();
+        assert_eq!(store.purge_beyond(3).unwrap(), 2);
+        let ids = |tenant: &str| -> Vec<String> {
+            let filter = ListFilter {
+                limit: 100,
+                ..ListFilter::default()
+            };
+            let mut ids: Vec<String> = store
+                .list(tenant, &filter)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.execution_id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids("acme"), ["acme-2", "acme-3", "acme-4", "acme-running"]);
+        assert_eq!(ids("globex"), ["globex-0", "globex-1"]);
+    }
+
+    #[test]
+    fn only_an_in_memory_store_is_called_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let memory = SqliteStore::open(Path::new(":memory:")).unwrap();
+        assert_eq!((file.blocks(), memory.blocks()), (true, false));
     }
 
     #[test]
