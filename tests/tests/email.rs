@@ -160,3 +160,43 @@ async fn bad_input_and_missing_configuration_are_clear_errors() {
         .message
         .contains("no SMTP server is configured"));
 }
+
+/// Sends as node `node` of execution `execution` for tenant `a`.
+async fn send_in(registry: &Registry, execution: &str, node: &str) -> NodeExecution {
+    let context = ExecContext {
+        tenant_id: Some("a".into()),
+        execution_id: execution.into(),
+        ..Default::default()
+    };
+    let params = json!({"to": "bob@example.test", "subject": "Hi", "body": "Plain text."});
+    let call = NodeCall::new("email-send", node, &params).context(&context);
+    registry.execute(&call).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sent_again_in_the_same_execution_carries_the_same_message_id() {
+    let (port, inbox) = smtp_server();
+    let templates = tempfile::tempdir().unwrap();
+    for (registry, _dir) in registries(port, templates.path()) {
+        inbox.lock().unwrap().clear();
+        for (execution, node) in [
+            ("exec-1", "mail"),
+            ("exec-1", "mail"),
+            ("exec-2", "mail"),
+            ("exec-1", "other node"),
+        ] {
+            let done = send_in(&registry, execution, node).await;
+            assert!(done.error.is_none(), "{:?}", done.error);
+        }
+        let ids: Vec<String> = inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.header("Message-ID").expect("a Message-ID"))
+            .collect();
+        assert_eq!(ids[0], "<plugflow.exec-1.mail@example.test>");
+        assert_eq!(ids[1], ids[0], "the same node of the same execution");
+        assert_ne!(ids[2], ids[0], "another execution");
+        assert_eq!(ids[3], "<plugflow.exec-1.other=20node@example.test>");
+    }
+}

@@ -140,6 +140,35 @@ fn content(
     Ok((fill(&subject, data), fill(&body, data)))
 }
 
+/// `<plugflow.EXECUTION.NODE@DOMAIN>` for a node of a known execution (the
+/// same for every attempt of it), else `None` (a fresh one is made). Bytes
+/// of the ids that may not stand in a Message-ID are written `=XX`.
+fn idempotent_message_id(execution_id: &str, node_id: &str, domain: &str) -> Option<String> {
+    if execution_id.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "<plugflow.{}.{}@{}>",
+        atom(execution_id, b""),
+        atom(node_id, b""),
+        atom(domain, b".")
+    ))
+}
+
+/// `text` with every byte that is not a letter, a digit, `-`, `_` or one
+/// of `also` written `=XX`.
+fn atom(text: &str, also: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' || also.contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("={byte:02X}"));
+        }
+    }
+    out
+}
+
 fn send(request: &NodeRequest) -> NodeResult {
     let config = &request.config;
     let empty = Map::new();
@@ -180,9 +209,18 @@ fn send(request: &NodeRequest) -> NodeResult {
     })?;
     let (subject, body) = content(request, config)?;
 
+    // The idempotency key SMTP has: a retry of this node in the same
+    // execution (after a timeout that hid an accepted message, say) sends
+    // the same Message-ID, which receivers use to drop the duplicate.
+    let message_id = idempotent_message_id(
+        &request.context.execution_id,
+        &request.node_id,
+        from.email.domain(),
+    );
     let mut message = Message::builder()
         .from(from)
         .subject(subject.clone())
+        .message_id(message_id)
         .header(ContentType::TEXT_PLAIN);
     for m in &to {
         message = message.to(m.clone());
