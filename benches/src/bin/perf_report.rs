@@ -93,6 +93,48 @@ struct Row {
     command: String,
 }
 
+/// `plugflow serve` killed with SIGKILL under load and started again.
+fn recovery_rows() -> Vec<Row> {
+    let Some(r) = read_json(&plugflow_benches::results_dir().join("recovery.json")) else {
+        return Vec::new();
+    };
+    let count = |key: &str| r[key].as_u64().unwrap_or(u64::MAX);
+    let command = format!("`{BENCH} recovery`");
+    let lost = count("lost");
+    let rerun = count("completedNodesRerun");
+    vec![
+        Row {
+            what: format!(
+                "`plugflow serve` after `kill -9` under load ({} accepted, {} interrupted): time from restart to ready; to every interrupted execution ended (their 300 ms waits included)",
+                count("accepted"),
+                count("interrupted")
+            ),
+            target: "information".into(),
+            measured: format!(
+                "{:.0} ms; {:.0} ms",
+                r["readyMs"].as_f64().unwrap_or(f64::NAN),
+                r["allEndedMs"].as_f64().unwrap_or(f64::NAN)
+            ),
+            ratio: Some(0.0),
+            command: command.clone(),
+        },
+        Row {
+            what: format!(
+                "… executions lost; nodes recorded as finished before the kill ({}) run again",
+                count("nodesFinishedBeforeKill")
+            ),
+            target: "0; 0".into(),
+            measured: format!("{lost}; {rerun}"),
+            ratio: Some(if lost == 0 && rerun == 0 {
+                f64::MIN_POSITIVE
+            } else {
+                f64::INFINITY
+            }),
+            command,
+        },
+    ]
+}
+
 fn verdict(ratio: Option<f64>) -> String {
     match ratio {
         Some(0.0) => "—".into(),
@@ -303,6 +345,7 @@ fn rows(c: &BTreeMap<String, Measured>, load: Option<&Value>, memory: Option<&Va
             command: format!("`{BENCH} serve`"),
         });
     }
+    rows.extend(recovery_rows());
     rows.extend(scale_out_rows());
     rows.extend(process_tier_rows(c));
     rows.extend(dbal_rows(c));
