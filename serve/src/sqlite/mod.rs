@@ -19,7 +19,7 @@ fn in_memory(path: &Path) -> bool {
 
 /// The embedded store: one SQLite file, in WAL mode.
 ///
-/// Writes of concurrent executions share commits ([`GroupCommit`]); the
+/// Writes of concurrent executions share commits (group commit); the
 /// log is checkpointed on a thread of its own, never inside a commit.
 pub struct SqliteStore {
     commits: GroupCommit,
