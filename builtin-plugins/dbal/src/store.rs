@@ -11,7 +11,14 @@ use serde_json::{Map, Value};
 /// SQLite's current time as RFC 3339 with milliseconds.
 pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
-type Shared = Arc<Mutex<Connection>>;
+/// One database file: its connection, and the thread that checkpoints its
+/// log (absent for `:memory:`).
+struct Database {
+    connection: Mutex<Connection>,
+    checkpointer: Option<plugflow_sqlite_wal::Checkpointer>,
+}
+
+type Shared = Arc<Database>;
 
 fn connections() -> &'static Mutex<HashMap<PathBuf, Shared>> {
     static CONNECTIONS: OnceLock<Mutex<HashMap<PathBuf, Shared>>> = OnceLock::new();
@@ -68,7 +75,7 @@ pub fn with_connection<T>(
                         ))
                     })?;
                 }
-                let conn = Connection::open(path).map_err(db_error)?;
+                let mut conn = Connection::open(path).map_err(db_error)?;
                 conn.pragma_update(None, "journal_mode", "WAL")
                     .map_err(db_error)?;
                 conn.pragma_update(None, "synchronous", "NORMAL")
@@ -87,24 +94,43 @@ pub fn with_connection<T>(
                 // temporary files.
                 conn.pragma_update(None, "temp_store", "MEMORY")
                     .map_err(db_error)?;
-                // Checkpoint every 64 MiB of log instead of 4 MiB: a bulk
-                // write into a large entity dirties thousands of index
-                // pages per commit; each checkpoint copies them into the
-                // database and syncs it, so fewer, larger ones cost less
-                // (138 ms instead of 161 ms per 10,000 rows in the dbal
-                // benchmark).
-                conn.pragma_update(None, "wal_autocheckpoint", 16_384)
-                    .map_err(db_error)?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(db_error)?;
-                let shared = Arc::new(Mutex::new(conn));
+                // The log is copied into the database on a thread of its
+                // own, never inside a write: a bulk write into a large
+                // entity dirties thousands of index pages, and a checkpoint
+                // copying them and syncing the file inside the write that
+                // crossed SQLite's threshold cost that write tens of
+                // milliseconds. (A write held back by the checkpointer's
+                // occasional restart of the log retries for up to 5 s.)
+                let checkpointer = if path.as_os_str() == ":memory:" {
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .map_err(db_error)?;
+                    None
+                } else {
+                    Some(
+                        plugflow_sqlite_wal::checkpoint_in_background(&mut conn, path)
+                            .map_err(db_error)?,
+                    )
+                };
+                let shared = Arc::new(Database {
+                    connection: Mutex::new(conn),
+                    checkpointer,
+                });
                 map.insert(path.to_owned(), shared.clone());
                 shared
             }
         }
     };
-    let mut conn = shared.lock().unwrap_or_else(PoisonError::into_inner);
-    f(&mut conn)
+    let mut conn = shared
+        .connection
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let done = f(&mut conn);
+    drop(conn);
+    // A read tells it too: a checkpoint with nothing to copy is cheap.
+    if let Some(checkpointer) = &shared.checkpointer {
+        checkpointer.wrote();
+    }
+    done
 }
 
 /// Whether `entity` is a valid entity name: a letter or `_`, then

@@ -1,9 +1,9 @@
 //! Group commit: the writes of concurrent executions share one SQLite
 //! transaction, so one log append makes all of them durable.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use plugflow_sqlite_wal::WriteSignal;
 use rusqlite::Connection;
 
 use crate::store::StoreError;
@@ -31,22 +31,18 @@ struct QueuedWrite {
 pub(super) struct GroupCommit {
     connection: Mutex<Connection>,
     queued: Mutex<Vec<QueuedWrite>>,
-    /// Set after each commit (the checkpointer's cue).
-    committed: Arc<AtomicBool>,
+    /// Told after each commit (the checkpointer's cue), if there is one.
+    committed: Option<WriteSignal>,
 }
 
 impl GroupCommit {
-    pub(super) fn new(connection: Connection) -> Self {
+    /// Commits on `connection`, telling `committed` after each commit.
+    pub(super) fn new(connection: Connection, committed: Option<WriteSignal>) -> Self {
         Self {
             connection: Mutex::new(connection),
             queued: Mutex::new(Vec::new()),
-            committed: Arc::new(AtomicBool::new(false)),
+            committed,
         }
-    }
-
-    /// Set after each commit; whoever reads it may clear it.
-    pub(super) fn committed_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.committed)
     }
 
     /// Runs `read` on the connection, between group commits.
@@ -86,7 +82,9 @@ impl GroupCommit {
         let group =
             std::mem::take(&mut *self.queued.lock().unwrap_or_else(PoisonError::into_inner));
         commit_group(&connection, group);
-        self.committed.store(true, Ordering::Release);
+        if let Some(committed) = &self.committed {
+            committed.wrote();
+        }
         take(&done).unwrap_or_else(|| {
             Err(StoreError::Failed(
                 "a queued write was not committed".into(),
@@ -232,7 +230,7 @@ mod tests {
 
     #[test]
     fn concurrent_writes_are_all_committed() {
-        let commits = Arc::new(GroupCommit::new(table()));
+        let commits = Arc::new(GroupCommit::new(table(), None));
         let writers: Vec<_> = (0..8)
             .map(|t| {
                 let commits = Arc::clone(&commits);

@@ -1,6 +1,5 @@
 //! The embedded execution store: one SQLite file (or `:memory:`).
 
-mod checkpointer;
 mod group_commit;
 
 use std::path::Path;
@@ -9,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::store::{Ending, ExecutionRecord, ExecutionStore, ListFilter, StoreError};
-use checkpointer::Checkpointer;
 use group_commit::GroupCommit;
+use plugflow_sqlite_wal::Checkpointer;
 
 /// Whether `path` names SQLite's in-memory database rather than a file.
 fn in_memory(path: &Path) -> bool {
@@ -39,13 +38,6 @@ impl SqliteStore {
         let mut connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
-        // Held back by a restart checkpoint (see `checkpointer`), a write
-        // retries every 100 µs for up to 5 s: SQLite's own busy timeout
-        // sleeps in steps of up to 100 ms.
-        connection.busy_handler(Some(|tries: i32| {
-            std::thread::sleep(std::time::Duration::from_micros(100));
-            tries < 50_000
-        }))?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS executions (
                 execution_id TEXT PRIMARY KEY,
@@ -73,14 +65,17 @@ impl SqliteStore {
                 PRIMARY KEY (execution_id, node_id)
             );",
         )?;
-        // Checkpoints are the checkpointer's (see its module).
-        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let commits = GroupCommit::new(connection);
+        // The log is copied into the file on a thread of its own, never
+        // inside a commit (an in-memory database has no log).
         let checkpointer = if in_memory(path) {
             None
         } else {
-            Some(Checkpointer::start(path, commits.committed_flag())?)
+            Some(plugflow_sqlite_wal::checkpoint_in_background(
+                &mut connection,
+                path,
+            )?)
         };
+        let commits = GroupCommit::new(connection, checkpointer.as_ref().map(Checkpointer::signal));
         Ok(Self {
             commits,
             _checkpointer: checkpointer,
@@ -526,17 +521,6 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "never checkpointed");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-
-    #[test]
-    fn the_writing_connection_never_checkpoints_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let threshold = store
-            .commits
-            .read(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0))?))
-            .unwrap();
-        assert_eq!(threshold, 0);
     }
 
     #[test]
