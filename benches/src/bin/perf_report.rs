@@ -426,7 +426,7 @@ fn dbal_rows(c: &BTreeMap<String, Measured>) -> Vec<Row> {
             || "—".into(),
             |r| {
                 format!(
-                    "{r:.0} rows/s (undeclared: {:.0} rows/s; database file {:.0} MB)",
+                    "{r:.0} rows/s into the million-row tenant (undeclared: {:.0} rows/s; database file {:.0} MB)",
                     rate("undeclared").unwrap_or(f64::NAN),
                     size.unwrap_or(f64::NAN)
                 )
