@@ -157,3 +157,37 @@ fn migrate_plans_then_makes_the_rebuild_a_removed_field_needs() {
         json!({"id": read["records"][0]["id"], "tenantId": "acme", "name": "w1"})
     );
 }
+
+/// `n` orders of customer c1 whose statuses run against the order of the
+/// entity's `status_recent` index.
+fn orders(n: usize) -> Vec<Value> {
+    let statuses = ["shipped", "pending", "paid", "cancelled"];
+    (0..n)
+        .map(|i| {
+            json!({"orderNumber": format!("ORD-{i:04}"), "customerId": "c1",
+                   "status": statuses[i % 4], "total": 1})
+        })
+        .collect()
+}
+
+#[test]
+fn a_bulk_create_keeps_its_records_in_creation_order() {
+    let db = db();
+    let given = orders(300);
+    let created = create(&db, "acme", "order", Value::Array(given.clone()));
+    assert_eq!(created.status, NodeStatus::Success, "{created:?}");
+    let read = ok(
+        &db,
+        "acme",
+        "dbal-read",
+        json!({"entity": "order", "limit": 1000}),
+    );
+    let numbers: Vec<&Value> = read["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["orderNumber"])
+        .collect();
+    let expected: Vec<&Value> = given.iter().map(|r| &r["orderNumber"]).collect();
+    assert_eq!(numbers, expected);
+}
