@@ -291,10 +291,14 @@ fn trim(service: Arc<Service>) -> Option<tokio::task::JoinHandle<()>> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match service
-                .with_store(move |store| store.purge_beyond(keep))
+            // On the blocking pool even for a store in memory: deleting
+            // thousands of executions must not hold up a worker thread.
+            let store = Arc::clone(&service.store);
+            let purged = tokio::task::spawn_blocking(move || store.purge_beyond(keep))
                 .await
-            {
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            match purged {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(
                     component = "serve",
