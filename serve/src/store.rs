@@ -106,7 +106,10 @@ pub trait ExecutionStore: Send + Sync + 'static {
     }
     /// An execution was accepted (status `running`).
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError>;
-    /// An execution reached its final status.
+    /// An execution reached its final status; what `ending` says is not
+    /// kept is dropped ([`Self::prune`]) in the same write.
+    fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError>;
+    /// [`Self::end`], keeping everything.
     fn finished(
         &self,
         tenant: &str,
@@ -115,19 +118,16 @@ pub trait ExecutionStore: Send + Sync + 'static {
         finished_at_ms: u64,
         result: &Value,
         error: Option<&str>,
-    ) -> Result<(), StoreError>;
-    /// [`Self::finished`], then [`Self::prune`]: in one round trip where
-    /// the store can.
-    fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError> {
-        self.finished(
-            tenant,
-            execution_id,
-            ending.status,
-            ending.finished_at_ms,
-            ending.result,
-            ending.error,
-        )?;
-        self.prune(tenant, execution_id, ending.drop_data, ending.drop_nodes)
+    ) -> Result<(), StoreError> {
+        let ending = Ending {
+            status,
+            finished_at_ms,
+            result,
+            error,
+            drop_data: false,
+            drop_nodes: false,
+        };
+        self.end(tenant, execution_id, &ending)
     }
     /// An execution whose start was not recorded (a synchronous run
     /// without progress recording) ended: its record and its end, in one

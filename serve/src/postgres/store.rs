@@ -146,29 +146,6 @@ impl ExecutionStore for PgStore {
         )
     }
 
-    fn finished(
-        &self,
-        tenant: &str,
-        execution_id: &str,
-        status: &str,
-        finished_at_ms: u64,
-        result: &Value,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.end(
-            tenant,
-            execution_id,
-            &Ending {
-                status,
-                finished_at_ms,
-                result,
-                error,
-                drop_data: false,
-                drop_nodes: false,
-            },
-        )
-    }
-
     /// The end, the pruning, and a `NOTIFY` when a caller waits for it,
     /// in one statement, fenced by this worker's lease.
     fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError> {

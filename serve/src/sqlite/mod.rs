@@ -121,6 +121,23 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// `record` for a write on the committing thread: without its JSON parts,
+/// and its input and request as text (`None` with `drop_data`).
+fn owned_row(
+    record: &ExecutionRecord,
+    drop_data: bool,
+) -> (ExecutionRecord, Option<String>, Option<String>) {
+    let text = |value: Option<&Value>| value.filter(|_| !drop_data).map(json_text);
+    let (input, request) = (text(record.input.as_ref()), text(record.request.as_ref()));
+    let record = ExecutionRecord {
+        input: None,
+        request: None,
+        result: None,
+        ..record.clone()
+    };
+    (record, input, request)
+}
+
 fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
     Ok(ExecutionRecord {
@@ -146,14 +163,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     fn started(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
-        let input = record.input.as_ref().map(json_text);
-        let request = record.request.as_ref().map(json_text);
-        let record = ExecutionRecord {
-            input: None,
-            request: None,
-            result: None,
-            ..record.clone()
-        };
+        let (record, input, request) = owned_row(record, false);
         self.commits.write(move |c| {
             c.prepare_cached(
                 "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, input, request)
@@ -171,26 +181,6 @@ impl ExecutionStore for SqliteStore {
             ])?;
             Ok(())
         })
-    }
-
-    fn finished(
-        &self,
-        tenant: &str,
-        execution_id: &str,
-        status: &str,
-        finished_at_ms: u64,
-        result: &Value,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let ending = Ending {
-            status,
-            finished_at_ms,
-            result,
-            error,
-            drop_data: false,
-            drop_nodes: false,
-        };
-        self.end(tenant, execution_id, &ending)
     }
 
     fn end(&self, tenant: &str, execution_id: &str, ending: &Ending<'_>) -> Result<(), StoreError> {
@@ -272,19 +262,11 @@ impl ExecutionStore for SqliteStore {
         ending: &Ending<'_>,
     ) -> Result<(), StoreError> {
         // Data that is dropped is never written.
-        let kept = |value: Option<&Value>| value.filter(|_| !ending.drop_data).map(json_text);
-        let input = kept(record.input.as_ref());
-        let request = kept(record.request.as_ref());
-        let result = kept(Some(ending.result));
+        let (record, input, request) = owned_row(record, ending.drop_data);
+        let result = (!ending.drop_data).then(|| json_text(ending.result));
         let status = ending.status.to_owned();
         let finished_at_ms = to_i64(ending.finished_at_ms);
         let error = ending.error.map(str::to_owned);
-        let record = ExecutionRecord {
-            input: None,
-            request: None,
-            result: None,
-            ..record.clone()
-        };
         self.commits.write(move |c| {
             c.prepare_cached(
                 "INSERT INTO executions (execution_id, tenant, workflow_id, workflow_hash, status, started_at_ms, finished_at_ms, input, result, error, request)
