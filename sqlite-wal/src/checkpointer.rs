@@ -31,18 +31,21 @@ const RETRIES: i32 = 50_000;
 ///
 /// # Errors
 ///
-/// When the settings cannot be made or the checkpointer's connection
-/// cannot be opened.
+/// When the checkpointer cannot start (its connection cannot be opened, or
+/// no thread can be made, as under a tight address-space limit) —
+/// `connection` is then left as it was, checkpointing itself — or the
+/// settings cannot be made.
 pub fn checkpoint_in_background(
     connection: &mut Connection,
     path: &Path,
 ) -> rusqlite::Result<Checkpointer> {
+    let checkpointer = Checkpointer::start(path)?;
     connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     connection.busy_handler(Some(|tries: i32| {
         std::thread::sleep(RETRY_EVERY);
         tries < RETRIES
     }))?;
-    Checkpointer::start(path)
+    Ok(checkpointer)
 }
 
 /// Tells a [`Checkpointer`] that the log has new pages. Cheap to clone.
@@ -79,6 +82,8 @@ impl Checkpointer {
         let (written, stopping) = (Arc::clone(&signal.0), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name("plugflow-checkpoint".into())
+            // It runs one statement at a time: SQLite needs little stack.
+            .stack_size(256 * 1024)
             .spawn(move || {
                 while !stopping.load(Ordering::Acquire) {
                     std::thread::park_timeout(INTERVAL);
@@ -192,5 +197,16 @@ mod tests {
             .unwrap();
         std::thread::sleep(INTERVAL * 3);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), size_before);
+    }
+
+    #[test]
+    fn a_checkpointer_that_cannot_start_leaves_the_connection_checkpointing_itself() {
+        let (_dir, _path, mut connection) = database();
+        let nowhere = Path::new("/nonexistent-plugflow-dir/data.db");
+        assert!(checkpoint_in_background(&mut connection, nowhere).is_err());
+        let threshold: i64 = connection
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(threshold, 1000, "SQLite's default, untouched");
     }
 }

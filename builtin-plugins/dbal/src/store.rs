@@ -101,16 +101,23 @@ pub fn with_connection<T>(
                 // crossed SQLite's threshold cost that write tens of
                 // milliseconds. (A write held back by the checkpointer's
                 // occasional restart of the log retries for up to 5 s.)
+                // Where no checkpointer can start (a thread refused under a
+                // tight address-space limit), SQLite checkpoints as before.
                 let checkpointer = if path.as_os_str() == ":memory:" {
-                    conn.busy_timeout(std::time::Duration::from_secs(5))
-                        .map_err(db_error)?;
                     None
                 } else {
-                    Some(
-                        plugflow_sqlite_wal::checkpoint_in_background(&mut conn, path)
-                            .map_err(db_error)?,
-                    )
+                    plugflow_sqlite_wal::checkpoint_in_background(&mut conn, path)
+                        .inspect_err(|e| {
+                            tracing::warn!(database = %path.display(), "the log is checkpointed inside writes: no checkpoint thread ({e})");
+                        })
+                        .ok()
                 };
+                if checkpointer.is_none() {
+                    conn.pragma_update(None, "wal_autocheckpoint", 16_384)
+                        .map_err(db_error)?;
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .map_err(db_error)?;
+                }
                 let shared = Arc::new(Database {
                     connection: Mutex::new(conn),
                     checkpointer,
