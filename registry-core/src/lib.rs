@@ -99,6 +99,7 @@ mod registry;
 mod reuse;
 mod runtime;
 mod schema;
+mod schema_draft;
 mod status;
 mod tenant;
 mod validation;

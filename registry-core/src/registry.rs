@@ -267,7 +267,7 @@ impl Registry {
                 return Ok(compiled);
             }
         }
-        let compiled = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+        let compiled = Arc::new(crate::schema_draft::compile(schema)?);
         self.caches
             .schemas
             .insert(hash, (Arc::new(schema.clone()), compiled.clone()));

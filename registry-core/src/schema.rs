@@ -32,11 +32,7 @@ impl LazySchema {
     /// Why the schema does not compile, on every call.
     pub(crate) fn get(&self, schema: &Value) -> Result<&CompiledSchema, &str> {
         self.compiled
-            .get_or_init(|| {
-                jsonschema::validator_for(schema)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
+            .get_or_init(|| crate::schema_draft::compile(schema).map(Arc::new))
             .as_ref()
             .map_err(String::as_str)
     }
