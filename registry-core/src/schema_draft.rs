@@ -61,8 +61,8 @@ pub(crate) fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
 fn means_the_same_under_draft7(schema: &Value) -> bool {
     match schema {
         Value::Object(map) => map.iter().all(|(key, value)| {
-            let sensitive = DRAFT_SENSITIVE.contains(&key.as_str())
-                || (key == "items" && value.is_array());
+            let sensitive =
+                DRAFT_SENSITIVE.contains(&key.as_str()) || (key == "items" && value.is_array());
             !sensitive && means_the_same_under_draft7(value)
         }),
         Value::Array(values) => values.iter().all(means_the_same_under_draft7),

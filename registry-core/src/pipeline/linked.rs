@@ -22,7 +22,9 @@ use crate::reuse::{assign, assign_map, assign_str, size};
 thread_local! {
     /// Requests kept between calls of linked node types, per thread: once
     /// a request has a call's shape, filling it again allocates nothing.
-    static POOL: RefCell<Vec<NodeRequest>> = const { RefCell::new(Vec::new()) };
+    /// Boxed: a request is a large struct, and moving it by value in and
+    /// out of the pool was a tenth of a linked call's instructions.
+    static POOL: RefCell<Vec<Box<NodeRequest>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Requests holding more than this are not kept.
@@ -73,29 +75,40 @@ pub(super) fn linked_request(
     held += assign_map(&mut request.variables, call.variables);
     held += assign_map(&mut request.credentials, &prepared.credentials);
     held += assign_map(&mut request.config, config);
-    Pooled { request, held }
+    Pooled {
+        request: Some(request),
+        held,
+    }
 }
 
 /// A request lent from the pool; back to it when dropped, unless large.
 pub(super) struct Pooled {
-    request: NodeRequest,
+    /// Always present until the drop hands it back.
+    request: Option<Box<NodeRequest>>,
     held: usize,
 }
 
 impl std::ops::Deref for Pooled {
     type Target = NodeRequest;
     fn deref(&self) -> &NodeRequest {
-        &self.request
+        static EMPTY: std::sync::LazyLock<NodeRequest> =
+            std::sync::LazyLock::new(NodeRequest::default);
+        match self.request.as_deref() {
+            Some(request) => request,
+            None => &EMPTY,
+        }
     }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
+        let Some(request) = self.request.take() else {
+            return;
+        };
         // Credentials hold secrets: never kept past the call.
-        if self.held > KEPT_REQUEST_BYTES || !self.request.credentials.is_empty() {
+        if self.held > KEPT_REQUEST_BYTES || !request.credentials.is_empty() {
             return;
         }
-        let request = std::mem::take(&mut self.request);
         POOL.with(|pool| {
             let mut pool = pool.borrow_mut();
             if pool.len() < KEPT_REQUESTS {
