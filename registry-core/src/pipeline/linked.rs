@@ -24,6 +24,7 @@ thread_local! {
     /// a request has a call's shape, filling it again allocates nothing.
     /// Boxed: a request is a large struct, and moving it by value in and
     /// out of the pool was a tenth of a linked call's instructions.
+    #[allow(clippy::vec_box)] // the boxes are what is lent out and returned
     static POOL: RefCell<Vec<Box<NodeRequest>>> = const { RefCell::new(Vec::new()) };
 }
 
