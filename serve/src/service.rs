@@ -198,15 +198,28 @@ impl Service {
         T: Send + 'static,
         F: FnOnce(&dyn ExecutionStore) -> Result<T, crate::store::StoreError> + Send + 'static,
     {
+        match self.on_store(work).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Runs `work` against the store: on the blocking pool when its calls
+    /// may block ([`ExecutionStore::blocks`]), in place otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The blocking task's failure.
+    async fn on_store<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn ExecutionStore) -> T + Send + 'static,
+    {
         let store = Arc::clone(&self.store);
-        let done = if store.blocks() {
+        if store.blocks() {
             tokio::task::spawn_blocking(move || work(store.as_ref())).await
         } else {
             Ok(work(store.as_ref()))
-        };
-        match done {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -585,7 +598,6 @@ impl Service {
             .entry(status.clone())
             .or_default() += 1;
         let finished = now_ms();
-        let store = Arc::clone(&self.store);
         let (t, id, s, e) = (
             tenant.to_owned(),
             execution_id.to_owned(),
@@ -600,26 +612,23 @@ impl Service {
         );
         // The result goes to the blocking task and comes back with its
         // outcome: it is not copied.
-        let write = move || {
-            let ending = Ending {
-                status: &s,
-                finished_at_ms: finished,
-                result: &result,
-                error: e.as_deref(),
-                drop_data,
-                drop_nodes,
-            };
-            let recorded = match &unrecorded {
-                Some(record) => store.started_and_ended(record, &ending),
-                None => store.end(&t, &id, &ending),
-            };
-            (recorded, result)
-        };
-        let written = if self.store.blocks() {
-            tokio::task::spawn_blocking(write).await
-        } else {
-            Ok(write())
-        };
+        let written = self
+            .on_store(move |store| {
+                let ending = Ending {
+                    status: &s,
+                    finished_at_ms: finished,
+                    result: &result,
+                    error: e.as_deref(),
+                    drop_data,
+                    drop_nodes,
+                };
+                let recorded = match &unrecorded {
+                    Some(record) => store.started_and_ended(record, &ending),
+                    None => store.end(&t, &id, &ending),
+                };
+                (recorded, result)
+            })
+            .await;
         let (recorded, result) = match written {
             Ok((recorded, result)) => (Ok(recorded), result),
             Err(e) => (Err(e), Value::Null),

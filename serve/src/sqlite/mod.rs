@@ -157,6 +157,26 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     })
 }
 
+impl SqliteStore {
+    /// Records nodes' outcomes (node id, outcome as JSON text) in one
+    /// write.
+    fn write_outcomes(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        outcomes: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let (tenant, execution_id) = (tenant.to_owned(), execution_id.to_owned());
+        self.commits.write(move |c| {
+            let mut statement = c.prepare_cached(NODE_EXECUTED)?;
+            for (node_id, outcome) in &outcomes {
+                statement.execute(params![tenant, execution_id, node_id, outcome])?;
+            }
+            Ok(())
+        })
+    }
+}
+
 impl ExecutionStore for SqliteStore {
     fn blocks(&self) -> bool {
         !self.in_memory
@@ -318,21 +338,11 @@ impl ExecutionStore for SqliteStore {
         node_id: &str,
         outcome: &Value,
     ) -> Result<(), StoreError> {
-        let (tenant, execution_id, node_id) = (
-            tenant.to_owned(),
-            execution_id.to_owned(),
-            node_id.to_owned(),
-        );
-        let outcome = json_text(outcome);
-        self.commits.write(move |c| {
-            c.prepare_cached(NODE_EXECUTED)?.execute(params![
-                tenant,
-                execution_id,
-                node_id,
-                outcome
-            ])?;
-            Ok(())
-        })
+        self.write_outcomes(
+            tenant,
+            execution_id,
+            vec![(node_id.to_owned(), json_text(outcome))],
+        )
     }
 
     fn nodes_executed(
@@ -341,18 +351,11 @@ impl ExecutionStore for SqliteStore {
         execution_id: &str,
         outcomes: &[(String, Value)],
     ) -> Result<(), StoreError> {
-        let (tenant, execution_id) = (tenant.to_owned(), execution_id.to_owned());
-        let outcomes: Vec<(String, String)> = outcomes
+        let outcomes = outcomes
             .iter()
             .map(|(node_id, outcome)| (node_id.clone(), json_text(outcome)))
             .collect();
-        self.commits.write(move |c| {
-            let mut statement = c.prepare_cached(NODE_EXECUTED)?;
-            for (node_id, outcome) in &outcomes {
-                statement.execute(params![tenant, execution_id, node_id, outcome])?;
-            }
-            Ok(())
-        })
+        self.write_outcomes(tenant, execution_id, outcomes)
     }
 
     fn node_records(
