@@ -340,22 +340,25 @@ fn row_values(entity: &Entity, tenant: &str, id: &str, record: &Map<String, Valu
     values
 }
 
-/// [`row_values`] appended to `values`, text borrowed rather than copied.
+/// [`row_values`] of a checked record appended to `values`, text
+/// borrowed rather than copied.
 fn push_row_values<'v>(
     values: &mut Vec<ToSqlOutput<'v>>,
     entity: &'v Entity,
-    tenant: &'v str,
-    (id, record): &'v CheckedRecord,
+    record: &'v CheckedRecord,
 ) {
-    values.push(ToSqlOutput::Borrowed(ValueRef::Text(tenant.as_bytes())));
-    values.push(ToSqlOutput::Borrowed(ValueRef::Text(id.as_bytes())));
-    for (_, spec, given) in entity.in_schema_order(record) {
+    values.push(ToSqlOutput::Borrowed(ValueRef::Text(
+        record.tenant().as_bytes(),
+    )));
+    values.push(ToSqlOutput::Borrowed(ValueRef::Text(
+        record.id().as_bytes(),
+    )));
+    for ((_, spec), given) in entity.fields.iter().zip(record.field_values()) {
         values.push(match given {
-            Some(Value::String(s)) if !spec.kind.is_json() => {
+            Value::String(s) if !spec.kind.is_json() => {
                 ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
             }
-            Some(v) => ToSqlOutput::Owned(to_sql(spec, v)),
-            None => ToSqlOutput::Owned(Sql::Null),
+            v => ToSqlOutput::Owned(to_sql(spec, v)),
         });
     }
 }
@@ -457,7 +460,7 @@ fn write_error(entity: &Entity, index: usize, e: rusqlite::Error) -> NodeError {
 }
 
 /// A new record's id: the given one, else a new UUID.
-fn new_id(_entity: &Entity, record: &Map<String, Value>) -> String {
+fn new_id(record: &Map<String, Value>) -> String {
     match record.get("id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -466,19 +469,54 @@ fn new_id(_entity: &Entity, record: &Map<String, Value>) -> String {
     }
 }
 
-/// A record checked for a create: its id and its fields.
-pub(crate) type CheckedRecord = (String, Map<String, Value>);
+/// A record checked for a create, in its stored shape: `id`, `tenantId`,
+/// then every field of the schema in its order (`null` when absent) —
+/// what is written and what the create answers.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedRecord(Map<String, Value>);
 
-/// The records of a create, each checked against `entity` (with its id:
-/// the given one, else a new UUID). A user who may create only their own
-/// records (`owner`: field and user id) gets the owner field set when
-/// absent and refused when it names another.
+impl CheckedRecord {
+    /// The record's id.
+    pub(crate) fn id(&self) -> &str {
+        self.0.get("id").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The record's tenant.
+    pub(crate) fn tenant(&self) -> &str {
+        self.0
+            .get("tenantId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The values of the schema's fields, in its order (after `id` and
+    /// `tenantId`).
+    fn field_values(&self) -> impl Iterator<Item = &Value> {
+        self.0.values().skip(2)
+    }
+
+    /// The whole record: its fields by name (and `id`, `tenantId`).
+    pub(crate) fn fields(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The record as the create answers it.
+    pub(crate) fn into_stored(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// The records of a create for `tenant`, each checked against `entity`
+/// (with its id: the given one, else a new UUID). A user who may create
+/// only their own records (`owner`: field and user id) gets the owner
+/// field set when absent and refused when it names another.
 ///
 /// # Errors
 ///
 /// `VALIDATION_FAILED` naming each record's index and field.
 pub(crate) fn checked_records(
     entity: &Entity,
+    tenant: &str,
     records: &[&Map<String, Value>],
     owner: Option<&(String, String)>,
 ) -> Result<Vec<CheckedRecord>, NodeError> {
@@ -505,8 +543,8 @@ pub(crate) fn checked_records(
                 }
             }
         }
-        match check::record(entity, i, record, true) {
-            Ok(fields) => checked.push((new_id(entity, record), fields)),
+        match check::created(entity, i, record, new_id(record), tenant) {
+            Ok(stored) => checked.push(CheckedRecord(stored)),
             Err(mut found) => violations.append(&mut found),
         }
     }
@@ -549,7 +587,7 @@ pub fn create(
     records: &[&Map<String, Value>],
     owner: Option<(String, String)>,
 ) -> Result<Vec<Value>, NodeError> {
-    let checked = checked_records(entity, records, owner.as_ref())?;
+    let checked = checked_records(entity, tenant, records, owner.as_ref())?;
     let width = entity.fields.len() + 2;
     let per_insert = ROWS_PER_INSERT.min(MAX_PARAMETERS / width).max(1);
     let mut values = Vec::with_capacity(per_insert * width);
@@ -557,7 +595,7 @@ pub fn create(
     for (n, rows) in checked.chunks(per_insert).enumerate() {
         values.clear();
         for row in rows {
-            push_row_values(&mut values, entity, tenant, row);
+            push_row_values(&mut values, entity, row);
         }
         let statement = if rows.len() == per_insert {
             tx.prepare_cached(&full)
@@ -569,42 +607,14 @@ pub fn create(
             .execute(params_from_iter(values.iter()));
         if let Err(e) = inserted {
             let written = &checked[..n * per_insert + rows.len()];
-            return Err(locate_failure(tx, entity, table, tenant, written)
+            return Err(locate_failure(tx, entity, table, written)
                 .unwrap_or_else(|| write_error(entity, n * per_insert, e)));
         }
     }
     Ok(checked
         .into_iter()
-        .map(|(id, fields)| stored_record(entity, tenant, id, fields))
+        .map(CheckedRecord::into_stored)
         .collect())
-}
-
-/// A created record as stored (on either store): id, tenant, then every
-/// field of the schema in its order, `null` when absent.
-pub(crate) fn stored_record(
-    entity: &Entity,
-    tenant: &str,
-    id: String,
-    fields: Map<String, Value>,
-) -> Value {
-    let mut record = Map::with_capacity(entity.fields.len() + 2);
-    record.insert("id".into(), Value::String(id));
-    record.insert("tenantId".into(), Value::String(tenant.to_owned()));
-    // Checked fields come in schema order: take them in step; only a
-    // field out of place (or absent) sends the rest to a lookup.
-    let mut given = fields.into_iter().peekable();
-    let mut rest: Option<Map<String, Value>> = None;
-    for (name, _) in &entity.fields {
-        let value = match given.next_if(|(k, _)| k == name) {
-            Some((_, v)) => v,
-            None => rest
-                .get_or_insert_with(|| given.by_ref().collect())
-                .swap_remove(name)
-                .unwrap_or(Value::Null),
-        };
-        record.insert(name.clone(), value);
-    }
-    Value::Object(record)
 }
 
 /// Which of `rows` (the records written so far, the failed statement's
@@ -617,7 +627,6 @@ fn locate_failure(
     tx: &Transaction<'_>,
     entity: &Entity,
     table: &str,
-    tenant: &str,
     rows: &[CheckedRecord],
 ) -> Option<NodeError> {
     if !tx.is_autocommit() {
@@ -632,7 +641,7 @@ fn locate_failure(
         let mut values = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             values.clear();
-            push_row_values(&mut values, entity, tenant, row);
+            push_row_values(&mut values, entity, row);
             if let Err(e) = insert.execute(params_from_iter(values.iter())) {
                 return Some(write_error(entity, i, e));
             }

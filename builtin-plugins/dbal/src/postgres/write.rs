@@ -96,7 +96,12 @@ fn plan(
                 };
                 let records = records_param(request)?;
                 return Ok(Plan::CreateTyped {
-                    rows: crate::declared::checked_records(entity, &records, owner.as_ref())?,
+                    rows: crate::declared::checked_records(
+                        entity,
+                        tenant,
+                        &records,
+                        owner.as_ref(),
+                    )?,
                     single: request.param("data").is_some_and(Value::is_object),
                 });
             }
@@ -283,8 +288,9 @@ fn apply_typed(
         Plan::CreateTyped { rows, single } => {
             let mut created = Vec::with_capacity(rows.len());
             let mut statement = None;
-            for (i, (id, fields)) in rows.iter().enumerate() {
-                let (sql, params) = declared::insert(entity, table, tenant, id, fields, "");
+            for (i, row) in rows.iter().enumerate() {
+                let (sql, params) =
+                    declared::insert(entity, table, tenant, row.id(), row.fields(), "");
                 let prepared = match &statement {
                     Some(prepared) => prepared,
                     None => statement.insert(tx.prepare(&sql)?),
@@ -295,12 +301,7 @@ fn apply_typed(
                         None => Err(e),
                     };
                 }
-                created.push(crate::declared::stored_record(
-                    entity,
-                    tenant,
-                    id.clone(),
-                    fields.clone(),
-                ));
+                created.push(row.clone().into_stored());
             }
             Ok(Some(Ok(created_answer(*single, created))))
         }
@@ -349,12 +350,12 @@ fn apply_typed(
             } else {
                 let mut record = data.clone();
                 record.insert("id".into(), Value::String(id.clone()));
-                match crate::declared::checked_records(entity, &[&record], None) {
+                match crate::declared::checked_records(entity, tenant, &[&record], None) {
                     Err(refused) => return Ok(Some(Err(refused))),
                     Ok(rows) => {
-                        let (row_id, fields) = &rows[0];
+                        let row = &rows[0];
                         let (sql, params) =
-                            declared::insert(entity, table, tenant, row_id, fields, "");
+                            declared::insert(entity, table, tenant, row.id(), row.fields(), "");
                         tx.execute(&sql, &refs(&params))
                     }
                 }
