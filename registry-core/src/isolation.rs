@@ -58,14 +58,12 @@ pub fn scope_parameters(
 }
 
 /// A copy of `data` (records to write) with every record's tenant field
-/// set to `tenant`, each record built at its final size (bulk writes
-/// carry thousands).
+/// set to `tenant`. Each record is cloned whole, which copies its key
+/// index instead of hashing every key again (bulk writes carry
+/// thousands), then given the tenant.
 fn forced_copy(data: &Value, tenant: &str, field: &str, key: &str) -> Result<Value, NodeFailure> {
     let copy = |record: &Map<String, Value>| {
-        let mut owned = Map::with_capacity(record.len() + 1);
-        for (k, v) in record {
-            owned.insert(k.clone(), v.clone());
-        }
+        let mut owned = record.clone();
         owned_by(&mut owned, tenant, field);
         Value::Object(owned)
     };
