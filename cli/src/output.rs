@@ -20,14 +20,7 @@ pub enum Json {
 impl Json {
     /// `value` written now as pretty JSON text.
     pub fn write<T: serde::Serialize>(value: &T) -> Self {
-        Self::write_sized(value, 0)
-    }
-
-    /// `value` written now as pretty JSON text into a buffer of `hint`
-    /// bytes to start with: a large result is not copied into ever larger
-    /// buffers as it is written.
-    pub fn write_sized<T: serde::Serialize>(value: &T, hint: usize) -> Self {
-        let mut text = Vec::with_capacity(hint);
+        let mut text = Vec::new();
         let written = serde_json::to_writer_pretty(&mut text, value);
         // serde_json writes UTF-8 only.
         Json::Text(match written {

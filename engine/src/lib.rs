@@ -111,6 +111,7 @@ mod progress;
 mod references;
 mod report;
 mod result;
+mod result_json;
 mod resume;
 mod schedule;
 mod state;

@@ -81,7 +81,7 @@ fn measure_output(result: &ExecutionResult) -> usize {
     // As `plugflow run --output json` writes it: into a buffer sized for
     // the nodes.
     let mut text = Vec::with_capacity(512 * result.nodes.len());
-    serde_json::to_writer_pretty(&mut text, result).expect("result serialises");
+    result.write_pretty_json(&mut text);
     text.len()
 }
 

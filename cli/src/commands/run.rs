@@ -374,8 +374,12 @@ pub async fn run(
     // Only the form that is printed is written.
     let output = match global.output {
         OutputFormat::Json => Output {
-            // A node's result is a few hundred bytes of pretty JSON.
-            json: Json::write_sized(&result, 512 * result.nodes.len()),
+            json: {
+                // A node's result is a few hundred bytes of pretty JSON.
+                let mut text = Vec::with_capacity(512 * result.nodes.len());
+                result.write_pretty_json(&mut text);
+                Json::Text(String::from_utf8(text).unwrap_or_default())
+            },
             pretty: String::new(),
         },
         OutputFormat::Pretty => Output {

@@ -232,47 +232,79 @@ impl Compiled {
     /// Text in `{{ }}` that is not an expression stays literal and is
     /// reported in `notes`.
     pub fn compile(value: &Value, path: &str, notes: &mut Vec<TemplateNote>) -> Compiled {
-        if !contains_template(value) {
-            return Compiled::Literal(value.clone());
-        }
-        Self::compile_at(value, &mut Pointer::at(path), notes)
+        let mut trail = PathTrail::default();
+        Self::compile_at(value, path, &mut trail, notes, 0)
+            .unwrap_or_else(|| Compiled::Literal(value.clone()))
     }
 
-    /// [`Compiled::compile`] of a value known to hold a template.
-    fn compile_at(value: &Value, path: &mut Pointer, notes: &mut Vec<TemplateNote>) -> Compiled {
-        let child = |v: &Value, path: &mut Pointer, notes: &mut Vec<TemplateNote>| {
-            if contains_template(v) {
-                Self::compile_at(v, path, notes)
-            } else {
-                Compiled::Literal(v.clone())
-            }
-        };
+    /// [`Compiled::compile`] of `value` at `base` + `trail`, in one walk;
+    /// `None` when nothing inside it is a template (it is used as is).
+    /// The pointer is joined only for a note.
+    fn compile_at<'v>(
+        value: &'v Value,
+        base: &str,
+        trail: &mut PathTrail<'v>,
+        notes: &mut Vec<TemplateNote>,
+        depth: usize,
+    ) -> Option<Compiled> {
+        if depth >= RECURSE_DEPTH && !contains_template(value) {
+            // Deep inside: scanned without recursion first, so a hostile
+            // document nesting deeper than the stack allows is only ever
+            // walked recursively down to a template it really holds.
+            return None;
+        }
         match value {
-            Value::String(text) => compile_string(text, path.as_str(), notes),
-            Value::Array(items) => Compiled::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let back = path.push_index(i);
-                        let compiled = child(v, path, notes);
-                        path.truncate(back);
-                        compiled
-                    })
-                    .collect(),
-            ),
-            Value::Object(object) => Compiled::Object(
-                object
-                    .iter()
-                    .map(|(k, v)| {
-                        let back = path.push_key(k);
-                        let compiled = child(v, path, notes);
-                        path.truncate(back);
-                        (k.clone(), compiled)
-                    })
-                    .collect(),
-            ),
-            _ => Compiled::Literal(value.clone()),
+            Value::String(text) => {
+                has_template(text).then(|| compile_string(text, &|| trail.pointer_at(base), notes))
+            }
+            Value::Array(items) => {
+                let mut compiled: Option<Vec<Compiled>> = None;
+                for (i, item) in items.iter().enumerate() {
+                    trail.0.push(Segment::Index(i));
+                    let found = Self::compile_at(item, base, trail, notes, depth + 1);
+                    trail.0.pop();
+                    match (found, &mut compiled) {
+                        (Some(found), Some(all)) => all.push(found),
+                        (None, Some(all)) => all.push(Compiled::Literal(item.clone())),
+                        (Some(found), None) => {
+                            let mut all = Vec::with_capacity(items.len());
+                            all.extend(items[..i].iter().cloned().map(Compiled::Literal));
+                            all.push(found);
+                            compiled = Some(all);
+                        }
+                        (None, None) => {}
+                    }
+                }
+                compiled.map(Compiled::Array)
+            }
+            Value::Object(object) => {
+                let mut compiled: Option<Vec<(String, Compiled)>> = None;
+                for (i, (key, item)) in object.iter().enumerate() {
+                    trail.0.push(Segment::Key(key));
+                    let found = Self::compile_at(item, base, trail, notes, depth + 1);
+                    trail.0.pop();
+                    match (found, &mut compiled) {
+                        (Some(found), Some(all)) => all.push((key.clone(), found)),
+                        (None, Some(all)) => {
+                            all.push((key.clone(), Compiled::Literal(item.clone())));
+                        }
+                        (Some(found), None) => {
+                            let mut all = Vec::with_capacity(object.len());
+                            all.extend(
+                                object
+                                    .iter()
+                                    .take(i)
+                                    .map(|(k, v)| (k.clone(), Compiled::Literal(v.clone()))),
+                            );
+                            all.push((key.clone(), found));
+                            compiled = Some(all);
+                        }
+                        (None, None) => {}
+                    }
+                }
+                compiled.map(Compiled::Object)
+            }
+            _ => None,
         }
     }
 
@@ -387,7 +419,11 @@ impl Compiled {
     }
 }
 
-fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Compiled {
+fn compile_string(
+    text: &str,
+    path: &dyn Fn() -> String,
+    notes: &mut Vec<TemplateNote>,
+) -> Compiled {
     if is_per_item(text) {
         return Compiled::Literal(Value::String(text.to_owned()));
     }
@@ -403,7 +439,7 @@ fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Comp
             Piece::Text(t) => push_text(&mut parts, &t),
             Piece::Unclosed(rest, offset) => {
                 notes.push(TemplateNote {
-                    path: path.to_owned(),
+                    path: path(),
                     text: rest.to_owned(),
                     message: "`{{` has no matching `}}`; kept as text".to_owned(),
                     offset: Some(offset),
@@ -422,7 +458,7 @@ fn compile_string(text: &str, path: &str, notes: &mut Vec<TemplateNote>) -> Comp
                         lead + at
                     };
                     notes.push(TemplateNote {
-                        path: path.to_owned(),
+                        path: path(),
                         text: format!("{{{{{source}}}}}"),
                         message: format!("not an expression ({e}); kept as text"),
                         offset: Some(offset + at),
@@ -455,7 +491,12 @@ struct PathTrail<'c>(Vec<Segment<'c>>);
 
 impl PathTrail<'_> {
     fn pointer(&self) -> String {
-        let mut out = Pointer::default();
+        self.pointer_at("")
+    }
+
+    /// The pointer `base` followed by the trail.
+    fn pointer_at(&self, base: &str) -> String {
+        let mut out = Pointer::at(base);
         for segment in &self.0 {
             match segment {
                 Segment::Index(i) => out.push_index(*i),
@@ -485,6 +526,10 @@ fn eval<'s>(
         message: e.to_string(),
     })
 }
+
+/// Nesting below which templates are compiled by recursion straight away;
+/// deeper values are scanned without recursion first.
+const RECURSE_DEPTH: usize = 64;
 
 fn contains_template(value: &Value) -> bool {
     // Iterative: a hostile document may nest deeper than the stack allows.
