@@ -8,9 +8,11 @@
 //! their depth.
 
 use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
+use serde_json::Value;
 
 use crate::result::{ExecutionResult, NodeResult};
 
@@ -50,11 +52,12 @@ impl ExecutionResult {
             out.extend_from_slice(b"{}");
         } else {
             out.push(b'{');
+            let mut clock = Clock::default();
             for (n, (id, node)) in self.nodes.iter().enumerate() {
-                separator(out, 2, n == 0);
+                out.extend_from_slice(if n == 0 { b"\n    " } else { b",\n    " });
                 string(out, id);
                 out.extend_from_slice(b": ");
-                node_result(out, node);
+                node_result(out, node, &mut clock);
             }
             close(out, 1, b'}');
         }
@@ -75,49 +78,100 @@ impl ExecutionResult {
     }
 }
 
+/// The key `$name` of a node's result (its fields are at depth 3), up to
+/// its value, as one constant: `,`, new line, indentation, quoted key.
+macro_rules! node_key {
+    ($out:expr, first $name:literal) => {
+        $out.extend_from_slice(concat!("\n      \"", $name, "\": ").as_bytes())
+    };
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\n      \"", $name, "\": ").as_bytes())
+    };
+}
+
 /// One node's result, its object at depth 2 (its fields at 3).
-fn node_result(out: &mut Vec<u8>, node: &NodeResult) {
+fn node_result(out: &mut Vec<u8>, node: &NodeResult, clock: &mut Clock) {
     out.push(b'{');
-    key(out, 3, true, "status");
-    string(out, node.status.as_str());
-    key(out, 3, false, "output");
-    serialized(out, 3, &node.output);
-    key(out, 3, false, "error");
+    node_key!(out, first "status");
+    // A status is a lower-case word: nothing to escape.
+    out.push(b'"');
+    out.extend_from_slice(node.status.as_str().as_bytes());
+    out.push(b'"');
+    node_key!(out, "output");
+    value(out, 3, &node.output);
+    node_key!(out, "error");
     optional_string(out, node.error.as_deref());
-    key(out, 3, false, "errorCode");
+    node_key!(out, "errorCode");
     match &node.error_code {
         Some(code) => serialized(out, 3, code),
         None => out.extend_from_slice(b"null"),
     }
-    key(out, 3, false, "startedAt");
-    timestamp(out, node.started_at);
-    key(out, 3, false, "finishedAt");
-    timestamp(out, node.finished_at);
-    key(out, 3, false, "durationMs");
+    node_key!(out, "startedAt");
+    clock.write(out, node.started_at);
+    node_key!(out, "finishedAt");
+    clock.write(out, node.finished_at);
+    node_key!(out, "durationMs");
     serialized(out, 3, &node.duration_ms);
-    key(out, 3, false, "retries");
-    serialized(out, 3, &node.retries);
-    key(out, 3, false, "recoveryApplied");
+    node_key!(out, "retries");
+    out.extend_from_slice(itoa::Buffer::new().format(node.retries).as_bytes());
+    node_key!(out, "recoveryApplied");
     out.extend_from_slice(if node.recovery_applied {
         b"true"
     } else {
         b"false"
     });
-    key(out, 3, false, "fallbackNodeType");
+    node_key!(out, "fallbackNodeType");
     optional_string(out, node.fallback_node_type.as_deref());
     if !node.validation_errors.is_empty() {
-        key(out, 3, false, "validationErrors");
+        node_key!(out, "validationErrors");
         serialized(out, 3, &node.validation_errors);
     }
     if let Some(reason) = &node.reason {
-        key(out, 3, false, "reason");
+        node_key!(out, "reason");
         string(out, reason);
     }
     if !node.warnings.is_empty() {
-        key(out, 3, false, "warnings");
+        node_key!(out, "warnings");
         serialized(out, 3, &node.warnings);
     }
-    close(out, 2, b'}');
+    out.extend_from_slice(b"\n    }");
+}
+
+/// Timestamps as quoted RFC 3339 text, the last second's text kept: the
+/// nodes of a run mostly start and finish within the same second, so
+/// only the milliseconds change from one timestamp to the next.
+#[derive(Default)]
+struct Clock {
+    /// The last timestamp's whole seconds since the epoch and its text.
+    last: Option<(u64, [u8; 24])>,
+}
+
+impl Clock {
+    fn write(&mut self, out: &mut Vec<u8>, at: Option<SystemTime>) {
+        let Some(at) = at else {
+            out.extend_from_slice(b"null");
+            return;
+        };
+        let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let text = match &mut self.last {
+            Some((secs, text)) if *secs == since.as_secs() => {
+                let millis = since.subsec_millis();
+                // Three digits; below 1000 by definition.
+                text[20] = b'0' + (millis / 100) as u8;
+                text[21] = b'0' + (millis / 10 % 10) as u8;
+                text[22] = b'0' + (millis % 10) as u8;
+                *text
+            }
+            last => {
+                let text = crate::timestamp::rfc3339_millis(at);
+                *last = Some((since.as_secs(), text));
+                text
+            }
+        };
+        out.push(b'"');
+        out.extend_from_slice(&text);
+        out.push(b'"');
+    }
 }
 
 /// `,` unless first, a new line and the indentation of `depth`.
@@ -172,16 +226,47 @@ fn optional_string(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-fn timestamp(out: &mut Vec<u8>, at: Option<std::time::SystemTime>) {
-    match at {
-        Some(at) => {
-            out.push(b'"');
-            out.extend_from_slice(&crate::timestamp::rfc3339_millis(at));
-            out.push(b'"');
+/// A JSON value as written at `depth`: containers, strings and integers
+/// directly, other numbers through serde_json (its float formatting).
+fn value(out: &mut Vec<u8>, depth: usize, given: &Value) {
+    match given {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            (None, Some(u)) => out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes()),
+            _ => serialized(out, depth, n),
+        },
+        Value::String(text) => string(out, text),
+        Value::Array(items) if items.is_empty() => out.extend_from_slice(b"[]"),
+        Value::Object(entries) if entries.is_empty() => out.extend_from_slice(b"{}"),
+        // Deep values go through serde_json, whose serializer bounds its
+        // own recursion the same way.
+        _ if depth > VALUE_DEPTH => serialized(out, depth, given),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (n, item) in items.iter().enumerate() {
+                separator(out, depth + 1, n == 0);
+                value(out, depth + 1, item);
+            }
+            close(out, depth, b']');
         }
-        None => out.extend_from_slice(b"null"),
+        Value::Object(entries) => {
+            out.push(b'{');
+            for (n, (key, item)) in entries.iter().enumerate() {
+                separator(out, depth + 1, n == 0);
+                string(out, key);
+                out.extend_from_slice(b": ");
+                value(out, depth + 1, item);
+            }
+            close(out, depth, b'}');
+        }
     }
 }
+
+/// Nesting past which an output is handed to serde_json.
+const VALUE_DEPTH: usize = 32;
 
 /// `value` through serde_json, pretty, as written at `depth` (its inner
 /// lines indented from there).
@@ -354,6 +439,22 @@ mod tests {
         failed.status = RunStatus::Error;
         failed.error = Some("node n0 failed".into());
         assert_eq!(written(&failed), serde_written(&failed));
+    }
+
+    #[test]
+    fn an_output_nested_past_the_direct_writer_is_written_as_serde_writes_it() {
+        let mut deep = json!({"leaf": [1.5, -2, "x"]});
+        for i in 0..40 {
+            deep = if i % 2 == 0 {
+                json!([deep, i])
+            } else {
+                json!({"k": deep})
+            };
+        }
+        let mut node = NodeResult::pending();
+        node.output = deep;
+        let nested = result(vec![("n".into(), node)]);
+        assert_eq!(written(&nested), serde_written(&nested));
     }
 
     fn any_value() -> impl Strategy<Value = Value> {
