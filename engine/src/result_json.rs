@@ -210,7 +210,7 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 /// (serde_json escapes only `"`, `\` and control characters), else
 /// through serde_json.
 fn string(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !text.bytes().any(|b| ESCAPED[usize::from(b)]) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
@@ -218,6 +218,20 @@ fn string(out: &mut Vec<u8>, text: &str) {
         serialized(out, 0, text);
     }
 }
+
+/// The bytes serde_json escapes in a string: control characters, `"`
+/// and `\` (one table load a byte, as serde_json checks them).
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 fn optional_string(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
