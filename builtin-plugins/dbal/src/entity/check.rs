@@ -155,17 +155,17 @@ pub fn new_uuid() -> String {
 /// digits), written directly: a bulk create makes one per record.
 fn uuid_text(high: u64, low: u64) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let bits = (u128::from(high) << 64) | u128::from(low);
-    let mut text = [b'-'; 36];
-    let mut shift = 128;
-    for (at, slot) in text.iter_mut().enumerate() {
-        if matches!(at, 8 | 13 | 18 | 23) {
-            continue;
+    let bytes = ((u128::from(high) << 64) | u128::from(low)).to_be_bytes();
+    let mut text = Vec::with_capacity(36);
+    for (at, byte) in bytes.iter().enumerate() {
+        if matches!(at, 4 | 6 | 8 | 10) {
+            text.push(b'-');
         }
-        shift -= 4;
-        *slot = DIGITS[((bits >> shift) & 0xf) as usize];
+        text.push(DIGITS[usize::from(byte >> 4)]);
+        text.push(DIGITS[usize::from(byte & 0xf)]);
     }
-    text.iter().map(|&b| char::from(b)).collect()
+    // Only hex digits and hyphens were written, so this never falls back.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Whether `given` is a valid value of a field declared as `spec` (with
