@@ -12,6 +12,9 @@
 //! profile execute-dynamic N  the same with math.add loaded from its .so
 //! profile startup-warm N     N discoveries of 59 plugin files with a warm
 //!                            cache (measure_startup)
+//! profile load-cold N       N discoveries of the 9 built-in libraries,
+//!                            fresh copies each time, no cache
+//!                            (measure_load)
 //! profile write-chain N PATH the chain's workflow file, for the CLI
 //! profile dbal-bulk N        N creates of 10,000 records of the `dbal`
 //!                            benchmark's declared entity (node time only)
@@ -126,6 +129,17 @@ fn measure_startup(config: &DiscoveryConfig) -> Registry {
     registry
 }
 
+#[inline(never)]
+fn measure_load(dir: &std::path::Path) -> Registry {
+    let registry = Registry::new();
+    let report = Loader::new(DiscoveryConfig::with_directories([dir])).discover(&registry);
+    assert_eq!(
+        report.totals.loaded,
+        plugflow_benches::BUILTIN_LIBRARIES.len()
+    );
+    registry
+}
+
 /// `n` creates of 10,000 declared records each, after `preload` such
 /// creates for another tenant (0: into a fresh database). Prints the time
 /// of the measured creates.
@@ -214,6 +228,25 @@ fn main() {
             let (registry, _dir) = plugflow_benches::dynamic_builtins();
             measure_execute(&registry, 1);
             measure_execute(&registry, n);
+        }
+        "load-cold" => {
+            // Fresh copies each time (a library already mapped would be
+            // reused by the dynamic linker), made just before, as in the
+            // `plugins` benchmark.
+            let mut took = std::time::Duration::ZERO;
+            for _ in 0..n {
+                let dir = tempfile::tempdir().expect("temp dir");
+                plugflow_tests::install(dir.path(), &plugflow_benches::BUILTIN_LIBRARIES);
+                let started = std::time::Instant::now();
+                let registry = measure_load(dir.path());
+                took += started.elapsed();
+                drop((registry, dir));
+            }
+            eprintln!(
+                "{n} discoveries of {} libraries: {:.2} ms per library",
+                plugflow_benches::BUILTIN_LIBRARIES.len(),
+                took.as_secs_f64() * 1e3 / (n * plugflow_benches::BUILTIN_LIBRARIES.len()) as f64
+            );
         }
         "startup-warm" => {
             let dir = tempfile::tempdir().expect("temp dir");
