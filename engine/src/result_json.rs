@@ -142,8 +142,9 @@ fn node_result(out: &mut Vec<u8>, node: &NodeResult, clock: &mut Clock) {
 /// only the milliseconds change from one timestamp to the next.
 #[derive(Default)]
 struct Clock {
-    /// The last timestamp's whole seconds since the epoch and its text.
-    last: Option<(u64, [u8; 24])>,
+    /// The last timestamp's whole seconds since the epoch and its text,
+    /// quotes included (one copy into the output).
+    last: Option<(u64, [u8; 26])>,
 }
 
 impl Clock {
@@ -157,20 +158,18 @@ impl Clock {
             Some((secs, text)) if *secs == since.as_secs() => {
                 let millis = since.subsec_millis();
                 // Three digits; below 1000 by definition.
-                text[20] = b'0' + (millis / 100) as u8;
-                text[21] = b'0' + (millis / 10 % 10) as u8;
-                text[22] = b'0' + (millis % 10) as u8;
-                *text
-            }
-            last => {
-                let text = crate::timestamp::rfc3339_millis(at);
-                *last = Some((since.as_secs(), text));
+                text[21] = b'0' + (millis / 100) as u8;
+                text[22] = b'0' + (millis / 10 % 10) as u8;
+                text[23] = b'0' + (millis % 10) as u8;
                 text
             }
+            last => {
+                let mut quoted = [b'"'; 26];
+                quoted[1..25].copy_from_slice(&crate::timestamp::rfc3339_millis(at));
+                &mut last.insert((since.as_secs(), quoted)).1
+            }
         };
-        out.push(b'"');
-        out.extend_from_slice(&text);
-        out.push(b'"');
+        out.extend_from_slice(&text[..]);
     }
 }
 
