@@ -257,10 +257,11 @@ impl<'de> Visitor<'de> for TargetVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Target, A::Error> {
         let mut target = Target {
             node: String::new(),
-            port: "main".to_owned(),
+            port: String::new(),
             index: 0,
             unknown_fields: Vec::new(),
         };
+        let mut port = None;
         let mut seen = Seen(0);
         while let Some(Key(key)) = map.next_key()? {
             match key.as_ref() {
@@ -270,7 +271,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 }
                 "type" => {
                     seen.first(1, "type")?;
-                    target.port = map.next_value()?;
+                    port = Some(map.next_value()?);
                 }
                 "index" => {
                     seen.first(2, "index")?;
@@ -282,6 +283,8 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 }
             }
         }
+        // The default port is made only when the target names none.
+        target.port = port.unwrap_or_else(|| "main".to_owned());
         Ok(target)
     }
 }
