@@ -90,6 +90,15 @@ pub fn chain(n: usize) -> CompiledWorkflow {
 
 /// A start node fanning out to `width` nodes that all join into one.
 pub fn fan_out_in(width: usize) -> CompiledWorkflow {
+    compile(fan_out_in_value(width))
+}
+
+/// [`fan_out_in`]'s workflow file text.
+pub fn fan_out_in_text(width: usize) -> String {
+    fan_out_in_value(width).to_string()
+}
+
+fn fan_out_in_value(width: usize) -> Value {
     let mut nodes = vec![noop("start".into(), json!(1))];
     let mut connections = serde_json::Map::new();
     let targets: Vec<Value> = (0..width)
@@ -101,7 +110,7 @@ pub fn fan_out_in(width: usize) -> CompiledWorkflow {
         connections.insert(format!("w{i}"), link("join"));
     }
     nodes.push(noop("join".into(), json!("{{ $input.w0.result }}")));
-    compile(json!({"id": "fan", "name": "fan", "nodes": nodes, "connections": connections}))
+    json!({"id": "fan", "name": "fan", "nodes": nodes, "connections": connections})
 }
 
 /// The workflow text of a chain of `n` `math.add` nodes, each adding 1 to

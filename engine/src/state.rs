@@ -53,7 +53,9 @@ pub(crate) struct RunState<'c> {
     pub(crate) compiled: &'c CompiledWorkflow,
     pub(crate) state: Vec<State>,
     remaining: Vec<usize>,
-    arrived: Vec<Vec<usize>>,
+    /// Whether each source of each node has delivered its output, laid
+    /// out as the graph's `source_start` says (one flag per source slot).
+    arrived: Vec<bool>,
     pub(crate) steps: Vec<Option<Step>>,
     pub(crate) results: Vec<NodeResult>,
     pub(crate) ready: VecDeque<usize>,
@@ -129,7 +131,7 @@ impl<'c> RunState<'c> {
             compiled,
             state: vec![State::Waiting; n],
             remaining: graph.incoming.iter().map(Vec::len).collect(),
-            arrived: vec![Vec::new(); n],
+            arrived: vec![false; graph.source_start.last().copied().unwrap_or(0)],
             steps: (0..n).map(|_| None).collect(),
             results: (0..n).map(|_| NodeResult::pending()).collect(),
             ready: graph.start.iter().copied().collect(),
@@ -173,18 +175,19 @@ impl<'c> RunState<'c> {
             return self.trigger.clone();
         }
         let sources = &graph.sources[i];
+        let arrived = self.arrivals(i);
         match sources.as_slice() {
             [] => self.trigger.clone(),
             [one] => self.steps[*one]
                 .as_ref()
-                .filter(|_| self.arrived[i].contains(one))
+                .filter(|_| arrived.first() == Some(&true))
                 .map_or_else(|| Arc::new(Value::Null), |s| s.output.clone()),
             many => {
                 let mut object = Map::with_capacity(many.len());
-                for &from in many {
+                for (&from, &came) in many.iter().zip(arrived) {
                     let output = self.steps[from]
                         .as_ref()
-                        .filter(|_| self.arrived[i].contains(&from))
+                        .filter(|_| came)
                         .map_or(Value::Null, |s| (*s.output).clone());
                     object.insert(graph.ids[from].clone(), output);
                 }
@@ -200,12 +203,14 @@ impl<'c> RunState<'c> {
         let graph = &self.compiled.graph;
         graph.sources[i]
             .iter()
-            .filter(|&&from| {
-                self.arrived[i].contains(&from)
-                    && self.compiled.on_error[from] == OnError::ContinueRegularOutput
+            .zip(self.arrivals(i))
+            .filter(|&(_, &came)| came)
+            .map(|(&from, _)| from)
+            .filter(|&from| {
+                self.compiled.on_error[from] == OnError::ContinueRegularOutput
                     && self.steps[from].as_ref().is_some_and(|s| s.status == "error")
             })
-            .map(|&from| {
+            .map(|from| {
                 let (message, code) = self.steps[from]
                     .as_ref()
                     .and_then(|s| s.error.clone())
@@ -248,11 +253,16 @@ impl<'c> RunState<'c> {
                     continue;
                 }
                 self.remaining[to] -= 1;
-                if taken && !self.arrived[to].contains(&from) {
-                    self.arrived[to].push(from);
+                if taken {
+                    let slot = graph.source_start.get(to).zip(graph.source_slot.get(e));
+                    if let Some(flag) =
+                        slot.and_then(|(start, slot)| self.arrived.get_mut(start + slot))
+                    {
+                        *flag = true;
+                    }
                 }
                 if self.remaining[to] == 0 {
-                    if self.arrived[to].is_empty() {
+                    if !self.arrivals(to).contains(&true) {
                         self.skip(to, "not on a branch that was taken");
                         work.push((to, Flow::Dead));
                     } else {
@@ -260,6 +270,16 @@ impl<'c> RunState<'c> {
                     }
                 }
             }
+        }
+    }
+
+    /// Which of node `i`'s sources (in the order of the graph's
+    /// `sources`) have delivered their output.
+    fn arrivals(&self, i: usize) -> &[bool] {
+        let starts = &self.compiled.graph.source_start;
+        match (starts.get(i), starts.get(i + 1)) {
+            (Some(&start), Some(&end)) => self.arrived.get(start..end).unwrap_or_default(),
+            _ => &[],
         }
     }
 

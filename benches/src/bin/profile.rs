@@ -12,6 +12,9 @@
 //! profile execute-dynamic N  the same with math.add loaded from its .so
 //! profile startup-warm N     N discoveries of 59 plugin files with a warm
 //!                            cache (measure_startup)
+//! profile fan-out N         a start node, N nodes, one join (the
+//!                            `engine` benchmark's fan-out), linked noop:
+//!                            measure_compile of its text, measure_run
 //! profile load-cold N       N discoveries of the 9 built-in libraries,
 //!                            fresh copies each time, no cache
 //!                            (measure_load)
@@ -228,6 +231,18 @@ fn main() {
             let (registry, _dir) = plugflow_benches::dynamic_builtins();
             measure_execute(&registry, 1);
             measure_execute(&registry, n);
+        }
+        "fan-out" => {
+            let registry = plugflow_benches::static_noop();
+            let engine = Engine::new(registry);
+            let text = plugflow_benches::fan_out_in_text(n);
+            let compiled = measure_compile(measure_parse(&text));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let result = measure_run(&runtime, &engine, &compiled);
+            assert_eq!(result.metrics.nodes_succeeded, n + 2);
         }
         "load-cold" => {
             // Fresh copies each time (a library already mapped would be

@@ -55,6 +55,14 @@ pub struct Graph {
     pub incoming: Vec<Vec<usize>>,
     /// Distinct source nodes of each node's incoming edges, in edge order.
     pub sources: Vec<Vec<usize>>,
+    /// For each edge, the position of its source in its target's
+    /// `sources`: a run marks an arrival without searching the list (a
+    /// join of a thousand branches would otherwise search it a thousand
+    /// times).
+    pub source_slot: Vec<usize>,
+    /// Where each node's sources start when every node's `sources` are
+    /// laid end to end (one more entry than nodes: the last is the total).
+    pub source_start: Vec<usize>,
     /// For each `parallel` node, its task nodes.
     pub tasks: Vec<Vec<usize>>,
     /// For each task node, its `parallel` node.
@@ -153,6 +161,10 @@ impl Graph {
 
         let resolve =
             |g: &Graph, key: &str| g.by_id.get(key).or_else(|| g.by_name.get(key)).copied();
+        // (target, source) → the source's position in the target's
+        // `sources`.
+        let mut slots: HashMap<(usize, usize), usize, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut seen: HashSet<(usize, bool, usize, usize), foldhash::fast::RandomState> =
             HashSet::default();
         for (source, ports) in &workflow.connections {
@@ -218,15 +230,24 @@ impl Graph {
                             g.outgoing[from].push(g.edges.len());
                             g.incoming[to].push(g.edges.len());
                             g.edges.push(edge);
-                            if !g.sources[to].contains(&from) {
-                                g.sources[to].push(from);
-                            }
+                            let sources = &mut g.sources[to];
+                            let slot = *slots.entry((to, from)).or_insert_with(|| {
+                                sources.push(from);
+                                sources.len() - 1
+                            });
+                            g.source_slot.push(slot);
                         }
                     }
                 }
             }
         }
 
+        g.source_start = std::iter::once(0)
+            .chain(g.sources.iter().scan(0, |total, sources| {
+                *total += sources.len();
+                Some(*total)
+            }))
+            .collect();
         for (i, node) in workflow.nodes.iter().enumerate() {
             if !node.is_parallel() {
                 continue;
@@ -368,5 +389,48 @@ impl Graph {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Graph;
+    use crate::workflow::Workflow;
+
+    /// `a` reaches `j` by both outputs, `b` by one.
+    fn join_graph() -> Graph {
+        let text = r#"{"nodes": [{"id": "a", "type": "x"}, {"id": "b", "type": "x"}, {"id": "j", "type": "x"}],
+            "connections": {"a": {"main": [[{"node": "j"}], [{"node": "j"}]]}, "b": {"main": [[{"node": "j"}]]}}}"#;
+        let workflow = Workflow::from_json_str(text, "join.json").expect("parses");
+        let (graph, problems) = Graph::build(&workflow);
+        assert!(problems.is_empty(), "{problems:?}");
+        graph
+    }
+
+    #[test]
+    fn a_source_sending_several_edges_holds_one_slot_of_its_target() {
+        let graph = join_graph();
+        let j = graph.index_of("j").expect("j");
+        let (a, b) = (
+            graph.index_of("a").expect("a"),
+            graph.index_of("b").expect("b"),
+        );
+        assert_eq!(graph.sources[j], [a, b]);
+        let slots: Vec<(usize, usize)> = graph
+            .edges
+            .iter()
+            .zip(&graph.source_slot)
+            .map(|(edge, &slot)| (edge.from, slot))
+            .collect();
+        assert_eq!(slots, [(a, 0), (a, 0), (b, 1)]);
+    }
+
+    #[test]
+    fn source_starts_lay_every_nodes_sources_end_to_end() {
+        let graph = join_graph();
+        let lengths: Vec<usize> = graph.sources.iter().map(Vec::len).collect();
+        let spans: Vec<usize> = graph.source_start.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(spans, lengths);
+        assert_eq!(graph.source_start.first(), Some(&0));
     }
 }
