@@ -17,7 +17,12 @@ pub(crate) fn reference_warnings(
     params: &[Compiled],
     error_logger: Option<usize>,
 ) -> Vec<Warning> {
-    let mut warnings = Vec::new();
+    // Warnings in the order the references occur; those that depend on
+    // whether the target finishes first wait for one batch of answers
+    // (one query at a time is a graph search each: quadratic in a long
+    // chain whose nodes all name an early node).
+    let mut found: Vec<Found> = Vec::new();
+    let mut queries: Vec<(usize, usize)> = Vec::new();
     for (i, compiled) in params.iter().enumerate() {
         let node = &workflow.nodes[i];
         compiled.for_each_expression(&mut |path, expr| {
@@ -42,33 +47,70 @@ pub(crate) fn reference_warnings(
                     character: None,
                 };
                 match target {
-                    None => warnings.push(warn(
+                    None => found.push(Found::Warning(warn(
                         WarningKind::UnknownReference,
                         format!(
                             "`{written}` in `{{{{ {} }}}}` names no node of this workflow; it resolves to nothing{}",
                             expr.source(),
                             likely_node(&reference, graph)
                         ),
-                    )),
-                    Some(t) if t == i => warnings.push(warn(
+                    ))),
+                    Some(t) if t == i => found.push(Found::Warning(warn(
                         WarningKind::UnreachableReference,
                         format!("`{written}` refers to the node itself, which has not finished when its parameters are rendered"),
-                    )),
-                    Some(t) if Some(i) != error_logger && !graph.finishes_before(t, i) => {
-                        warnings.push(warn(
-                            WarningKind::UnreachableReference,
-                            format!(
-                                "`{written}` refers to node `{}`, which cannot have finished before `{}` runs (it is not upstream of it); the reference resolves to nothing",
-                                graph.ids[t], node.id
-                            ),
-                        ))
+                    ))),
+                    Some(t) if Some(i) != error_logger => {
+                        queries.push((t, i));
+                        found.push(Found::Upstream {
+                            query: queries.len() - 1,
+                            written,
+                            path: path.to_string(),
+                        });
                     }
                     Some(_) => {}
                 }
             }
         });
     }
-    warnings
+    let upstream = graph.finish_before_all(&queries);
+    found
+        .into_iter()
+        .filter_map(|found| match found {
+            Found::Warning(warning) => Some(warning),
+            Found::Upstream {
+                query,
+                written,
+                path,
+            } => {
+                let (t, i) = queries.get(query).copied()?;
+                if upstream.get(query).copied().unwrap_or(true) {
+                    return None;
+                }
+                Some(Warning {
+                    node_id: Some(workflow.nodes[i].id.clone()),
+                    kind: WarningKind::UnreachableReference,
+                    path: format!("/parameters{path}"),
+                    message: format!(
+                        "`{written}` refers to node `{}`, which cannot have finished before `{}` runs (it is not upstream of it); the reference resolves to nothing",
+                        graph.ids[t], workflow.nodes[i].id
+                    ),
+                    character: None,
+                })
+            }
+        })
+        .collect()
+}
+
+/// A reference's warning, or the question that decides it.
+enum Found {
+    Warning(Warning),
+    /// A warning unless the target finishes before the node runs: answer
+    /// `query` of the batch.
+    Upstream {
+        query: usize,
+        written: String,
+        path: String,
+    },
 }
 
 /// "; did you mean `$steps.total`?" for a reference a small edit away

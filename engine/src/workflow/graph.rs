@@ -103,6 +103,97 @@ impl Graph {
         false
     }
 
+    /// [`finishes_before`](Self::finishes_before) for many `(target,
+    /// node)` pairs at once: one pass over the graph in topological order
+    /// per 64 distinct targets, where one search per pair is quadratic in
+    /// a long chain whose nodes all name an early node. A node on or
+    /// after a cycle (a workflow refused for it) gets `true`: the cycle is
+    /// the error to report there.
+    pub fn finish_before_all(&self, pairs: &[(usize, usize)]) -> Vec<bool> {
+        let n = self.ids.len();
+        let mut answers = vec![true; pairs.len()];
+        if pairs.is_empty() {
+            return answers;
+        }
+        let order = self.predecessor_order();
+        let mut ordered = vec![false; n];
+        for &v in &order {
+            ordered[v] = true;
+        }
+        // The parallel nodes that list each node as a task.
+        let mut owners: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (v, tasks) in self.tasks.iter().enumerate() {
+            for &t in tasks.iter().filter(|&&t| t < n) {
+                owners[t].push(v);
+            }
+        }
+        let mut targets: Vec<usize> = pairs.iter().map(|&(t, _)| t).filter(|&t| t < n).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        // Each target's pass and bit; each pass's pairs.
+        let mut slot = vec![(0usize, 0u64); n];
+        for (k, &t) in targets.iter().enumerate() {
+            slot[t] = (k / 64, 1 << (k % 64));
+        }
+        let mut by_pass: Vec<Vec<usize>> = vec![Vec::new(); targets.len().div_ceil(64)];
+        for (q, &(t, i)) in pairs.iter().enumerate() {
+            if t < n && i < n && ordered[i] {
+                by_pass[slot[t].0].push(q);
+            }
+        }
+        // `marks[v]`: the pass's targets that are `v` or one of its
+        // tasks; `before[v]`: those marking any of `v`'s ancestors.
+        let mut marks = vec![0u64; n];
+        let mut before = vec![0u64; n];
+        for (pass, group) in targets.chunks(64).enumerate() {
+            marks.fill(0);
+            for &t in group {
+                let bit = slot[t].1;
+                marks[t] |= bit;
+                for &owner in &owners[t] {
+                    marks[owner] |= bit;
+                }
+            }
+            for &v in &order {
+                before[v] = self
+                    .predecessors(v)
+                    .fold(0, |bits, p| bits | marks[p] | before[p]);
+            }
+            for &q in &by_pass[pass] {
+                let (t, i) = pairs[q];
+                answers[q] = before[i] & slot[t].1 != 0;
+            }
+        }
+        answers
+    }
+
+    /// The nodes in an order where each comes after its
+    /// [`predecessors`](Self::predecessors) (Kahn's algorithm); nodes on
+    /// or after a cycle are left out.
+    fn predecessor_order(&self) -> Vec<usize> {
+        let n = self.ids.len();
+        let mut successors: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut waiting = vec![0usize; n];
+        for (i, count) in waiting.iter_mut().enumerate() {
+            for p in self.predecessors(i).filter(|&p| p < n) {
+                successors[p].push(i);
+                *count += 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+        let mut next = 0;
+        while let Some(&v) = order.get(next) {
+            next += 1;
+            for &s in &successors[v] {
+                waiting[s] -= 1;
+                if waiting[s] == 0 {
+                    order.push(s);
+                }
+            }
+        }
+        order
+    }
+
     /// Direct predecessors: connection sources, and for a task, its
     /// parallel node's predecessors.
     fn predecessors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
@@ -432,5 +523,74 @@ mod tests {
         let spans: Vec<usize> = graph.source_start.windows(2).map(|w| w[1] - w[0]).collect();
         assert_eq!(spans, lengths);
         assert_eq!(graph.source_start.first(), Some(&0));
+    }
+
+    /// Every pair of nodes of `graph`, `(target, node)`.
+    fn every_pair(graph: &Graph) -> Vec<(usize, usize)> {
+        let n = graph.ids.len();
+        (0..n).flat_map(|t| (0..n).map(move |i| (t, i))).collect()
+    }
+
+    #[test]
+    fn batch_answers_agree_with_one_search_per_pair_tasks_included() {
+        // `p` runs tasks `t1`, `t2`; `a` comes before `p`, `z` after it,
+        // `lone` is connected to nothing.
+        let text = r#"{"nodes": [{"id": "a", "type": "x"},
+            {"id": "p", "type": "parallel", "parameters": {"tasks": [{"nodeId": "t1"}, {"nodeId": "t2"}]}},
+            {"id": "t1", "type": "x"}, {"id": "t2", "type": "x"}, {"id": "z", "type": "x"},
+            {"id": "lone", "type": "x"}],
+            "connections": {"a": {"main": [[{"node": "p"}]]}, "p": {"main": [[{"node": "z"}]]}}}"#;
+        let workflow = Workflow::from_json_str(text, "parallel.json").expect("parses");
+        let (graph, problems) = Graph::build(&workflow);
+        assert!(problems.is_empty(), "{problems:?}");
+        let pairs = every_pair(&graph);
+        let one_by_one: Vec<bool> = pairs
+            .iter()
+            .map(|&(t, i)| graph.finishes_before(t, i))
+            .collect();
+        assert_eq!(graph.finish_before_all(&pairs), one_by_one);
+        let (t1, z) = (
+            graph.index_of("t1").expect("t1"),
+            graph.index_of("z").expect("z"),
+        );
+        assert_eq!(graph.finish_before_all(&[(t1, z), (z, t1)]), [true, false]);
+    }
+
+    #[test]
+    fn batch_answers_span_more_than_one_pass_of_targets() {
+        // A chain of 150 nodes: more distinct targets than one pass holds.
+        let nodes: Vec<String> = (0..150)
+            .map(|i| format!(r#"{{"id": "n{i}", "type": "x"}}"#))
+            .collect();
+        let links: Vec<String> = (1..150)
+            .map(|i| format!(r#""n{}": {{"main": [[{{"node": "n{i}"}}]]}}"#, i - 1))
+            .collect();
+        let text = format!(
+            r#"{{"nodes": [{}], "connections": {{{}}}}}"#,
+            nodes.join(", "),
+            links.join(", ")
+        );
+        let workflow = Workflow::from_json_str(&text, "chain.json").expect("parses");
+        let (graph, problems) = Graph::build(&workflow);
+        assert!(problems.is_empty(), "{problems:?}");
+        let pairs = every_pair(&graph);
+        let answers = graph.finish_before_all(&pairs);
+        for (&(t, i), &answer) in pairs.iter().zip(&answers) {
+            assert_eq!(answer, t < i, "n{t} before n{i}");
+        }
+    }
+
+    #[test]
+    fn a_node_on_a_cycle_is_not_second_guessed() {
+        let text = r#"{"nodes": [{"id": "a", "type": "x"}, {"id": "b", "type": "x"}, {"id": "c", "type": "x"}],
+            "connections": {"a": {"main": [[{"node": "b"}]]}, "b": {"main": [[{"node": "a"}]]}}}"#;
+        let workflow = Workflow::from_json_str(text, "cycle.json").expect("parses");
+        let (graph, problems) = Graph::build(&workflow);
+        assert!(!problems.is_empty(), "the cycle is reported");
+        let (a, c) = (
+            graph.index_of("a").expect("a"),
+            graph.index_of("c").expect("c"),
+        );
+        assert_eq!(graph.finish_before_all(&[(c, a)]), [true]);
     }
 }
