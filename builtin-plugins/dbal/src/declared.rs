@@ -290,29 +290,9 @@ fn insert_statement(entity: &Entity, table: &str, suffix: &str) -> String {
     format!("{}{suffix}", insert_sql("INSERT", entity, table, 1))
 }
 
-/// Rows one `INSERT` of a bulk create holds: a statement's start and end
-/// (opening a cursor on the table and each index) cost as much as a row's
-/// B-tree work, so a create pays them once per this many rows.
-const ROWS_PER_INSERT: usize = 64;
-
-/// The savepoint a failed bulk create replays its rows under.
-const LOCATE_SAVEPOINT: &str = "plugflow_locate";
-
-/// SQLite's limit on a statement's parameters (since 3.32).
-const MAX_PARAMETERS: usize = 32_766;
-
-/// A bulk create's `INSERT OR ROLLBACK INTO table (tenantId, id,
-/// <fields>) VALUES (...), ...` with `rows` rows of parameters. `OR
-/// ROLLBACK`: a broken constraint ends the whole transaction (a failed
-/// create writes nothing anyway), so SQLite keeps no statement journal to
-/// undo a multi-row statement half way — a sixth of a bulk create's cost.
-fn insert_rows_statement(entity: &Entity, table: &str, rows: usize) -> String {
-    insert_sql("INSERT OR ROLLBACK", entity, table, rows)
-}
-
 /// `<verb> INTO table (tenantId, id, <fields>) VALUES (...), ...` with
 /// `rows` rows of parameters.
-fn insert_sql(verb: &str, entity: &Entity, table: &str, rows: usize) -> String {
+pub(crate) fn insert_sql(verb: &str, entity: &Entity, table: &str, rows: usize) -> String {
     let mut names = vec!["\"tenantId\"".to_owned(), "\"id\"".to_owned()];
     names.extend(entity.fields.iter().map(|(n, _)| format!("\"{n}\"")));
     let width = names.len();
@@ -342,7 +322,7 @@ fn row_values(entity: &Entity, tenant: &str, id: &str, record: &Map<String, Valu
 
 /// [`row_values`] of a checked record appended to `values`, text
 /// borrowed rather than copied.
-fn push_row_values<'v>(
+pub(crate) fn push_row_values<'v>(
     values: &mut Vec<ToSqlOutput<'v>>,
     entity: &'v Entity,
     record: &'v CheckedRecord,
@@ -431,7 +411,7 @@ pub(crate) fn invalid(entity: &Entity, violations: &[Violation]) -> NodeError {
 
 /// A write's database error: a unique violation names the field (never
 /// the record that holds the value); others as usual.
-fn write_error(entity: &Entity, index: usize, e: rusqlite::Error) -> NodeError {
+pub(crate) fn write_error(entity: &Entity, index: usize, e: rusqlite::Error) -> NodeError {
     if e.sqlite_error_code() != Some(rusqlite::ErrorCode::ConstraintViolation) {
         return sql(e);
     }
@@ -520,9 +500,27 @@ pub(crate) fn checked_records(
     records: &[&Map<String, Value>],
     owner: Option<&(String, String)>,
 ) -> Result<Vec<CheckedRecord>, NodeError> {
+    let (checked, violations) = check_block(entity, tenant, records, 0, owner);
+    if violations.is_empty() {
+        Ok(checked)
+    } else {
+        Err(invalid(entity, &violations))
+    }
+}
+
+/// [`checked_records`] of `records`, the first of which is record `first`
+/// of the write: the records that passed, and every violation of the
+/// others.
+pub(crate) fn check_block(
+    entity: &Entity,
+    tenant: &str,
+    records: &[&Map<String, Value>],
+    first: usize,
+    owner: Option<&(String, String)>,
+) -> (Vec<CheckedRecord>, Vec<Violation>) {
     let mut checked = Vec::with_capacity(records.len());
     let mut violations = Vec::new();
-    for (i, given) in records.iter().enumerate() {
+    for (i, given) in (first..).zip(records) {
         let mut owned;
         let mut record: &Map<String, Value> = given;
         if let Some((field, user_id)) = owner {
@@ -548,11 +546,7 @@ pub(crate) fn checked_records(
             Err(mut found) => violations.append(&mut found),
         }
     }
-    if violations.is_empty() {
-        Ok(checked)
-    } else {
-        Err(invalid(entity, &violations))
-    }
+    (checked, violations)
 }
 
 /// The fields an update sets: `data` without the store's columns, checked
@@ -570,90 +564,6 @@ pub(crate) fn checked_patch(
         patch.shift_remove(column);
     }
     check::record(entity, 0, &patch, false).map_err(|v| invalid(entity, &v))
-}
-
-/// `create`: every record checked first, then one prepared statement in
-/// the caller's transaction. Returns the stored records.
-///
-/// # Errors
-///
-/// `VALIDATION_FAILED` naming each record's index and field; nothing is
-/// written when any record fails.
-pub fn create(
-    tx: &Transaction<'_>,
-    entity: &Entity,
-    table: &str,
-    tenant: &str,
-    records: &[&Map<String, Value>],
-    owner: Option<(String, String)>,
-) -> Result<Vec<Value>, NodeError> {
-    let checked = checked_records(entity, tenant, records, owner.as_ref())?;
-    let width = entity.fields.len() + 2;
-    let per_insert = ROWS_PER_INSERT.min(MAX_PARAMETERS / width).max(1);
-    let mut values = Vec::with_capacity(per_insert * width);
-    let full = insert_rows_statement(entity, table, per_insert);
-    for (n, rows) in checked.chunks(per_insert).enumerate() {
-        values.clear();
-        for row in rows {
-            push_row_values(&mut values, entity, row);
-        }
-        let statement = if rows.len() == per_insert {
-            tx.prepare_cached(&full)
-        } else {
-            tx.prepare_cached(&insert_rows_statement(entity, table, rows.len()))
-        };
-        let inserted = statement
-            .map_err(sql)?
-            .execute(params_from_iter(values.iter()));
-        if let Err(e) = inserted {
-            let written = &checked[..n * per_insert + rows.len()];
-            return Err(locate_failure(tx, entity, table, written)
-                .unwrap_or_else(|| write_error(entity, n * per_insert, e)));
-        }
-    }
-    Ok(checked
-        .into_iter()
-        .map(CheckedRecord::into_stored)
-        .collect())
-}
-
-/// Which of `rows` (the records written so far, the failed statement's
-/// last) broke a constraint, as its write error. The failed statement
-/// rolled the transaction back; the rows are inserted again one by one
-/// under a savepoint, which is then rolled back too: nothing stays
-/// written. `None` when the transaction is still open (the failure was
-/// not a constraint's) or no single row fails.
-fn locate_failure(
-    tx: &Transaction<'_>,
-    entity: &Entity,
-    table: &str,
-    rows: &[CheckedRecord],
-) -> Option<NodeError> {
-    if !tx.is_autocommit() {
-        return None;
-    }
-    tx.execute_batch(&format!("SAVEPOINT {LOCATE_SAVEPOINT}"))
-        .ok()?;
-    let found = (|| {
-        let mut insert = tx
-            .prepare_cached(&insert_sql("INSERT", entity, table, 1))
-            .ok()?;
-        let mut values = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            values.clear();
-            push_row_values(&mut values, entity, row);
-            if let Err(e) = insert.execute(params_from_iter(values.iter())) {
-                return Some(write_error(entity, i, e));
-            }
-        }
-        None
-    })();
-    if let Err(e) = tx.execute_batch(&format!(
-        "ROLLBACK TO {LOCATE_SAVEPOINT}; RELEASE {LOCATE_SAVEPOINT}"
-    )) {
-        tracing::error!(entity = %entity.name, "could not undo the replay of a failed create: {e}");
-    }
-    found
 }
 
 /// `update`: `data` checked as a partial record, then set on the rows
@@ -723,7 +633,7 @@ pub fn upsert(
     } else {
         let mut record = data.clone();
         record.insert("id".into(), Value::String(id.to_owned()));
-        create(tx, entity, table, tenant, &[&record], None)?;
+        crate::bulk_create::create(tx, entity, table, tenant, &[&record], None)?;
     }
     tx.query_row(
         &format!(

@@ -17,6 +17,7 @@
 //! destructive schema changes an operator asks for.
 
 mod acl;
+mod bulk_create;
 mod declared;
 pub mod entity;
 mod filter;
@@ -625,7 +626,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                     Access::Nothing => return Err(denied(&entity, "create")),
                 };
                 let records = records_param(request)?;
-                let created = declared::create(&tx, schema, &table, &tenant, &records, owner)?;
+                let created = bulk_create::create(&tx, schema, &table, &tenant, &records, owner)?;
                 create_output(request, created)?
             }
             ("update", Some(schema)) => {

@@ -228,6 +228,79 @@ fn a_duplicate_deep_in_a_bulk_create_names_its_record_and_writes_nothing() {
     assert_eq!(count(&db, "acme", "user"), 0);
 }
 
+/// `n` valid users (more than a create checks before it writes: a large
+/// create is checked on a second thread while it is written).
+fn many_users(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"username": format!("user{i}"), "email": format!("u{i}@example.com")}))
+        .collect()
+}
+
+#[test]
+fn a_large_create_writes_every_record_in_order() {
+    let db = db();
+    let created = ok(
+        &db,
+        "acme",
+        "dbal-write",
+        json!({"operation": "create", "entity": "user", "data": many_users(5_000)}),
+    );
+    assert_eq!(created["count"], 5_000);
+    assert_eq!(created["records"][4_999]["username"], "user4999");
+    assert_eq!(count(&db, "acme", "user"), 5_000);
+}
+
+#[test]
+fn a_violation_late_in_a_large_create_is_named_and_nothing_is_written() {
+    let db = db();
+    // The blocks before it were already written when it is found.
+    let mut users = many_users(5_000);
+    users[4_900]["email"] = json!("not-an-email");
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    assert!(message.contains("data/4900/email"), "{message}");
+    assert_eq!(count(&db, "acme", "user"), 0);
+}
+
+#[test]
+fn every_violation_of_a_large_create_is_named() {
+    let db = db();
+    let mut users = many_users(5_000);
+    users[10]["email"] = json!("not-an-email");
+    users[4_990]["username"] = json!("a!");
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    for expected in ["data/10/email", "data/4990/username"] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
+}
+
+#[test]
+fn a_large_create_reports_its_violations_before_a_duplicate_it_met_first() {
+    let db = db();
+    // As when every record is checked before any is written: the record
+    // that fails its checks is reported, not the earlier duplicate.
+    let mut users = many_users(5_000);
+    users[100]["username"] = json!("user3");
+    users[4_000]["role"] = json!("root");
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    assert!(message.contains("data/4000/role"), "{message}");
+    assert!(!message.contains("data/100/"), "{message}");
+    assert_eq!(count(&db, "acme", "user"), 0);
+}
+
+#[test]
+fn a_duplicate_deep_in_a_large_create_names_its_record_and_writes_nothing() {
+    let db = db();
+    let mut users = many_users(5_000);
+    users[4_500]["username"] = json!("user10");
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    assert!(message.contains("data/4500/username"), "{message}");
+    assert_eq!(count(&db, "acme", "user"), 0);
+}
+
 #[test]
 fn a_composite_unique_index_allows_the_same_number_for_another_customer() {
     let db = db();
