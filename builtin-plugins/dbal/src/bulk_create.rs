@@ -11,7 +11,7 @@
 use std::sync::mpsc::sync_channel;
 
 use plugin_abi::sdk::NodeError;
-use rusqlite::{params_from_iter, Transaction};
+use rusqlite::{params_from_iter, CachedStatement, Transaction};
 use serde_json::{Map, Value};
 
 use crate::declared::{
@@ -57,10 +57,10 @@ pub fn create(
     records: &[&Map<String, Value>],
     owner: Option<(String, String)>,
 ) -> Result<Vec<Value>, NodeError> {
-    let writer = Writer::new(tx, entity, table);
+    let mut writer = Writer::new(tx, entity, table);
     let owner = owner.as_ref();
     let checked = if records.len() >= CHECK_ALONGSIDE_FROM {
-        checked_alongside(&writer, tenant, records, owner)
+        checked_alongside(&mut writer, tenant, records, owner)
     } else {
         None
     };
@@ -88,7 +88,7 @@ pub fn create(
 /// block written here as it comes. `None` when no thread could be started
 /// (nothing was written then).
 fn checked_alongside(
-    writer: &Writer<'_, '_>,
+    writer: &mut Writer<'_, '_>,
     tenant: &str,
     records: &[&Map<String, Value>],
     owner: Option<&(String, String)>,
@@ -154,8 +154,10 @@ struct Writer<'t, 'c> {
     table: &'t str,
     /// Rows per statement: [`ROWS_PER_INSERT`], fewer for wide entities.
     per_insert: usize,
-    /// The statement of `per_insert` rows.
-    full: String,
+    /// The statement of `per_insert` rows, once prepared: held for the
+    /// whole create, as taking it from the connection's cache looks its
+    /// text (kilobytes) up and clears its bindings each time.
+    full: Option<CachedStatement<'t>>,
 }
 
 impl<'t, 'c> Writer<'t, 'c> {
@@ -167,12 +169,12 @@ impl<'t, 'c> Writer<'t, 'c> {
             entity,
             table,
             per_insert,
-            full: insert_rows_statement(entity, table, per_insert),
+            full: None,
         }
     }
 
     /// Inserts `rows`, `per_insert` to a statement.
-    fn write(&self, rows: &[CheckedRecord]) -> Result<(), FailedAt> {
+    fn write(&mut self, rows: &[CheckedRecord]) -> Result<(), FailedAt> {
         let width = self.entity.fields.len() + 2;
         let mut values = Vec::with_capacity(self.per_insert * width);
         for (n, chunk) in rows.chunks(self.per_insert).enumerate() {
@@ -180,23 +182,28 @@ impl<'t, 'c> Writer<'t, 'c> {
             for row in chunk {
                 push_row_values(&mut values, self.entity, row);
             }
-            let statement = if chunk.len() == self.per_insert {
-                self.tx.prepare_cached(&self.full)
-            } else {
-                self.tx.prepare_cached(&insert_rows_statement(
-                    self.entity,
-                    self.table,
-                    chunk.len(),
-                ))
-            };
             let first = n * self.per_insert;
-            statement
-                .and_then(|mut s| s.execute(params_from_iter(values.iter())))
-                .map_err(|error| FailedAt {
-                    first,
-                    end: first + chunk.len(),
-                    error,
-                })?;
+            let failed = |error| FailedAt {
+                first,
+                end: first + chunk.len(),
+                error,
+            };
+            if chunk.len() == self.per_insert {
+                if self.full.is_none() {
+                    let sql = insert_rows_statement(self.entity, self.table, self.per_insert);
+                    self.full = Some(self.tx.prepare_cached(&sql).map_err(failed)?);
+                }
+                if let Some(full) = self.full.as_mut() {
+                    full.execute(params_from_iter(values.iter()))
+                        .map_err(failed)?;
+                }
+            } else {
+                let sql = insert_rows_statement(self.entity, self.table, chunk.len());
+                self.tx
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.execute(params_from_iter(values.iter())))
+                    .map_err(failed)?;
+            }
         }
         Ok(())
     }
