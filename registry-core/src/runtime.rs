@@ -36,6 +36,20 @@ fn background() -> Option<&'static Runtime> {
         .as_ref()
 }
 
+/// Drops `value` on the background runtime's blocking pool instead of
+/// here: freeing a large request (a bulk write's ten thousand records is a
+/// hundred thousand allocations) then overlaps what the caller does next
+/// instead of adding to the node's time. Dropped here when the runtime is
+/// not available.
+pub(crate) fn drop_behind<T: Send + 'static>(value: T) {
+    match background() {
+        Some(runtime) => {
+            runtime.spawn_blocking(move || drop(value));
+        }
+        None => drop(value),
+    }
+}
+
 /// Why a blocking call did not complete.
 #[derive(Debug)]
 pub(crate) enum BlockingError {
@@ -116,4 +130,30 @@ pub fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
 /// A future that completes at `deadline`, on plugflow's clock.
 pub fn sleep_until(deadline: std::time::Instant) -> impl Future<Output = ()> + Send + 'static {
     sleep(deadline.saturating_duration_since(std::time::Instant::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{channel, Sender};
+    use std::thread::ThreadId;
+    use std::time::Duration;
+
+    /// Says on which thread it was dropped.
+    struct Tattler(Sender<ThreadId>);
+
+    impl Drop for Tattler {
+        fn drop(&mut self) {
+            let _ = self.0.send(std::thread::current().id());
+        }
+    }
+
+    #[test]
+    fn a_value_dropped_behind_is_dropped_on_another_thread() {
+        let (send, dropped) = channel();
+        super::drop_behind(Tattler(send));
+        let on = dropped
+            .recv_timeout(Duration::from_secs(10))
+            .expect("dropped within ten seconds");
+        assert_ne!(on, std::thread::current().id());
+    }
 }

@@ -30,6 +30,10 @@ thread_local! {
 
 /// Requests holding more than this are not kept.
 const KEPT_REQUEST_BYTES: usize = 64 * 1024;
+/// Requests holding more than this (roughly: thousands of records, whose
+/// freeing takes milliseconds) are freed on a thread of their own,
+/// after the call has answered (see [`crate::runtime::drop_behind`]).
+const DROPPED_BEHIND_BYTES: usize = 256 * 1024;
 /// At most this many requests are kept per thread (one per nesting level).
 const KEPT_REQUESTS: usize = 8;
 
@@ -106,6 +110,10 @@ impl Drop for Pooled {
         let Some(request) = self.request.take() else {
             return;
         };
+        if self.held > DROPPED_BEHIND_BYTES {
+            crate::runtime::drop_behind(request);
+            return;
+        }
         // Credentials hold secrets: never kept past the call.
         if self.held > KEPT_REQUEST_BYTES || !request.credentials.is_empty() {
             return;
