@@ -212,7 +212,12 @@ impl<'t, 'c> Writer<'t, 'c> {
     /// found by replaying `written` (every row written so far, the failed
     /// statement's last) one by one, else the statement's own `error`
     /// (its first row: `first`).
-    fn failure(&self, written: &[CheckedRecord], first: usize, error: rusqlite::Error) -> NodeError {
+    fn failure(
+        &self,
+        written: &[CheckedRecord],
+        first: usize,
+        error: rusqlite::Error,
+    ) -> NodeError {
         self.locate(written)
             .unwrap_or_else(|| write_error(self.entity, first, error))
     }
