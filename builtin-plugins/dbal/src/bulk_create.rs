@@ -1,19 +1,18 @@
 //! `create` of a declared entity: the records checked against the schema,
 //! then written by one prepared multi-row `INSERT` in the caller's
 //! transaction. A large create checks its records on a second thread
-//! while this one writes the ones already checked: at a million rows the
-//! write is SQLite's B-tree work and the checking (types, patterns, ids,
-//! each record rebuilt in its stored shape) a sixth of the rest, which
-//! the other core can do meanwhile. The outcome is the same either way:
+//! while this one writes the ones already checked ([`Blocks`]): at a
+//! million rows the write is SQLite's B-tree work and the checking
+//! (types, patterns, ids, each record rebuilt in its stored shape) a
+//! sixth of the rest, which the other core can do meanwhile. The outcome is the same either way:
 //! every violation of every record is reported, and a failed create
 //! writes nothing.
-
-use std::sync::mpsc::sync_channel;
 
 use plugin_abi::sdk::NodeError;
 use rusqlite::{params_from_iter, CachedStatement, Transaction};
 use serde_json::{Map, Value};
 
+use crate::check_blocks::Blocks;
 use crate::declared::{
     check_block, insert_sql, invalid, push_row_values, write_error, CheckedRecord,
 };
@@ -84,8 +83,9 @@ pub fn create(
         .collect())
 }
 
-/// The records checked on a thread of their own, block by block, each
-/// block written here as it comes. `None` when no thread could be started
+/// The records checked by a helper thread, block by block, each block
+/// written here as it comes (and checked here when the helper has not
+/// got to it: see [`Blocks`]). `None` when no thread could be started
 /// (nothing was written then).
 fn checked_alongside(
     writer: &mut Writer<'_, '_>,
@@ -94,20 +94,17 @@ fn checked_alongside(
     owner: Option<&(String, String)>,
 ) -> Option<Result<Vec<CheckedRecord>, NodeError>> {
     let entity = writer.entity;
-    let block = writer.per_insert * INSERTS_PER_BLOCK;
+    let blocks = Blocks::new(
+        entity,
+        tenant,
+        records,
+        owner,
+        writer.per_insert * INSERTS_PER_BLOCK,
+    );
     std::thread::scope(|scope| {
-        // Two blocks in flight: the checker stays a block ahead.
-        let (send, receive) = sync_channel(2);
-        std::thread::Builder::new()
+        let helper = std::thread::Builder::new()
             .name("plugflow-dbal-check".into())
-            .spawn_scoped(scope, move || {
-                for (n, chunk) in records.chunks(block).enumerate() {
-                    let checked = check_block(entity, tenant, chunk, n * block, owner);
-                    if send.send(checked).is_err() {
-                        break; // the writer stopped
-                    }
-                }
-            })
+            .spawn_scoped(scope, || blocks.help())
             .inspect_err(|e| {
                 tracing::debug!("a bulk create is checked before it is written: no thread ({e})");
             })
@@ -115,7 +112,8 @@ fn checked_alongside(
         let mut checked: Vec<CheckedRecord> = Vec::with_capacity(records.len());
         let mut violations: Vec<Violation> = Vec::new();
         let mut write_failure = None;
-        for (rows, mut found) in receive {
+        for block in 0..blocks.count() {
+            let (rows, mut found) = blocks.take(block, || helper.is_finished());
             let start = checked.len();
             checked.extend(rows);
             violations.append(&mut found);

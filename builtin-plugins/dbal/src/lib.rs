@@ -18,6 +18,7 @@
 
 mod acl;
 mod bulk_create;
+mod check_blocks;
 mod declared;
 pub mod entity;
 mod filter;
