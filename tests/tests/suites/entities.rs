@@ -236,6 +236,20 @@ fn many_users(n: usize) -> Vec<Value> {
         .collect()
 }
 
+/// A create of 5,000 users for acme with `changes` made to them (record,
+/// field, value), refused as `VALIDATION_FAILED`: its message, and how
+/// many users acme has after it.
+fn refused_large_create(changes: &[(usize, &str, Value)]) -> (String, i64) {
+    let db = db();
+    let mut users = many_users(5_000);
+    for (record, field, value) in changes {
+        users[*record][*field] = value.clone();
+    }
+    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
+    assert_eq!(code, ErrorCode::ValidationFailed, "{message}");
+    (message, count(&db, "acme", "user"))
+}
+
 #[test]
 fn a_large_create_writes_every_record_in_order() {
     let db = db();
@@ -252,24 +266,18 @@ fn a_large_create_writes_every_record_in_order() {
 
 #[test]
 fn a_violation_late_in_a_large_create_is_named_and_nothing_is_written() {
-    let db = db();
     // The blocks before it were already written when it is found.
-    let mut users = many_users(5_000);
-    users[4_900]["email"] = json!("not-an-email");
-    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
-    assert_eq!(code, ErrorCode::ValidationFailed);
+    let (message, left) = refused_large_create(&[(4_900, "email", json!("not-an-email"))]);
     assert!(message.contains("data/4900/email"), "{message}");
-    assert_eq!(count(&db, "acme", "user"), 0);
+    assert_eq!(left, 0);
 }
 
 #[test]
 fn every_violation_of_a_large_create_is_named() {
-    let db = db();
-    let mut users = many_users(5_000);
-    users[10]["email"] = json!("not-an-email");
-    users[4_990]["username"] = json!("a!");
-    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
-    assert_eq!(code, ErrorCode::ValidationFailed);
+    let (message, _) = refused_large_create(&[
+        (10, "email", json!("not-an-email")),
+        (4_990, "username", json!("a!")),
+    ]);
     for expected in ["data/10/email", "data/4990/username"] {
         assert!(message.contains(expected), "{expected} in {message}");
     }
@@ -277,28 +285,22 @@ fn every_violation_of_a_large_create_is_named() {
 
 #[test]
 fn a_large_create_reports_its_violations_before_a_duplicate_it_met_first() {
-    let db = db();
     // As when every record is checked before any is written: the record
     // that fails its checks is reported, not the earlier duplicate.
-    let mut users = many_users(5_000);
-    users[100]["username"] = json!("user3");
-    users[4_000]["role"] = json!("root");
-    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
-    assert_eq!(code, ErrorCode::ValidationFailed);
+    let (message, left) = refused_large_create(&[
+        (100, "username", json!("user3")),
+        (4_000, "role", json!("root")),
+    ]);
     assert!(message.contains("data/4000/role"), "{message}");
     assert!(!message.contains("data/100/"), "{message}");
-    assert_eq!(count(&db, "acme", "user"), 0);
+    assert_eq!(left, 0);
 }
 
 #[test]
 fn a_duplicate_deep_in_a_large_create_names_its_record_and_writes_nothing() {
-    let db = db();
-    let mut users = many_users(5_000);
-    users[4_500]["username"] = json!("user10");
-    let (code, message) = failure(&create(&db, "acme", "user", Value::Array(users)));
-    assert_eq!(code, ErrorCode::ValidationFailed);
+    let (message, left) = refused_large_create(&[(4_500, "username", json!("user10"))]);
     assert!(message.contains("data/4500/username"), "{message}");
-    assert_eq!(count(&db, "acme", "user"), 0);
+    assert_eq!(left, 0);
 }
 
 #[test]
