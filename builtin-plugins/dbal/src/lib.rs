@@ -27,6 +27,7 @@ pub mod migrate;
 mod postgres;
 mod store;
 mod target;
+mod upsert;
 
 pub use store::{names as table_names, valid_entity};
 
@@ -650,7 +651,7 @@ pub(crate) fn write(request: &NodeRequest) -> NodeResult {
                         "upsert (it needs full create and update access; use create and update)",
                     ));
                 }
-                let stored = declared::upsert(&tx, schema, &table, &tenant, &id, data)?;
+                let stored = upsert::upsert(&tx, schema, &table, &tenant, &id, data)?;
                 let mut output = stored.as_object().cloned().unwrap_or_default();
                 output.insert("record".into(), stored);
                 Value::Object(output)
