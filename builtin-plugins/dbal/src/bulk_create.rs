@@ -4,18 +4,16 @@
 //! while this one writes the ones already checked ([`Blocks`]): at a
 //! million rows the write is SQLite's B-tree work and the checking
 //! (types, patterns, ids, each record rebuilt in its stored shape) a
-//! sixth of the rest, which the other core can do meanwhile. The outcome is the same either way:
-//! every violation of every record is reported, and a failed create
-//! writes nothing.
+//! sixth of the rest, which the other core can do meanwhile. The outcome
+//! is the same either way: every violation of every record is reported,
+//! and a failed create writes nothing.
 
 use plugin_abi::sdk::NodeError;
 use rusqlite::{params_from_iter, CachedStatement, Transaction};
 use serde_json::{Map, Value};
 
 use crate::check_blocks::Blocks;
-use crate::declared::{
-    check_block, insert_sql, invalid, push_row_values, write_error, CheckedRecord,
-};
+use crate::declared::{insert_sql, invalid, push_row_values, write_error, CheckedRecord};
 use crate::entity::check::Violation;
 use crate::entity::Entity;
 
@@ -58,42 +56,6 @@ pub fn create(
 ) -> Result<Vec<Value>, NodeError> {
     let mut writer = Writer::new(tx, entity, table);
     let owner = owner.as_ref();
-    let checked = if records.len() >= CHECK_ALONGSIDE_FROM {
-        checked_alongside(&mut writer, tenant, records, owner)
-    } else {
-        None
-    };
-    let checked = match checked {
-        Some(done) => done?,
-        // Small, or no thread could be started: check, then write.
-        None => {
-            let (checked, violations) = check_block(entity, tenant, records, 0, owner);
-            if !violations.is_empty() {
-                return Err(invalid(entity, &violations));
-            }
-            if let Err(failed) = writer.write(&checked) {
-                return Err(writer.failure(&checked[..failed.end], failed.first, failed.error));
-            }
-            checked
-        }
-    };
-    Ok(checked
-        .into_iter()
-        .map(CheckedRecord::into_stored)
-        .collect())
-}
-
-/// The records checked by a helper thread, block by block, each block
-/// written here as it comes (and checked here when the helper has not
-/// got to it: see [`Blocks`]). `None` when no thread could be started
-/// (nothing was written then).
-fn checked_alongside(
-    writer: &mut Writer<'_, '_>,
-    tenant: &str,
-    records: &[&Map<String, Value>],
-    owner: Option<&(String, String)>,
-) -> Option<Result<Vec<CheckedRecord>, NodeError>> {
-    let entity = writer.entity;
     let blocks = Blocks::new(
         entity,
         tenant,
@@ -101,19 +63,26 @@ fn checked_alongside(
         owner,
         writer.per_insert * INSERTS_PER_BLOCK,
     );
-    std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new()
-            .name("plugflow-dbal-check".into())
-            .spawn_scoped(scope, || blocks.help())
-            .inspect_err(|e| {
-                tracing::debug!("a bulk create is checked before it is written: no thread ({e})");
+    let checked = std::thread::scope(|scope| {
+        // Without a helper (a small create, or no thread to be had) the
+        // writer checks every block itself.
+        let helper = (records.len() >= CHECK_ALONGSIDE_FROM)
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("plugflow-dbal-check".into())
+                    .spawn_scoped(scope, || blocks.help())
+                    .inspect_err(|e| {
+                        tracing::debug!("a bulk create is checked on the writing thread alone: no helper thread ({e})");
+                    })
+                    .ok()
             })
-            .ok()?;
+            .flatten();
+        let helper_gone = || helper.as_ref().is_none_or(|h| h.is_finished());
         let mut checked: Vec<CheckedRecord> = Vec::with_capacity(records.len());
         let mut violations: Vec<Violation> = Vec::new();
         let mut write_failure = None;
         for block in 0..blocks.count() {
-            let (rows, mut found) = blocks.take(block, || helper.is_finished());
+            let (rows, mut found) = blocks.take(block, helper_gone);
             let start = checked.len();
             checked.extend(rows);
             violations.append(&mut found);
@@ -127,14 +96,18 @@ fn checked_alongside(
                 }
             }
         }
-        Some(if !violations.is_empty() {
+        if !violations.is_empty() {
             Err(invalid(entity, &violations))
         } else if let Some(failure) = write_failure {
             Err(failure)
         } else {
             Ok(checked)
-        })
-    })
+        }
+    })?;
+    Ok(checked
+        .into_iter()
+        .map(CheckedRecord::into_stored)
+        .collect())
 }
 
 /// Where a write stopped: the statement that failed held rows `first`
